@@ -1,0 +1,147 @@
+"""params.yaml → typed, validated pydantic models: the one place for defaults and validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from emoscore.errors import ConfigError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class Section(BaseModel):
+    """Base for every params section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSizes(Section):
+    """Number of images per split."""
+
+    train: int = Field(240, ge=1)
+    val: int = Field(60, ge=1)
+    test: int = Field(100, ge=1)
+
+
+class SampleParams(Section):
+    """The deterministic sample dataset written by the `sample_data` stage."""
+
+    seed: int = 7
+    out: Path = Path("data/sample")
+    emotic_images: SplitSizes = SplitSizes()
+    max_people_per_image: int = Field(2, ge=1, le=6)
+    image_width: int = Field(320, ge=64, le=4096)
+    image_height: int = Field(240, ge=64, le=4096)
+
+
+class EmoticParams(Section):
+    """Where EMOTIC lives and how person records become model inputs (`prepare_emotic`)."""
+
+    root: Path | None = Field(None, description="Unpacked EMOTIC root; null = the bundled sample.")
+    annotations: Path | None = Field(
+        None, description="Annotations.mat or a folder of {train,val,test}.csv; null = <root>/Annotations."
+    )
+    images_dir: Path | None = Field(None, description="Folder holding <folder>/<filename>; null = <root>/emotic.")
+    out: Path = Path("data/processed/emotic")
+    context_size: int = Field(224, ge=32, le=512)
+    body_size: int = Field(128, ge=32, le=512)
+    min_box_side: int = Field(2, ge=1, description="Boxes thinner than this many pixels after clipping are skipped.")
+    max_logged_errors: int = Field(10, ge=0)
+    num_workers: int = Field(2, ge=0, description="Processes decoding images while preparing.")
+
+
+BackboneName = Literal["resnet18", "resnet50", "swin_b"]
+
+
+class VadParams(Section):
+    """The two-branch VAD/category model and its training (`train_vad`)."""
+
+    context_backbone: BackboneName = "resnet18"
+    body_backbone: BackboneName = "resnet18"
+    context_weights: Path | None = Field(None, description="Places365 .pth.tar, torchvision .pth or emoscore .pt")
+    body_weights: Path | None = None
+    fusion_hidden: int = Field(256, ge=8)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    epochs: int = Field(6, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(5e-4, ge=0)
+    discrete_weight: float = Field(0.5, ge=0)
+    continuous_weight: float = Field(0.5, ge=0)
+    continuous_loss: Literal["l2", "smooth_l1"] = "l2"
+    continuous_margin: float = Field(0.1, ge=0, description="In VAD points (1–10 scale); smaller errors cost 0.")
+    hflip: bool = True
+    num_workers: int = Field(1, ge=0)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    out: Path = Path("models/vad.pt")
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> VadParams:
+        if self.discrete_weight == 0 and self.continuous_weight == 0:
+            raise ValueError("discrete_weight and continuous_weight cannot both be 0")
+        return self
+
+
+class EvalVadParams(Section):
+    """Evaluation of the VAD model (`eval_vad`)."""
+
+    split: Literal["val", "test"] = "test"
+    threshold_split: Literal["train", "val"] = "val"
+    batch_size: int = Field(64, ge=1)
+
+
+class Params(Section):
+    """All of params.yaml."""
+
+    sample: SampleParams = SampleParams()
+    emotic: EmoticParams = EmoticParams()
+    vad: VadParams = VadParams()
+    eval_vad: EvalVadParams = EvalVadParams()
+
+    @property
+    def emotic_root(self) -> Path:
+        """The EMOTIC root in use: the configured one, or the bundled sample."""
+        return self.emotic.root if self.emotic.root is not None else self.sample.out / "emotic"
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid parameters"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "<root>"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict, source: str = "params") -> Params:
+    """Validate a params mapping; ConfigError names every wrong key and why."""
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (run from the project root or pass --params)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    return parse_params(raw or {}, str(path))
+
+
+def section_hash(section: BaseModel) -> str:
+    """Stable short hash of a params section, for recording which settings produced an artifact."""
+    text = json.dumps(section.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""EMOTIC: emotions of people in context — dataset readers, the two-branch model, losses and metrics."""

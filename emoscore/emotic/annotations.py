@@ -1,0 +1,356 @@
+"""EMOTIC annotation files in their real formats: `Annotations.mat` (MATLAB v5) and the per-person CSV layout.
+
+Readers yield one `ImageAnnotation` per image, or an `InvalidAnnotation` for a record that cannot be parsed, so a
+caller can count bad records and go on. Writers produce the same formats (for the sample dataset and for tests).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from emoscore.emotic.labels import CATEGORY_INDEX, VAD_MAX, VAD_MIN
+from emoscore.errors import InvalidAnnotation
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+CSV_COLUMNS = (
+    "Index",
+    "Folder",
+    "Filename",
+    "Image Size",
+    "BBox",
+    "Categorical_Labels",
+    "Continuous_Labels",
+    "Gender",
+    "Age",
+)
+
+
+@dataclass(frozen=True)
+class PersonAnnotation:
+    """One annotated person: body box [x1, y1, x2, y2], consensus categories and VAD (1–10, may be NaN)."""
+
+    bbox: tuple[float, float, float, float]
+    categories: tuple[str, ...]
+    vad: tuple[float, float, float]
+    gender: str = ""
+    age: str = ""
+    annotator_categories: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageAnnotation:
+    """One image of a split with its people; `where` says which record of which file it came from."""
+
+    folder: str
+    filename: str
+    width: int
+    height: int
+    people: tuple[PersonAnnotation, ...]
+    where: str
+    original_database: str = ""
+
+    @property
+    def relative_path(self) -> str:
+        """Path of the image below the images root (`<root>/emotic`)."""
+        return f"{self.folder}/{self.filename}"
+
+
+# --- validation shared by both formats -------------------------------------------------------------------------
+
+
+def person_problem(person: PersonAnnotation) -> tuple[str, str] | None:
+    """Why a person cannot be used for training (kind, detail), or None when it can."""
+    unknown = [name for name in person.categories if name not in CATEGORY_INDEX]
+    if unknown:
+        return "unknown_category", f"unknown category {unknown[0]!r}"
+    if not person.categories:
+        return "no_categories", "no emotion category annotated"
+    if any(math.isnan(value) for value in person.vad):
+        return "vad_missing", "valence/arousal/dominance missing (NaN)"
+    if any(not VAD_MIN <= value <= VAD_MAX for value in person.vad):
+        return "vad_out_of_range", f"VAD {person.vad} outside [{VAD_MIN:g}, {VAD_MAX:g}]"
+    if any(math.isnan(value) for value in person.bbox):
+        return "bbox_invalid", "body box has NaN coordinates"
+    return None
+
+
+def clip_box(bbox: Sequence[float], width: int, height: int, min_side: int = 1) -> tuple[int, int, int, int] | None:
+    """Clip [x1, y1, x2, y2] to the image; None when fewer than `min_side` pixels remain on a side."""
+    x1, y1, x2, y2 = (float(value) for value in bbox)
+    x1, x2 = sorted((x1, x2)) if x2 < x1 else (x1, x2)
+    y1, y2 = sorted((y1, y2)) if y2 < y1 else (y1, y2)
+    left, top = max(0, math.floor(x1)), max(0, math.floor(y1))
+    right, bottom = min(width, math.ceil(x2)), min(height, math.ceil(y2))
+    if right - left < min_side or bottom - top < min_side:
+        return None
+    return left, top, right, bottom
+
+
+# --- Annotations.mat ------------------------------------------------------------------------------------------
+
+
+def _items(value: object) -> list:
+    """MATLAB arrays squeezed by scipy come back as scalars, 1-D arrays or empty arrays; make them a list."""
+    if isinstance(value, np.ndarray):
+        return list(value.flat)
+    if value is None:
+        return []
+    return [value]
+
+
+def _text(value: object) -> str:
+    items = _items(value)
+    if not items:
+        return ""
+    return str(items[0]) if not isinstance(items[0], str) else items[0]
+
+
+def _number(value: object) -> float:
+    items = _items(value)
+    if not items:
+        return math.nan
+    try:
+        return float(items[0])
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _field(struct: object, name: str, default: object = None) -> object:
+    return getattr(struct, name, default) if struct is not None else default
+
+
+def _categories(struct: object) -> tuple[str, ...]:
+    """Categories from a struct with a `categories` cell (train/annotator) or from a bare cell (combined)."""
+    cell = _field(struct, "categories", struct) if hasattr(struct, "_fieldnames") else struct
+    return tuple(_text(item) for item in _items(cell) if _text(item))
+
+
+def _vad(struct: object) -> tuple[float, float, float]:
+    first = _items(struct)[0] if _items(struct) else None
+    return (
+        _number(_field(first, "valence")),
+        _number(_field(first, "arousal")),
+        _number(_field(first, "dominance")),
+    )
+
+
+def _person_from_mat(person: object, split: str) -> PersonAnnotation:
+    bbox_values = [float(value) for value in _items(_field(person, "body_bbox"))]
+    if len(bbox_values) != 4:
+        raise ValueError(f"body_bbox has {len(bbox_values)} values, expected 4")
+    gender = _text(_field(person, "gender")) or _text(_field(_field(person, "annotations_gender"), "gender"))
+    age = _text(_field(person, "age")) or _text(_field(_field(person, "annotations_age"), "age"))
+    annotators = tuple(_categories(item) for item in _items(_field(person, "annotations_categories")))
+    if split == "train" or not hasattr(person, "combined_categories"):
+        categories = annotators[0] if annotators else ()
+        vad = _vad(_field(person, "annotations_continuous"))
+    else:
+        categories = _categories(_field(person, "combined_categories"))
+        vad = _vad(_field(person, "combined_continuous"))
+    return PersonAnnotation(
+        bbox=tuple(bbox_values),  # type: ignore[arg-type]
+        categories=categories,
+        vad=vad,
+        gender=gender,
+        age=age,
+        annotator_categories=annotators,
+    )
+
+
+def read_mat_split(path: Path | str, split: str) -> Iterator[ImageAnnotation | InvalidAnnotation]:
+    """Yield the images of one split of `Annotations.mat`; a record that cannot be parsed becomes an error item.
+
+    Each split is loaded on its own, so a file truncated inside `test` still yields `train` and `val`.
+    Raises InvalidAnnotation when the split itself cannot be read.
+    """
+    path = Path(path)
+    try:
+        contents = scipy.io.loadmat(path, variable_names=[split], squeeze_me=True, struct_as_record=False)
+    except FileNotFoundError:
+        raise InvalidAnnotation(str(path), "file not found", "annotations_missing") from None
+    except Exception as error:  # scipy raises ValueError, TypeError, OSError, MatReadError… on damaged files
+        raise InvalidAnnotation(str(path), f"cannot read split {split!r}: {error}", "split_unreadable") from None
+    if split not in contents:
+        raise InvalidAnnotation(str(path), f"has no {split!r} struct", "split_missing")
+    for index, image in enumerate(_items(contents[split])):
+        where = f"{path.name}:{split}[{index}]"
+        try:
+            size = _field(image, "image_size")
+            people = tuple(_person_from_mat(person, split) for person in _items(_field(image, "person")))
+            yield ImageAnnotation(
+                folder=_text(_field(image, "folder")),
+                filename=_text(_field(image, "filename")),
+                width=int(_number(_field(size, "n_col"))),
+                height=int(_number(_field(size, "n_row"))),
+                people=people,
+                where=where,
+                original_database=_text(_field(_field(image, "original_database"), "name")),
+            )
+        except (AttributeError, TypeError, ValueError, IndexError) as error:
+            yield InvalidAnnotation(where, f"malformed record: {error}", "record_malformed")
+
+
+def _cell(values: Sequence[str]) -> np.ndarray:
+    cell = np.empty((1, len(values)), dtype=object)
+    for i, value in enumerate(values):
+        cell[0, i] = value
+    return cell
+
+
+def _struct_array(records: Sequence[dict]) -> np.ndarray:
+    """A 1×N MATLAB struct array from dicts that share their keys (savemat writes dict values as structs)."""
+    names = list(records[0]) if records else ["empty"]
+    array = np.empty((1, len(records)), dtype=[(name, object) for name in names])
+    for i, record in enumerate(records):
+        for name in names:
+            array[0, i][name] = record[name]
+    return array
+
+
+def _vad_struct(vad: Sequence[float]) -> dict:
+    return {"valence": float(vad[0]), "arousal": float(vad[1]), "dominance": float(vad[2])}
+
+
+def _person_to_mat(person: PersonAnnotation, split: str) -> dict:
+    annotators = person.annotator_categories or (person.categories,)
+    record: dict = {"body_bbox": np.array(person.bbox, dtype=np.float64)}
+    if split == "train":
+        record["annotations_categories"] = {"categories": _cell(annotators[0])}
+        record["annotations_continuous"] = _vad_struct(person.vad)
+    else:
+        record["annotations_categories"] = _struct_array([{"categories": _cell(cats)} for cats in annotators])
+        record["combined_categories"] = _cell(person.categories)
+        record["annotations_continuous"] = _struct_array([_vad_struct(person.vad) for _ in annotators])
+        record["combined_continuous"] = _vad_struct(person.vad)
+    record["gender"] = person.gender
+    record["age"] = person.age
+    return record
+
+
+def write_annotations_mat(path: Path | str, splits: dict[str, Sequence[ImageAnnotation]]) -> None:
+    """Write images per split as `Annotations.mat` in EMOTIC's nested-struct layout (MATLAB v5)."""
+    contents = {}
+    for split, images in splits.items():
+        contents[split] = _struct_array(
+            [
+                {
+                    "filename": image.filename,
+                    "folder": image.folder,
+                    "image_size": {"n_col": image.width, "n_row": image.height},
+                    "original_database": {"name": image.original_database or "emoscore_sample"},
+                    "person": _struct_array([_person_to_mat(person, split) for person in image.people]),
+                }
+                for image in images
+            ]
+        )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(path, contents, format="5", do_compression=True)
+
+
+# --- the per-person CSV layout ---------------------------------------------------------------------------------
+
+
+def _literal(text: str, column: str) -> object:
+    try:
+        return ast.literal_eval(text.strip()) if text.strip() else []
+    except (ValueError, SyntaxError):
+        raise ValueError(f"column {column!r} is not a list literal: {text[:60]!r}") from None
+
+
+def read_csv_split(path: Path | str) -> Iterator[ImageAnnotation | InvalidAnnotation]:
+    """Yield one single-person ImageAnnotation per row of a per-person CSV (Folder, Filename, Image Size, …)."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as error:
+        raise InvalidAnnotation(str(path), f"cannot open: {error}", "annotations_missing") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in CSV_COLUMNS[1:7] if name not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidAnnotation(str(path), f"missing columns {missing}", "split_unreadable")
+        for line_number, row in enumerate(reader, start=2):
+            where = f"{path.name}:{line_number}"
+            try:
+                size = [int(value) for value in _literal(row["Image Size"], "Image Size")]  # type: ignore[union-attr]
+                bbox = [float(value) for value in _literal(row["BBox"], "BBox")]  # type: ignore[union-attr]
+                categories = tuple(str(name) for name in _literal(row["Categorical_Labels"], "Categorical_Labels"))  # type: ignore[union-attr]
+                vad = [float(value) for value in _literal(row["Continuous_Labels"], "Continuous_Labels")]  # type: ignore[union-attr]
+                if len(size) != 2 or len(bbox) != 4 or len(vad) != 3:
+                    raise ValueError("Image Size needs 2 values, BBox 4 and Continuous_Labels 3")
+                person = PersonAnnotation(
+                    bbox=tuple(bbox),  # type: ignore[arg-type]
+                    categories=categories,
+                    vad=tuple(vad),  # type: ignore[arg-type]
+                    gender=row.get("Gender") or "",
+                    age=row.get("Age") or "",
+                )
+                yield ImageAnnotation(
+                    folder=row["Folder"],
+                    filename=row["Filename"],
+                    width=size[0],
+                    height=size[1],
+                    people=(person,),
+                    where=where,
+                )
+            except (TypeError, ValueError, KeyError) as error:
+                yield InvalidAnnotation(where, f"malformed row: {error}", "record_malformed")
+
+
+def write_annotations_csv(path: Path | str, images: Sequence[ImageAnnotation]) -> None:
+    """Write images as the per-person CSV layout, one row per person (the layout the reference code produces)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        index = 0
+        for image in images:
+            for person in image.people:
+                writer.writerow(
+                    [
+                        index,
+                        image.folder,
+                        image.filename,
+                        [image.width, image.height],
+                        [int(value) for value in person.bbox],
+                        list(person.categories),
+                        [float(value) for value in person.vad],
+                        person.gender,
+                        person.age,
+                    ]
+                )
+                index += 1
+
+
+def find_annotations(annotations: Path) -> dict[str, Path]:
+    """Map split → file: `Annotations.mat` (all splits) or a folder of `{train,val,test}.csv`."""
+    if annotations.is_dir():
+        mat = annotations / "Annotations.mat"
+        if mat.exists():
+            return dict.fromkeys(SPLITS, mat)
+        csvs = {split: annotations / f"{split}.csv" for split in SPLITS if (annotations / f"{split}.csv").exists()}
+        if csvs:
+            return csvs
+        raise InvalidAnnotation(
+            str(annotations), "holds neither Annotations.mat nor train/val/test .csv", "annotations_missing"
+        )
+    if not annotations.exists():
+        raise InvalidAnnotation(str(annotations), "file not found", "annotations_missing")
+    if annotations.suffix.lower() == ".mat":
+        return dict.fromkeys(SPLITS, annotations)
+    raise InvalidAnnotation(str(annotations), "expected a .mat file or a folder of split CSVs", "annotations_missing")
+
+
+def read_split(source: Path, split: str) -> Iterator[ImageAnnotation | InvalidAnnotation]:
+    """Images of one split from whichever format `source` is."""
+    if source.suffix.lower() == ".mat":
+        return read_mat_split(source, split)
+    return read_csv_split(source)

@@ -1,0 +1,178 @@
+"""The two-branch EMOTIC network: a body branch on the person crop, a context branch on the whole image.
+
+Features of both are concatenated and fused (FC → BN → ReLU → dropout) into 26 category logits and 3 VAD
+outputs (VAD / 10). Backbones come from a registry of torchvision builders; weights are loaded by path, never
+downloaded, and the architecture never depends on whether weights were given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from emoscore.checkpoints import extract_state_dict, load_weights_only
+from emoscore.emotic.labels import NUM_CATEGORIES, VAD_SCALE
+from emoscore.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "emoscore.vad/1"
+
+
+def _resnet(builder: Callable[..., nn.Module]) -> Callable[[], tuple[nn.Module, int]]:
+    def build() -> tuple[nn.Module, int]:
+        network = builder(weights=None)
+        features = network.fc.in_features
+        network.fc = nn.Identity()
+        return network, features
+
+    return build
+
+
+def _swin_b() -> tuple[nn.Module, int]:
+    network = torchvision.models.swin_b(weights=None)
+    features = network.head.in_features
+    network.head = nn.Identity()
+    return network, features
+
+
+BACKBONES: dict[str, Callable[[], tuple[nn.Module, int]]] = {
+    "resnet18": _resnet(torchvision.models.resnet18),
+    "resnet50": _resnet(torchvision.models.resnet50),
+    "swin_b": _swin_b,
+}
+# Classifier heads that pretrained checkpoints carry (ImageNet 1000, Places365 365 classes); we replace them.
+HEAD_PREFIXES = ("fc.", "head.")
+
+
+def load_backbone_weights(backbone: nn.Module, path: Path | str, prefix: str = "") -> None:
+    """Load a Places365 `.pth.tar`, a torchvision `.pth` or an emoscore checkpoint (its `prefix` branch).
+
+    The classifier head is dropped; every other key must match the backbone exactly, so weights of another
+    architecture are refused with the keys that differ.
+    """
+    payload = load_weights_only(path)
+    state = extract_state_dict(payload, path)
+    if prefix and any(key.startswith(prefix) for key in state):
+        state = {key.removeprefix(prefix): value for key, value in state.items() if key.startswith(prefix)}
+    state = {key: value for key, value in state.items() if not key.startswith(HEAD_PREFIXES)}
+    expected = backbone.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong_shape:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            details.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        if wrong_shape:
+            details.append(f"{len(wrong_shape)} keys of another shape (e.g. {wrong_shape[0]})")
+        raise CheckpointError(path, "weights do not fit this backbone: " + "; ".join(details))
+    backbone.load_state_dict(state)
+
+
+def build_backbone(name: str, weights: Path | str | None = None, prefix: str = "") -> tuple[nn.Module, int]:
+    """A feature extractor (classifier removed) and its feature width; weights from `weights` when given."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    backbone, features = BACKBONES[name]()
+    if weights is None:
+        log.warning("backbone %s starts from RANDOM weights (no weights path given)", name)
+    else:
+        load_backbone_weights(backbone, weights, prefix)
+        log.info("backbone %s loaded from %s", name, weights)
+    return backbone, features
+
+
+@dataclass(frozen=True)
+class EmoticNetConfig:
+    """Everything needed to rebuild the network; saved inside every checkpoint."""
+
+    context_backbone: str = "resnet18"
+    body_backbone: str = "resnet18"
+    fusion_hidden: int = 256
+    dropout: float = 0.5
+    context_size: int = 224
+    body_size: int = 128
+
+
+class EmoticNet(nn.Module):
+    """Body + context branches → fused features → category logits (26) and VAD / VAD_SCALE (3)."""
+
+    def __init__(
+        self,
+        config: EmoticNetConfig,
+        context_weights: Path | str | None = None,
+        body_weights: Path | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.context, context_features = build_backbone(config.context_backbone, context_weights, "context.")
+        self.body, body_features = build_backbone(config.body_backbone, body_weights, "body.")
+        self.fusion = nn.Sequential(
+            nn.Linear(context_features + body_features, config.fusion_hidden),
+            nn.BatchNorm1d(config.fusion_hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+        )
+        self.category_head = nn.Linear(config.fusion_hidden, NUM_CATEGORIES)
+        self.vad_head = nn.Linear(config.fusion_hidden, 3)
+
+    def forward(self, context: torch.Tensor, body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(category logits [B, 26], VAD / VAD_SCALE [B, 3])."""
+        fused = self.fusion(torch.cat([self.context(context), self.body(body)], dim=1))
+        return self.category_head(fused), self.vad_head(fused)
+
+    @torch.no_grad()
+    def predict(self, context: torch.Tensor, body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Category probabilities in [0, 1] and VAD on the 1–10 scale (eval mode is the caller's job)."""
+        logits, vad = self(context, body)
+        return torch.sigmoid(logits), vad * VAD_SCALE
+
+    def save(self, path: Path | str, extra: dict | None = None) -> None:
+        """State dict + config (+ JSON-able extras such as training metrics), readable with weights_only=True."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(self.config),
+            "state_dict": self.state_dict(),
+            "extra": json.loads(json.dumps(extra or {})),
+        }
+        temporary = Path(f"{path}.tmp")
+        torch.save(payload, temporary)
+        temporary.replace(path)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str) -> EmoticNet:
+        """Rebuild from an emoscore VAD checkpoint; other files are refused with the reason."""
+        payload = load_weights_only(path)
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(path, f"not an emoscore VAD checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+        try:
+            config = EmoticNetConfig(**payload["config"])
+        except TypeError as error:
+            raise CheckpointError(path, f"config does not fit EmoticNetConfig: {error}") from None
+        return _load_state(cls, config, payload["state_dict"], path)
+
+
+def _load_state(cls: type[EmoticNet], config: EmoticNetConfig, state: dict, path: Path | str) -> EmoticNet:
+    logger = logging.getLogger("emoscore.emotic.model")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # random init is overwritten at once; don't warn about it
+    try:
+        model = cls(config)
+    finally:
+        logger.setLevel(level)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(path, f"weights do not fit the architecture in its config: {error}") from None
+    return model

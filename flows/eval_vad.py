@@ -1,0 +1,51 @@
+"""Stage `eval_vad`: AP/mAP, VAD error and thresholds of the trained model, next to simple baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from emoscore.config import load_params
+from emoscore.emotic.dataset import EmoticArrays
+from emoscore.emotic.evaluate import plot_pr_curves, thresholds_from
+from emoscore.emotic.model import EmoticNet
+from flows._stage import run_stage
+from tasks.emotic import evaluation_report, predict_split
+from tasks.reports import publish_table, write_json
+
+REPORT = Path("reports/eval_vad.json")
+THRESHOLDS = Path("models/thresholds.json")
+PR_PLOT = Path("reports/plots/pr_curves.png")
+
+
+@flow(name="eval_vad")
+def eval_vad(params_path: str = "params.yaml") -> dict:
+    """Thresholds from the threshold split, metrics on the evaluation split."""
+    params = load_params(params_path)
+    data_dir, settings = params.emotic.out, params.eval_vad
+    model = EmoticNet.from_checkpoint(params.vad.out)
+    thresholds = thresholds_from(predict_split(model, data_dir, settings.threshold_split, settings))
+    test = predict_split(model, data_dir, settings.split, settings)
+    report = evaluation_report(test, EmoticArrays(data_dir, "train"), thresholds)
+    report["split"], report["thresholds_from"] = settings.split, settings.threshold_split
+    write_json(THRESHOLDS, thresholds)
+    write_json(REPORT, report)
+    plot_pr_curves(test, PR_PLOT)
+    publish_table(
+        "eval-vad",
+        [
+            {"metric": "mAP", "model": report["mAP"], "baseline": report["baseline_label_frequency_mAP"]},
+            {
+                "metric": "VAD MAE",
+                "model": report["vad_mae"]["mean"],
+                "baseline": report["baseline_train_mean_vad_mae"]["mean"],
+            },
+        ],
+        "Model against label-frequency / training-mean baselines",
+    )
+    return report
+
+
+if __name__ == "__main__":
+    run_stage(eval_vad)

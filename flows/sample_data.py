@@ -1,0 +1,20 @@
+"""Stage `sample_data`: the deterministic sample datasets in the real EMOTIC (and later EMOPIA) formats."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from emoscore.config import load_params
+from flows._stage import run_stage
+from tasks.emotic import write_emotic_sample_task
+
+
+@flow(name="sample_data")
+def sample_data(params_path: str = "params.yaml") -> None:
+    """Write data/sample/emotic."""
+    params = load_params(params_path)
+    write_emotic_sample_task(params.sample)
+
+
+if __name__ == "__main__":
+    run_stage(sample_data)

@@ -1,0 +1,59 @@
+"""The EMOTIC stage flows, run for real under one Prefect test harness on a tiny sample."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+TINY = {
+    "sample": {
+        "seed": 3,
+        "emotic_images": {"train": 16, "val": 8, "test": 8},
+        "image_width": 96,
+        "image_height": 80,
+    },
+    "emotic": {"context_size": 32, "body_size": 32, "num_workers": 0},
+    "vad": {"epochs": 1, "batch_size": 8, "num_workers": 0, "fusion_hidden": 16},
+    "eval_vad": {"batch_size": 8},
+}
+
+
+@pytest.fixture
+def tiny_project(tmp_path, monkeypatch):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_emotic_stages_end_to_end(prefect_harness, tiny_project):
+    from flows.eval_vad import eval_vad
+    from flows.prepare_emotic import prepare_emotic
+    from flows.sample_data import sample_data
+    from flows.train_vad import train_vad
+
+    sample_data()
+    assert (tiny_project / "data/sample/emotic/Annotations/Annotations.mat").is_file()
+    reports = prepare_emotic()
+    # the sample carries one missing image, one NaN VAD and one empty box per split, on purpose
+    assert reports["train"]["skipped_by_reason"] == {"bbox_empty": 1, "image_missing": 1, "vad_missing": 1}
+    train_vad()
+    assert (tiny_project / "models/vad.pt").is_file()
+    history = json.loads((tiny_project / "reports/train_vad.json").read_text())
+    assert len(history["epochs"]) == 1 and np.isfinite(history["epochs"][0]["train_loss"])
+    report = eval_vad()
+    saved = json.loads((tiny_project / "reports/eval_vad.json").read_text())
+    assert set(saved["ap_per_category"]) == set(report["ap_per_category"]) and len(saved["ap_per_category"]) == 26
+    assert 0 <= saved["mAP"] <= 1 and 0 <= saved["baseline_label_frequency_mAP"] <= 1
+    assert set(saved["vad_mae"]) == {"valence", "arousal", "dominance", "mean"}
+    assert len(json.loads((tiny_project / "models/thresholds.json").read_text())) == 26
+    assert (tiny_project / "reports/plots/pr_curves.png").stat().st_size > 10_000
+
+
+def test_bad_params_stop_the_stage_with_the_key(prefect_harness, tiny_project):
+    from emoscore.errors import ConfigError
+    from flows.train_vad import train_vad
+
+    (tiny_project / "params.yaml").write_text(yaml.safe_dump({"vad": {"continuous_loss": "l3"}}))
+    with pytest.raises(ConfigError, match=r"vad\.continuous_loss"):
+        train_vad()
