@@ -38,6 +38,9 @@ class SampleParams(Section):
     max_people_per_image: int = Field(2, ge=1, le=6)
     image_width: int = Field(320, ge=64, le=4096)
     image_height: int = Field(240, ge=64, le=4096)
+    emopia_songs_per_quadrant: int = Field(15, ge=1)
+    emopia_clips_per_song: int = Field(2, ge=1)
+    emopia_bars: int = Field(8, ge=1, le=64)
 
 
 class EmoticParams(Section):
@@ -97,6 +100,88 @@ class EvalVadParams(Section):
     batch_size: int = Field(64, ge=1)
 
 
+class EmopiaParams(Section):
+    """Where EMOPIA lives (`prepare_emopia`)."""
+
+    root: Path | None = Field(None, description="Unpacked EMOPIA (midis/, label.csv, split/); null = the sample.")
+    out: Path = Path("data/processed/emopia")
+    vocabulary: Path = Path("models/cp_vocab.json")
+
+
+class MusicParams(Section):
+    """The CP transformer and its training (`train_music`)."""
+
+    d_model: int = Field(192, ge=16)
+    n_layers: int = Field(4, ge=1)
+    n_heads: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    seq_len: int = Field(512, ge=16, description="Training window in CP steps; longer pieces are windowed.")
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(5e-4, gt=0)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    out: Path = Path("models/music.pt")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> MusicParams:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} must be divisible by n_heads {self.n_heads}")
+        return self
+
+
+class MusicClassifierParams(Section):
+    """The music emotion classifier (`train_music_classifier`)."""
+
+    d_model: int = Field(64, ge=16)
+    n_layers: int = Field(2, ge=1)
+    window: int = Field(256, ge=16)
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    seed: int = 0
+    out: Path = Path("models/music_classifier.pt")
+
+
+class GenerationParams(Section):
+    """Sampling defaults for generation (CLI, eval_music, scoring)."""
+
+    bars: int = Field(16, ge=1, le=256)
+    max_steps: int = Field(2048, ge=16)
+    temperature: dict[str, float] = Field(default_factory=dict)
+    top_p: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_families(self) -> GenerationParams:
+        from emoscore.music.cp import FAMILIES
+
+        for name in [*self.temperature, *self.top_p]:
+            if name not in FAMILIES or name == "emotion":
+                raise ValueError(
+                    f"unknown token family {name!r}; choose from {[f for f in FAMILIES if f != 'emotion']}"
+                )
+        if any(not 0 < value <= 1 for value in self.top_p.values()):
+            raise ValueError("top_p values must be in (0, 1]")
+        if any(value < 0 for value in self.temperature.values()):
+            raise ValueError("temperatures must be >= 0")
+        return self
+
+
+class EvalMusicParams(Section):
+    """Judging generated music (`eval_music`)."""
+
+    pieces_per_quadrant: int = Field(8, ge=1)
+    bars: int = Field(8, ge=1)
+    seed: int = 1000
+
+
+class RenderParams(Section):
+    """MIDI → audio with FluidSynth."""
+
+    soundfont: Path | None = Field(None, description="A General MIDI .sf2; null = look in the usual system places.")
+    sample_rate: int = Field(44100, ge=8000)
+
+
 class Params(Section):
     """All of params.yaml."""
 
@@ -104,11 +189,22 @@ class Params(Section):
     emotic: EmoticParams = EmoticParams()
     vad: VadParams = VadParams()
     eval_vad: EvalVadParams = EvalVadParams()
+    emopia: EmopiaParams = EmopiaParams()
+    music: MusicParams = MusicParams()
+    music_classifier: MusicClassifierParams = MusicClassifierParams()
+    generation: GenerationParams = GenerationParams()
+    eval_music: EvalMusicParams = EvalMusicParams()
+    render: RenderParams = RenderParams()
 
     @property
     def emotic_root(self) -> Path:
         """The EMOTIC root in use: the configured one, or the bundled sample."""
         return self.emotic.root if self.emotic.root is not None else self.sample.out / "emotic"
+
+    @property
+    def emopia_root(self) -> Path:
+        """The EMOPIA root in use: the configured one, or the bundled sample."""
+        return self.emopia.root if self.emopia.root is not None else self.sample.out / "emopia"
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -1,4 +1,4 @@
-"""Stage `sample_data`: the deterministic sample datasets in the real EMOTIC (and later EMOPIA) formats."""
+"""Stage `sample_data`: the deterministic sample datasets in the real EMOTIC and EMOPIA formats."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from prefect import flow
 from emoscore.config import load_params
 from flows._stage import run_stage
 from tasks.emotic import write_emotic_sample_task
+from tasks.music import write_emopia_sample_task
 
 
 @flow(name="sample_data")
 def sample_data(params_path: str = "params.yaml") -> None:
-    """Write data/sample/emotic."""
+    """Write data/sample/emotic and data/sample/emopia."""
     params = load_params(params_path)
     write_emotic_sample_task(params.sample)
+    write_emopia_sample_task(params.sample)
 
 
 if __name__ == "__main__":

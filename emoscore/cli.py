@@ -1,0 +1,156 @@
+"""`emoscore …`: generate music for an emotion and inspect the tokenizer (scoring, serving and the gallery follow)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from emoscore.config import load_params
+from emoscore.errors import EmoscoreError
+
+app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True)
+tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+console = Console(stderr=True)
+
+ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read defaults from.")]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    """Set up logging for every command."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {error}", soft_wrap=True, markup=True)
+    return typer.Exit(code=2)
+
+
+def _family_values(pairs: list[str] | None, option: str) -> dict[str, float]:
+    values = {}
+    for pair in pairs or []:
+        name, _, value = pair.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{option} expects FAMILY=NUMBER, got {pair!r}") from None
+    return values
+
+
+@app.command()
+def generate(
+    quadrant: Annotated[str, typer.Option("--quadrant", "-q", help="Q1 (happy) … Q4 (calm)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="MIDI file to write.")],
+    bars: Annotated[int | None, typer.Option(help="Length in bars (default: params generation.bars).")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same piece.")] = 0,
+    audio: Annotated[Path | None, typer.Option(help="Also render a WAV here (needs FluidSynth).")] = None,
+    temperature: Annotated[list[str] | None, typer.Option(help="Per family, e.g. pitch=0.9 (repeatable).")] = None,
+    top_p: Annotated[list[str] | None, typer.Option("--top-p", help="Per family, e.g. pitch=0.9.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Music checkpoint (default: params music.out).")] = None,
+    vocabulary: Annotated[Path | None, typer.Option(help="cp_vocab.json the model must match.")] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Write a solo-piano MIDI file in the asked emotion quadrant (and its audio)."""
+    from emoscore.config import GenerationParams
+    from emoscore.music.cp import Vocabulary, decode_notes, decode_to_midi
+    from emoscore.music.generate import Sampling, parse_quadrant
+    from emoscore.music.generate import generate as generate_steps
+    from emoscore.music.model import CPTransformer
+    from emoscore.music.render import RenderUnavailable, render_wav
+
+    try:
+        settings = load_params(params) if params.exists() else None
+        wanted = parse_quadrant(quadrant)
+        generation = settings.generation if settings else GenerationParams()
+        overrides = GenerationParams(
+            temperature={**generation.temperature, **_family_values(temperature, "--temperature")},
+            top_p={**generation.top_p, **_family_values(top_p, "--top-p")},
+        )
+        checkpoint = model or (settings.music.out if settings else Path("models/music.pt"))
+        vocabulary_path = vocabulary or (settings.emopia.vocabulary if settings else None)
+        expected = Vocabulary.load(vocabulary_path) if vocabulary_path and Path(vocabulary_path).exists() else None
+        network, _ = CPTransformer.from_checkpoint(checkpoint, expected)
+        steps = generate_steps(
+            network, wanted, bars=bars or generation.bars, seed=seed,
+            sampling=Sampling(overrides.temperature, overrides.top_p), max_steps=generation.max_steps,
+        )  # fmt: skip
+        decode_to_midi(steps, out)
+    except (EmoscoreError, ValueError) as error:
+        raise _fail(error) from None
+    notes, _, _ = decode_notes(steps)
+    console.print(f"wrote [bold]{out}[/bold]: Q{wanted}, {len(notes)} notes, {len(steps)} CP steps")
+    if audio is not None:
+        try:
+            render_wav(out, audio, settings.render.soundfont if settings else None)
+            console.print(f"wrote [bold]{audio}[/bold]")
+        except RenderUnavailable as error:
+            console.print(f"[yellow]no audio:[/yellow] {error}")
+
+
+@tokens_app.command("encode")
+def tokens_encode(
+    midi: Annotated[Path, typer.Argument(help="A MIDI file.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="JSON file (default: print).")] = None,
+    quadrant: Annotated[str | None, typer.Option(help="Prepend this emotion word (Q1…Q4).")] = None,
+    names: Annotated[bool, typer.Option(help="Also list readable token names.")] = False,
+) -> None:
+    """MIDI → CP tokens as JSON: {"families": [...], "steps": [[8 ints], ...]}."""
+    from emoscore.music.cp import FAMILIES, VOCABULARY, encode_midi
+    from emoscore.music.generate import parse_quadrant
+
+    try:
+        steps = encode_midi(midi, emotion=parse_quadrant(quadrant) if quadrant else 0)
+    except (EmoscoreError, ValueError) as error:
+        raise _fail(error) from None
+    document: dict = {"families": list(FAMILIES), "steps": steps.tolist()}
+    if names:
+        document["names"] = [VOCABULARY.describe(step) for step in steps]
+    text = json.dumps(document, separators=(",", ":")) if out else json.dumps(document, indent=1)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote [bold]{out}[/bold]: {len(steps)} CP steps")
+    else:
+        typer.echo(text)
+
+
+@tokens_app.command("decode")
+def tokens_decode(
+    tokens: Annotated[Path, typer.Argument(help="JSON written by `emoscore tokens encode`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="MIDI file to write.")],
+) -> None:
+    """CP tokens (JSON) → MIDI."""
+    import numpy as np
+
+    from emoscore.music.cp import FAMILIES, VOCABULARY, decode_notes, decode_to_midi
+
+    try:
+        document = json.loads(tokens.read_text(encoding="utf-8"))
+        steps = np.array(document["steps"], dtype=np.int64).reshape(-1, len(FAMILIES))
+        if document.get("families", list(FAMILIES)) != list(FAMILIES):
+            raise ValueError(f"families {document.get('families')} differ from {list(FAMILIES)}")
+        sizes = np.array(VOCABULARY.sizes)
+        bad = np.argwhere((steps < 0) | (steps >= sizes))
+        if len(bad):
+            step, family = bad[0]
+            raise ValueError(
+                f"step {step}: {FAMILIES[family]} value {steps[step, family]} outside 0…{sizes[family] - 1}"
+            )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise _fail(f"{tokens}: {error}") from None
+    decode_to_midi(steps, out)
+    console.print(f"wrote [bold]{out}[/bold]: {len(decode_notes(steps)[0])} notes")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,111 @@
+"""A music emotion classifier over CP steps: judges whether a piece carries the quadrant that was asked for.
+
+It never sees the emotion word (the first step is dropped and the emotion family zeroed), only the music.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY, Vocabulary
+from emoscore.music.model import load_music_checkpoint, sinusoidal_positions
+
+CHECKPOINT_FORMAT = "emoscore.music_classifier/1"
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Size of the classifier; saved in its checkpoint."""
+
+    vocab_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(VOCABULARY.sizes))
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    dropout: float = 0.1
+    window: int = 256
+
+
+def music_only(words: np.ndarray) -> np.ndarray:
+    """The steps without the emotion word and with the emotion family cleared."""
+    words = np.asarray(words)
+    body = words[1:] if len(words) and words[0, TYPE] == TYPE_EMOTION else words
+    body = body.copy()
+    body[:, EMOTION] = 0
+    return body
+
+
+class MusicClassifier(nn.Module):
+    """Summed family embeddings → transformer encoder → masked mean pool → 4 quadrant logits."""
+
+    config_type = ClassifierConfig
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(size, config.d_model) for i, size in enumerate(config.vocab_sizes) if i != EMOTION
+        )
+        layer = nn.TransformerEncoderLayer(
+            config.d_model, config.n_heads, 4 * config.d_model, config.dropout, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
+        self.head = nn.Linear(config.d_model, 4)
+
+    def forward(self, words: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Quadrant logits [B, 4] for padded steps [B, T, 8] of the given lengths."""
+        families = [i for i in range(len(FAMILIES)) if i != EMOTION]
+        x = sum(embedding(words[..., i]) for embedding, i in zip(self.embeddings, families, strict=True))
+        x = x + sinusoidal_positions(0, words.shape[1], x.shape[-1], x.device)
+        valid = torch.arange(words.shape[1], device=words.device)[None, :] < lengths[:, None]
+        x = self.encoder(x, src_key_padding_mask=~valid)
+        pooled = (x * valid[..., None]).sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
+        return self.head(pooled)
+
+    @torch.no_grad()
+    def quadrant_probabilities(self, words: np.ndarray) -> np.ndarray:
+        """Probabilities of Q1…Q4 for a whole piece: the mean over its windows."""
+        self.eval()
+        body = music_only(words)
+        window = self.config.window
+        starts = range(0, max(len(body) - window, 0) + 1, window // 2)
+        chunks = [body[s : s + window] for s in starts] or [body]
+        lengths = torch.tensor([len(c) for c in chunks])
+        batch = torch.zeros(len(chunks), int(lengths.max()), len(FAMILIES), dtype=torch.long)
+        for i, chunk in enumerate(chunks):
+            batch[i, : len(chunk)] = torch.from_numpy(chunk)
+        return torch.softmax(self(batch, lengths), dim=-1).mean(0).numpy()
+
+    def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
+        """State dict + config + vocabulary, readable with weights_only=True."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "config": json.loads(json.dumps(asdict(self.config))),
+            "vocabulary": vocabulary.to_json(),
+            "state_dict": self.state_dict(),
+            "extra": json.loads(json.dumps(extra or {})),
+        }
+        temporary = Path(f"{path}.tmp")
+        torch.save(payload, temporary)
+        temporary.replace(path)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: Path | str, vocabulary: Vocabulary | None = None
+    ) -> tuple[MusicClassifier, Vocabulary]:
+        """Rebuild a saved classifier."""
+        return load_music_checkpoint(cls, path, CHECKPOINT_FORMAT, vocabulary)
+
+
+def clip_accuracy_report(model: MusicClassifier, pieces: list[np.ndarray], quadrants: np.ndarray) -> float | None:
+    """Share of real clips classified as their label (None without clips): how far to trust the judge."""
+    if not len(pieces):
+        return None
+    predicted = [int(np.argmax(model.quadrant_probabilities(piece))) + 1 for piece in pieces]
+    return float(np.mean(np.array(predicted) == np.asarray(quadrants)))

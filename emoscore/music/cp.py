@@ -1,0 +1,335 @@
+"""Compound-word (CP) tokens for solo piano, EMOPIA-compatible: MIDI ⇄ an int array of shape [steps, 8].
+
+One step is a tuple over the families `tempo, chord, bar-beat, type, pitch, duration, velocity, emotion`; index 0
+of every family but `type` means "not used by this step". A piece reads
+
+    Emotion(Q) · Bar · Beat(pos, tempo, chord) · Note · Note · Beat · Note · … · Bar · … · EOS
+
+Quantisation (what a round trip keeps): onsets on a 16th-note grid in 4/4 (16 positions a bar, from the file's
+ticks per beat); pitch exact within the 88 piano keys (notes outside are dropped and counted); duration in 16ths,
+1–16 (longer notes are cut at one bar); velocity in 65 bins of width 2 over 0–128; tempo in 65 bins of 3 BPM
+over 32–224. Notes of all non-drum tracks are merged; a repeated (onset, pitch) keeps its longest note.
+The tempo is restated at the first beat word of every bar (CONTI elsewhere unless it changes), so the model sees
+it often enough to learn it per emotion. Chords (`root_quality`, per quarter-note beat, from the sounding pitch
+classes) are context for the model and are not turned back into notes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import miditoolkit
+import numpy as np
+
+from emoscore.errors import InvalidMidi
+
+FAMILIES: tuple[str, ...] = ("tempo", "chord", "bar-beat", "type", "pitch", "duration", "velocity", "emotion")
+TEMPO, CHORD, BAR_BEAT, TYPE, PITCH, DURATION, VELOCITY, EMOTION = range(8)
+
+TYPE_EOS, TYPE_METRICAL, TYPE_NOTE, TYPE_EMOTION = 0, 1, 2, 3
+TYPE_NAMES = ("EOS", "Metrical", "Note", "Emotion")
+IGNORE, CONTI = 0, 1  # shared meaning of the first two values of tempo and chord
+BAR = 1  # bar-beat value of a Bar word; Beat_k is k + 2
+
+POSITIONS_PER_BAR = 16
+POSITIONS_PER_BEAT = 4
+LOWEST_PITCH, HIGHEST_PITCH = 21, 108
+MAX_DURATION = 16
+TEMPO_MIN, TEMPO_MAX, TEMPO_STEP = 32, 224, 3
+VELOCITY_STEP = 2
+MAX_VELOCITY_BIN = 128 // VELOCITY_STEP
+ABSURD_TEMPO = (10.0, 1000.0)
+QUADRANTS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
+
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
+    "M": (0, 4, 7), "m": (0, 3, 7), "o": (0, 3, 6), "+": (0, 4, 8), "sus2": (0, 2, 7), "sus4": (0, 5, 7),
+    "M7": (0, 4, 7, 11), "m7": (0, 3, 7, 10), "7": (0, 4, 7, 10), "o7": (0, 3, 6, 9), "/o7": (0, 3, 6, 10),
+}  # fmt: skip
+CHORD_SYMBOLS: tuple[str, ...] = tuple(f"{root}_{quality}" for root in PITCH_NAMES for quality in CHORD_QUALITIES)
+NO_CHORD = 2  # chord value of "N_N"; symbols start at 3
+
+
+def _chord_templates() -> np.ndarray:
+    templates = np.zeros((len(CHORD_SYMBOLS), 12))
+    for root in range(12):
+        for q, intervals in enumerate(CHORD_QUALITIES.values()):
+            templates[root * len(CHORD_QUALITIES) + q, [(root + i) % 12 for i in intervals]] = 1.0
+    return templates
+
+
+CHORD_TEMPLATES = _chord_templates()
+CHORD_ROOTS = np.repeat(np.arange(12), len(CHORD_QUALITIES))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Names of every value of every family; index = token value. Saved beside each music checkpoint."""
+
+    families: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls) -> Vocabulary:
+        """The fixed vocabulary defined by the quantisation constants of this module."""
+        tempi = tuple(f"Tempo_{bpm}" for bpm in range(TEMPO_MIN, TEMPO_MAX + 1, TEMPO_STEP))
+        return cls(
+            {
+                "tempo": ("<ignore>", "CONTI", *tempi),
+                "chord": ("<ignore>", "CONTI", "N_N", *CHORD_SYMBOLS),
+                "bar-beat": ("<ignore>", "Bar", *(f"Beat_{p}" for p in range(POSITIONS_PER_BAR))),
+                "type": TYPE_NAMES,
+                "pitch": ("<ignore>", *(f"Note_Pitch_{p}" for p in range(LOWEST_PITCH, HIGHEST_PITCH + 1))),
+                "duration": ("<ignore>", *(f"Note_Duration_{d}" for d in range(1, MAX_DURATION + 1))),
+                "velocity": ("<ignore>", *(f"Note_Velocity_{v}" for v in range(0, 129, VELOCITY_STEP))),
+                "emotion": ("<ignore>", *QUADRANTS),
+            }
+        )
+
+    @property
+    def sizes(self) -> list[int]:
+        """Number of values per family, in FAMILIES order."""
+        return [len(self.families[name]) for name in FAMILIES]
+
+    def to_json(self) -> dict:
+        """JSON-able form (lists of names per family)."""
+        return {"families": list(FAMILIES), "values": {name: list(self.families[name]) for name in FAMILIES}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocabulary:
+        """Inverse of to_json."""
+        return cls({name: tuple(data["values"][name]) for name in data["families"]})
+
+    def save(self, path: Path | str) -> None:
+        """Write as JSON (models/cp_vocab.json)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | str) -> Vocabulary:
+        """Read a vocabulary JSON."""
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def describe(self, word: Sequence[int]) -> dict[str, str]:
+        """Readable names of the used families of one step."""
+        return {
+            name: self.families[name][int(value)]
+            for name, value in zip(FAMILIES, word, strict=True)
+            if name == "type" or int(value) != IGNORE
+        }
+
+
+VOCABULARY = Vocabulary.build()
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note in 16th-note grid units: onset position (from the piece start), pitch, duration, velocity."""
+
+    onset: int
+    pitch: int
+    duration: int
+    velocity: int
+
+
+def tempo_bin(bpm: float) -> int:
+    """Tempo token value for a BPM (clipped to 32–224)."""
+    return 2 + int(np.clip(round((bpm - TEMPO_MIN) / TEMPO_STEP), 0, (TEMPO_MAX - TEMPO_MIN) // TEMPO_STEP))
+
+
+def tempo_of(value: int) -> float:
+    """BPM of a tempo token value."""
+    return float(TEMPO_MIN + (value - 2) * TEMPO_STEP)
+
+
+def velocity_bin(velocity: int) -> int:
+    """Velocity token value (1-based) for a MIDI velocity."""
+    return 1 + int(np.clip(round(velocity / VELOCITY_STEP), 0, MAX_VELOCITY_BIN))
+
+
+def velocity_of(value: int) -> int:
+    """MIDI velocity of a velocity token value (at least 1, so the note sounds)."""
+    return max(1, min(127, (value - 1) * VELOCITY_STEP))
+
+
+def quantize_velocity(velocity: int) -> int:
+    """What a velocity becomes after a round trip."""
+    return velocity_of(velocity_bin(velocity))
+
+
+def read_midi(path: Path | str) -> miditoolkit.MidiFile:
+    """Open a MIDI file or raise InvalidMidi saying why (empty, not MIDI, truncated)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InvalidMidi(path, f"cannot read: {error.strerror or error}", "unreadable") from None
+    if size == 0:
+        raise InvalidMidi(path, "empty file (0 bytes)", "empty_file")
+    try:
+        midi = miditoolkit.MidiFile(str(path))
+    except Exception as error:  # mido raises OSError, EOFError, ValueError, KeyError, IndexError… on bad bytes
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+        kind = "not_midi" if magic != b"MThd" else "corrupt"
+        reason = "not a MIDI file" if kind == "not_midi" else f"truncated or corrupt MIDI: {error}"
+        raise InvalidMidi(path, reason, kind) from None
+    if midi.ticks_per_beat <= 0:
+        raise InvalidMidi(path, f"invalid ticks per beat {midi.ticks_per_beat}", "corrupt")
+    return midi
+
+
+def midi_notes(midi: miditoolkit.MidiFile, source: str = "<midi>") -> tuple[list[Note], list[tuple[int, float]]]:
+    """Grid notes of all non-drum tracks and the (position, bpm) tempo changes; InvalidMidi when nothing usable."""
+    instruments = [instrument for instrument in midi.instruments if not instrument.is_drum]
+    if midi.instruments and not instruments:
+        raise InvalidMidi(source, "drum tracks only", "drums_only")
+    raw = [note for instrument in instruments for note in instrument.notes]
+    if not raw:
+        raise InvalidMidi(source, "no notes", "no_notes")
+    ticks_per_position = midi.ticks_per_beat / POSITIONS_PER_BEAT
+    tempi = []
+    for change in sorted(midi.tempo_changes, key=lambda c: c.time):
+        if not ABSURD_TEMPO[0] <= change.tempo <= ABSURD_TEMPO[1] or not math.isfinite(change.tempo):
+            raise InvalidMidi(source, f"absurd tempo {change.tempo:.1f} BPM at tick {change.time}", "absurd_tempo")
+        tempi.append((round(change.time / ticks_per_position), float(change.tempo)))
+    longest: dict[tuple[int, int], Note] = {}
+    for note in raw:
+        if not LOWEST_PITCH <= note.pitch <= HIGHEST_PITCH or note.velocity <= 0:
+            continue
+        onset = round(note.start / ticks_per_position)
+        duration = int(np.clip(round((note.end - note.start) / ticks_per_position), 1, MAX_DURATION))
+        key = (onset, note.pitch)
+        if key not in longest or duration > longest[key].duration:
+            longest[key] = Note(onset, note.pitch, duration, quantize_velocity(note.velocity))
+    if not longest:
+        raise InvalidMidi(source, "no notes within the piano range", "no_notes")
+    return sorted(longest.values(), key=lambda n: (n.onset, n.pitch)), tempi or [(0, 120.0)]
+
+
+def beat_chords(notes: Sequence[Note], beats: int) -> np.ndarray:
+    """Chord value per quarter-note beat from the pitch classes sounding in it (bass-weighted template match)."""
+    histogram = np.zeros((beats, 12))
+    bass = np.full(beats, -1)
+    bass_pitch = np.full(beats, 999)
+    for note in notes:
+        first, last = note.onset // POSITIONS_PER_BEAT, (note.onset + note.duration - 1) // POSITIONS_PER_BEAT
+        for beat in range(first, min(last, beats - 1) + 1):
+            histogram[beat, note.pitch % 12] += 1.0
+            if note.pitch < bass_pitch[beat]:
+                bass_pitch[beat], bass[beat] = note.pitch, note.pitch % 12
+    chords = np.full(beats, NO_CHORD)
+    scores = histogram @ CHORD_TEMPLATES.T - 0.6 * histogram @ (1 - CHORD_TEMPLATES).T
+    scores -= 0.05 * CHORD_TEMPLATES.sum(axis=1)  # prefer triads over sevenths on equal evidence
+    scores += 0.3 * (CHORD_ROOTS[None, :] == bass[:, None])
+    enough = (histogram > 0).sum(axis=1) >= 2
+    chords[enough] = 3 + scores[enough].argmax(axis=1)
+    return chords
+
+
+def encode_notes(notes: Sequence[Note], tempi: Sequence[tuple[int, float]], emotion: int = 0) -> np.ndarray:
+    """CP steps for grid notes: an Emotion word when `emotion` is 1–4, then bars, beats and notes, then EOS."""
+    words: list[list[int]] = []
+    if emotion:
+        words.append([0, 0, 0, TYPE_EMOTION, 0, 0, 0, emotion])
+    last_onset = max(note.onset for note in notes) if notes else 0
+    bars = last_onset // POSITIONS_PER_BAR + 1
+    chords = beat_chords(notes, bars * POSITIONS_PER_BAR // POSITIONS_PER_BEAT)
+    by_onset: dict[int, list[Note]] = {}
+    for note in notes:
+        by_onset.setdefault(note.onset, []).append(note)
+    tempo_at = sorted(tempi)
+    tempo_index, current_tempo, current_chord, last_chord_beat, tempo_bar = 0, None, None, -1, -1
+    for bar in range(bars):
+        words.append([0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0])
+        for position in range(POSITIONS_PER_BAR):
+            onset = bar * POSITIONS_PER_BAR + position
+            group = by_onset.get(onset)
+            if not group:
+                continue
+            while tempo_index + 1 < len(tempo_at) and tempo_at[tempo_index + 1][0] <= onset:
+                tempo_index += 1
+            tempo = tempo_bin(tempo_at[tempo_index][1])
+            first_beat_of_bar = bar != tempo_bar
+            tempo_value = CONTI if tempo == current_tempo and not first_beat_of_bar else tempo
+            current_tempo, tempo_bar = tempo, bar
+            beat = onset // POSITIONS_PER_BEAT
+            chord_value = CONTI
+            if beat != last_chord_beat:
+                last_chord_beat = beat
+                if chords[beat] != current_chord:
+                    chord_value = current_chord = int(chords[beat])
+            words.append([tempo_value, chord_value, position + 2, TYPE_METRICAL, 0, 0, 0, 0])
+            for note in sorted(group, key=lambda n: n.pitch):
+                words.append(
+                    [0, 0, 0, TYPE_NOTE, note.pitch - LOWEST_PITCH + 1, note.duration, velocity_bin(note.velocity), 0]
+                )
+    words.append([0, 0, 0, TYPE_EOS, 0, 0, 0, 0])
+    return np.array(words, dtype=np.int64)
+
+
+def encode_midi(path: Path | str, emotion: int = 0) -> np.ndarray:
+    """MIDI file → CP steps; InvalidMidi names the file and reason when it cannot be used."""
+    midi = read_midi(path)
+    notes, tempi = midi_notes(midi, str(path))
+    return encode_notes(notes, tempi, emotion)
+
+
+def decode_notes(words: np.ndarray) -> tuple[list[Note], list[tuple[int, float]], int]:
+    """CP steps → (grid notes, tempo changes, emotion). Tolerates any sequence: out-of-grammar steps are skipped."""
+    notes: list[Note] = []
+    tempi: list[tuple[int, float]] = []
+    emotion, bar, position = 0, -1, 0
+    for word in np.asarray(words, dtype=np.int64):
+        kind = int(word[TYPE])
+        if kind == TYPE_EOS:
+            break
+        if kind == TYPE_EMOTION:
+            emotion = int(word[EMOTION]) if 1 <= word[EMOTION] <= len(QUADRANTS) else emotion
+        elif kind == TYPE_METRICAL:
+            if word[BAR_BEAT] == BAR:
+                bar, position = bar + 1, 0
+            elif word[BAR_BEAT] >= 2:
+                position = int(word[BAR_BEAT]) - 2
+                bpm = tempo_of(int(word[TEMPO])) if word[TEMPO] >= 2 else None
+                if bpm is not None and (not tempi or tempi[-1][1] != bpm):
+                    # the first tempo holds from the start, as in the encoded file; restatements are not changes
+                    at = max(bar, 0) * POSITIONS_PER_BAR + position if tempi else 0
+                    tempi.append((at, bpm))
+        elif kind == TYPE_NOTE and word[PITCH] >= 1 and word[DURATION] >= 1 and word[VELOCITY] >= 1:
+            onset = max(bar, 0) * POSITIONS_PER_BAR + position
+            notes.append(
+                Note(onset, int(word[PITCH]) + LOWEST_PITCH - 1, int(word[DURATION]), velocity_of(int(word[VELOCITY])))
+            )
+    return notes, tempi, emotion
+
+
+def notes_to_midi(
+    notes: Sequence[Note], tempi: Sequence[tuple[int, float]], ticks_per_beat: int = 480
+) -> miditoolkit.MidiFile:
+    """A one-track piano MIDI file of grid notes."""
+    midi = miditoolkit.MidiFile(ticks_per_beat=ticks_per_beat)
+    ticks = ticks_per_beat // POSITIONS_PER_BEAT
+    piano = miditoolkit.Instrument(program=0, is_drum=False, name="Piano")
+    piano.notes = [
+        miditoolkit.Note(velocity=n.velocity, pitch=n.pitch, start=n.onset * ticks, end=(n.onset + n.duration) * ticks)
+        for n in notes
+    ]
+    midi.instruments.append(piano)
+    changes = list(tempi) or [(0, 120.0)]
+    midi.tempo_changes = [miditoolkit.TempoChange(tempo=bpm, time=position * ticks) for position, bpm in changes]
+    midi.time_signature_changes = [miditoolkit.TimeSignature(4, 4, 0)]
+    return midi
+
+
+def decode_to_midi(words: np.ndarray, path: Path | str | None = None) -> miditoolkit.MidiFile:
+    """CP steps → MIDI (written to `path` when given)."""
+    notes, tempi, _ = decode_notes(words)
+    midi = notes_to_midi(notes, tempi)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        midi.dump(str(path))
+    return midi

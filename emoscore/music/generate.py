@@ -1,0 +1,194 @@
+"""Emotion-conditioned generation: incremental decoding with a key/value cache, per-family temperature and
+nucleus sampling, and grammar masks so that every output decodes to a valid piece of the requested length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from emoscore.music.cp import (
+    BAR,
+    BAR_BEAT,
+    CHORD,
+    CONTI,
+    DURATION,
+    EMOTION,
+    FAMILIES,
+    IGNORE,
+    PITCH,
+    QUADRANTS,
+    TEMPO,
+    TYPE,
+    TYPE_EMOTION,
+    TYPE_EOS,
+    TYPE_METRICAL,
+    TYPE_NOTE,
+    VELOCITY,
+)
+from emoscore.music.model import CPTransformer, KVCache
+
+DEFAULT_TEMPERATURE = {"type": 1.0, "tempo": 1.0, "chord": 1.0, "bar-beat": 1.0, "pitch": 1.0, "duration": 1.0,
+                       "velocity": 1.0}  # fmt: skip
+DEFAULT_TOP_P = {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9, "duration": 0.9,
+                 "velocity": 0.9}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Per-family temperature and nucleus (top-p) mass; families not named use the defaults above."""
+
+    temperature: dict[str, float] = field(default_factory=dict)
+    top_p: dict[str, float] = field(default_factory=dict)
+
+    def for_family(self, name: str) -> tuple[float, float]:
+        """(temperature, top_p) of a family."""
+        return (
+            self.temperature.get(name, DEFAULT_TEMPERATURE.get(name, 1.0)),
+            self.top_p.get(name, DEFAULT_TOP_P.get(name, 1.0)),
+        )
+
+
+def parse_quadrant(quadrant: str | int) -> int:
+    """'Q1'…'Q4' or 1…4 → 1…4; anything else is a ValueError naming the choices."""
+    text = str(quadrant).strip().upper()
+    if text in QUADRANTS:
+        return QUADRANTS.index(text) + 1
+    if text in {"1", "2", "3", "4"}:
+        return int(text)
+    raise ValueError(f"unknown quadrant {quadrant!r}; choose one of {', '.join(QUADRANTS)}")
+
+
+def sample_token(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_p: float,
+                 generator: torch.Generator) -> int:  # fmt: skip
+    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling."""
+    logits = logits.masked_fill(~allowed, float("-inf"))
+    if temperature <= 0:
+        return int(logits.argmax())
+    probabilities = torch.softmax(logits / temperature, dim=-1)
+    ordered, order = probabilities.sort(descending=True)
+    keep = ordered.cumsum(0) - ordered < top_p
+    keep[0] = True
+    ordered = ordered * keep
+    choice = torch.multinomial(ordered / ordered.sum(), 1, generator=generator)
+    return int(order[choice])
+
+
+@dataclass
+class Grammar:
+    """What may come next. State: the current bar (1-based), the last beat position in it (-1 before any), the
+    last step's type, and whether tempo and chord have been set. Exactly `bars` bars are produced."""
+
+    bars: int
+    bar: int = 1
+    position: int = -1
+    last_type: int = TYPE_METRICAL
+    tempo_set: bool = False
+    chord_set: bool = False
+
+    @property
+    def can_beat(self) -> bool:
+        """A later position is left in this bar."""
+        return self.position < 15
+
+    @property
+    def can_bar(self) -> bool:
+        """Another bar may start."""
+        return self.bar < self.bars
+
+    def allowed_types(self, size: int) -> torch.Tensor:
+        """A Beat is followed by a Note, a Note by a Note or a Metrical step; EOS only in the last bar after a note."""
+        allowed = torch.zeros(size, dtype=torch.bool)
+        if self.last_type == TYPE_METRICAL and self.position >= 0:
+            allowed[TYPE_NOTE] = True
+            return allowed
+        allowed[TYPE_NOTE] = self.last_type == TYPE_NOTE
+        allowed[TYPE_METRICAL] = self.can_beat or self.can_bar
+        allowed[TYPE_EOS] = (not self.can_bar and self.last_type == TYPE_NOTE) or not allowed[TYPE_METRICAL]
+        return allowed
+
+    def allowed_values(self, family: int, word_type: int, size: int) -> torch.Tensor:
+        """Values of a family allowed in a step of the given type (tempo/chord of Beats: see beat_values)."""
+        allowed = torch.zeros(size, dtype=torch.bool)
+        if word_type == TYPE_NOTE and family in (PITCH, DURATION, VELOCITY):
+            allowed[1:] = True
+        elif word_type == TYPE_METRICAL and family == BAR_BEAT:
+            allowed[2 + self.position + 1 :] = True
+            allowed[BAR] = self.can_bar
+        else:
+            allowed[IGNORE] = True
+        return allowed
+
+    def beat_values(self, family: int, size: int) -> torch.Tensor:
+        """Tempo/chord of a Beat word: a real value the first time, then CONTI or a change."""
+        allowed = torch.zeros(size, dtype=torch.bool)
+        allowed[2:] = True
+        allowed[CONTI] = self.tempo_set if family == TEMPO else self.chord_set
+        return allowed
+
+    def advance(self, word: list[int]) -> None:
+        """Update the state after a step."""
+        self.last_type = word[TYPE]
+        if word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR:
+            self.bar, self.position = self.bar + 1, -1
+        elif word[TYPE] == TYPE_METRICAL:
+            self.position = word[BAR_BEAT] - 2
+            self.tempo_set = self.chord_set = True
+
+
+@torch.no_grad()
+def generate(
+    model: CPTransformer,
+    quadrant: str | int,
+    bars: int = 16,
+    seed: int = 0,
+    sampling: Sampling | None = None,
+    max_steps: int = 4096,
+    use_cache: bool = True,
+) -> np.ndarray:
+    """CP steps of a new piece: Emotion(Q) · Bar · … · EOS with exactly `bars` bars (fewer if max_steps is hit)."""
+    if bars < 1:
+        raise ValueError("bars must be at least 1")
+    emotion = parse_quadrant(quadrant)
+    sampling = sampling or Sampling()
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    sizes = list(model.config.vocab_sizes)
+    words = [[0, 0, 0, TYPE_EMOTION, 0, 0, 0, emotion], [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
+    grammar = Grammar(bars=bars)
+    cache: KVCache | None = None
+    pending = torch.tensor([words], device=device)
+    while len(words) < max_steps - 1:
+        if use_cache:
+            hidden, cache = model.hidden(pending, cache)
+        else:
+            hidden, _ = model.hidden(torch.tensor([words], device=device))
+        last = hidden[0, -1].cpu()
+        temperature, top_p = sampling.for_family("type")
+        allowed_types = grammar.allowed_types(sizes[TYPE])
+        word_type = sample_token(model.type_logits(last), allowed_types, temperature, top_p, generator)
+        if word_type == TYPE_EOS:
+            break
+        logits = model.family_logits(last[None], torch.tensor([word_type]))
+        word = [0] * len(FAMILIES)
+        word[TYPE] = word_type
+        for index, name in enumerate(FAMILIES):
+            if index in (TYPE, EMOTION):
+                continue
+            allowed = grammar.allowed_values(index, word_type, sizes[index])
+            if word_type == TYPE_METRICAL and index in (TEMPO, CHORD):
+                continue  # decided once bar-beat is known
+            temperature, top_p = sampling.for_family(name)
+            word[index] = sample_token(logits[name][0], allowed, temperature, top_p, generator)
+        if word_type == TYPE_METRICAL and word[BAR_BEAT] != BAR:
+            for index in (TEMPO, CHORD):
+                temperature, top_p = sampling.for_family(FAMILIES[index])
+                allowed = grammar.beat_values(index, sizes[index])
+                word[index] = sample_token(logits[FAMILIES[index]][0], allowed, temperature, top_p, generator)
+        grammar.advance(word)
+        words.append(word)
+        pending = torch.tensor([[word]], device=device)
+    words.append([0, 0, 0, TYPE_EOS, 0, 0, 0, 0])
+    return np.array(words, dtype=np.int64)

@@ -1,0 +1,146 @@
+"""Training loops of the music models on prepared EMOPIA splits (windows of CP steps)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from emoscore.config import MusicClassifierParams, MusicParams
+from emoscore.device import pick_device
+from emoscore.music.classify import ClassifierConfig, MusicClassifier, clip_accuracy_report, music_only
+from emoscore.music.emopia import load_split, windows
+from emoscore.music.model import CPTransformer, MusicConfig
+
+log = logging.getLogger(__name__)
+
+
+def pad_batch(pieces: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack variable-length step arrays into a zero-padded [B, T, 8] tensor and their lengths."""
+    lengths = torch.tensor([len(piece) for piece in pieces])
+    batch = torch.zeros(len(pieces), int(lengths.max()), pieces[0].shape[1], dtype=torch.long)
+    for i, piece in enumerate(pieces):
+        batch[i, : len(piece)] = torch.from_numpy(np.asarray(piece, dtype=np.int64))
+    return batch, lengths
+
+
+def _batches(items: list, batch_size: int, rng: np.random.Generator | None) -> list[list]:
+    order = rng.permutation(len(items)) if rng is not None else np.arange(len(items))
+    return [[items[i] for i in order[start : start + batch_size]] for start in range(0, len(items), batch_size)]
+
+
+def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def music_config(params: MusicParams) -> MusicConfig:
+    """Model size from params."""
+    return MusicConfig(d_model=params.d_model, n_layers=params.n_layers, n_heads=params.n_heads, dropout=params.dropout)
+
+
+def train_music_model(data_dir: Path, params: MusicParams) -> tuple[CPTransformer, dict]:
+    """Train the CP transformer on windows of the train split; keep the epoch with the lowest val loss."""
+    torch.manual_seed(params.seed)
+    rng = np.random.default_rng(params.seed)
+    device = pick_device(params.device)
+    train_pieces, _, _ = load_split(data_dir / "train.npz")
+    val_pieces, _, _ = load_split(data_dir / "val.npz")
+    train_windows = [w for piece in train_pieces for w in windows(piece, params.seq_len)]
+    val_windows = [w for piece in val_pieces for w in windows(piece, params.seq_len)]
+    if not train_windows:
+        raise ValueError(f"{data_dir}: no training pieces")
+    model = CPTransformer(music_config(params)).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
+    steps_per_epoch = -(-len(train_windows) // params.batch_size)
+    scheduler = _schedule(optimizer, params.epochs * steps_per_epoch, warmup=min(100, steps_per_epoch * 2))
+    history, best = [], (float("inf"), copy.deepcopy(model.state_dict()))
+    log.info("music model: %d parameters, %d training windows", sum(p.numel() for p in model.parameters()),
+             len(train_windows))  # fmt: skip
+    for epoch in range(1, params.epochs + 1):
+        model.train()
+        losses = []
+        for batch in tqdm(
+            _batches(train_windows, params.batch_size, rng), desc=f"music epoch {epoch}", leave=False, mininterval=5
+        ):
+            words, lengths = pad_batch(batch)
+            loss, _ = model.loss(words.to(device), lengths.to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+        val_loss = evaluate_loss(model, val_windows or train_windows, params.batch_size, device)
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss})
+        log.info("music epoch %d: train loss %.4f, val loss %.4f", epoch, history[-1]["train_loss"], val_loss)
+        if val_loss < best[0]:
+            best = (val_loss, copy.deepcopy(model.state_dict()))
+    model.load_state_dict(best[1])
+    return model.eval(), {"epochs": history, "best_val_loss": best[0], "train_windows": len(train_windows)}
+
+
+@torch.no_grad()
+def evaluate_loss(model: CPTransformer, items: list[np.ndarray], batch_size: int, device: torch.device) -> float:
+    """Mean teacher-forced loss over windows."""
+    model.eval()
+    losses = []
+    for batch in _batches(items, batch_size, None):
+        words, lengths = pad_batch(batch)
+        losses.append(model.loss(words.to(device), lengths.to(device))[0].item() * len(batch))
+    return float(np.sum(losses) / len(items))
+
+
+def _classifier_windows(pieces: list[np.ndarray], quadrants: np.ndarray, length: int) -> list[tuple[np.ndarray, int]]:
+    items = []
+    for piece, quadrant in zip(pieces, quadrants, strict=True):
+        body = music_only(piece)
+        for start in range(0, max(len(body) - length, 0) + 1, length // 2):
+            items.append((body[start : start + length], int(quadrant) - 1))
+    return items
+
+
+def train_music_classifier(data_dir: Path, params: MusicClassifierParams) -> tuple[MusicClassifier, dict]:
+    """Train the quadrant classifier on train windows; keep the epoch with the best val clip accuracy."""
+    torch.manual_seed(params.seed)
+    rng = np.random.default_rng(params.seed)
+    train_pieces, train_quadrants, _ = load_split(data_dir / "train.npz")
+    val_pieces, val_quadrants, _ = load_split(data_dir / "val.npz")
+    items = _classifier_windows(train_pieces, train_quadrants, params.window)
+    model = MusicClassifier(ClassifierConfig(d_model=params.d_model, n_layers=params.n_layers, window=params.window))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
+    history, best = [], (-1.0, copy.deepcopy(model.state_dict()))
+    for epoch in range(1, params.epochs + 1):
+        model.train()
+        losses = []
+        for batch in _batches(items, params.batch_size, rng):
+            words, lengths = pad_batch([w for w, _ in batch])
+            targets = torch.tensor([q for _, q in batch])
+            loss = F.cross_entropy(model(words, lengths), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        accuracy = clip_accuracy(model, val_pieces, val_quadrants)
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_accuracy": accuracy})
+        log.info("classifier epoch %d: loss %.4f, val accuracy %.3f", epoch, history[-1]["train_loss"], accuracy)
+        if accuracy > best[0]:
+            best = (accuracy, copy.deepcopy(model.state_dict()))
+    model.load_state_dict(best[1])
+    return model.eval(), {"epochs": history, "best_val_accuracy": best[0], "train_windows": len(items)}
+
+
+def clip_accuracy(model: MusicClassifier, pieces: list[np.ndarray], quadrants: np.ndarray) -> float:
+    """Share of whole clips whose most probable quadrant is their label (NaN without clips)."""
+    accuracy = clip_accuracy_report(model, pieces, quadrants)
+    return float("nan") if accuracy is None else accuracy

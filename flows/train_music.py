@@ -1,0 +1,32 @@
+"""Stage `train_music`: train the emotion-conditioned CP transformer; write models/music.pt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from emoscore.config import load_params
+from emoscore.music.cp import Vocabulary
+from emoscore.reports import write_csv
+from flows._stage import run_stage
+from tasks.music import train_music_model
+from tasks.reports import write_json
+
+REPORT = Path("reports/train_music.json")
+CURVE = Path("reports/plots/train_music.csv")
+
+
+@flow(name="train_music")
+def train_music(params_path: str = "params.yaml") -> None:
+    """Train on windows of the train split; the checkpoint carries its vocabulary."""
+    params = load_params(params_path)
+    model, history = train_music_model(params.emopia.out, params.music)
+    vocabulary = Vocabulary.load(params.emopia.vocabulary)
+    model.save(params.music.out, vocabulary, extra={"history": history})
+    write_json(REPORT, history)
+    write_csv(CURVE, history["epochs"])
+
+
+if __name__ == "__main__":
+    run_stage(train_music)

@@ -1,0 +1,128 @@
+"""The CP transformer and generation: cached decoding equals recomputation, and every output decodes."""
+
+import numpy as np
+import pytest
+import torch
+
+from emoscore.errors import CheckpointError
+from emoscore.music.classify import ClassifierConfig, MusicClassifier, music_only
+from emoscore.music.cp import (
+    BAR,
+    BAR_BEAT,
+    EMOTION,
+    TYPE,
+    TYPE_EMOTION,
+    TYPE_EOS,
+    TYPE_METRICAL,
+    VOCABULARY,
+    Vocabulary,
+)
+from emoscore.music.cp import decode_notes, encode_notes
+from emoscore.music.generate import Grammar, Sampling, generate, parse_quadrant, sample_token
+from emoscore.music.model import CPTransformer, MusicConfig
+
+SMALL = MusicConfig(d_model=32, n_layers=2, n_heads=2, embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4), type_embedding=4)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return CPTransformer(SMALL).eval()
+
+
+def test_cached_decoding_matches_full_recompute(model):
+    words = generate(model, "Q1", bars=3, seed=5)
+    x = torch.from_numpy(words[None])
+    with torch.no_grad():
+        full, _ = model.hidden(x)
+        hidden, cache = model.hidden(x[:, :7])
+        pieces = [hidden]
+        for i in range(7, x.shape[1]):
+            hidden, cache = model.hidden(x[:, i : i + 1], cache)
+            pieces.append(hidden)
+    incremental = torch.cat(pieces, dim=1)
+    assert torch.allclose(full, incremental, atol=1e-5)
+    assert torch.allclose(model.type_logits(full), model.type_logits(incremental), atol=1e-5)
+
+
+def test_generation_with_and_without_cache_is_identical(model):
+    cached = generate(model, "Q3", bars=2, seed=11, use_cache=True)
+    recomputed = generate(model, "Q3", bars=2, seed=11, use_cache=False)
+    assert np.array_equal(cached, recomputed)
+
+
+@pytest.mark.parametrize("bars", [1, 4, 9])
+@pytest.mark.parametrize("quadrant", ["Q1", "Q4"])
+def test_untrained_model_output_still_decodes_to_the_requested_length(model, quadrant, bars):
+    words = generate(model, quadrant, bars=bars, seed=bars)
+    assert words[0, TYPE] == TYPE_EMOTION and words[0, EMOTION] == parse_quadrant(quadrant)
+    assert words[-1, TYPE] == TYPE_EOS
+    assert int(((words[:, TYPE] == TYPE_METRICAL) & (words[:, BAR_BEAT] == BAR)).sum()) == bars
+    notes, tempi, emotion = decode_notes(words)
+    assert notes and tempi and emotion == parse_quadrant(quadrant)
+    assert max(n.onset for n in notes) < bars * 16
+    # positions rise within each bar, so the decoded notes survive another round trip
+    assert {(n.onset, n.pitch) for n in decode_notes(encode_notes(notes, tempi))[0]} == {
+        (n.onset, n.pitch) for n in notes
+    }
+
+
+def test_same_seed_same_piece_other_seed_other_piece(model):
+    assert np.array_equal(generate(model, 2, bars=2, seed=3), generate(model, 2, bars=2, seed=3))
+    assert not np.array_equal(generate(model, 2, bars=2, seed=3), generate(model, 2, bars=2, seed=4))
+
+
+def test_unknown_quadrant_is_refused(model):
+    with pytest.raises(ValueError, match="unknown quadrant 'Q5'"):
+        generate(model, "Q5")
+    assert parse_quadrant("q2") == 2 and parse_quadrant(4) == 4
+
+
+def test_nucleus_sampling_respects_mask_and_top_p():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.tensor([5.0, 4.0, 0.0, -1.0])
+    allowed = torch.tensor([False, True, True, True])
+    draws = {sample_token(logits, allowed, 1.0, 0.5, generator) for _ in range(50)}
+    assert draws == {1}  # 0 is masked, and index 1 alone holds more than half of what is left
+    assert sample_token(logits, allowed, 0.0, 1.0, generator) == 1  # temperature 0 = greedy
+
+
+def test_grammar_forces_a_note_after_a_beat_and_a_bar_limit():
+    grammar = Grammar(bars=1)
+    grammar.advance([0, 0, 5, TYPE_METRICAL, 0, 0, 0, 0])
+    assert grammar.allowed_types(4).tolist() == [False, False, True, False]
+    grammar.advance([0, 0, 0, 2, 10, 2, 30, 0])
+    assert not grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, 18)[BAR]  # only one bar was asked for
+    assert grammar.allowed_types(4)[TYPE_EOS]
+
+
+def test_checkpoint_round_trip_and_vocabulary_mismatch(model, tmp_path):
+    path = tmp_path / "music.pt"
+    model.save(path, VOCABULARY)
+    loaded, vocabulary = CPTransformer.from_checkpoint(path, VOCABULARY)
+    assert vocabulary == VOCABULARY
+    assert np.array_equal(generate(loaded, 1, bars=2, seed=1), generate(model, 1, bars=2, seed=1))
+    other = Vocabulary({**VOCABULARY.families, "emotion": ("<ignore>", "Q1", "Q2")})
+    with pytest.raises(CheckpointError, match=r"vocabulary does not match.*emotion"):
+        CPTransformer.from_checkpoint(path, other)
+
+
+def test_classifier_ignores_the_emotion_word():
+    torch.manual_seed(0)
+    classifier = MusicClassifier(ClassifierConfig(d_model=16, n_layers=1, window=32)).eval()
+    piece = encode_notes([], [(0, 120.0)], emotion=1)[:1]
+    body = encode_notes(
+        [n for n in decode_notes(generate(CPTransformer(SMALL).eval(), 1, bars=2, seed=0))[0]], [(0, 100.0)]
+    )
+    as_q1 = np.concatenate([piece, body])
+    as_q4 = as_q1.copy()
+    as_q4[0, EMOTION] = 4
+    assert np.array_equal(music_only(as_q1), music_only(as_q4))
+    assert np.allclose(classifier.quadrant_probabilities(as_q1), classifier.quadrant_probabilities(as_q4))
+    assert classifier.quadrant_probabilities(as_q1).sum() == pytest.approx(1.0)
+
+
+def test_sampling_defaults_and_overrides():
+    sampling = Sampling(temperature={"pitch": 0.5})
+    assert sampling.for_family("pitch")[0] == 0.5
+    assert sampling.for_family("duration") == (1.0, 0.9)

@@ -1,0 +1,85 @@
+"""The `emoscore` command line: tokenizer round trip, generation, and clear errors."""
+
+import json
+
+import miditoolkit
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from emoscore.cli import app
+from emoscore.music.cp import VOCABULARY
+from emoscore.music.model import CPTransformer
+from emoscore.music.render import renderer_available
+from tests.music.test_cp import write_midi
+from tests.music.test_model_generate import SMALL
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "music.pt"
+    CPTransformer(SMALL).save(path, VOCABULARY)
+    return path
+
+
+def test_tokens_encode_then_decode(tmp_path):
+    source = write_midi(tmp_path / "song.mid", [(0, 480, 60, 80), (480, 720, 64, 90), (1920, 2400, 67, 100)])
+    result = runner.invoke(
+        app, ["tokens", "encode", str(source), "--out", str(tmp_path / "t.json"), "--quadrant", "Q2"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "t.json").read_text())
+    assert document["families"][3] == "type" and document["steps"][0][7] == 2
+    result = runner.invoke(app, ["tokens", "decode", str(tmp_path / "t.json"), "--out", str(tmp_path / "back.mid")])
+    assert result.exit_code == 0, result.output
+    notes = miditoolkit.MidiFile(str(tmp_path / "back.mid")).instruments[0].notes
+    assert [(n.pitch, n.start // 120, (n.end - n.start) // 120) for n in notes] == [(60, 0, 4), (64, 4, 2), (67, 16, 4)]
+
+
+def test_tokens_encode_prints_names(tmp_path):
+    source = write_midi(tmp_path / "song.mid", [(0, 480, 60, 80)])
+    result = runner.invoke(app, ["tokens", "encode", str(source), "--names"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["names"][-2]["pitch"] == "Note_Pitch_60"
+
+
+def test_bad_inputs_give_clear_errors(tmp_path, checkpoint):
+    (tmp_path / "x.mid").write_text("hello")
+    result = runner.invoke(app, ["tokens", "encode", str(tmp_path / "x.mid")])
+    assert result.exit_code == 2 and "not a MIDI file" in result.output
+    (tmp_path / "t.json").write_text(json.dumps({"steps": [[0, 0, 0, 9, 0, 0, 0, 0]]}))
+    result = runner.invoke(app, ["tokens", "decode", str(tmp_path / "t.json"), "--out", str(tmp_path / "o.mid")])
+    assert result.exit_code == 2 and "type value 9" in result.output
+    result = runner.invoke(
+        app, ["generate", "-q", "Q7", "--out", str(tmp_path / "p.mid"), "--model", str(checkpoint), "--params", "none"]
+    )
+    assert result.exit_code == 2 and "unknown quadrant" in result.output
+
+
+def test_generate_writes_a_playable_midi(tmp_path, checkpoint):
+    out = tmp_path / "piece.mid"
+    args = ["generate", "--quadrant", "Q2", "--bars", "3", "--seed", "7", "--out", str(out), "--model", str(checkpoint),
+            "--params", str(tmp_path / "absent.yaml"), "--temperature", "pitch=0.8", "--top-p", "duration=0.5"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    midi = miditoolkit.MidiFile(str(out))
+    assert midi.instruments[0].program == 0 and midi.instruments[0].notes
+    assert max(n.start for n in midi.instruments[0].notes) < 3 * 16 * 120
+    again = tmp_path / "again.mid"
+    assert runner.invoke(app, [str(again) if a == str(out) else a for a in args]).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()  # same seed, same piece
+    result = runner.invoke(app, [*args, "--top-p", "pitch=7"])
+    assert result.exit_code == 2 and "top_p" in result.output
+
+
+@pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a General MIDI SoundFont is not installed")
+def test_generate_renders_audio(tmp_path, checkpoint):
+    wav = tmp_path / "piece.wav"
+    args = ["generate", "-q", "Q4", "--bars", "2", "--out", str(tmp_path / "p.mid"), "--audio", str(wav),
+            "--model", str(checkpoint), "--params", str(tmp_path / "absent.yaml")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 10_000
