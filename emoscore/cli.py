@@ -1,4 +1,4 @@
-"""`emoscore …`: generate music for an emotion and inspect the tokenizer (scoring, serving and the gallery follow)."""
+"""`emoscore …`: score photo libraries (now or on a schedule), generate music for an emotion, inspect the tokenizer."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug lo
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
+    for noisy in ("httpx", "httpcore", "distributed", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -150,6 +152,65 @@ def tokens_decode(
         raise _fail(f"{tokens}: {error}") from None
     decode_to_midi(steps, out)
     console.print(f"wrote [bold]{out}[/bold]: {len(decode_notes(steps)[0])} notes")
+
+
+def _task_runner(dask: str | None):
+    if not dask:
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    if dask.startswith("local:"):
+        workers = int(dask.split(":", 1)[1] or 2)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return DaskTaskRunner(address=dask)
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="scoring run", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key.replace("_", " "), str(value))
+    Console().print(table)
+
+
+@app.command()
+def score(
+    path: Annotated[Path, typer.Argument(help="A photo, or a folder scored recursively.")],
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
+    retry_errors: Annotated[bool, typer.Option(help="Score again images that failed before.")] = False,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image)."""
+    try:
+        load_params(params)
+        from flows.score_images import score_images
+
+        flow = score_images.with_options(task_runner=runner) if (runner := _task_runner(dask)) else score_images
+        summary = flow(library=str(path), catalog=str(catalog) if catalog else None, params_path=str(params),
+                       retry_errors=retry_errors)  # fmt: skip
+    except EmoscoreError as error:
+        raise _fail(error) from None
+    _print_summary(summary)
+
+
+@app.command()
+def serve(
+    library: Annotated[Path, typer.Option(help="Folder to keep scoring.")],
+    cron: Annotated[str, typer.Option(help="When to look for new images (cron syntax).")] = "*/15 * * * *",
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "emoscore-library",
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score what is new under LIBRARY on a schedule until Ctrl-C (starts a local Prefect server if needed)."""
+    from flows.serve import serve_library
+
+    try:
+        load_params(params)
+        serve_library(library, cron, catalog, params, name)
+    except EmoscoreError as error:
+        raise _fail(error) from None
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class SampleParams(Section):
     emopia_songs_per_quadrant: int = Field(15, ge=1)
     emopia_clips_per_song: int = Field(2, ge=1)
     emopia_bars: int = Field(8, ge=1, le=64)
+    photos: int = Field(12, ge=0, description="Sample photos for the score_demo stage.")
 
 
 class EmoticParams(Section):
@@ -182,6 +183,26 @@ class RenderParams(Section):
     sample_rate: int = Field(44100, ge=8000)
 
 
+class ScoreParams(Section):
+    """Scoring photos into the catalog (`emoscore score`, `serve`, and the `score_demo` stage)."""
+
+    library: Path = Path("data/sample/photos")
+    catalog: Path = Path("data/catalog")
+    detector: Literal["none", "hog", "torchvision"] = "none"
+    detector_weights: Path | None = None
+    pooling: Literal["mean", "most_confident"] = "mean"
+    quadrant_midpoint: float = Field(5.5, ge=1, le=10)
+    top_categories: int = Field(5, ge=1, le=26)
+    bars: int = Field(8, ge=1, le=128)
+    batch_size: int = Field(16, ge=1, description="Images whose people go through the VAD model together.")
+    chunk_size: int = Field(64, ge=1, description="Images per Prefect task (and per catalog part file).")
+    decode_workers: int = Field(2, ge=0)
+    max_pixels: int = Field(100_000_000, ge=1)
+    follow_symlinks_outside: bool = False
+    render_audio: bool = True
+    music: bool = True
+
+
 class Params(Section):
     """All of params.yaml."""
 
@@ -195,6 +216,7 @@ class Params(Section):
     generation: GenerationParams = GenerationParams()
     eval_music: EvalMusicParams = EvalMusicParams()
     render: RenderParams = RenderParams()
+    score: ScoreParams = ScoreParams()
 
     @property
     def emotic_root(self) -> Path:

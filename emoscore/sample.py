@@ -295,3 +295,30 @@ def write_emopia_sample(params: SampleParams) -> Path:
             writer.writerows([clip_id] for clip_id in clip_ids)
     log.info("sample EMOPIA: %d clips", len(labels))
     return root
+
+
+# --- photos to score -----------------------------------------------------------------------------------------------
+
+
+def write_sample_photos(params: SampleParams) -> Path:
+    """Photos for the `score_demo` stage, drawn like the EMOTIC sample (so the trained model reads them), in the
+    formats and folder shapes real libraries have: nested albums, JPEG/PNG/WebP, an upper-case extension, and one
+    truncated JPEG that must become an error row, not a crash."""
+    root = params.out / "photos"
+    rng = np.random.default_rng(params.seed + 2)
+    formats = (("act1", "jpg", "JPEG"), ("act1", "png", "PNG"), ("act2/night", "webp", "WEBP"), ("act2", "JPG", "JPEG"))
+    for index in range(params.photos):
+        folder, suffix, kind = formats[index % len(formats)]
+        width, height = int(params.image_width * 2.5), int(params.image_height * 2.5)
+        people = [draw_person_state(rng) for _ in range(int(rng.integers(1, params.max_people_per_image + 1)))]
+        canvas = scene_background(np.mean([p.vad for p in people], axis=0), width, height, rng)
+        for person in people:
+            paint_person(canvas, _person_box(width, height, rng), person, rng)
+        path = root / folder / f"still_{index:03d}.{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(canvas).save(path, kind, **({"quality": 90} if kind in ("JPEG", "WEBP") else {}))
+    if params.photos:
+        whole = (root / "act1" / "still_000.jpg").read_bytes()
+        (root / "act2" / "damaged_upload.jpg").write_bytes(whole[: len(whole) // 3])
+    log.info("sample photos: %d (+1 truncated on purpose)", params.photos)
+    return root

@@ -6,16 +6,17 @@ from prefect import flow
 
 from emoscore.config import load_params
 from flows._stage import run_stage
-from tasks.emotic import write_emotic_sample_task
+from tasks.emotic import write_emotic_sample_task, write_sample_photos_task
 from tasks.music import write_emopia_sample_task
 
 
 @flow(name="sample_data")
 def sample_data(params_path: str = "params.yaml") -> None:
-    """Write data/sample/emotic and data/sample/emopia."""
+    """Write data/sample/emotic, data/sample/emopia and data/sample/photos."""
     params = load_params(params_path)
     write_emotic_sample_task(params.sample)
     write_emopia_sample_task(params.sample)
+    write_sample_photos_task(params.sample)
 
 
 if __name__ == "__main__":

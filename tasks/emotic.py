@@ -10,7 +10,7 @@ from emoscore.config import EmoticParams, EvalVadParams, SampleParams, VadParams
 from emoscore.emotic import evaluate, prepare, train
 from emoscore.emotic.dataset import EmoticArrays
 from emoscore.emotic.model import EmoticNet
-from emoscore.sample import write_emotic_sample
+from emoscore.sample import write_emotic_sample, write_sample_photos
 
 
 @task
@@ -42,3 +42,9 @@ def predict_split(model: EmoticNet, data_dir: Path, split: str, params: EvalVadP
 def evaluation_report(test: train.Predictions, train_set: EmoticArrays, thresholds: dict[str, float]) -> dict:
     """Metrics against the baselines."""
     return evaluate.evaluation_report(test, train_set.categories, train_set.vad, thresholds)
+
+
+@task
+def write_sample_photos_task(params: SampleParams) -> Path:
+    """Write the sample photos to score."""
+    return write_sample_photos(params)

@@ -53,16 +53,16 @@ def test_bad_inputs_give_clear_errors(tmp_path, checkpoint):
     (tmp_path / "t.json").write_text(json.dumps({"steps": [[0, 0, 0, 9, 0, 0, 0, 0]]}))
     result = runner.invoke(app, ["tokens", "decode", str(tmp_path / "t.json"), "--out", str(tmp_path / "o.mid")])
     assert result.exit_code == 2 and "type value 9" in result.output
-    result = runner.invoke(
-        app, ["generate", "-q", "Q7", "--out", str(tmp_path / "p.mid"), "--model", str(checkpoint), "--params", "none"]
-    )
+    out = str(tmp_path / "p.mid")
+    result = runner.invoke(app, ["generate", "-q", "Q7", "--out", out, "--model", str(checkpoint), "--params", "none"])
     assert result.exit_code == 2 and "unknown quadrant" in result.output
 
 
 def test_generate_writes_a_playable_midi(tmp_path, checkpoint):
     out = tmp_path / "piece.mid"
-    args = ["generate", "--quadrant", "Q2", "--bars", "3", "--seed", "7", "--out", str(out), "--model", str(checkpoint),
-            "--params", str(tmp_path / "absent.yaml"), "--temperature", "pitch=0.8", "--top-p", "duration=0.5"]  # fmt: skip
+    args = ["generate", "--quadrant", "Q2", "--bars", "3", "--seed", "7", "--out", str(out),
+            "--model", str(checkpoint), "--params", str(tmp_path / "absent.yaml"),
+            "--temperature", "pitch=0.8", "--top-p", "duration=0.5"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     midi = miditoolkit.MidiFile(str(out))

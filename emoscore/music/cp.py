@@ -333,3 +333,18 @@ def decode_to_midi(words: np.ndarray, path: Path | str | None = None) -> miditoo
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         midi.dump(str(path))
     return midi
+
+
+def duration_seconds(notes: Sequence[Note], tempi: Sequence[tuple[int, float]]) -> float:
+    """Length of the piece in seconds: to the end of its last note, following the tempo changes."""
+    if not notes:
+        return 0.0
+    end = max(note.onset + note.duration for note in notes)
+    changes = sorted(tempi) or [(0, 120.0)]
+    seconds, position, bpm = 0.0, 0, changes[0][1]
+    for at, next_bpm in changes[1:]:
+        if at >= end:
+            break
+        seconds += (at - position) * 60.0 / bpm / POSITIONS_PER_BEAT
+        position, bpm = at, next_bpm
+    return seconds + (end - position) * 60.0 / bpm / POSITIONS_PER_BEAT

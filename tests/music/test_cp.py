@@ -150,7 +150,7 @@ def test_drum_and_non_piano_handling(tmp_path):
 def test_bad_files_named_with_reason(tmp_path, content, kind):
     path = tmp_path / "bad.mid"
     path.write_bytes(content)
-    with pytest.raises(InvalidMidi, match="bad.mid") as caught:
+    with pytest.raises(InvalidMidi, match=r"bad\.mid") as caught:
         encode_midi(path)
     assert caught.value.kind == kind
 

@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from emoscore.music.cp import TYPE, TYPE_EMOTION
+from emoscore.music.cp import TYPE, TYPE_EMOTION, Note
 from emoscore.music.emopia import EmopiaReport, list_clips, load_split, prepare_emopia, song_split, windows
 from emoscore.music.metrics import grooving_patterns, grooving_similarity, note_density, pitch_class_entropy, polyphony
-from emoscore.music.cp import Note
 from tests.music.test_cp import write_midi
 
 

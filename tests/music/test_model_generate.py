@@ -16,8 +16,9 @@ from emoscore.music.cp import (
     TYPE_METRICAL,
     VOCABULARY,
     Vocabulary,
+    decode_notes,
+    encode_notes,
 )
-from emoscore.music.cp import decode_notes, encode_notes
 from emoscore.music.generate import Grammar, Sampling, generate, parse_quadrant, sample_token
 from emoscore.music.model import CPTransformer, MusicConfig
 

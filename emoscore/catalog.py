@@ -1,0 +1,181 @@
+"""The Parquet catalog: one row per scored image, in part files any Parquet tool reads as one table.
+
+Part files are written to a temporary name, fsynced and renamed into `parts/`, so a reader (or a run killed
+mid-write) never sees half a file. `(image_id, vad_model, music_model, params_hash)` is the key: a run skips
+keys already present, and one run at a time holds the catalog's lock, so two runs never write the same key.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from emoscore.emotic.labels import NUM_CATEGORIES
+from emoscore.errors import EmoscoreError
+
+KEY = ("image_id", "vad_model", "music_model", "params_hash")
+PERSON = pa.struct(
+    [
+        ("bbox", pa.list_(pa.int32(), 4)),
+        ("detector_score", pa.float32()),
+        ("categories", pa.list_(pa.float32(), NUM_CATEGORIES)),
+        ("valence", pa.float32()),
+        ("arousal", pa.float32()),
+        ("dominance", pa.float32()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("path", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("people", pa.list_(PERSON)),
+        ("valence", pa.float32()),
+        ("arousal", pa.float32()),
+        ("dominance", pa.float32()),
+        ("top_categories", pa.list_(pa.struct([("name", pa.string()), ("score", pa.float32())]))),
+        ("quadrant", pa.string()),
+        ("quadrant_confidence", pa.float32()),
+        ("midi_path", pa.string()),
+        ("audio_path", pa.string()),
+        ("chart_path", pa.string()),
+        ("seed", pa.int64()),
+        ("n_notes", pa.int32()),
+        ("duration_s", pa.float32()),
+        ("vad_model", pa.string()),
+        ("music_model", pa.string()),
+        ("params_hash", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+        ("flow_run_id", pa.string()),
+    ]
+)
+
+
+class CatalogError(EmoscoreError):
+    """The catalog cannot be written or read (read-only, disk full, a corrupt part)."""
+
+
+class CatalogBusy(CatalogError):
+    """Another scoring run holds the catalog's lock."""
+
+
+def parts_dir(catalog: Path) -> Path:
+    """Where the part files live."""
+    return catalog / "parts"
+
+
+def part_files(catalog: Path) -> list[Path]:
+    """Finished part files (temporary files are hidden by their leading dot)."""
+    directory = parts_dir(catalog)
+    return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
+
+
+def write_part(catalog: Path, rows: Sequence[dict]) -> Path | None:
+    """Write rows as one new part file atomically; nothing is left behind if writing fails."""
+    if not rows:
+        return None
+    directory = parts_dir(catalog)
+    name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+    temporary, final = directory / f".{name}.tmp", directory / name
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
+        with temporary.open("wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        directory_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise CatalogError(f"{directory}: cannot write a part file: {error.strerror or error}") from None
+    return final
+
+
+def dataset(catalog: Path) -> ds.Dataset:
+    """The catalog as one pyarrow dataset (empty with the schema when nothing was scored yet)."""
+    files = part_files(catalog)
+    if not files:
+        return ds.dataset(pa.Table.from_pylist([], schema=SCHEMA))
+    return ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet")
+
+
+def done_keys(catalog: Path, include_errors: bool = True) -> set[tuple[str, str, str, str]]:
+    """Keys already in the catalog (optionally only those that scored ok), reading just the key columns."""
+    table = dataset(catalog).to_table(columns=[*KEY, "status"])
+    keys = set()
+    for batch in table.to_batches():
+        columns = [batch.column(name).to_pylist() for name in (*KEY, "status")]
+        for *key, status in zip(*columns, strict=True):
+            if include_errors or status == "ok":
+                keys.add(tuple(key))
+    return keys  # type: ignore[return-value]
+
+
+def read_catalog(catalog: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """The catalog's rows, one per key: where an error was retried successfully, the newest row wins."""
+    table = dataset(catalog).to_table()
+    if table.num_rows == 0:
+        return table.select(list(columns)) if columns else table
+    table = table.sort_by([("scored_at", "descending")])
+    seen: set[tuple] = set()
+    keep = []
+    key_columns = [table.column(name).to_pylist() for name in KEY]
+    for index, key in enumerate(zip(*key_columns, strict=True)):
+        if key not in seen:
+            seen.add(key)
+            keep.append(index)
+    table = table.take(keep).sort_by([("scored_at", "ascending"), ("path", "ascending")])
+    return table.select(list(columns)) if columns else table
+
+
+def remove_stale_temporaries(catalog: Path, older_than_s: float = 0.0) -> int:
+    """Delete temporary part files left by a killed run (only call while holding the lock)."""
+    removed = 0
+    directory = parts_dir(catalog)
+    if directory.is_dir():
+        for temporary in directory.glob(".part-*.tmp"):
+            if time.time() - temporary.stat().st_mtime >= older_than_s:
+                temporary.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+@contextmanager
+def catalog_lock(catalog: Path, wait: bool = True) -> Iterator[None]:
+    """Hold the catalog's exclusive lock: a POSIX record lock, which the kernel drops when the process dies and
+    which, unlike flock, forked decode workers do not inherit."""
+    try:
+        catalog.mkdir(parents=True, exist_ok=True)
+        handle = (catalog / ".lock").open("a+")
+    except OSError as error:
+        raise CatalogError(f"{catalog}: cannot open the catalog: {error.strerror or error}") from None
+    try:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except (BlockingIOError, PermissionError):
+            raise CatalogBusy(f"{catalog}: another scoring run is using this catalog") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()

@@ -1,0 +1,74 @@
+"""The scoring flow: every new image under a library → the Parquet catalog (stage `score_demo`, `emoscore score`
+and the scheduled `emoscore serve`). Runs locally, or on a Dask cluster through prefect-dask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.context import get_run_context
+
+from emoscore.catalog import CatalogBusy
+from emoscore.config import Params, load_params
+from emoscore.library import score_library
+from emoscore.score import Identity
+from flows._stage import run_stage
+from tasks.reports import publish_table, write_json
+from tasks.score import score_chunk
+
+REPORT = Path("reports/score_demo.json")
+
+
+@flow(name="score_images")
+def score_images(
+    library: str | None = None,
+    catalog: str | None = None,
+    params_path: str = "params.yaml",
+    retry_errors: bool = False,
+    wait_for_lock: bool = True,
+    report: str | None = None,
+) -> dict:
+    """Score what is new under `library` (default: params score.library) into `catalog`."""
+    params = load_params(params_path)
+    library_path = Path(library) if library else params.score.library
+    catalog_path = Path(catalog) if catalog else params.score.catalog
+    run_id = str(get_run_context().flow_run.id)
+    try:
+        summary = _run(params, library_path, catalog_path, params_path, retry_errors, wait_for_lock, run_id)
+    except CatalogBusy as busy:
+        get_run_logger().warning("skipping this run: %s", busy)
+        return {"skipped_run": str(busy), "library": str(library_path), "catalog": str(catalog_path)}
+    summary.update(library=str(library_path), catalog=str(catalog_path))
+    if report:
+        write_json(Path(report), summary)
+    publish_table(
+        "scoring-run",
+        [{"what": key, "count": str(value)} for key, value in summary.items()],
+        f"Scoring run over {library_path}",
+    )
+    return summary
+
+
+def _run(
+    params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool, run_id: str
+) -> dict:
+    return score_library(
+        library,
+        catalog,
+        Identity.from_params(params),
+        lambda files: score_chunk.submit(files, catalog, params_path, run_id),
+        chunk_size=params.score.chunk_size,
+        retry_errors=retry_errors,
+        wait_for_lock=wait,
+        follow_outside=params.score.follow_symlinks_outside,
+        flow_run_id=run_id,
+    ).as_dict()
+
+
+def score_demo() -> dict:
+    """Stage `score_demo`: the sample photos into data/catalog, with a run report."""
+    return score_images(report=str(REPORT))
+
+
+if __name__ == "__main__":
+    run_stage(score_demo)

@@ -1,0 +1,23 @@
+"""Prefect tasks for scoring: one chunk of images → catalog rows, with the models loaded once per process."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from prefect import task
+
+from emoscore.config import load_params
+from emoscore.score import ImageFile, Scorer
+
+
+@functools.cache
+def _scorer(params_path: str) -> Scorer:
+    """One Scorer per worker process and params file (models load once, not per chunk)."""
+    return Scorer.from_params(load_params(params_path))
+
+
+@task(retries=1, retry_delay_seconds=2)
+def score_chunk(files: list[ImageFile], catalog: Path, params_path: str, flow_run_id: str) -> list[dict]:
+    """Rows for a chunk of images (every image gets one, ok or error); writes MIDI, audio and charts."""
+    return _scorer(str(Path(params_path).resolve())).score_files(files, catalog, flow_run_id)

@@ -1,0 +1,46 @@
+"""The scoring flow under Prefect: scores, skips what is done, and skips a run rather than overlap another."""
+
+import os
+import subprocess
+import sys
+
+from emoscore.catalog import read_catalog
+from tests.test_score import _photo, project  # noqa: F401  (fixture)
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from emoscore.catalog import catalog_lock
+with catalog_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):  # noqa: F811
+    from flows.score_images import score_images
+
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    for name in ("a.jpg", "b.png", "c.webp"):
+        _photo(library / name)
+    (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    params = str(project / "params.yaml")
+    first = score_images(
+        library=str(library), catalog=str(catalog), params_path=params, report=str(tmp_path / "r.json")
+    )
+    assert (first["scored"], first["failed"]) == (3, 1)
+    rows = read_catalog(catalog).to_pylist()
+    assert len({row["flow_run_id"] for row in rows}) == 1 and rows[0]["flow_run_id"]
+    second = score_images(library=str(library), catalog=str(catalog), params_path=params)
+    assert (second["scored"], second["already_done"]) == (0, 4)
+    environment = {**os.environ, "PYTHONPATH": "."}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(catalog)], stdout=subprocess.PIPE, text=True, env=environment
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        busy = score_images(library=str(library), catalog=str(catalog), params_path=params, wait_for_lock=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "another scoring run" in busy["skipped_run"]

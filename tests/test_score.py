@@ -1,0 +1,238 @@
+"""Scoring a library into the catalog: bad files, reruns, retries, a SIGKILL mid-run and two runs at once."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from emoscore.catalog import part_files, read_catalog
+from emoscore.config import load_params
+from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.library import score_library
+from emoscore.music.cp import VOCABULARY
+from emoscore.music.model import CPTransformer
+from emoscore.score import Identity, Scorer
+from tests.music.test_model_generate import SMALL
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+class Now:
+    """A finished 'future' for running chunks in-process."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def result(self):
+        return self.rows
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Small untrained models and a params.yaml that points at them."""
+    root = tmp_path_factory.mktemp("project")
+    torch.manual_seed(0)
+    EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
+    CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
+    params = {
+        "vad": {"out": str(root / "vad.pt")},
+        "music": {"out": str(root / "music.pt")},
+        "emopia": {"vocabulary": str(root / "absent_vocab.json")},
+        "score": {"bars": 1, "chunk_size": 3, "decode_workers": 0, "render_audio": False, "max_pixels": 50_000_000},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+@pytest.fixture(scope="module")
+def scorer(project):
+    return Scorer.from_params(load_params(project / "params.yaml"))
+
+
+def _photo(path, size=(96, 72), mode="RGB", **save):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(path)))
+    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    image.convert(mode).save(path, **save)
+    return path
+
+
+def bad_library(root: Path, outside: Path) -> dict[str, str]:
+    """A folder of what real libraries hold; returns name → expected outcome ('ok', 'error', 'skipped')."""
+    expected = {}
+    expected[_photo(root / "album" / "plain.jpg").name] = "ok"
+    expected[_photo(root / "album" / "deep" / "UPPER.PNG").name] = "ok"
+    expected[_photo(root / "cmyk.jpg", mode="CMYK").name] = "ok"
+    sixteen = np.linspace(0, 65535, 64 * 48, dtype=np.uint16).reshape(48, 64)
+    Image.fromarray(sixteen).save(root / "sixteen.png")
+    expected["sixteen.png"] = "ok"
+    _photo(root / "palette.png", mode="P", transparency=0)
+    expected["palette.png"] = "ok"
+    frames = [Image.new("RGB", (40, 30), colour) for colour in ("red", "blue")]
+    frames[0].save(root / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
+    expected["animated.gif"] = "ok"
+    rotated = Image.new("RGB", (80, 40), "green")
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # rotate 90° on display
+    rotated.save(root / "rotated.webp", exif=exif)
+    expected["rotated.webp"] = "ok"
+    (root / "zero.jpg").write_bytes(b"")
+    expected["zero.jpg"] = "error"
+    (root / "text.jpg").write_text("this is not an image")
+    expected["text.jpg"] = "error"
+    whole = _photo(root / "tmp_full.jpg", size=(400, 300), quality=95).read_bytes()
+    (root / "tmp_full.jpg").unlink()
+    (root / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    expected["truncated.jpg"] = "error"
+    Image.new("1", (20000, 20000)).save(root / "bomb.png")
+    expected["bomb.png"] = "error"
+    (root / "broken_link.jpg").symlink_to(root / "does_not_exist.jpg")
+    expected["broken_link.jpg"] = "skipped"
+    _photo(outside / "secret.jpg")
+    (root / "escape.jpg").symlink_to(outside / "secret.jpg")
+    expected["escape.jpg"] = "skipped"
+    (root / "notes.txt").write_text("not an image suffix: ignored")
+    return expected
+
+
+def test_every_good_image_scored_every_bad_one_explained(tmp_path, scorer):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    expected = bad_library(library, tmp_path / "outside")
+    summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+                            chunk_size=3, progress=False)  # fmt: skip
+    rows = {Path(r["path"]).name: r for r in read_catalog(catalog).to_pylist()}
+    for name, outcome in expected.items():
+        if outcome == "skipped":
+            assert name not in rows
+        else:
+            assert rows[name]["status"] == outcome, (name, rows[name]["error"])
+    assert summary.skipped == {"broken symlink": 1, "symlink points outside the library": 1}
+    reasons = {name: rows[name]["error"] for name, outcome in expected.items() if outcome == "error"}
+    assert "empty" in reasons["zero.jpg"] or "0 bytes" in reasons["zero.jpg"]
+    assert "not a recognised image" in reasons["text.jpg"]
+    assert "truncated" in reasons["truncated.jpg"]
+    assert "decompression bomb" in reasons["bomb.png"] or "exceeds the limit" in reasons["bomb.png"]
+    ok = rows["plain.jpg"]
+    assert ok["quadrant"] in {"Q1", "Q2", "Q3", "Q4"} and 0 <= ok["quadrant_confidence"] <= 1
+    assert len(ok["people"]) == 1 and len(ok["people"][0]["categories"]) == 26
+    assert (catalog / ok["midi_path"]).is_file() and (catalog / ok["chart_path"]).stat().st_size > 1000
+    assert rows["rotated.webp"]["width"] == 40 and rows["rotated.webp"]["height"] == 80  # EXIF applied
+    assert ok["n_notes"] > 0 and ok["duration_s"] > 0
+
+
+def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    _photo(library / "a.jpg")
+    (library / "bad.jpg").write_text("nope")
+
+    def run(**options):
+        return score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+                             progress=False, **options)  # fmt: skip
+
+    first = run()
+    assert (first.scored, first.failed) == (1, 1)
+    again = run()
+    assert (again.scored, again.failed, again.already_done) == (0, 0, 2)
+    retried = run(retry_errors=True)
+    assert (retried.scored, retried.failed, retried.already_done) == (0, 1, 1)
+    _photo(library / "bad.jpg")  # fixed by the user: new bytes, new image id
+    fixed = run()
+    assert fixed.scored == 1
+    statuses = sorted((Path(r["path"]).name, r["status"]) for r in read_catalog(catalog).to_pylist())
+    assert statuses == [("a.jpg", "ok"), ("bad.jpg", "error"), ("bad.jpg", "ok")]  # the old bytes keep their row
+    (library / "copy.jpg").write_bytes((library / "a.jpg").read_bytes())
+    with_copy = run()
+    assert (with_copy.scored, with_copy.already_done) == (0, 3)  # same bytes as a.jpg: same key, nothing new
+
+
+def test_identical_files_in_one_run_give_one_row(tmp_path, scorer):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    _photo(library / "a.jpg")
+    (library / "b.jpg").write_bytes((library / "a.jpg").read_bytes())
+    summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+                            progress=False)  # fmt: skip
+    assert (summary.scored, summary.skipped) == (1, {"duplicate content": 1})
+    assert read_catalog(catalog).num_rows == 1
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from emoscore.config import load_params
+    from emoscore.library import score_library
+    from emoscore.score import Scorer
+
+    params, library, catalog, delay = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+    scorer = Scorer.from_params(load_params(params))
+
+    class Slow:
+        def __init__(self, files):
+            time.sleep(delay)
+            self.rows = scorer.score_files(files, catalog)
+        def result(self):
+            return self.rows
+
+    score_library(library, catalog, scorer.identity, Slow, chunk_size=2, progress=False)
+    """
+)
+
+
+def _spawn(project, library, catalog, delay=0.0):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(project / "params.yaml"), str(library), str(catalog), str(delay)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _assert_each_image_once(catalog, count):
+    table = read_catalog(catalog)
+    raw = [
+        row for part in part_files(catalog) for row in pq.read_table(part, columns=["image_id"]).column(0).to_pylist()
+    ]
+    assert len(raw) == len(set(raw)) == count
+    assert table.num_rows == count
+    assert not list((catalog / "parts").glob(".*"))
+
+
+def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, project, scorer):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    for i in range(10):
+        _photo(library / f"{i:02d}.jpg", size=(64 + i, 48))
+    process = _spawn(project, library, catalog, delay=0.3)
+    deadline = time.time() + 120
+    while len(part_files(catalog)) < 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = len(part_files(catalog))
+    assert 1 <= written < 5, process.stderr.read().decode()[-2000:]
+    summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+                            progress=False)  # fmt: skip
+    assert summary.already_done == 2 * written and summary.scored == 10 - 2 * written
+    _assert_each_image_once(catalog, 10)
+
+
+def test_two_runs_at_once_write_each_image_once(tmp_path, project):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    for i in range(6):
+        _photo(library / f"{i}.png", size=(50 + i, 40))
+    processes = [_spawn(project, library, catalog, delay=0.1) for _ in range(2)]
+    for process in processes:
+        assert process.wait(timeout=300) == 0, process.stderr.read().decode()[-2000:]
+    _assert_each_image_once(catalog, 6)
+
+
+def test_identity_from_params_matches_the_loaded_scorer(project, scorer):
+    assert Identity.from_params(load_params(project / "params.yaml")) == scorer.identity
