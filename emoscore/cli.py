@@ -17,6 +17,8 @@ from emoscore.errors import EmoscoreError
 app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True)
 tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+catalog_app = typer.Typer(help="Ask the Parquet catalog questions.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 console = Console(stderr=True)
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read defaults from.")]
@@ -211,6 +213,133 @@ def serve(
         serve_library(library, cron, catalog, params, name)
     except EmoscoreError as error:
         raise _fail(error) from None
+
+
+def _query_from(
+    quadrant: str | None,
+    category: str | None,
+    minimum: float,
+    valence: str | None,
+    arousal: str | None,
+    status: str | None,
+    path_glob: str | None,
+    sort: str,
+    descending: bool,
+    limit: int | None,
+):
+    from emoscore.query import Query, parse_range
+
+    return Query(quadrant, category, minimum, parse_range(valence, "valence"), parse_range(arousal, "arousal"),
+                 status, path_glob, sort, descending, limit)  # fmt: skip
+
+
+QuadrantOption = Annotated[str | None, typer.Option(help="Q1 … Q4.")]
+CategoryOption = Annotated[str | None, typer.Option(help="An EMOTIC category, e.g. Sadness.")]
+MinOption = Annotated[float, typer.Option("--min", help="Lowest score of --category (0–1).")]
+RangeOption = Annotated[str | None, typer.Option(help="LOW:HIGH on the 1–10 scale.")]
+StatusOption = Annotated[str | None, typer.Option(help="ok or error.")]
+GlobOption = Annotated[str | None, typer.Option("--path-glob", help="e.g. '*/act2/*'.")]
+SortOption = Annotated[str, typer.Option(help="valence, arousal, dominance, quadrant_confidence, category, path…")]
+DescOption = Annotated[bool, typer.Option("--desc", help="Sort descending.")]
+CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (default: params).")]
+
+
+def _catalog_path(catalog: Path | None, params: Path) -> Path:
+    if catalog is not None:
+        return catalog
+    return load_params(params).score.catalog if params.exists() else Path("data/catalog")
+
+
+@catalog_app.command("query")
+def catalog_query(
+    quadrant: QuadrantOption = None,
+    category: CategoryOption = None,
+    minimum: MinOption = 0.5,
+    valence: RangeOption = None,
+    arousal: RangeOption = None,
+    status: StatusOption = None,
+    path_glob: GlobOption = None,
+    sort: SortOption = "path",
+    desc: DescOption = False,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
+    output_format: Annotated[str, typer.Option("--format", help="table, json, csv or parquet.")] = "table",
+    out: Annotated[Path | None, typer.Option(help="File to write (needed for parquet).")] = None,
+    catalog: CatalogOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Find images, e.g. `--quadrant Q3 --category Sadness --min 0.6 --sort arousal`."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from emoscore.query import run_query
+
+    try:
+        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None)
+        table = run_query(_catalog_path(catalog, params), query)
+    except (EmoscoreError, ValueError) as error:
+        raise _fail(error) from None
+    if output_format == "parquet":
+        if out is None:
+            raise _fail("--format parquet needs --out FILE")
+        pq.write_table(table, out)
+    elif output_format == "csv":
+        flat = table.drop_columns([c for c in ("people", "top_categories") if c in table.column_names])
+        target = out or "/dev/stdout"
+        pacsv.write_csv(flat, target)
+    elif output_format == "json":
+        text = json.dumps(table.to_pylist(), default=str, indent=1)
+        out.write_text(text) if out else typer.echo(text)
+    elif output_format == "table":
+        from rich.table import Table
+
+        view = Table(title=f"{table.num_rows} images")
+        for column in ("path", "status", "quadrant", "valence", "arousal", "dominance", "top"):
+            view.add_column(column)
+        for row in table.to_pylist():
+            top = ", ".join(f"{c['name']} {c['score']:.2f}" for c in (row["top_categories"] or [])[:3])
+            numbers = [f"{row[c]:.1f}" if row[c] is not None else "" for c in ("valence", "arousal", "dominance")]
+            view.add_row(row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, top)
+        Console().print(view)
+    else:
+        raise _fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
+
+
+@catalog_app.command("stats")
+def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
+    """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""
+    from emoscore.query import catalog_stats
+
+    try:
+        stats = catalog_stats(_catalog_path(catalog, params))
+    except EmoscoreError as error:
+        raise _fail(error) from None
+    Console().print_json(json.dumps(stats, default=str))
+
+
+@app.command()
+def gallery(
+    out: Annotated[Path, typer.Option(help="Folder for index.html, thumbnails and media.")] = Path("reports/gallery"),
+    quadrant: QuadrantOption = None,
+    category: CategoryOption = None,
+    minimum: MinOption = 0.5,
+    valence: RangeOption = None,
+    arousal: RangeOption = None,
+    status: StatusOption = None,
+    path_glob: GlobOption = None,
+    catalog: CatalogOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Write a static HTML gallery (thumbnails, VAD charts, audio, MIDI) of the catalog, or of a query."""
+    from emoscore.gallery import write_gallery
+    from emoscore.query import run_query
+
+    try:
+        source = _catalog_path(catalog, params)
+        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None)
+        page = write_gallery(run_query(source, query), source, out)
+    except (EmoscoreError, ValueError) as error:
+        raise _fail(error) from None
+    console.print(f"wrote [bold]{page}[/bold]")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
-from emoscore.catalog import CatalogBusy
+from emoscore.catalog import CatalogBusy, read_catalog
 from emoscore.config import Params, load_params
+from emoscore.gallery import write_gallery
 from emoscore.library import score_library
 from emoscore.score import Identity
 from flows._stage import run_stage
@@ -17,6 +18,7 @@ from tasks.reports import publish_table, write_json
 from tasks.score import score_chunk
 
 REPORT = Path("reports/score_demo.json")
+GALLERY = Path("reports/gallery")
 
 
 @flow(name="score_images")
@@ -66,8 +68,11 @@ def _run(
 
 
 def score_demo() -> dict:
-    """Stage `score_demo`: the sample photos into data/catalog, with a run report."""
-    return score_images(report=str(REPORT))
+    """Stage `score_demo`: the sample photos into data/catalog, a run report, and the gallery of the catalog."""
+    summary = score_images(report=str(REPORT))
+    catalog = load_params().score.catalog
+    write_gallery(read_catalog(catalog), catalog, GALLERY, title="emoscore — sample photos")
+    return summary
 
 
 if __name__ == "__main__":

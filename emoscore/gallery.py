@@ -1,0 +1,201 @@
+"""A static, self-contained HTML gallery of catalog rows: thumbnail, VAD chart, top categories, quadrant, an audio
+player and a MIDI link per image, with filter and sort controls in plain JavaScript (no CDN, no server).
+
+Media are copied (hard-linked when possible) into the gallery folder and linked by relative paths, so the folder
+can be moved or served by `python -m http.server`. Every string from the catalog is HTML-escaped on the server
+side and set with textContent on the client side: a photo named `<img onerror=…>.jpg` shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+from PIL import Image
+
+from emoscore.errors import InvalidImage
+from emoscore.images import decode_image
+
+log = logging.getLogger(__name__)
+THUMBNAIL_SIDE = 320
+
+
+def _place(source: Path, target: Path) -> bool:
+    """Hard-link or copy `source` to `target` once; False when the source is missing."""
+    if target.exists():
+        return True
+    if not source.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    return True
+
+
+def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
+    """A JPEG thumbnail cached by content hash (made once per image id); None when the image can't be decoded."""
+    relative = f"thumbs/{image_id}.jpg"
+    target = out / relative
+    if target.exists():
+        return relative
+    try:
+        image = decode_image(image_path, draft=(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    except InvalidImage as error:
+        log.info("no thumbnail: %s", error)
+        return None
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    image.save(temporary, "JPEG", quality=85)
+    temporary.replace(target)
+    return relative
+
+
+def gallery_items(rows: pa.Table, catalog: Path, out: Path) -> list[dict]:
+    """Per row, what the page shows, with media placed under `out`."""
+    items = []
+    for row in rows.to_pylist():
+        item = {
+            "id": row["image_id"],
+            "name": Path(row["path"]).name,
+            "path": row["path"],
+            "status": row["status"],
+            "error": row.get("error") or "",
+            "quadrant": row.get("quadrant") or "",
+            "confidence": row.get("quadrant_confidence"),
+            "valence": row.get("valence"),
+            "arousal": row.get("arousal"),
+            "dominance": row.get("dominance"),
+            "top": [[c["name"], round(float(c["score"]), 3)] for c in row.get("top_categories") or []],
+            "thumb": thumbnail(Path(row["path"]), row["image_id"], out) if row["status"] == "ok" else None,
+        }
+        for key, column in (("chart", "chart_path"), ("audio", "audio_path"), ("midi", "midi_path")):
+            relative = row.get(column)
+            item[key] = (
+                f"media/{relative}" if relative and _place(catalog / relative, out / "media" / relative) else None
+            )
+        items.append(item)
+    return items
+
+
+def _json_for_script(data: object) -> str:
+    """JSON safe inside a <script> element (no `</script>` or `<!--` can close or confuse it)."""
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def write_gallery(rows: pa.Table, catalog: Path, out: Path, title: str = "emoscore gallery") -> Path:
+    """Write `out/index.html` (+ thumbs/ and media/) for the rows; returns the page's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    items = gallery_items(rows, catalog, out)
+    page = TEMPLATE.replace("{{title}}", html.escape(title)).replace("{{data}}", _json_for_script(items))
+    page = page.replace("{{count}}", str(len(items)))
+    temporary = out / ".index.html.tmp"
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(out / "index.html")
+    return out / "index.html"
+
+
+TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{title}}</title>
+<link rel="icon" href="data:,">
+<style>
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f5f2; color: #222; }
+  header { padding: 12px 20px; background: #2b2d42; color: #fff; display: flex; gap: 16px; align-items: center;
+           flex-wrap: wrap; }
+  header h1 { font-size: 18px; margin: 0 12px 0 0; }
+  header label { font-size: 13px; }
+  select, input { font-size: 13px; margin-left: 4px; }
+  main { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 14px; padding: 16px; }
+  .card { background: #fff; border-radius: 8px; box-shadow: 0 1px 3px #0002; padding: 10px; }
+  .card img.thumb { width: 100%; height: 200px; object-fit: cover; border-radius: 4px; background: #ddd; }
+  .card img.chart { width: 100%; }
+  .name { font-weight: 600; word-break: break-all; }
+  .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; color: #fff; }
+  .Q1 { background: #e9a23b; } .Q2 { background: #c0392b; } .Q3 { background: #34618e; } .Q4 { background: #3a9d6e; }
+  .error { background: #777; }
+  .cats { font-size: 12px; color: #555; }
+  .err { color: #a33; font-size: 13px; word-break: break-all; }
+  audio { width: 100%; margin-top: 6px; }
+  #count { font-size: 13px; opacity: .8; }
+</style>
+</head>
+<body>
+<header>
+  <h1>{{title}}</h1>
+  <label>Quadrant <select id="quadrant">
+    <option value="">all</option><option>Q1</option><option>Q2</option><option>Q3</option><option>Q4</option>
+    <option value="error">errors</option></select></label>
+  <label>Category <select id="category"><option value="">any</option></select></label>
+  <label>min <input id="min" type="number" min="0" max="1" step="0.05" value="0" style="width:4em"></label>
+  <label>Search <input id="search" type="search" placeholder="file name"></label>
+  <label>Sort <select id="sort">
+    <option value="name">name</option><option value="valence">valence</option>
+    <option value="arousal">arousal</option><option value="dominance">dominance</option>
+    <option value="confidence">confidence</option></select></label>
+  <span id="count"></span>
+</header>
+<main id="grid"></main>
+<script id="data" type="application/json">{{data}}</script>
+<script>
+"use strict";
+const items = JSON.parse(document.getElementById("data").textContent);
+const grid = document.getElementById("grid");
+const controls = ["quadrant", "category", "min", "search", "sort"].map((id) => document.getElementById(id));
+const categories = [...new Set(items.flatMap((item) => item.top.map((pair) => pair[0])))].sort();
+for (const name of categories) {
+  const option = document.createElement("option");
+  option.textContent = name;
+  document.getElementById("category").appendChild(option);
+}
+function element(tag, attributes, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+function score(item, category) {
+  const pair = item.top.find((p) => p[0] === category);
+  return pair ? pair[1] : 0;
+}
+function card(item) {
+  const box = element("article", {class: "card", "data-quadrant": item.quadrant || "error"});
+  if (item.thumb) box.appendChild(element("img", {class: "thumb", src: item.thumb, alt: item.name}));
+  box.appendChild(element("div", {class: "name", title: item.path}, item.name));
+  box.appendChild(element("span", {class: "badge " + (item.quadrant || "error")},
+    item.status === "ok" ? item.quadrant + " (" + (item.confidence ?? 0).toFixed(2) + ")" : "error"));
+  if (item.status !== "ok") { box.appendChild(element("div", {class: "err"}, item.error)); return box; }
+  box.appendChild(element("div", {class: "cats"},
+    "V " + item.valence.toFixed(1) + " · A " + item.arousal.toFixed(1) + " · D " + item.dominance.toFixed(1) +
+    " — " + item.top.map((p) => p[0] + " " + p[1].toFixed(2)).join(", ")));
+  if (item.chart) box.appendChild(element("img", {class: "chart", src: item.chart, alt: "VAD chart of " + item.name}));
+  if (item.audio) box.appendChild(element("audio", {controls: "", preload: "metadata", src: item.audio}));
+  if (item.midi) box.appendChild(element("a", {href: item.midi, download: ""}, "MIDI"));
+  return box;
+}
+function render() {
+  const [quadrant, category, minimum, search, sort] = controls.map((c) => c.value);
+  const shown = items.filter((item) =>
+    (!quadrant || (quadrant === "error" ? item.status !== "ok" : item.quadrant === quadrant)) &&
+    (!category || score(item, category) >= Number(minimum)) &&
+    (!search || item.name.toLowerCase().includes(search.toLowerCase())));
+  shown.sort((a, b) => sort === "name" ? a.name.localeCompare(b.name) : (b[sort] ?? -1) - (a[sort] ?? -1));
+  grid.replaceChildren(...shown.map(card));
+  document.getElementById("count").textContent = shown.length + " of {{count}} images";
+}
+controls.forEach((control) => control.addEventListener("input", render));
+render();
+</script>
+</body>
+</html>
+"""

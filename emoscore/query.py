@@ -1,0 +1,136 @@
+"""Questions to the catalog, answered by DuckDB straight from the Parquet part files (nothing is loaded whole).
+
+One row per key survives: where an image was rescored after an error, the newest row wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from emoscore.catalog import KEY, SCHEMA, part_files
+from emoscore.emotic.labels import CATEGORY_INDEX
+from emoscore.errors import EmoscoreError
+
+SORTABLE = {"valence", "arousal", "dominance", "quadrant_confidence", "scored_at", "path", "size_bytes", "category"}
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters and order of `emoscore catalog query`."""
+
+    quadrant: str | None = None
+    category: str | None = None
+    min_score: float = 0.5
+    valence: tuple[float, float] | None = None
+    arousal: tuple[float, float] | None = None
+    status: str | None = None
+    path_glob: str | None = None
+    sort: str = "path"
+    descending: bool = False
+    limit: int | None = 50
+
+
+def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
+    """'1:4' → (1.0, 4.0); a clear error otherwise."""
+    if not text:
+        return None
+    low, separator, high = text.partition(":")
+    try:
+        if not separator:
+            raise ValueError
+        return (float(low) if low else 1.0, float(high) if high else 10.0)
+    except ValueError:
+        raise EmoscoreError(f"--{name} expects LOW:HIGH on the 1–10 scale, got {text!r}") from None
+
+
+def _relation(connection: duckdb.DuckDBPyConnection, catalog: Path) -> str:
+    files = part_files(catalog)
+    if not files:
+        connection.register("catalog_rows", pa.Table.from_pylist([], schema=SCHEMA))
+    else:
+        listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        connection.execute(f"CREATE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)")
+    keys = ", ".join(KEY)
+    return f"(SELECT * FROM catalog_rows QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)"
+
+
+def category_expression(category: str) -> str:
+    """SQL for an image's score of a category: the highest over its people."""
+    if category not in CATEGORY_INDEX:
+        raise EmoscoreError(f"unknown category {category!r}; choose one of {', '.join(CATEGORY_INDEX)}")
+    return f"list_max(list_transform(people, lambda p: p.categories[{CATEGORY_INDEX[category] + 1}]))"
+
+
+def run_query(catalog: Path, query: Query) -> pa.Table:
+    """The catalog rows matching `query`, as an Arrow table."""
+    connection = duckdb.connect()
+    source = _relation(connection, catalog)
+    where, arguments = [], []
+    if query.quadrant:
+        where.append("quadrant = ?")
+        arguments.append(query.quadrant.upper())
+    if query.status:
+        where.append("status = ?")
+        arguments.append(query.status)
+    if query.path_glob:
+        where.append("path GLOB ?")
+        arguments.append(query.path_glob)
+    for column, bounds in (("valence", query.valence), ("arousal", query.arousal)):
+        if bounds:
+            where.append(f"{column} BETWEEN ? AND ?")
+            arguments.extend(bounds)
+    category_column = ""
+    if query.category:
+        expression = category_expression(query.category)
+        category_column = f", {expression} AS category"
+        where.append(f"{expression} >= ?")
+        arguments.append(query.min_score)
+    if query.sort not in SORTABLE or (query.sort == "category" and not query.category):
+        raise EmoscoreError(
+            f"cannot sort by {query.sort!r}; choose from {sorted(SORTABLE)} (category needs --category)"
+        )
+    order = f"{query.sort} {'DESC' if query.descending else 'ASC'} NULLS LAST, path"
+    sql = f"SELECT *{category_column} FROM {source}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order}"
+    if query.limit:
+        sql += f" LIMIT {int(query.limit)}"
+    return connection.sql(sql, params=arguments).to_arrow_table()
+
+
+def catalog_stats(catalog: Path, top: int = 10) -> dict:
+    """Counts per quadrant and status, the VAD distribution, frequent top categories and model versions."""
+    connection = duckdb.connect()
+    source = _relation(connection, catalog)
+
+    def rows(sql: str) -> list[tuple]:
+        return connection.execute(sql).fetchall()
+
+    vad = {}
+    for column in ("valence", "arousal", "dominance"):
+        mean, std, low, median, high = rows(
+            f"SELECT avg({column}), stddev_samp({column}), min({column}), median({column}), max({column}) "
+            f"FROM {source} WHERE status = 'ok'"
+        )[0]
+        vad[column] = {"mean": mean, "std": std, "min": low, "median": median, "max": high}
+    return {
+        "images": rows(f"SELECT count(*) FROM {source}")[0][0],
+        "by_status": dict(rows(f"SELECT status, count(*) FROM {source} GROUP BY 1 ORDER BY 1")),
+        "by_quadrant": dict(rows(f"SELECT quadrant, count(*) FROM {source} WHERE status='ok' GROUP BY 1 ORDER BY 1")),
+        "vad": vad,
+        "top_categories": dict(
+            rows(
+                f"SELECT top_categories[1].name AS c, count(*) FROM {source} WHERE status='ok' "
+                f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(top)}"
+            )
+        ),
+        "models": [
+            {"vad_model": v, "music_model": m, "params_hash": p, "images": n}
+            for v, m, p, n in rows(f"SELECT vad_model, music_model, params_hash, count(*) FROM {source} GROUP BY 1,2,3")
+        ],
+    }

@@ -1,0 +1,137 @@
+"""The static gallery: escaping, relative media, and a real headless-Chromium check of the page."""
+
+import datetime as dt
+import functools
+import http.server
+import math
+import shutil
+import struct
+import threading
+import wave
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from emoscore.catalog import read_catalog, write_part
+from emoscore.chart import vad_chart
+from emoscore.gallery import write_gallery
+from emoscore.music.cp import Note, notes_to_midi
+
+HOSTILE = "<img src=x onerror=alert(1)>.jpg"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _wav(path: Path, seconds: float = 0.5) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(22050)
+        frames = (int(8000 * math.sin(2 * math.pi * 440 * i / 22050)) for i in range(int(22050 * seconds)))
+        handle.writeframes(b"".join(struct.pack("<h", f) for f in frames))
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    """A catalog with three scored photos (one with a hostile name) and one error row, media included."""
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    rows = []
+    for index, (name, quadrant, valence) in enumerate([(HOSTILE, "Q1", 8.0), ("calm.png", "Q4", 7.0),
+                                                       ("dark.jpg", "Q3", 2.0)]):  # fmt: skip
+        image_id = f"{index:064x}"
+        path = library / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (120, 90), (40 * index, 90, 160)).save(path, "PNG" if name.endswith("png") else "JPEG")
+        vad_chart(catalog / "charts" / f"{image_id}.png", (valence, 5.0, 5.0), [("Peace", 0.7), ("Sadness", 0.2)])
+        notes_to_midi([Note(0, 60, 4, 80)], [(0, 100.0)]).dump(str(_ensure(catalog / "midi" / f"{image_id}.mid")))
+        _wav(catalog / "audio" / f"{image_id}.wav")
+        rows.append({
+            "image_id": image_id, "path": str(path), "size_bytes": 1, "width": 120, "height": 90, "status": "ok",
+            "error": None, "people": [], "valence": valence, "arousal": 5.0, "dominance": 5.0,
+            "top_categories": [{"name": "Peace", "score": 0.7}, {"name": "Sadness", "score": 0.2 + 0.3 * index}],
+            "quadrant": quadrant, "quadrant_confidence": 0.4, "midi_path": f"midi/{image_id}.mid",
+            "audio_path": f"audio/{image_id}.wav", "chart_path": f"charts/{image_id}.png", "seed": 1, "n_notes": 1,
+            "duration_s": 0.6, "vad_model": "v", "music_model": "m", "params_hash": "p",
+            "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
+        })  # fmt: skip
+    rows.append({
+        "image_id": "f" * 64, "path": str(library / "<b>broken</b>.jpg"), "size_bytes": 0, "width": 0, "height": 0,
+        "status": "error", "error": "empty file (0 bytes) <script>alert(2)</script>", "people": [],
+        "vad_model": "v", "music_model": "m", "params_hash": "p",
+        "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
+    })  # fmt: skip
+    write_part(catalog, rows)
+    return catalog
+
+
+def _ensure(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_page_escapes_catalog_strings_and_links_media_relatively(catalog, tmp_path):
+    out = tmp_path / "gallery"
+    page = write_gallery(read_catalog(catalog), catalog, out, title="<script>alert(3)</script>")
+    text = page.read_text()
+    assert "<img src=x" not in text and "<script>alert" not in text and "<b>broken" not in text
+    assert "&lt;script&gt;alert(3)" in text  # the title, escaped
+    assert len(list((out / "thumbs").glob("*.jpg"))) == 3
+    for folder in ("audio", "midi", "charts"):
+        assert len(list((out / "media" / folder).iterdir())) == 3
+    moved = shutil.copytree(out, tmp_path / "elsewhere")  # relative links survive a move
+    moved_text = (moved / "index.html").read_text()
+    assert '"audio": "media/audio/' in moved_text and '"thumb": "thumbs/' in moved_text
+
+
+def test_thumbnails_are_cached_by_content_hash(catalog, tmp_path):
+    out = tmp_path / "gallery"
+    write_gallery(read_catalog(catalog), catalog, out)
+    thumb = next((out / "thumbs").glob("*.jpg"))
+    before = thumb.stat().st_mtime_ns
+    write_gallery(read_catalog(catalog), catalog, out)
+    assert thumb.stat().st_mtime_ns == before
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
+def test_gallery_in_headless_chromium(catalog, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    out = tmp_path / "gallery"
+    write_gallery(read_catalog(catalog), catalog, out)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    failures, console_errors, dialogs = [], [], []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"],
+            )  # fmt: skip
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
+            page.on("requestfailed", lambda r: failures.append(f"failed {r.url}"))
+            page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
+            assert page.locator("article.card").count() == 4
+            assert page.get_by_text(HOSTILE).count() == 1  # shown as text, not run
+            loaded = page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            assert loaded and page.locator("img").count() == 6  # 3 thumbnails + 3 charts
+            page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+            durations = page.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
+            assert len(durations) == 3 and all(d == pytest.approx(0.5, abs=0.05) for d in durations)
+            page.select_option("#quadrant", "Q3")
+            assert page.locator("article.card").count() == 1
+            assert page.locator("#count").text_content() == "1 of 4 images"
+            page.select_option("#quadrant", "")
+            page.select_option("#category", "Sadness")
+            page.fill("#min", "0.4")
+            assert page.locator("article.card").count() == 2
+            page.screenshot(path=str(tmp_path / "gallery.png"), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not failures and not console_errors and not dialogs, (failures, console_errors, dialogs)
+    assert (tmp_path / "gallery.png").stat().st_size > 20_000
