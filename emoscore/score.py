@@ -133,7 +133,9 @@ def prepare_image(
     """Decode (JPEG decoded at reduced size when large), find people, cut and resize crops. Runs in workers."""
     prepared = PreparedImage(file)
     try:
-        image = decode_image(file.path, max_pixels=max_pixels, draft=(context_size * 4, context_size * 4))
+        # JPEGs decode straight at 1/2…1/8 scale when that still leaves enough pixels for both crops
+        target = max(context_size, 2 * body_size)
+        image = decode_image(file.path, max_pixels=max_pixels, draft=(target, target))
         prepared.width, prepared.height = image.size
         for detection in _detector(detector, detector_weights)(image):
             box = clip_box(detection.box, image.width, image.height, 2)
@@ -287,29 +289,38 @@ class Scorer:
         owners_array = np.array(owners)
         return [(probabilities.numpy()[owners_array == i], vad.numpy()[owners_array == i]) for i in range(len(batch))]
 
+    def iter_vad(self, files: list[ImageFile]) -> Iterator[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
+        """(prepared image, (category probabilities, VAD) per person) in the order given; None for failures.
+
+        Images are decoded ahead in workers and their people go through the model `batch_size` images at a time.
+        """
+        pending: list[PreparedImage] = []
+        good = 0
+        for prepared in self._prepared(files):
+            pending.append(prepared)
+            good += prepared.error is None
+            if good >= self.score.batch_size:
+                yield from self._flush(pending)
+                pending, good = [], 0
+        yield from self._flush(pending)
+
+    def _flush(
+        self, pending: list[PreparedImage]
+    ) -> Iterator[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
+        good = [prepared for prepared in pending if not prepared.error]
+        results = iter(self.infer(good)) if good else iter(())
+        for prepared in pending:
+            yield prepared, None if prepared.error else next(results)
+
     def score_files(self, files: list[ImageFile], catalog: Path, flow_run_id: str = "") -> list[dict]:
         """Catalog rows for the files (one each, ok or error), in the order given."""
-        rows: list[dict] = []
-        pending: list[PreparedImage] = []
-        for prepared in self._prepared(files):
-            if prepared.error:
-                rows.append(self.error_row(prepared.file, prepared.error, flow_run_id, prepared))
-                continue
-            pending.append(prepared)
-            if len(pending) == self.score.batch_size:
-                rows.extend(self._finish(pending, catalog, flow_run_id))
-                pending = []
-        rows.extend(self._finish(pending, catalog, flow_run_id))
-        order = {file.path: i for i, file in enumerate(files)}
-        return sorted(rows, key=lambda row: order[row["path"]])
-
-    def _finish(self, batch: list[PreparedImage], catalog: Path, flow_run_id: str) -> list[dict]:
-        if not batch:
-            return []
         rows = []
-        for prepared, (probabilities, vad) in zip(batch, self.infer(batch), strict=True):
+        for prepared, outputs in self.iter_vad(files):
+            if outputs is None:
+                rows.append(self.error_row(prepared.file, prepared.error or "unknown error", flow_run_id, prepared))
+                continue
             try:
-                rows.append(self.ok_row(prepared, probabilities, vad, catalog, flow_run_id))
+                rows.append(self.ok_row(prepared, *outputs, catalog, flow_run_id))
             except Exception as error:  # one failing piece or chart must not lose the batch
                 log.error("%s: %s\n%s", prepared.file.path, error, traceback.format_exc(limit=3))
                 rows.append(self.error_row(prepared.file, f"scoring failed: {error}", flow_run_id, prepared))

@@ -14,7 +14,6 @@ from emoscore.music.cp import (
     CHORD,
     CONTI,
     DURATION,
-    EMOTION,
     FAMILIES,
     IGNORE,
     PITCH,
@@ -137,7 +136,7 @@ class Grammar:
             self.tempo_set = self.chord_set = True
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(
     model: CPTransformer,
     quadrant: str | int,
@@ -171,22 +170,23 @@ def generate(
         word_type = sample_token(model.type_logits(last), allowed_types, temperature, top_p, generator)
         if word_type == TYPE_EOS:
             break
-        logits = model.family_logits(last[None], torch.tensor([word_type]))
-        word = [0] * len(FAMILIES)
+        conditioned = model.condition_on_type(last[None], torch.tensor([word_type]))
+        word = [0] * len(FAMILIES)  # families a step of this type does not use stay 0 ("ignore")
         word[TYPE] = word_type
-        for index, name in enumerate(FAMILIES):
-            if index in (TYPE, EMOTION):
-                continue
-            allowed = grammar.allowed_values(index, word_type, sizes[index])
-            if word_type == TYPE_METRICAL and index in (TEMPO, CHORD):
-                continue  # decided once bar-beat is known
-            temperature, top_p = sampling.for_family(name)
-            word[index] = sample_token(logits[name][0], allowed, temperature, top_p, generator)
-        if word_type == TYPE_METRICAL and word[BAR_BEAT] != BAR:
-            for index in (TEMPO, CHORD):
-                temperature, top_p = sampling.for_family(FAMILIES[index])
-                allowed = grammar.beat_values(index, sizes[index])
-                word[index] = sample_token(logits[FAMILIES[index]][0], allowed, temperature, top_p, generator)
+
+        def draw(index: int, allowed: torch.Tensor, state: torch.Tensor = conditioned) -> int:
+            temperature, top_p = sampling.for_family(FAMILIES[index])
+            logits = model.family_head(state, FAMILIES[index])[0]
+            return sample_token(logits, allowed, temperature, top_p, generator)
+
+        if word_type == TYPE_NOTE:
+            for index in (PITCH, DURATION, VELOCITY):
+                word[index] = draw(index, grammar.allowed_values(index, word_type, sizes[index]))
+        else:
+            word[BAR_BEAT] = draw(BAR_BEAT, grammar.allowed_values(BAR_BEAT, word_type, sizes[BAR_BEAT]))
+            if word[BAR_BEAT] != BAR:
+                for index in (TEMPO, CHORD):
+                    word[index] = draw(index, grammar.beat_values(index, sizes[index]))
         grammar.advance(word)
         words.append(word)
         pending = torch.tensor([[word]], device=device)

@@ -70,8 +70,9 @@ class CausalSelfAttention(nn.Module):
             past = cache[0].shape[2]
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         dropout = self.dropout if self.training else 0.0
-        if past == 0:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=steps > 1, dropout_p=dropout)
+        if past == 0 or steps == 1:
+            # a single new step may see every cached key: no mask needed (the fast path of incremental decoding)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=past == 0 and steps > 1, dropout_p=dropout)
         else:
             # new step i (absolute past+i) may see keys 0 … past+i
             allowed = torch.ones(steps, past + steps, dtype=torch.bool, device=x.device).tril(diagonal=past)
@@ -141,9 +142,17 @@ class CPTransformer(nn.Module):
         """Logits of the next step's type."""
         return self.type_head(hidden)
 
+    def condition_on_type(self, hidden: torch.Tensor, next_type: torch.Tensor) -> torch.Tensor:
+        """The hidden state combined with the next step's type, which the other families' heads read."""
+        return self.condition(torch.cat([hidden, self.type_embedding(next_type)], dim=-1))
+
+    def family_head(self, conditioned: torch.Tensor, name: str) -> torch.Tensor:
+        """Logits of one family from a type-conditioned state (generation asks only for the families it needs)."""
+        return self.heads[name](conditioned)
+
     def family_logits(self, hidden: torch.Tensor, next_type: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits of every other family of the next step, given its type."""
-        conditioned = self.condition(torch.cat([hidden, self.type_embedding(next_type)], dim=-1))
+        conditioned = self.condition_on_type(hidden, next_type)
         return {name: head(conditioned) for name, head in self.heads.items()}
 
     def loss(self, words: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:

@@ -1,0 +1,287 @@
+"""emoscore benchmarks: each target measured as a ratio of two ways of doing the same work, side by side, in one run.
+
+    python -m benchmarks.run [--quick] [--only NAME ...]
+
+Absolute times on shared machines are noise; the ratios are what to compare with the targets. Every pair of
+sides is checked to give the same answer first, so a fast wrong answer cannot win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import miditoolkit
+import numpy as np
+import torch
+from PIL import Image
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from emoscore.config import parse_params  # noqa: E402
+from emoscore.emotic.dataset import resize_rgb, to_tensor  # noqa: E402
+from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
+from emoscore.music.cp import encode_midi  # noqa: E402
+from emoscore.music.generate import generate  # noqa: E402
+from emoscore.music.model import CPTransformer, MusicConfig  # noqa: E402
+from emoscore.sample import draw_person_state, paint_person, scene_background  # noqa: E402
+from emoscore.score import Scorer, hash_images, iter_library  # noqa: E402
+
+RESULTS: list[dict] = []
+
+
+def timed(function: Callable[[], object]) -> tuple[float, object]:
+    """Wall time of one call and its result."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def record(name: str, measure: str, ratio: float, target: str, met: bool, detail: str) -> None:
+    """Keep and print one row of the table."""
+    RESULTS.append({"benchmark": name, "measured as": measure, "ratio": ratio, "target": target, "met": met,
+                    "detail": detail})  # fmt: skip
+    print(f"  {name}: {ratio:.2f} (target {target}) {'MET' if met else 'MISSED'} — {detail}", flush=True)
+
+
+def photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0) -> Path:
+    """`count` JPEG photos of `size` with people painted like the EMOTIC sample (generated once, cached)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    width, height = size
+    base = scene_background(np.array([5.0, 5.0, 5.0]), width, height, rng)
+    for index in range(count):
+        path = folder / f"photo_{index:05d}.jpg"
+        if path.exists():
+            continue
+        canvas = np.roll(base, index * 37, axis=1).copy()
+        person = draw_person_state(rng)
+        x = int(rng.integers(0, width // 2))
+        paint_person(canvas, (x, height // 5, x + width // 3, height - 10), person, rng)
+        Image.fromarray(canvas).save(path, quality=90)
+    return folder
+
+
+def scorer_for(directory: Path, decode_workers: int = 2, batch_size: int = 16) -> Scorer:
+    """A scorer with a full-size (224/128) random-weight VAD model and no music: the VAD path only."""
+    torch.manual_seed(0)
+    checkpoint = directory / "vad_224.pt"
+    if not checkpoint.exists():
+        EmoticNet(EmoticNetConfig()).save(checkpoint)
+    params = parse_params({
+        "vad": {"out": str(checkpoint)},
+        "score": {"music": False, "decode_workers": decode_workers, "batch_size": batch_size, "render_audio": False},
+    })  # fmt: skip
+    return Scorer(params.vad.out, None, params.score, params.generation, params.render)
+
+
+def bench_image_scoring(work: Path, count: int) -> None:
+    """Our VAD path vs the bare model on pre-decoded batches, and vs the naive one-image-at-a-time loop."""
+    library = photos(work / "photos_12mp", count, (4000, 3000))
+    files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)]
+    scorer = scorer_for(work)
+    list(scorer.iter_vad(files[:4]))  # start the decode workers and warm up the model
+    ours_time, ours = timed(lambda: [outputs[1] for _, outputs in scorer.iter_vad(files)])
+    scorer.close()
+
+    config = scorer.vad.config
+    decoded = []
+    for file in files:
+        image = Image.open(file.path).convert("RGB")
+        decoded.append(
+            (to_tensor(resize_rgb(image, config.context_size)), to_tensor(resize_rgb(image, config.body_size)))
+        )
+    batches = [decoded[i : i + 16] for i in range(0, len(decoded), 16)]
+
+    def bare() -> list:
+        with torch.no_grad():
+            return [
+                scorer.vad.predict(torch.stack([c for c, _ in b]), torch.stack([d for _, d in b]))[1] for b in batches
+            ]
+
+    bare()
+    bare_time, bare_out = timed(bare)
+
+    def naive() -> list:
+        outputs = []
+        with torch.no_grad():
+            for file in files:
+                image = Image.open(file.path).convert("RGB")  # full 12-megapixel decode, as the reference does
+                body = image.crop((0, 0, image.width, image.height))
+                context = to_tensor(resize_rgb(image, config.context_size))[None]
+                outputs.append(scorer.vad.predict(context, to_tensor(resize_rgb(body, config.body_size))[None])[1])
+        return outputs
+
+    naive_time, naive_out = timed(naive)
+    ours_vad = np.concatenate([vad for vad in ours])
+    # draft decoding resamples differently from a full decode: same answers within a small VAD tolerance
+    assert np.abs(ours_vad - torch.cat(bare_out).numpy()).max() < 0.25
+    assert np.allclose(torch.cat(naive_out).numpy(), torch.cat(bare_out).numpy(), atol=1e-4)
+    ours_rate, bare_rate, naive_rate = count / ours_time, count / bare_time, count / naive_time
+    record(
+        "image scoring vs bare model",
+        "images/s ours ÷ images/s bare forward",
+        ours_rate / bare_rate,
+        "≥ 0.7",
+        ours_rate / bare_rate >= 0.7,
+        f"ours {ours_rate:.1f}/s, bare model {bare_rate:.1f}/s, {count} 12-MP JPEGs",
+    )
+    record("image scoring vs naive loop", "images/s ours ÷ images/s naive", ours_rate / naive_rate, "≥ 4×",
+           ours_rate / naive_rate >= 4, f"naive {naive_rate:.1f}/s")  # fmt: skip
+
+
+def bench_generation(steps: int) -> None:
+    """Generated CP steps/s with the key/value cache vs recomputing the whole sequence every step."""
+    torch.manual_seed(0)
+    model = CPTransformer(MusicConfig(d_model=128, n_layers=3)).eval()
+    generate(model, "Q1", bars=4, seed=0)  # warm-up
+    cached_time, cached = timed(lambda: generate(model, "Q1", bars=10_000, seed=3, max_steps=steps + 1))
+    full_time, full = timed(lambda: generate(model, "Q1", bars=10_000, seed=3, max_steps=steps + 1, use_cache=False))
+    assert np.array_equal(cached, full) and len(cached) == steps + 1
+    ratio = full_time / cached_time
+    record("generation KV cache", f"steps/s cached ÷ recomputed at {steps} steps", ratio, "≥ 8×", ratio >= 8,
+           f"cached {steps / cached_time:.0f} steps/s, recomputed {steps / full_time:.0f} steps/s")  # fmt: skip
+
+
+def bench_tokenizer(midi_folder: Path) -> None:
+    """MIDI files/s of our CP encoder vs miditok's CPWord on the same files."""
+    try:
+        from miditok import CPWord, TokenizerConfig
+    except ImportError:
+        print("  tokenizer: skipped (pip install miditok to compare)")
+        return
+    files = sorted(midi_folder.glob("*.mid"))
+    other = CPWord(TokenizerConfig(use_chords=True, use_tempos=True, use_programs=False))
+    ours_time, ours = timed(lambda: [encode_midi(f) for f in files])
+    theirs_time, theirs = timed(lambda: [other.encode(f) for f in files])
+    # same notes: both see every note of every file (our Note steps vs their Pitch tokens)
+    our_notes = sum(int((steps[:, 3] == 2).sum()) for steps in ours)
+    their_notes = sum(
+        sum(1 for word in track.tokens if any(str(token).startswith("Pitch_") for token in word))
+        for tracks in theirs
+        for track in (tracks if isinstance(tracks, list) else [tracks])
+    )
+    # the truth from the files: every piano note, and the distinct (16th onset, pitch) pairs we keep by design
+    raw, distinct = 0, 0
+    for file in files:
+        midi = miditoolkit.MidiFile(str(file))
+        notes = [n for track in midi.instruments if not track.is_drum for n in track.notes if 21 <= n.pitch <= 108]
+        raw += len(notes)
+        distinct += len({(round(n.start / (midi.ticks_per_beat / 4)), n.pitch) for n in notes})
+    assert (our_notes, their_notes) == (distinct, raw), (our_notes, distinct, their_notes, raw)
+    ratio = theirs_time / ours_time
+    record("tokenizer", "files/s ours ÷ files/s miditok CPWord", ratio, "≥ 1×", ratio >= 1,
+           f"{len(files)} EMOPIA-format files; both sides checked against the notes in the files")  # fmt: skip
+
+
+def bench_overhead(work: Path) -> None:
+    """No-op `dvc repro` wall time, and Prefect's per-task cost as a share of a scoring chunk."""
+    if (PROJECT / "dvc.lock").exists():
+        environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        noop, result = timed(lambda: subprocess.run(["dvc", "repro"], cwd=PROJECT, capture_output=True, text=True,
+                                                    env=environment))  # fmt: skip
+        up_to_date = "up to date" in result.stdout or "didn't change" in result.stdout
+        detail = "everything up to date" if up_to_date else "stages were NOT up to date: run `dvc repro` first"
+        record("no-op dvc repro", "seconds", noop, "≤ 5 s", noop <= 5 and up_to_date, detail)
+    from prefect import flow, task
+
+    import tasks  # noqa: F401
+
+    @task
+    def nothing(index: int) -> int:
+        return index
+
+    @flow
+    def many_tasks(count: int) -> float:
+        start = time.perf_counter()
+        futures = [nothing.submit(i) for i in range(count)]
+        assert [f.result() for f in futures] == list(range(count))
+        return (time.perf_counter() - start) / count
+
+    per_task = many_tasks(50)
+    library = photos(work / "photos_small", 64, (1024, 768), seed=1)
+    files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)]
+    scorer = scorer_for(work)
+    list(scorer.iter_vad(files[:4]))
+    chunk_time, _ = timed(lambda: list(scorer.iter_vad(files)))
+    scorer.close()
+    share = per_task / (chunk_time + per_task)
+    record("Prefect per-task overhead", "task overhead ÷ (one 64-image chunk + overhead)", share, "≤ 5%",
+           share <= 0.05, f"{per_task * 1000:.0f} ms per task, {chunk_time:.1f} s per chunk")  # fmt: skip
+
+
+MEMORY_RUN = """
+import resource, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from benchmarks.run import scorer_for
+from emoscore.library import score_library
+scorer = scorer_for(Path(sys.argv[3]))
+class Now:
+    def __init__(self, files): self.rows = scorer.score_files(files, Path(sys.argv[2]))
+    def result(self): return self.rows
+score_library(Path(sys.argv[1]), Path(sys.argv[2]), scorer.identity, Now, chunk_size=64, progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(work: Path, small: int, large: int) -> None:
+    """Peak RSS of a scoring run over `large` images vs `small` images (same code path, charts included)."""
+    library = photos(work / "photos_memory", large, (640, 480), seed=2)
+    subset = work / "photos_memory_subset"
+    subset.mkdir(exist_ok=True)
+    for path in sorted(library.iterdir())[:small]:
+        if not (subset / path.name).exists():
+            os.link(path, subset / path.name)
+    peaks = {}
+    for name, folder in (("small", subset), ("large", library)):
+        with tempfile.TemporaryDirectory() as catalog:
+            output = subprocess.run([sys.executable, "-c", MEMORY_RUN, str(folder), catalog, str(work), str(PROJECT)],
+                                    capture_output=True, text=True, check=True)  # fmt: skip
+            peaks[name] = int(output.stdout.strip().splitlines()[-1])
+    ratio = peaks["large"] / peaks["small"]
+    record("memory", f"peak RSS {large} images ÷ {small} images", ratio, "≤ 1.3×", ratio <= 1.3,
+           f"{peaks['small'] / 1024:.0f} MB vs {peaks['large'] / 1024:.0f} MB")  # fmt: skip
+
+
+def main() -> None:
+    """Run the benchmarks and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images and steps (a smoke run, not the figures)")
+    parser.add_argument("--only", nargs="*", default=None, help="image, generation, tokenizer, overhead, memory")
+    parser.add_argument("--work", type=Path, default=PROJECT / ".benchmarks", help="cache of generated inputs")
+    options = parser.parse_args()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    work = options.work
+    work.mkdir(exist_ok=True)
+    quick = options.quick
+    runs = {
+        "image": lambda: bench_image_scoring(work, 24 if quick else 200),
+        "generation": lambda: bench_generation(256 if quick else 1024),
+        "tokenizer": lambda: bench_tokenizer(PROJECT / "data/sample/emopia/midis"),
+        "overhead": lambda: bench_overhead(work),
+        "memory": lambda: bench_memory(work, 50 if quick else 200, 200 if quick else 2000),
+    }
+    for name, run in runs.items():
+        if options.only is None or name in options.only:
+            print(f"{name} …", flush=True)
+            run()
+    print("\n| benchmark | measured as | ratio | target | met |\n|---|---|---|---|---|")
+    for row in RESULTS:
+        print(f"| {row['benchmark']} | {row['measured as']} | {row['ratio']:.2f} | {row['target']} | "
+              f"{'yes' if row['met'] else 'no'} |")  # fmt: skip
+    (work / "results.json").write_text(json.dumps(RESULTS, indent=1))
+    print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
