@@ -5,6 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+import torch
+import yaml
+
+from emoscore.config import load_params
+from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.music.cp import VOCABULARY
+from emoscore.music.model import CPTransformer
+from emoscore.score import Scorer
+from tests.helpers import SMALL
 
 logging.getLogger("emoscore").setLevel(logging.INFO)
 
@@ -18,3 +27,25 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=240):
         yield
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """Small untrained models and a params.yaml that points at them."""
+    root = tmp_path_factory.mktemp("project")
+    torch.manual_seed(0)
+    EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
+    CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
+    params = {
+        "vad": {"out": str(root / "vad.pt")},
+        "music": {"out": str(root / "music.pt")},
+        "emopia": {"vocabulary": str(root / "absent_vocab.json")},
+        "score": {"bars": 1, "chunk_size": 3, "decode_workers": 0, "render_audio": False, "max_pixels": 50_000_000},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+@pytest.fixture(scope="session")
+def scorer(project):
+    return Scorer.from_params(load_params(project / "params.yaml"))

@@ -11,8 +11,8 @@ from emoscore.cli import app
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import renderer_available
+from tests.helpers import SMALL
 from tests.music.test_cp import write_midi
-from tests.music.test_model_generate import SMALL
 
 runner = CliRunner()
 

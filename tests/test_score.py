@@ -10,73 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
-import torch
-import yaml
 from PIL import Image
 
 from emoscore.catalog import part_files, read_catalog
 from emoscore.config import load_params
-from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 from emoscore.library import score_library
-from emoscore.music.cp import VOCABULARY
-from emoscore.music.model import CPTransformer
-from emoscore.score import Identity, Scorer
-from tests.music.test_model_generate import SMALL
-
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-class Now:
-    """A finished 'future' for running chunks in-process."""
-
-    def __init__(self, rows):
-        self.rows = rows
-
-    def result(self):
-        return self.rows
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """Small untrained models and a params.yaml that points at them."""
-    root = tmp_path_factory.mktemp("project")
-    torch.manual_seed(0)
-    EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
-    CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
-    params = {
-        "vad": {"out": str(root / "vad.pt")},
-        "music": {"out": str(root / "music.pt")},
-        "emopia": {"vocabulary": str(root / "absent_vocab.json")},
-        "score": {"bars": 1, "chunk_size": 3, "decode_workers": 0, "render_audio": False, "max_pixels": 50_000_000},
-    }
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    return root
-
-
-@pytest.fixture(scope="module")
-def scorer(project):
-    return Scorer.from_params(load_params(project / "params.yaml"))
-
-
-def _photo(path, size=(96, 72), mode="RGB", **save):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(len(str(path)))
-    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
-    image.convert(mode).save(path, **save)
-    return path
+from emoscore.score import Identity
+from tests.helpers import PROJECT, Now, photo
 
 
 def bad_library(root: Path, outside: Path) -> dict[str, str]:
     """A folder of what real libraries hold; returns name → expected outcome ('ok', 'error', 'skipped')."""
     expected = {}
-    expected[_photo(root / "album" / "plain.jpg").name] = "ok"
-    expected[_photo(root / "album" / "deep" / "UPPER.PNG").name] = "ok"
-    expected[_photo(root / "cmyk.jpg", mode="CMYK").name] = "ok"
+    expected[photo(root / "album" / "plain.jpg").name] = "ok"
+    expected[photo(root / "album" / "deep" / "UPPER.PNG").name] = "ok"
+    expected[photo(root / "cmyk.jpg", mode="CMYK").name] = "ok"
     sixteen = np.linspace(0, 65535, 64 * 48, dtype=np.uint16).reshape(48, 64)
     Image.fromarray(sixteen).save(root / "sixteen.png")
     expected["sixteen.png"] = "ok"
-    _photo(root / "palette.png", mode="P", transparency=0)
+    photo(root / "palette.png", mode="P", transparency=0)
     expected["palette.png"] = "ok"
     frames = [Image.new("RGB", (40, 30), colour) for colour in ("red", "blue")]
     frames[0].save(root / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
@@ -90,7 +42,7 @@ def bad_library(root: Path, outside: Path) -> dict[str, str]:
     expected["zero.jpg"] = "error"
     (root / "text.jpg").write_text("this is not an image")
     expected["text.jpg"] = "error"
-    whole = _photo(root / "tmp_full.jpg", size=(400, 300), quality=95).read_bytes()
+    whole = photo(root / "tmp_full.jpg", size=(400, 300), quality=95).read_bytes()
     (root / "tmp_full.jpg").unlink()
     (root / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
     expected["truncated.jpg"] = "error"
@@ -98,7 +50,7 @@ def bad_library(root: Path, outside: Path) -> dict[str, str]:
     expected["bomb.png"] = "error"
     (root / "broken_link.jpg").symlink_to(root / "does_not_exist.jpg")
     expected["broken_link.jpg"] = "skipped"
-    _photo(outside / "secret.jpg")
+    photo(outside / "secret.jpg")
     (root / "escape.jpg").symlink_to(outside / "secret.jpg")
     expected["escape.jpg"] = "skipped"
     (root / "notes.txt").write_text("not an image suffix: ignored")
@@ -132,7 +84,7 @@ def test_every_good_image_scored_every_bad_one_explained(tmp_path, scorer):
 
 def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
-    _photo(library / "a.jpg")
+    photo(library / "a.jpg")
     (library / "bad.jpg").write_text("nope")
 
     def run(**options):
@@ -145,7 +97,7 @@ def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):
     assert (again.scored, again.failed, again.already_done) == (0, 0, 2)
     retried = run(retry_errors=True)
     assert (retried.scored, retried.failed, retried.already_done) == (0, 1, 1)
-    _photo(library / "bad.jpg")  # fixed by the user: new bytes, new image id
+    photo(library / "bad.jpg")  # fixed by the user: new bytes, new image id
     fixed = run()
     assert fixed.scored == 1
     statuses = sorted((Path(r["path"]).name, r["status"]) for r in read_catalog(catalog).to_pylist())
@@ -157,7 +109,7 @@ def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):
 
 def test_identical_files_in_one_run_give_one_row(tmp_path, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
-    _photo(library / "a.jpg")
+    photo(library / "a.jpg")
     (library / "b.jpg").write_bytes((library / "a.jpg").read_bytes())
     summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
                             progress=False)  # fmt: skip
@@ -209,7 +161,7 @@ def _assert_each_image_once(catalog, count):
 def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, project, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     for i in range(10):
-        _photo(library / f"{i:02d}.jpg", size=(64 + i, 48))
+        photo(library / f"{i:02d}.jpg", size=(64 + i, 48))
     process = _spawn(project, library, catalog, delay=0.3)
     deadline = time.time() + 120
     while len(part_files(catalog)) < 2 and time.time() < deadline and process.poll() is None:
@@ -227,7 +179,7 @@ def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, proje
 def test_two_runs_at_once_write_each_image_once(tmp_path, project):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     for i in range(6):
-        _photo(library / f"{i}.png", size=(50 + i, 40))
+        photo(library / f"{i}.png", size=(50 + i, 40))
     processes = [_spawn(project, library, catalog, delay=0.1) for _ in range(2)]
     for process in processes:
         assert process.wait(timeout=300) == 0, process.stderr.read().decode()[-2000:]

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from emoscore.catalog import read_catalog
-from tests.test_score import _photo, project  # noqa: F401  (fixture)
+from tests.helpers import photo
 
 HOLD = """
 import sys, time
@@ -17,12 +17,12 @@ with catalog_lock(Path(sys.argv[1])):
 """
 
 
-def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):  # noqa: F811
+def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):
     from flows.score_images import score_images
 
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     for name in ("a.jpg", "b.png", "c.webp"):
-        _photo(library / name)
+        photo(library / name)
     (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
     params = str(project / "params.yaml")
     first = score_images(

@@ -20,9 +20,8 @@ from emoscore.music.cp import (
     encode_notes,
 )
 from emoscore.music.generate import Grammar, Sampling, generate, parse_quadrant, sample_token
-from emoscore.music.model import CPTransformer, MusicConfig
-
-SMALL = MusicConfig(d_model=32, n_layers=2, n_heads=2, embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4), type_embedding=4)
+from emoscore.music.model import CPTransformer
+from tests.helpers import SMALL
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,30 @@
+"""Helpers shared by the scoring tests: photos written with Pillow and a finished "future" for local runs."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from emoscore.music.model import MusicConfig
+
+PROJECT = Path(__file__).resolve().parent.parent
+# a CP transformer small enough to build and run in milliseconds
+SMALL = MusicConfig(d_model=32, n_layers=2, n_heads=2, embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4), type_embedding=4)
+
+
+class Now:
+    """A finished 'future' for running chunks in-process."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def result(self):
+        return self.rows
+
+
+def photo(path, size=(96, 72), mode="RGB", **save):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(path)))
+    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    image.convert(mode).save(path, **save)
+    return path

@@ -1,0 +1,103 @@
+"""Crash and concurrency drills (slow): SIGKILL at many points, some while a part file is being written, then a
+rerun; and four scoring runs at once. The catalog must end readable, with every image exactly once."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from emoscore.catalog import part_files, read_catalog
+from emoscore.library import score_library
+from tests.helpers import PROJECT, Now, photo
+
+pytestmark = pytest.mark.slow
+
+KILLABLE = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from emoscore import catalog as store
+    from emoscore.config import load_params
+    from emoscore.library import score_library
+    from emoscore.score import Scorer
+
+    params, library, catalog, pause = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+    replace = os.replace
+
+    def slow_replace(source, target):  # widen the window between writing a part and publishing it
+        if str(source).endswith(".tmp"):
+            print("writing", flush=True)
+            time.sleep(pause)
+        return replace(source, target)
+
+    store.os.replace = slow_replace
+    scorer = Scorer.from_params(load_params(params))
+
+    class Now:
+        def __init__(self, files):
+            self.rows = scorer.score_files(files, catalog)
+        def result(self):
+            return self.rows
+
+    score_library(library, catalog, scorer.identity, Now, chunk_size=1, progress=False)
+    """
+)
+
+
+def _run(project_dir, library, catalog, pause):
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    command = [sys.executable, "-c", KILLABLE, str(project_dir / "params.yaml"), str(library), str(catalog), str(pause)]
+    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _each_once(catalog, count):
+    raw = [i for part in part_files(catalog) for i in pq.read_table(part, columns=["image_id"]).column(0).to_pylist()]
+    assert len(raw) == len(set(raw)) == count, (len(raw), len(set(raw)))
+    assert read_catalog(catalog).num_rows == count
+    assert not list((catalog / "parts").glob(".*.tmp"))
+
+
+KILL_POINTS = 12
+
+
+def test_sigkill_at_many_points_loses_and_duplicates_nothing(tmp_path, project, scorer):
+    rng = random.Random(7)
+    library = tmp_path / "library"
+    for index in range(8):
+        photo(library / f"{index}.jpg", size=(60 + index, 40))
+    outcomes = []
+    for point in range(KILL_POINTS):
+        catalog = tmp_path / f"catalog{point}"
+        process = _run(project, library, catalog, pause=1.0)
+        if point % 2:  # kill while a part file is written but not yet published
+            writes = rng.randint(1, 4)
+            for _ in range(writes):
+                assert process.stdout.readline().strip() == "writing"
+            time.sleep(0.3)
+        else:  # kill at a random moment
+            time.sleep(rng.uniform(0.5, 8.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        before = len(part_files(catalog))
+        summary = score_library(library, catalog, scorer.identity, lambda f, c=catalog: Now(scorer.score_files(f, c)),
+                                progress=False)  # fmt: skip
+        _each_once(catalog, 8)
+        outcomes.append((before, summary.scored))
+    assert all(before + scored == 8 for before, scored in outcomes)
+    print(f"{KILL_POINTS} kill points, 0 lost, 0 duplicated; parts before rerun: {[b for b, _ in outcomes]}")
+
+
+def test_four_runs_at_once(tmp_path, project):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    for index in range(10):
+        photo(library / f"{index}.png", size=(50 + index, 40))
+    processes = [_run(project, library, catalog, pause=0.0) for _ in range(4)]
+    for process in processes:
+        assert process.wait(timeout=600) == 0, process.stderr.read()[-2000:]
+    _each_once(catalog, 10)
