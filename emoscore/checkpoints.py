@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -37,3 +39,17 @@ def extract_state_dict(payload: object, path: Path | str) -> dict[str, torch.Ten
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(path, "holds no state dict of tensors")
     return {key.removeprefix("module."): value for key, value in state.items()}
+
+
+def save_checkpoint(
+    path: Path | str, checkpoint_format: str, config: object, state_dict: dict, **sections: object
+) -> None:
+    """Our checkpoint layout: format tag, the config dataclass as plain data, the state dict, and JSON-able extra
+    sections (vocabulary, training history). Written atomically; readable with weights_only=True."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": checkpoint_format, "config": json.loads(json.dumps(asdict(config))), "state_dict": state_dict}
+    payload.update({name: json.loads(json.dumps(value)) for name, value in sections.items()})
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)

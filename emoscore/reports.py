@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SkipCounter:
+    """Records skipped by reason, with the first few messages logged and kept for the report."""
+
+    skipped: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def skip(self, kind: str, message: str, max_examples: int = 10) -> None:
+        """Count one skipped record; log and keep the first `max_examples` messages."""
+        self.skipped[kind] += 1
+        if len(self.examples) < max_examples:
+            self.examples.append(message)
+            log.warning("skipped %s", message)
 
 
 def _clean(value: object) -> object:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from emoscore.emotic.annotations import ImageAnnotation, clip_box, person_proble
 from emoscore.emotic.labels import VAD_SCALE, category_vector
 from emoscore.errors import InvalidAnnotation, InvalidImage
 from emoscore.images import decode_image
+from emoscore.reports import SkipCounter
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +35,11 @@ IMAGE_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 
 @dataclass
-class PrepareReport:
+class PrepareReport(SkipCounter):
     """What happened to the records of one split: kept, and skipped by reason (with the first few examples)."""
 
     images: int = 0
     people_kept: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    examples: list[str] = field(default_factory=list)
-
-    def skip(self, kind: str, message: str, max_examples: int) -> None:
-        """Count a skipped record; log and keep the first `max_examples` messages."""
-        self.skipped[kind] += 1
-        if len(self.examples) < max_examples:
-            self.examples.append(message)
-            log.warning("skipped %s", message)
 
     def as_dict(self) -> dict:
         """JSON-ready summary."""

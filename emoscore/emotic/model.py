@@ -7,17 +7,16 @@ downloaded, and the architecture never depends on whether weights were given.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torchvision
 from torch import nn
 
-from emoscore.checkpoints import extract_state_dict, load_weights_only
+from emoscore.checkpoints import extract_state_dict, load_weights_only, save_checkpoint
 from emoscore.emotic.labels import NUM_CATEGORIES, VAD_SCALE
 from emoscore.errors import CheckpointError
 
@@ -139,16 +138,7 @@ class EmoticNet(nn.Module):
 
     def save(self, path: Path | str, extra: dict | None = None) -> None:
         """State dict + config (+ JSON-able extras such as training metrics), readable with weights_only=True."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "config": asdict(self.config),
-            "state_dict": self.state_dict(),
-            "extra": json.loads(json.dumps(extra or {})),
-        }
-        temporary = Path(f"{path}.tmp")
-        torch.save(payload, temporary)
-        temporary.replace(path)
+        save_checkpoint(path, CHECKPOINT_FORMAT, self.config, self.state_dict(), extra=extra or {})
 
     @classmethod
     def from_checkpoint(cls, path: Path | str) -> EmoticNet:

@@ -5,14 +5,14 @@ It never sees the emotion word (the first step is dropped and the emotion family
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from emoscore.checkpoints import save_checkpoint
 from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY, Vocabulary
 from emoscore.music.model import load_music_checkpoint, sinusoidal_positions
 
@@ -83,17 +83,8 @@ class MusicClassifier(nn.Module):
 
     def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
         """State dict + config + vocabulary, readable with weights_only=True."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "config": json.loads(json.dumps(asdict(self.config))),
-            "vocabulary": vocabulary.to_json(),
-            "state_dict": self.state_dict(),
-            "extra": json.loads(json.dumps(extra or {})),
-        }
-        temporary = Path(f"{path}.tmp")
-        torch.save(payload, temporary)
-        temporary.replace(path)
+        save_checkpoint(path, CHECKPOINT_FORMAT, self.config, self.state_dict(), vocabulary=vocabulary.to_json(),
+                        extra=extra or {})  # fmt: skip
 
     @classmethod
     def from_checkpoint(

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import BAR, BAR_BEAT, QUADRANTS, TYPE, TYPE_METRICAL, encode_midi
+from emoscore.reports import SkipCounter
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,11 @@ class Clip:
 
 
 @dataclass
-class EmopiaReport:
+class EmopiaReport(SkipCounter):
     """Clips kept per split and skipped by reason, with the first few examples."""
 
     kept: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)
-    examples: list[str] = field(default_factory=list)
     label_conflicts: int = 0
-
-    def skip(self, kind: str, message: str, max_examples: int = 10) -> None:
-        """Count one skipped clip and keep the first messages."""
-        self.skipped[kind] += 1
-        if len(self.examples) < max_examples:
-            self.examples.append(message)
-            log.warning("skipped %s", message)
 
     def as_dict(self) -> dict:
         """JSON-ready summary."""

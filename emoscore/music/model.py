@@ -8,16 +8,15 @@ as in the CP paper. Positions are sinusoidal, so generation may run past the tra
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emoscore.checkpoints import load_weights_only
+from emoscore.checkpoints import load_weights_only, save_checkpoint
 from emoscore.errors import CheckpointError
 from emoscore.music.cp import FAMILIES, TYPE, VOCABULARY, Vocabulary
 
@@ -170,17 +169,8 @@ class CPTransformer(nn.Module):
 
     def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
         """State dict + config + vocabulary (+ JSON-able extras), readable with weights_only=True."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "config": json.loads(json.dumps(asdict(self.config))),
-            "vocabulary": vocabulary.to_json(),
-            "state_dict": self.state_dict(),
-            "extra": json.loads(json.dumps(extra or {})),
-        }
-        temporary = Path(f"{path}.tmp")
-        torch.save(payload, temporary)
-        temporary.replace(path)
+        save_checkpoint(path, CHECKPOINT_FORMAT, self.config, self.state_dict(), vocabulary=vocabulary.to_json(),
+                        extra=extra or {})  # fmt: skip
 
     @classmethod
     def from_checkpoint(
