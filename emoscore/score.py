@@ -31,7 +31,7 @@ from emoscore.emotic.dataset import resize_rgb, to_tensor
 from emoscore.emotic.detect import build_detector
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
-from emoscore.errors import InvalidImage
+from emoscore.errors import CheckpointError, InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, decode_image
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,11 @@ def prepare_image(
 
 def model_digest(path: Path) -> str:
     """Short sha256 of a weights file: which model produced a row."""
-    return file_sha256(path)[0][:16]
+    try:
+        return file_sha256(Path(path))[0][:16]
+    except OSError as error:
+        reason = f"{error.strerror or error} (train it with `dvc repro`, or point params.yaml at your checkpoint)"
+        raise CheckpointError(path, reason) from None
 
 
 def scoring_params_hash(score: ScoreParams, generation: GenerationParams) -> str:
