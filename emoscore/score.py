@@ -191,6 +191,13 @@ class Identity:
         return (image_id, self.vad_model, self.music_model, self.params_hash)
 
 
+def utf8_text(text: str | None) -> str | None:
+    """A string Parquet can hold: file names that are not UTF-8 (kept by Python as surrogates) become \\xNN."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def base_row(
     identity: Identity, file: ImageFile, status: str, error: str | None, flow_run_id: str, width: int = 0,
     height: int = 0,
@@ -198,12 +205,12 @@ def base_row(
     """The columns every row has."""
     return {
         "image_id": file.image_id,
-        "path": file.path,
+        "path": utf8_text(file.path),
         "size_bytes": file.size_bytes,
         "width": width,
         "height": height,
         "status": status,
-        "error": error,
+        "error": utf8_text(error),
         "people": [],
         "vad_model": identity.vad_model,
         "music_model": identity.music_model,
@@ -341,7 +348,7 @@ class Scorer:
         order = np.argsort(-image_scores)[: self.score.top_categories]
         top = [{"name": CATEGORIES[i], "score": float(image_scores[i])} for i in order]
         chart = Path("charts") / f"{file.image_id}.png"
-        vad_chart(catalog / chart, pooled, [(t["name"], t["score"]) for t in top], Path(file.path).name)
+        vad_chart(catalog / chart, pooled, [(t["name"], t["score"]) for t in top], utf8_text(Path(file.path).name))
         row = base_row(self.identity, file, "ok", None, flow_run_id, prepared.width, prepared.height)
         row.update(
             people=[

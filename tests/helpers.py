@@ -1,5 +1,7 @@
 """Helpers shared by the scoring tests: photos written with Pillow and a finished "future" for local runs."""
 
+import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ class Now:
 
 def photo(path, size=(96, 72), mode="RGB", **save):
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(len(str(path)))
+    rng = np.random.default_rng(zlib.crc32(os.fsencode(path)))  # distinct bytes per file name
     image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
     image.convert(mode).save(path, **save)
     return path

@@ -54,6 +54,14 @@ def bad_library(root: Path, outside: Path) -> dict[str, str]:
     (root / "escape.jpg").symlink_to(outside / "secret.jpg")
     expected["escape.jpg"] = "skipped"
     (root / "notes.txt").write_text("not an image suffix: ignored")
+    photo(root / os.fsdecode(b"caf\xe9_latin1.jpg"))  # a file name that is not UTF-8
+    expected["caf\\xe9_latin1.jpg"] = "ok"
+    Image.new("RGB", (1, 1), "white").save(root / "one_pixel.png")
+    expected["one_pixel.png"] = "error"
+    big_exif = Image.new("RGB", (64, 48), "blue").getexif()
+    big_exif[0x010E] = "x" * 60_000  # ImageDescription: a 60 kB EXIF block
+    photo(root / "huge_exif.jpg", exif=big_exif)
+    expected["huge_exif.jpg"] = "ok"
     return expected
 
 
