@@ -71,7 +71,7 @@ def photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0) -> Pa
     return folder
 
 
-def scorer_for(directory: Path, decode_workers: int = 2, batch_size: int = 16) -> Scorer:
+def scorer_for(directory: Path, decode_workers: int = 2, batch_size: int = 16, charts: bool = False) -> Scorer:
     """A scorer with a full-size (224/128) random-weight VAD model and no music: the VAD path only."""
     torch.manual_seed(0)
     checkpoint = directory / "vad_224.pt"
@@ -79,7 +79,8 @@ def scorer_for(directory: Path, decode_workers: int = 2, batch_size: int = 16) -
         EmoticNet(EmoticNetConfig()).save(checkpoint)
     params = parse_params({
         "vad": {"out": str(checkpoint)},
-        "score": {"music": False, "decode_workers": decode_workers, "batch_size": batch_size, "render_audio": False},
+        "score": {"music": False, "charts": charts, "decode_workers": decode_workers, "batch_size": batch_size,
+                  "render_audio": False},
     })  # fmt: skip
     return Scorer(params.vad.out, None, params.score, params.generation, params.render)
 
@@ -230,12 +231,13 @@ class Now:
     def __init__(self, files): self.rows = scorer.score_files(files, Path(sys.argv[2]))
     def result(self): return self.rows
 score_library(Path(sys.argv[1]), Path(sys.argv[2]), scorer.identity, Now, chunk_size=64, progress=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's high-water mark across fork and exec)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
 def bench_memory(work: Path, small: int, large: int) -> None:
-    """Peak RSS of a scoring run over `large` images vs `small` images (same code path, charts included)."""
+    """Peak RSS of a scoring run over `large` images vs `small` images (the scoring path that writes the catalog)."""
     library = photos(work / "photos_memory", large, (640, 480), seed=2)
     subset = work / "photos_memory_subset"
     subset.mkdir(exist_ok=True)

@@ -201,6 +201,7 @@ class ScoreParams(Section):
     follow_symlinks_outside: bool = False
     render_audio: bool = True
     music: bool = True
+    charts: bool = True
 
 
 class Params(Section):

@@ -348,7 +348,8 @@ class Scorer:
         order = np.argsort(-image_scores)[: self.score.top_categories]
         top = [{"name": CATEGORIES[i], "score": float(image_scores[i])} for i in order]
         chart = Path("charts") / f"{file.image_id}.png"
-        vad_chart(catalog / chart, pooled, [(t["name"], t["score"]) for t in top], utf8_text(Path(file.path).name))
+        if self.score.charts:
+            vad_chart(catalog / chart, pooled, [(t["name"], t["score"]) for t in top], utf8_text(Path(file.path).name))
         row = base_row(self.identity, file, "ok", None, flow_run_id, prepared.width, prepared.height)
         row.update(
             people=[
@@ -370,7 +371,7 @@ class Scorer:
             top_categories=top,
             quadrant=quadrant.name,
             quadrant_confidence=quadrant.confidence,
-            chart_path=str(chart),
+            chart_path=str(chart) if self.score.charts else None,
             seed=music_seed(file.image_id),
         )
         if self.music is not None:

@@ -1,0 +1,39 @@
+"""`emoscore serve` for real (slow): starts its own Prefect server, scores on the first cron tick, stops on Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from emoscore.catalog import part_files, read_catalog
+from tests.helpers import PROJECT, photo
+
+pytestmark = pytest.mark.slow
+
+
+def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    photo(library / "a.jpg")
+    photo(library / "b.png")
+    environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    environment["PYTHONPATH"] = str(PROJECT)
+    command = [sys.executable, "-m", "emoscore.cli", "serve", "--library", str(library), "--catalog", str(catalog),
+               "--cron", "* * * * *", "--params", str(project / "params.yaml")]  # fmt: skip
+    server = subprocess.Popen(command, cwd=PROJECT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.time() + 240
+        while not part_files(catalog) and time.time() < deadline and server.poll() is None:
+            time.sleep(2)
+        assert part_files(catalog), "no cron tick scored the library within 4 minutes"
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail("serve did not stop within 60 s of Ctrl-C")
+    assert sorted(row["status"] for row in read_catalog(catalog).to_pylist()) == ["ok", "ok"]
