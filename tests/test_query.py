@@ -1,0 +1,109 @@
+"""Catalog questions through DuckDB and the `emoscore catalog` commands, on a catalog written here."""
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from emoscore.catalog import write_part
+from emoscore.cli import app
+from emoscore.emotic.labels import CATEGORY_INDEX
+from emoscore.errors import EmoscoreError
+from emoscore.query import Query, catalog_stats, parse_range, run_query
+
+runner = CliRunner()
+
+
+def _row(name, quadrant, valence, arousal, sadness, status="ok", when=0, image_id=None):
+    categories = [0.0] * 26
+    categories[CATEGORY_INDEX["Sadness"]] = sadness
+    person = {"bbox": [0, 0, 10, 10], "detector_score": 1.0, "categories": categories, "valence": valence,
+              "arousal": arousal, "dominance": 5.0}  # fmt: skip
+    return {
+        "image_id": image_id or name, "path": f"/lib/{name}", "size_bytes": 1, "width": 10, "height": 10,
+        "status": status, "error": None if status == "ok" else "truncated",
+        "people": [person] if status == "ok" else [],
+        "valence": valence if status == "ok" else None, "arousal": arousal if status == "ok" else None,
+        "dominance": 5.0 if status == "ok" else None, "quadrant": quadrant,
+        "top_categories": [{"name": "Sadness", "score": sadness}] if status == "ok" else [],
+        "vad_model": "v1", "music_model": "m1", "params_hash": "p",
+        "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=when), "flow_run_id": "r",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    write_part(
+        tmp_path,
+        [
+            _row("act1/a.jpg", "Q3", 2.0, 3.0, 0.9),
+            _row("act2/b.jpg", "Q3", 3.0, 2.0, 0.4),
+            _row("act2/c.jpg", "Q1", 8.0, 8.0, 0.1),
+            _row("act2/d.jpg", None, 0, 0, 0, "error"),
+        ],
+    )
+    write_part(tmp_path, [_row("act1/e.jpg", "Q3", 1.5, 4.0, 0.7, when=5)])  # fmt: skip
+    return tmp_path
+
+
+def names(table):
+    return [row["path"].rsplit("/", 1)[1] for row in table.to_pylist()]
+
+
+def test_filters_and_sorting(catalog):
+    assert names(run_query(catalog, Query(quadrant="q3", category="Sadness", min_score=0.6, sort="arousal"))) == [
+        "a.jpg",
+        "e.jpg",
+    ]
+    assert names(run_query(catalog, Query(valence=(1, 4), path_glob="*/act2/*"))) == ["b.jpg"]
+    assert names(run_query(catalog, Query(status="error"))) == ["d.jpg"]
+    assert names(run_query(catalog, Query(category="Sadness", min_score=0, sort="category", descending=True,
+                                          limit=2))) == ["a.jpg", "e.jpg"]  # fmt: skip
+    with pytest.raises(EmoscoreError, match="unknown category"):
+        run_query(catalog, Query(category="Joy"))
+    with pytest.raises(EmoscoreError, match="cannot sort"):
+        run_query(catalog, Query(sort="people"))
+    assert parse_range("1:4", "valence") == (1.0, 4.0) and parse_range(":3", "v") == (1.0, 3.0)
+    with pytest.raises(EmoscoreError, match="LOW:HIGH"):
+        parse_range("low", "valence")
+
+
+def test_a_retried_error_shows_once_as_its_newest_row(tmp_path):
+    write_part(tmp_path, [_row("x.jpg", None, 0, 0, 0, "error", when=0)])
+    write_part(tmp_path, [_row("x.jpg", "Q1", 7, 7, 0.1, when=9)])
+    rows = run_query(tmp_path, Query()).to_pylist()
+    assert [(row["status"], row["quadrant"]) for row in rows] == [("ok", "Q1")]
+
+
+def test_stats(catalog):
+    stats = catalog_stats(catalog)
+    assert stats["images"] == 5 and stats["by_status"] == {"error": 1, "ok": 4}
+    assert stats["by_quadrant"] == {"Q1": 1, "Q3": 3}
+    assert stats["vad"]["valence"]["max"] == 8.0 and stats["top_categories"] == {"Sadness": 4}
+    assert stats["models"] == [{"vad_model": "v1", "music_model": "m1", "params_hash": "p", "images": 5}]
+    assert catalog_stats(catalog / "empty")["images"] == 0
+
+
+def test_catalog_commands(catalog, tmp_path):
+    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--quadrant", "Q3", "--format", "json",
+                                 "--sort", "valence"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [row["path"] for row in json.loads(result.stdout)] == [
+        "/lib/act1/e.jpg",
+        "/lib/act1/a.jpg",
+        "/lib/act2/b.jpg",
+    ]
+    out = tmp_path / "q.parquet"
+    result = runner.invoke(
+        app, ["catalog", "query", "--catalog", str(catalog), "--format", "parquet", "--out", str(out)]
+    )
+    assert result.exit_code == 0 and out.stat().st_size > 0
+    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--category", "Nope"])
+    assert result.exit_code == 2 and "unknown category" in result.output
+    result = runner.invoke(app, ["catalog", "stats", "--catalog", str(catalog)])
+    assert result.exit_code == 0 and json.loads(result.stdout)["images"] == 5
+    result = runner.invoke(
+        app, ["gallery", "--catalog", str(catalog), "--out", str(tmp_path / "g"), "--quadrant", "Q1"]
+    )
+    assert result.exit_code == 0 and "c.jpg" in (tmp_path / "g" / "index.html").read_text()
