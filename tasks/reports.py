@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_table_artifact
 
 from emoscore import reports
 
@@ -21,9 +21,3 @@ def write_json(path: Path, data: dict) -> Path:
 def publish_table(key: str, rows: list[dict], description: str) -> None:
     """A table artifact in the Prefect UI for people to read."""
     create_table_artifact(key=key, table=rows, description=description)
-
-
-@task
-def publish_markdown(key: str, markdown: str, description: str) -> None:
-    """A markdown artifact in the Prefect UI."""
-    create_markdown_artifact(key=key, markdown=markdown, description=description)
