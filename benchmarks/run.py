@@ -71,7 +71,7 @@ def photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0) -> Pa
     return folder
 
 
-def scorer_for(directory: Path, decode_workers: int = 2, batch_size: int = 16, charts: bool = False) -> Scorer:
+def scorer_for(directory: Path, workers: int = 2, batch_size: int = 16, charts: bool = False) -> Scorer:
     """A scorer with a full-size (224/128) random-weight VAD model and no music: the VAD path only."""
     torch.manual_seed(0)
     checkpoint = directory / "vad_224.pt"
@@ -79,21 +79,31 @@ def scorer_for(directory: Path, decode_workers: int = 2, batch_size: int = 16, c
         EmoticNet(EmoticNetConfig()).save(checkpoint)
     params = parse_params({
         "vad": {"out": str(checkpoint)},
-        "score": {"music": False, "charts": charts, "decode_workers": decode_workers, "batch_size": batch_size,
+        "score": {"music": False, "charts": charts, "workers": workers, "batch_size": batch_size,
                   "render_audio": False},
     })  # fmt: skip
     return Scorer(params.vad.out, None, params.score, params.generation, params.render)
 
 
-def bench_image_scoring(work: Path, count: int) -> None:
+def best_of(repeats: int, *sides: Callable[[], object]) -> list[tuple[float, object]]:
+    """Run the sides in turn `repeats` times; each side's fastest time and its result.
+
+    Interleaving puts the sides under the same load; the minimum is the run least disturbed by neighbours.
+    """
+    best: list[tuple[float, object]] = [(float("inf"), None)] * len(sides)
+    for _ in range(repeats):
+        for index, side in enumerate(sides):
+            elapsed, result = timed(side)
+            if elapsed < best[index][0]:
+                best[index] = (elapsed, result)
+    return best
+
+
+def bench_image_scoring(work: Path, count: int, repeats: int) -> None:
     """Our VAD path vs the bare model on pre-decoded batches, and vs the naive one-image-at-a-time loop."""
     library = photos(work / "photos_12mp", count, (4000, 3000))
     files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)]
     scorer = scorer_for(work)
-    list(scorer.iter_vad(files[:4]))  # start the decode workers and warm up the model
-    ours_time, ours = timed(lambda: [outputs[1] for _, outputs in scorer.iter_vad(files)])
-    scorer.close()
-
     config = scorer.vad.config
     decoded = []
     for file in files:
@@ -101,40 +111,47 @@ def bench_image_scoring(work: Path, count: int) -> None:
         decoded.append(
             (to_tensor(resize_rgb(image, config.context_size)), to_tensor(resize_rgb(image, config.body_size)))
         )
-    batches = [decoded[i : i + 16] for i in range(0, len(decoded), 16)]
+    layout = torch.channels_last  # the bare side gets the same input layout as the scorer's model
+    batches = [
+        (torch.stack([c for c, _ in decoded[i : i + 16]]).contiguous(memory_format=layout),
+         torch.stack([b for _, b in decoded[i : i + 16]]).contiguous(memory_format=layout))
+        for i in range(0, len(decoded), 16)
+    ]  # fmt: skip
+    naive_files = files[: max(1, count // 2)]  # the slowest side runs on half the photos; rates are per image
+
+    def ours() -> list:
+        return [outputs[1] for _, outputs in scorer.iter_vad(files)]
 
     def bare() -> list:
         with torch.no_grad():
-            return [
-                scorer.vad.predict(torch.stack([c for c, _ in b]), torch.stack([d for _, d in b]))[1] for b in batches
-            ]
-
-    bare()
-    bare_time, bare_out = timed(bare)
+            return [scorer.vad.predict(contexts, bodies)[1] for contexts, bodies in batches]
 
     def naive() -> list:
         outputs = []
         with torch.no_grad():
-            for file in files:
+            for file in naive_files:
                 image = Image.open(file.path).convert("RGB")  # full 12-megapixel decode, as the reference does
                 body = image.crop((0, 0, image.width, image.height))
                 context = to_tensor(resize_rgb(image, config.context_size))[None]
                 outputs.append(scorer.vad.predict(context, to_tensor(resize_rgb(body, config.body_size))[None])[1])
         return outputs
 
-    naive_time, naive_out = timed(naive)
-    ours_vad = np.concatenate([vad for vad in ours])
-    # draft decoding resamples differently from a full decode: same answers within a small VAD tolerance
-    assert np.abs(ours_vad - torch.cat(bare_out).numpy()).max() < 0.25
-    assert np.allclose(torch.cat(naive_out).numpy(), torch.cat(bare_out).numpy(), atol=1e-4)
-    ours_rate, bare_rate, naive_rate = count / ours_time, count / bare_time, count / naive_time
+    list(scorer.iter_vad(files[:32]))  # start both workers and warm up their models
+    bare()
+    (ours_time, ours_out), (bare_time, bare_out), (naive_time, naive_out) = best_of(repeats, ours, bare, naive)
+    scorer.close()
+    bare_vad = torch.cat(bare_out).numpy()
+    # scaled JPEG decoding resamples differently from a full decode: same answers within a small VAD tolerance
+    assert np.abs(np.concatenate(ours_out) - bare_vad).max() < 0.25
+    assert np.allclose(torch.cat(naive_out).numpy(), bare_vad[: len(naive_files)], atol=1e-4)
+    ours_rate, bare_rate, naive_rate = count / ours_time, count / bare_time, len(naive_files) / naive_time
     record(
         "image scoring vs bare model",
         "images/s ours ÷ images/s bare forward",
         ours_rate / bare_rate,
         "≥ 0.7",
         ours_rate / bare_rate >= 0.7,
-        f"ours {ours_rate:.1f}/s, bare model {bare_rate:.1f}/s, {count} 12-MP JPEGs",
+        f"ours {ours_rate:.1f}/s, bare model {bare_rate:.1f}/s, {count} 12-MP JPEGs, best of {repeats}",
     )
     record("image scoring vs naive loop", "images/s ours ÷ images/s naive", ours_rate / naive_rate, "≥ 4×",
            ours_rate / naive_rate >= 4, f"naive {naive_rate:.1f}/s")  # fmt: skip
@@ -267,7 +284,7 @@ def main() -> None:
     work.mkdir(exist_ok=True)
     quick = options.quick
     runs = {
-        "image": lambda: bench_image_scoring(work, 24 if quick else 200),
+        "image": lambda: bench_image_scoring(work, 24 if quick else 200, 1 if quick else 3),
         "generation": lambda: bench_generation(256 if quick else 1024),
         "tokenizer": lambda: bench_tokenizer(PROJECT / "data/sample/emopia/midis"),
         "overhead": lambda: bench_overhead(work),

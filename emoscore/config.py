@@ -196,7 +196,9 @@ class ScoreParams(Section):
     bars: int = Field(8, ge=1, le=128)
     batch_size: int = Field(16, ge=1, description="Images whose people go through the VAD model together.")
     chunk_size: int = Field(64, ge=1, description="Images per Prefect task (and per catalog part file).")
-    decode_workers: int = Field(2, ge=0)
+    workers: int | None = Field(
+        None, ge=0, description="Processes that decode and run the VAD model (None: one per core, 0: in-process)."
+    )
     max_pixels: int = Field(100_000_000, ge=1)
     follow_symlinks_outside: bool = False
     render_audio: bool = True

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from emoscore.errors import InvalidImage
@@ -33,6 +34,23 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def _decode_jpeg_scaled(path: Path, opened: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """An RGB/grey JPEG decoded by libjpeg-turbo at the largest 1/2…1/8 scale still at least `size`, upright.
+
+    Strict: a truncated or corrupt stream raises ValueError (Pillow's draft would too) instead of grey filling.
+    """
+    try:
+        pixels = simplejpeg.decode_jpeg(
+            path.read_bytes(), colorspace="RGB", min_width=size[0], min_height=size[1], strict=True
+        )
+    except ValueError as error:
+        raise InvalidImage(path, f"truncated or corrupt image data: {error}") from None
+    image = Image.fromarray(pixels)
+    if "exif" in opened.info:
+        image.info["exif"] = opened.info["exif"]
+    return ImageOps.exif_transpose(image)
+
+
 def decode_image(
     path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, draft: tuple[int, int] | None = None
 ) -> Image.Image:
@@ -51,6 +69,8 @@ def decode_image(
                 if width == 0 or height == 0:
                     raise InvalidImage(path, "image has zero width or height")
                 opened.seek(0)
+                if draft is not None and opened.format == "JPEG" and opened.mode in ("RGB", "L"):
+                    return _decode_jpeg_scaled(path, opened, draft)
                 if draft is not None and opened.format == "JPEG":
                     opened.draft("RGB", draft)
                 opened.load()

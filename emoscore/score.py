@@ -2,7 +2,7 @@
 
 `Scorer` loads the models once per process. `score_chunk` turns a list of image files into catalog rows: every
 image gets a row, `status='error'` with the reason when it cannot be scored, so one bad file never stops a
-batch. Decoding and cropping run in worker processes ahead of inference, so the model rarely waits.
+batch. Worker processes (one per core) each decode a batch and run it through their own copy of the model.
 """
 
 from __future__ import annotations
@@ -154,6 +154,72 @@ def prepare_image(
     return prepared
 
 
+def load_vad_model(checkpoint: Path) -> EmoticNet:
+    """The VAD model ready for CPU inference: eval mode, weights in channels-last layout (oneDNN's fast path)."""
+    return EmoticNet.from_checkpoint(checkpoint).eval().to(memory_format=torch.channels_last)
+
+
+@torch.inference_mode()
+def infer_people(model: EmoticNet, batch: list[PreparedImage]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Category probabilities and VAD for every person of every decoded image in `batch`, in one forward pass."""
+    contexts, bodies, owners = [], [], []
+    for index, prepared in enumerate(batch):
+        context = to_tensor(prepared.context)
+        for body in prepared.bodies:
+            contexts.append(context)
+            bodies.append(to_tensor(body))
+            owners.append(index)
+    layout = torch.channels_last
+    probabilities, vad = model.predict(
+        torch.stack(contexts).contiguous(memory_format=layout), torch.stack(bodies).contiguous(memory_format=layout)
+    )
+    owners_array = np.array(owners)
+    return [(probabilities.numpy()[owners_array == i], vad.numpy()[owners_array == i]) for i in range(len(batch))]
+
+
+def score_prepared(
+    model: EmoticNet, pending: list[PreparedImage]
+) -> list[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
+    """(image, outputs) for decoded images in order; None for those that failed to decode."""
+    good = [prepared for prepared in pending if not prepared.error]
+    results = iter(infer_people(model, good)) if good else iter(())
+    return [(prepared, None if prepared.error else next(results)) for prepared in pending]
+
+
+def even_batches(files: list[ImageFile], batch_size: int, workers: int) -> list[list[ImageFile]]:
+    """At most `batch_size` files per batch, as many batches as a multiple of `workers`, sizes within one.
+
+    So the last round keeps every worker busy instead of leaving one idle behind a short tail batch.
+    """
+    if not files:
+        return []
+    count = -(-len(files) // batch_size)
+    count = min(len(files), -(-count // workers) * workers)
+    return [list(batch) for batch in np.array_split(np.array(files, dtype=object), count)]
+
+
+_WORKER_MODEL: EmoticNet | None = None
+
+
+def _start_worker(checkpoint: str, threads: int) -> None:
+    """Process-pool initializer: the worker's own VAD model and torch thread count, set up once."""
+    global _WORKER_MODEL
+    torch.set_num_threads(threads)
+    _WORKER_MODEL = load_vad_model(Path(checkpoint))
+
+
+def _score_batch(
+    files: list[ImageFile], prepare: functools.partial
+) -> list[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
+    """One batch in a worker: decode, infer, and send back only what the rows need (no pixel arrays)."""
+    if _WORKER_MODEL is None:
+        raise RuntimeError("a scoring worker must be started by _start_worker")
+    results = score_prepared(_WORKER_MODEL, [prepare(file) for file in files])
+    for prepared, _ in results:
+        prepared.context, prepared.bodies = None, []
+    return results
+
+
 def model_digest(path: Path) -> str:
     """Short sha256 of a weights file: which model produced a row."""
     try:
@@ -165,9 +231,7 @@ def model_digest(path: Path) -> str:
 
 def scoring_params_hash(score: ScoreParams, generation: GenerationParams) -> str:
     """Hash of every setting that changes a row's content (not where files live or how fast it runs)."""
-    relevant = score.model_dump(
-        mode="json", exclude={"library", "catalog", "batch_size", "chunk_size", "decode_workers"}
-    )
+    relevant = score.model_dump(mode="json", exclude={"library", "catalog", "batch_size", "chunk_size", "workers"})
     text = json.dumps({"score": relevant, "generation": generation.model_dump(mode="json")}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -240,7 +304,7 @@ class Scorer:
         vocabulary: Path | None = None,
     ) -> None:
         self.score, self.generation, self.render = score, generation, render
-        self.vad = EmoticNet.from_checkpoint(vad_checkpoint).eval()
+        self.vad = load_vad_model(vad_checkpoint)
         self.vad_model = model_digest(vad_checkpoint)
         self.music = None
         self.music_model = "none"
@@ -252,6 +316,7 @@ class Scorer:
             self.music, _ = CPTransformer.from_checkpoint(music_checkpoint, expected)
             self.music_model = model_digest(music_checkpoint)
         self.identity = Identity(self.vad_model, self.music_model, scoring_params_hash(score, generation))
+        self.vad_checkpoint = Path(vad_checkpoint)
         self._executor: Executor | None = None
 
     @classmethod
@@ -260,9 +325,9 @@ class Scorer:
         return cls(params.vad.out, params.music.out, params.score, params.generation, params.render,
                    params.emopia.vocabulary)  # fmt: skip
 
-    def _prepared(self, files: list[ImageFile]) -> Iterator[PreparedImage]:
+    def _prepare_job(self) -> functools.partial:
         config = self.vad.config
-        job = functools.partial(
+        return functools.partial(
             prepare_image,
             context_size=config.context_size,
             body_size=config.body_size,
@@ -270,58 +335,61 @@ class Scorer:
             detector_weights=str(self.score.detector_weights) if self.score.detector_weights else None,
             max_pixels=self.score.max_pixels,
         )
-        if self.score.decode_workers == 0:
-            yield from map(job, files)
-            return
+
+    def _worker_count(self) -> int:
+        return self.score.workers if self.score.workers is not None else (os.cpu_count() or 1)
+
+    def _pool(self) -> Executor:
+        """Worker processes that each hold the model, or (inside a daemonic Dask worker) decode threads."""
         if self._executor is None:
-            # inside a daemonic process (a Dask worker) no child processes are allowed: decode in threads there
-            daemonic = multiprocessing.current_process().daemon
-            pool = ThreadPoolExecutor if daemonic else ProcessPoolExecutor
-            self._executor = pool(max_workers=self.score.decode_workers)
-        yield from self._executor.map(job, files, chunksize=2)
+            workers = self._worker_count()
+            if multiprocessing.current_process().daemon:
+                # a daemonic process may not start children: decode in threads, infer here
+                self._executor = ThreadPoolExecutor(max_workers=workers)
+            else:
+                threads = max(1, (os.cpu_count() or 1) // workers)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=workers, initializer=_start_worker, initargs=(str(self.vad_checkpoint), threads)
+                )
+        return self._executor
 
     def close(self) -> None:
-        """Stop the decode workers."""
+        """Stop the worker processes."""
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
             self._executor = None
 
-    @torch.no_grad()
-    def infer(self, batch: list[PreparedImage]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Category probabilities and VAD for every person of every image in the batch, in one forward pass."""
-        contexts, bodies, owners = [], [], []
-        for index, prepared in enumerate(batch):
-            context = to_tensor(prepared.context)
-            for body in prepared.bodies:
-                contexts.append(context)
-                bodies.append(to_tensor(body))
-                owners.append(index)
-        probabilities, vad = self.vad.predict(torch.stack(contexts), torch.stack(bodies))
-        owners_array = np.array(owners)
-        return [(probabilities.numpy()[owners_array == i], vad.numpy()[owners_array == i]) for i in range(len(batch))]
-
     def iter_vad(self, files: list[ImageFile]) -> Iterator[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
         """(prepared image, (category probabilities, VAD) per person) in the order given; None for failures.
 
-        Images are decoded ahead in workers and their people go through the model `batch_size` images at a time.
+        With `workers` > 0 each worker process decodes a batch of `batch_size` images and runs its people through
+        its own single-threaded copy of the model: one process per core keeps every core busy with no thread
+        contention and no image arrays crossing processes. With 0 everything runs here, one image at a time.
         """
+        prepare = self._prepare_job()
+        if self._worker_count() == 0:
+            yield from self._batched(prepare(file) for file in files)
+            return
+        pool = self._pool()
+        if isinstance(pool, ThreadPoolExecutor):
+            yield from self._batched(pool.map(prepare, files))
+            return
+        batches = even_batches(files, self.score.batch_size, self._worker_count())
+        for results in pool.map(functools.partial(_score_batch, prepare=prepare), batches):
+            yield from results
+
+    def _batched(
+        self, prepared_images: Iterable[PreparedImage]
+    ) -> Iterator[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
         pending: list[PreparedImage] = []
         good = 0
-        for prepared in self._prepared(files):
+        for prepared in prepared_images:
             pending.append(prepared)
             good += prepared.error is None
             if good >= self.score.batch_size:
-                yield from self._flush(pending)
+                yield from score_prepared(self.vad, pending)
                 pending, good = [], 0
-        yield from self._flush(pending)
-
-    def _flush(
-        self, pending: list[PreparedImage]
-    ) -> Iterator[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
-        good = [prepared for prepared in pending if not prepared.error]
-        results = iter(self.infer(good)) if good else iter(())
-        for prepared in pending:
-            yield prepared, None if prepared.error else next(results)
+        yield from score_prepared(self.vad, pending)
 
     def score_files(self, files: list[ImageFile], catalog: Path, flow_run_id: str = "") -> list[dict]:
         """Catalog rows for the files (one each, ok or error), in the order given."""

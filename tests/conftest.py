@@ -40,7 +40,7 @@ def project(tmp_path_factory):
         "vad": {"out": str(root / "vad.pt")},
         "music": {"out": str(root / "music.pt")},
         "emopia": {"vocabulary": str(root / "absent_vocab.json")},
-        "score": {"bars": 1, "chunk_size": 3, "decode_workers": 0, "render_audio": False, "max_pixels": 50_000_000},
+        "score": {"bars": 1, "chunk_size": 3, "workers": 0, "render_audio": False, "max_pixels": 50_000_000},
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root

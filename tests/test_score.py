@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from emoscore.catalog import part_files, read_catalog
 from emoscore.config import load_params
 from emoscore.library import score_library
-from emoscore.score import Identity
+from emoscore.score import Identity, ImageFile, Scorer, even_batches, hash_images, iter_library
 from tests.helpers import PROJECT, Now, photo
 
 
@@ -196,3 +198,36 @@ def test_two_runs_at_once_write_each_image_once(tmp_path, project):
 
 def test_identity_from_params_matches_the_loaded_scorer(project, scorer):
     assert Identity.from_params(load_params(project / "params.yaml")) == scorer.identity
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path, project):
+    library = tmp_path / "library"
+    bad_library(library, tmp_path / "outside")
+    files = [f for f in hash_images(iter_library(library)) if isinstance(f, ImageFile)]
+    params = load_params(project / "params.yaml")
+    in_process = Scorer.from_params(params)
+    pooled = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update={"workers": 2})}))
+    try:
+        here = list(in_process.iter_vad(files))
+        there = list(pooled.iter_vad(files))
+    finally:
+        pooled.close()
+    assert [p.file.path for p, _ in there] == [f.path for f in files]
+    for (mine, outputs), (theirs, their_outputs) in zip(here, there, strict=True):
+        assert (mine.error, mine.boxes, mine.width) == (theirs.error, theirs.boxes, theirs.width)
+        if outputs is None:
+            assert their_outputs is None
+        else:
+            assert np.allclose(outputs[1], their_outputs[1], atol=1e-4)
+    assert all(p.context is None and not p.bodies for p, _ in there)  # no pixel arrays sent back
+
+
+@given(st.integers(0, 300), st.integers(1, 64), st.integers(1, 8))
+def test_even_batches_keep_order_size_and_fill_every_worker(count, batch_size, workers):
+    files = [ImageFile(str(i), str(i), i) for i in range(count)]
+    batches = even_batches(files, batch_size, workers)
+    assert [f for batch in batches for f in batch] == files
+    assert all(0 < len(batch) <= batch_size for batch in batches)
+    if batches:
+        assert max(map(len, batches)) - min(map(len, batches)) <= 1
+        assert len(batches) % workers == 0 or len(batches) == count

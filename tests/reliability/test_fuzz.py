@@ -49,12 +49,12 @@ def _apply(seed: bytes, flips: list, cut: int, garbage: bytes) -> bytes:
 
 
 @FUZZ
-@given(st.one_of(*[mutated(seed) for seed in SEED_IMAGES], st.binary(max_size=300)))
-def test_image_decoder_never_escapes(tmp_path_factory, data):
+@given(st.one_of(*[mutated(seed) for seed in SEED_IMAGES], st.binary(max_size=300)), st.sampled_from([None, (8, 8)]))
+def test_image_decoder_never_escapes(tmp_path_factory, data, draft):
     path = tmp_path_factory.mktemp("img") / "fuzz.jpg"
     path.write_bytes(data)
     try:
-        image = decode_image(path, max_pixels=4_000_000)
+        image = decode_image(path, max_pixels=4_000_000, draft=draft)
     except InvalidImage as error:
         assert "fuzz.jpg" in str(error)
     else:
