@@ -6,15 +6,13 @@ It never sees the emotion word (the first step is dropped and the emotion family
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from emoscore.checkpoints import save_checkpoint
-from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY, Vocabulary
-from emoscore.music.model import load_music_checkpoint, sinusoidal_positions
+from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY
+from emoscore.music.model import MusicCheckpoint, sinusoidal_positions
 
 CHECKPOINT_FORMAT = "emoscore.music_classifier/1"
 
@@ -40,10 +38,11 @@ def music_only(words: np.ndarray) -> np.ndarray:
     return body
 
 
-class MusicClassifier(nn.Module):
+class MusicClassifier(MusicCheckpoint):
     """Summed family embeddings → transformer encoder → masked mean pool → 4 quadrant logits."""
 
     config_type = ClassifierConfig
+    checkpoint_format = CHECKPOINT_FORMAT
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
@@ -80,18 +79,6 @@ class MusicClassifier(nn.Module):
         for i, chunk in enumerate(chunks):
             batch[i, : len(chunk)] = torch.from_numpy(chunk)
         return torch.softmax(self(batch, lengths), dim=-1).mean(0).numpy()
-
-    def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
-        """State dict + config + vocabulary, readable with weights_only=True."""
-        save_checkpoint(path, CHECKPOINT_FORMAT, self.config, self.state_dict(), vocabulary=vocabulary.to_json(),
-                        extra=extra or {})  # fmt: skip
-
-    @classmethod
-    def from_checkpoint(
-        cls, path: Path | str, vocabulary: Vocabulary | None = None
-    ) -> tuple[MusicClassifier, Vocabulary]:
-        """Rebuild a saved classifier."""
-        return load_music_checkpoint(cls, path, CHECKPOINT_FORMAT, vocabulary)
 
 
 def clip_accuracy_report(model: MusicClassifier, pieces: list[np.ndarray], quadrants: np.ndarray) -> float | None:

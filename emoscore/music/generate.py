@@ -59,19 +59,23 @@ def parse_quadrant(quadrant: str | int) -> int:
     raise ValueError(f"unknown quadrant {quadrant!r}; choose one of {', '.join(QUADRANTS)}")
 
 
-def sample_token(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_p: float,
-                 generator: torch.Generator) -> int:  # fmt: skip
-    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling."""
-    logits = logits.masked_fill(~allowed, float("-inf"))
+def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
+                 rng: np.random.Generator) -> int:  # fmt: skip
+    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling.
+
+    NumPy, not torch: on vectors of a few dozen values each torch call costs more than the arithmetic.
+    """
+    values = np.where(allowed, np.asarray(logits, dtype=np.float64), -np.inf)
     if temperature <= 0:
-        return int(logits.argmax())
-    probabilities = torch.softmax(logits / temperature, dim=-1)
-    ordered, order = probabilities.sort(descending=True)
-    keep = ordered.cumsum(0) - ordered < top_p
-    keep[0] = True
-    ordered = ordered * keep
-    choice = torch.multinomial(ordered / ordered.sum(), 1, generator=generator)
-    return int(order[choice])
+        return int(values.argmax())
+    scaled = values / temperature
+    probabilities = np.exp(scaled - scaled.max())
+    order = np.argsort(-probabilities, kind="stable")
+    ordered = probabilities[order] / probabilities.sum()
+    cumulative = np.cumsum(ordered)
+    kept = max(1, int(np.count_nonzero(cumulative - ordered < top_p)))  # the nucleus is a prefix of the order
+    choice = np.searchsorted(cumulative[:kept], rng.random() * cumulative[kept - 1], side="right")
+    return int(order[min(int(choice), kept - 1)])
 
 
 @dataclass
@@ -96,9 +100,9 @@ class Grammar:
         """Another bar may start."""
         return self.bar < self.bars
 
-    def allowed_types(self, size: int) -> torch.Tensor:
+    def allowed_types(self, size: int) -> np.ndarray:
         """A Beat is followed by a Note, a Note by a Note or a Metrical step; EOS only in the last bar after a note."""
-        allowed = torch.zeros(size, dtype=torch.bool)
+        allowed = np.zeros(size, dtype=bool)
         if self.last_type == TYPE_METRICAL and self.position >= 0:
             allowed[TYPE_NOTE] = True
             return allowed
@@ -107,9 +111,9 @@ class Grammar:
         allowed[TYPE_EOS] = (not self.can_bar and self.last_type == TYPE_NOTE) or not allowed[TYPE_METRICAL]
         return allowed
 
-    def allowed_values(self, family: int, word_type: int, size: int) -> torch.Tensor:
+    def allowed_values(self, family: int, word_type: int, size: int) -> np.ndarray:
         """Values of a family allowed in a step of the given type (tempo/chord of Beats: see beat_values)."""
-        allowed = torch.zeros(size, dtype=torch.bool)
+        allowed = np.zeros(size, dtype=bool)
         if word_type == TYPE_NOTE and family in (PITCH, DURATION, VELOCITY):
             allowed[1:] = True
         elif word_type == TYPE_METRICAL and family == BAR_BEAT:
@@ -119,9 +123,9 @@ class Grammar:
             allowed[IGNORE] = True
         return allowed
 
-    def beat_values(self, family: int, size: int) -> torch.Tensor:
+    def beat_values(self, family: int, size: int) -> np.ndarray:
         """Tempo/chord of a Beat word: a real value the first time, then CONTI or a change."""
-        allowed = torch.zeros(size, dtype=torch.bool)
+        allowed = np.zeros(size, dtype=bool)
         allowed[2:] = True
         allowed[CONTI] = self.tempo_set if family == TEMPO else self.chord_set
         return allowed
@@ -153,31 +157,31 @@ def generate(
     sampling = sampling or Sampling()
     model.eval()
     device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
     sizes = list(model.config.vocab_sizes)
     words = [[0, 0, 0, TYPE_EMOTION, 0, 0, 0, emotion], [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
     grammar = Grammar(bars=bars)
-    cache: KVCache | None = None
+    cache = KVCache(model.config, capacity=min(max_steps, 1024), device=device) if use_cache else None
     pending = torch.tensor([words], device=device)
     while len(words) < max_steps - 1:
-        if use_cache:
-            hidden, cache = model.hidden(pending, cache)
+        if cache is not None:
+            hidden = model.hidden(pending, cache)
         else:
-            hidden, _ = model.hidden(torch.tensor([words], device=device))
+            hidden = model.hidden(torch.tensor([words], device=device))
         last = hidden[0, -1].cpu()
         temperature, top_p = sampling.for_family("type")
         allowed_types = grammar.allowed_types(sizes[TYPE])
-        word_type = sample_token(model.type_logits(last), allowed_types, temperature, top_p, generator)
+        word_type = sample_token(model.type_logits(last).numpy(), allowed_types, temperature, top_p, rng)
         if word_type == TYPE_EOS:
             break
         conditioned = model.condition_on_type(last[None], torch.tensor([word_type]))
         word = [0] * len(FAMILIES)  # families a step of this type does not use stay 0 ("ignore")
         word[TYPE] = word_type
 
-        def draw(index: int, allowed: torch.Tensor, state: torch.Tensor = conditioned) -> int:
+        def draw(index: int, allowed: np.ndarray, state: torch.Tensor = conditioned) -> int:
             temperature, top_p = sampling.for_family(FAMILIES[index])
-            logits = model.family_head(state, FAMILIES[index])[0]
-            return sample_token(logits, allowed, temperature, top_p, generator)
+            logits = model.family_head(state, FAMILIES[index])[0].numpy()
+            return sample_token(logits, allowed, temperature, top_p, rng)
 
         if word_type == TYPE_NOTE:
             for index in (PITCH, DURATION, VELOCITY):

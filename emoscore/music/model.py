@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,6 @@ from emoscore.errors import CheckpointError
 from emoscore.music.cp import FAMILIES, TYPE, VOCABULARY, Vocabulary
 
 CHECKPOINT_FORMAT = "emoscore.music/1"
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,34 @@ def sinusoidal_positions(start: int, length: int, width: int, device: torch.devi
     return encoding
 
 
+class KVCache:
+    """Keys and values of every layer for the steps decoded so far, in preallocated buffers.
+
+    Incremental decoding writes each new step in place and attends over a view of the filled prefix, instead of
+    concatenating (and so copying) the whole history at every step; the buffers double when full.
+    """
+
+    def __init__(self, config: MusicConfig, batch: int = 1, capacity: int = 1024, device: str = "cpu") -> None:
+        shape = (batch, config.n_heads, capacity, config.d_model // config.n_heads)
+        self.keys = [torch.empty(shape, device=device) for _ in range(config.n_layers)]
+        self.values = [torch.empty(shape, device=device) for _ in range(config.n_layers)]
+        self.length = 0
+
+    def extend(self, layer: int, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store one layer's keys/values of the new steps; views of all steps so far (cached and new)."""
+        end = self.length + keys.shape[2]
+        if end > self.keys[layer].shape[2]:
+            grown = max(end, 2 * self.keys[layer].shape[2])
+            for buffers in (self.keys, self.values):
+                old = buffers[layer]
+                buffers[layer] = torch.empty((*old.shape[:2], grown, old.shape[3]), device=old.device)
+                buffers[layer].narrow(2, 0, self.length).copy_(old.narrow(2, 0, self.length))
+        # narrow + copy_: two tensor ops per write, where slice assignment costs four (each op counts at one step)
+        self.keys[layer].narrow(2, self.length, keys.shape[2]).copy_(keys)
+        self.values[layer].narrow(2, self.length, values.shape[2]).copy_(values)
+        return self.keys[layer].narrow(2, 0, end), self.values[layer].narrow(2, 0, end)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention that can extend a key/value cache."""
 
@@ -57,17 +85,14 @@ class CausalSelfAttention(nn.Module):
         self.out = nn.Linear(config.d_model, config.d_model)
         self.dropout = config.dropout
 
-    def forward(
-        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Attend over cached and new steps; returns the output and the extended cache."""
+    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
+        """Attend over cached and new steps (adding the new steps' keys/values to the cache)."""
         batch, steps, width = x.shape
-        q, k, v = self.qkv(x).split(width, dim=2)
-        q, k, v = (t.view(batch, steps, self.heads, width // self.heads).transpose(1, 2) for t in (q, k, v))
+        q, k, v = self.qkv(x).view(batch, steps, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
         past = 0
         if cache is not None:
-            past = cache[0].shape[2]
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            past = cache.length
+            k, v = cache.extend(layer, k, v)
         dropout = self.dropout if self.training else 0.0
         if past == 0 or steps == 1:
             # a single new step may see every cached key: no mask needed (the fast path of incremental decoding)
@@ -76,8 +101,7 @@ class CausalSelfAttention(nn.Module):
             # new step i (absolute past+i) may see keys 0 … past+i
             allowed = torch.ones(steps, past + steps, dtype=torch.bool, device=x.device).tril(diagonal=past)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)
-        y = y.transpose(1, 2).contiguous().view(batch, steps, width)
-        return self.out(y), (k, v)
+        return self.out(y.transpose(1, 2).reshape(batch, steps, width))
 
 
 class Block(nn.Module):
@@ -94,17 +118,33 @@ class Block(nn.Module):
             nn.Dropout(config.dropout),
         )
 
-    def forward(
-        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
         """Residual attention then residual MLP."""
-        attended, cache = self.attention(self.norm1(x), cache)
-        x = x + attended
-        return x + self.mlp(self.norm2(x)), cache
+        x = x + self.attention(self.norm1(x), cache, layer)
+        return x + self.mlp(self.norm2(x))
 
 
-class CPTransformer(nn.Module):
+class MusicCheckpoint(nn.Module):
+    """A music model that saves and loads itself: state dict + config + vocabulary, read with weights_only=True."""
+
+    checkpoint_format: str
+    config: object
+
+    def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
+        """State dict + config + vocabulary (+ JSON-able extras), readable with weights_only=True."""
+        save_checkpoint(path, self.checkpoint_format, self.config, self.state_dict(), vocabulary=vocabulary.to_json(),
+                        extra=extra or {})  # fmt: skip
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str, vocabulary: Vocabulary | None = None) -> tuple[Self, Vocabulary]:
+        """Rebuild a saved model; refuses a vocabulary that differs from the one it was trained with."""
+        return load_music_checkpoint(cls, path, cls.checkpoint_format, vocabulary)
+
+
+class CPTransformer(MusicCheckpoint):
     """Decoder-only transformer over compound words, with type-first factorised heads."""
+
+    checkpoint_format = CHECKPOINT_FORMAT
 
     def __init__(self, config: MusicConfig) -> None:
         super().__init__()
@@ -124,18 +164,27 @@ class CPTransformer(nn.Module):
         self.heads = nn.ModuleDict(
             {name: nn.Linear(config.d_model, config.vocab_sizes[i]) for i, name in enumerate(FAMILIES) if i != TYPE}
         )
+        self._position_table: torch.Tensor | None = None  # not a parameter: rebuilt on demand, never saved
 
-    def hidden(self, words: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
-        """Hidden states [B, T, D] for steps [B, T, 8], continuing after the cached steps."""
-        past = cache[0][0].shape[2] if cache else 0
+    def hidden(self, words: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Hidden states [B, T, D] for steps [B, T, 8], continuing after the cached steps (the cache grows)."""
+        past = cache.length if cache is not None else 0
         embedded = torch.cat([embedding(words[..., i]) for i, embedding in enumerate(self.embeddings)], dim=-1)
         x = self.input_projection(embedded)
-        x = self.dropout(x + sinusoidal_positions(past, words.shape[1], x.shape[-1], x.device))
-        new_cache: KVCache = []
+        x = self.dropout(x + self.positions(past, words.shape[1], x.device))
         for index, block in enumerate(self.blocks):
-            x, layer_cache = block(x, cache[index] if cache else None)
-            new_cache.append(layer_cache)
-        return self.norm(x), new_cache
+            x = block(x, cache, index)
+        if cache is not None:
+            cache.length += words.shape[1]
+        return self.norm(x)
+
+    def positions(self, start: int, length: int, device: torch.device) -> torch.Tensor:
+        """Position encodings start … start+length-1 from a table computed once (and regrown when outgrown)."""
+        table = self._position_table
+        if table is None or table.shape[0] < start + length or table.device != device:
+            size = max(start + length, 2 * table.shape[0] if table is not None else 1024)
+            table = self._position_table = sinusoidal_positions(0, size, self.config.d_model, device)
+        return table[start : start + length]
 
     def type_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits of the next step's type."""
@@ -157,7 +206,7 @@ class CPTransformer(nn.Module):
     def loss(self, words: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Teacher-forced next-step cross-entropy, averaged over families and real (unpadded) steps."""
         inputs, targets = words[:, :-1], words[:, 1:]
-        hidden, _ = self.hidden(inputs)
+        hidden = self.hidden(inputs)
         mask = torch.arange(targets.shape[1], device=words.device)[None, :] < (lengths[:, None] - 1)
         logits = {"type": self.type_logits(hidden), **self.family_logits(hidden, targets[..., TYPE])}
         losses = {}
@@ -166,18 +215,6 @@ class CPTransformer(nn.Module):
             losses[name] = (per_step * mask).sum() / mask.sum().clamp(min=1)
         total = torch.stack(list(losses.values())).mean()
         return total, {name: float(value.detach()) for name, value in losses.items()}
-
-    def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
-        """State dict + config + vocabulary (+ JSON-able extras), readable with weights_only=True."""
-        save_checkpoint(path, CHECKPOINT_FORMAT, self.config, self.state_dict(), vocabulary=vocabulary.to_json(),
-                        extra=extra or {})  # fmt: skip
-
-    @classmethod
-    def from_checkpoint(
-        cls, path: Path | str, vocabulary: Vocabulary | None = None
-    ) -> tuple[CPTransformer, Vocabulary]:
-        """Rebuild a saved model; refuses a vocabulary that differs from the one it was trained with."""
-        return load_music_checkpoint(cls, path, CHECKPOINT_FORMAT, vocabulary)
 
 
 def load_music_checkpoint(

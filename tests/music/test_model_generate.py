@@ -20,7 +20,7 @@ from emoscore.music.cp import (
     encode_notes,
 )
 from emoscore.music.generate import Grammar, Sampling, generate, parse_quadrant, sample_token
-from emoscore.music.model import CPTransformer
+from emoscore.music.model import CPTransformer, KVCache
 from tests.helpers import SMALL
 
 
@@ -34,12 +34,11 @@ def test_cached_decoding_matches_full_recompute(model):
     words = generate(model, "Q1", bars=3, seed=5)
     x = torch.from_numpy(words[None])
     with torch.no_grad():
-        full, _ = model.hidden(x)
-        hidden, cache = model.hidden(x[:, :7])
-        pieces = [hidden]
-        for i in range(7, x.shape[1]):
-            hidden, cache = model.hidden(x[:, i : i + 1], cache)
-            pieces.append(hidden)
+        full = model.hidden(x)
+        cache = KVCache(model.config, capacity=4)  # smaller than the piece: the buffers must grow on the way
+        pieces = [model.hidden(x[:, :7], cache), model.hidden(x[:, 7:9], cache)]  # a 2-step extension uses a mask
+        for i in range(9, x.shape[1]):
+            pieces.append(model.hidden(x[:, i : i + 1], cache))
     incremental = torch.cat(pieces, dim=1)
     assert torch.allclose(full, incremental, atol=1e-5)
     assert torch.allclose(model.type_logits(full), model.type_logits(incremental), atol=1e-5)
@@ -79,12 +78,25 @@ def test_unknown_quadrant_is_refused(model):
 
 
 def test_nucleus_sampling_respects_mask_and_top_p():
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.tensor([5.0, 4.0, 0.0, -1.0])
-    allowed = torch.tensor([False, True, True, True])
-    draws = {sample_token(logits, allowed, 1.0, 0.5, generator) for _ in range(50)}
+    rng = np.random.default_rng(0)
+    logits = np.array([5.0, 4.0, 0.0, -1.0])
+    allowed = np.array([False, True, True, True])
+    draws = {sample_token(logits, allowed, 1.0, 0.5, rng) for _ in range(50)}
     assert draws == {1}  # 0 is masked, and index 1 alone holds more than half of what is left
-    assert sample_token(logits, allowed, 0.0, 1.0, generator) == 1  # temperature 0 = greedy
+    assert sample_token(logits, allowed, 0.0, 1.0, rng) == 1  # temperature 0 = greedy
+
+
+def test_sampling_follows_the_softmax_inside_the_nucleus():
+    rng = np.random.default_rng(1)
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    allowed = np.ones(4, dtype=bool)
+    counts = np.bincount([sample_token(logits, allowed, 1.0, 0.9, rng) for _ in range(20_000)], minlength=4)
+    # top-p 0.9 keeps 0.5, 0.3 and 0.15 (0.8 < 0.9 before the third), renormalised over 0.95; never the 0.05
+    assert counts[3] == 0
+    assert np.allclose(counts[:3] / counts.sum(), np.array([0.5, 0.3, 0.15]) / 0.95, atol=0.015)
+    hot = np.bincount([sample_token(logits, allowed, 2.0, 1.0, rng) for _ in range(20_000)], minlength=4)
+    flattened = np.array([0.5, 0.3, 0.15, 0.05]) ** 0.5
+    assert np.allclose(hot / hot.sum(), flattened / flattened.sum(), atol=0.015)  # temperature 2 flattens
 
 
 def test_grammar_forces_a_note_after_a_beat_and_a_bar_limit():
