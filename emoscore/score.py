@@ -13,6 +13,8 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -201,9 +203,18 @@ def even_batches(files: list[ImageFile], batch_size: int, workers: int) -> list[
 _WORKER_MODEL: EmoticNet | None = None
 
 
-def _start_worker(checkpoint: str, threads: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Watchdog of a worker: leave when the scoring process is gone (a SIGKILLed run must not leave its workers,
+    each holding a model, blocked forever on the task queue)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def _start_worker(checkpoint: str, threads: int, parent: int) -> None:
     """Process-pool initializer: the worker's own VAD model and torch thread count, set up once."""
     global _WORKER_MODEL
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
     _WORKER_MODEL = load_vad_model(Path(checkpoint))
 
@@ -348,9 +359,8 @@ class Scorer:
                 self._executor = ThreadPoolExecutor(max_workers=workers)
             else:
                 threads = max(1, (os.cpu_count() or 1) // workers)
-                self._executor = ProcessPoolExecutor(
-                    max_workers=workers, initializer=_start_worker, initargs=(str(self.vad_checkpoint), threads)
-                )
+                setup = (str(self.vad_checkpoint), threads, os.getpid())
+                self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=setup)
         return self._executor
 
     def close(self) -> None:
