@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,8 +386,30 @@ class Scorer:
             yield from self._batched(pool.map(prepare, files))
             return
         batches = even_batches(files, self.score.batch_size, self._worker_count())
-        for results in pool.map(functools.partial(_score_batch, prepare=prepare), batches):
+        futures = [pool.submit(_score_batch, batch, prepare) for batch in batches]
+        for batch, future in zip(batches, futures, strict=True):
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                results = self._isolate(batch, prepare)
             yield from results
+
+    def _isolate(
+        self, batch: list[ImageFile], prepare: functools.partial
+    ) -> list[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
+        """A worker died (a decoder crash or the OOM killer): score the batch one file at a time in fresh workers,
+        so only a file that kills its worker again is lost, as an error row naming why."""
+        self.close()
+        results = []
+        for file in batch:
+            try:
+                results.extend(self._pool().submit(_score_batch, [file], prepare).result())
+            except BrokenProcessPool:
+                self.close()
+                log.error("%s: the worker scoring it died", file.path)
+                failed = PreparedImage(file, error="the worker process died while decoding or scoring this file")
+                results.append((failed, None))
+        return results
 
     def _batched(
         self, prepared_images: Iterable[PreparedImage]

@@ -231,3 +231,30 @@ def test_even_batches_keep_order_size_and_fill_every_worker(count, batch_size, w
     if batches:
         assert max(map(len, batches)) - min(map(len, batches)) <= 1
         assert len(batches) % workers == 0 or len(batches) == count
+
+
+def test_a_file_that_kills_its_worker_costs_only_its_own_row(tmp_path, project, monkeypatch):
+    import emoscore.score as score_module
+
+    decode = score_module.decode_image
+
+    def crashing_decode(path, **options):
+        if "crash" in str(path):
+            os._exit(1)  # what a decoder segfault or the OOM killer does to the worker
+        return decode(path, **options)
+
+    monkeypatch.setattr(score_module, "decode_image", crashing_decode)  # inherited by the forked workers
+    for index in range(6):
+        photo(tmp_path / "library" / f"p{index}.jpg")
+    photo(tmp_path / "library" / "p2_crash.jpg")
+    files = [f for f in hash_images(iter_library(tmp_path / "library")) if isinstance(f, ImageFile)]
+    params = load_params(project / "params.yaml")
+    pooled = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update={"workers": 2})}))
+    try:
+        results = list(pooled.iter_vad(files))
+        assert len(list(pooled.iter_vad(files[:2]))) == 2  # the scorer keeps working afterwards
+    finally:
+        pooled.close()
+    assert [p.file.path for p, _ in results] == [f.path for f in files]
+    failed = {Path(p.file.path).name: p.error for p, outputs in results if outputs is None}
+    assert list(failed) == ["p2_crash.jpg"] and "worker process died" in failed["p2_crash.jpg"]
