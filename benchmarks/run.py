@@ -29,6 +29,7 @@ sys.path.insert(0, str(PROJECT))
 
 from emoscore.config import load_params, parse_params  # noqa: E402
 from emoscore.emotic.dataset import resize_rgb, to_tensor  # noqa: E402
+from emoscore.emotic.inference import load_vad_engine  # noqa: E402
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
 from emoscore.music.cp import encode_midi  # noqa: E402
 from emoscore.music.generate import generate  # noqa: E402
@@ -71,18 +72,23 @@ def photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0) -> Pa
     return folder
 
 
-def scorer_for(directory: Path, workers: int = 2, batch_size: int = 16, charts: bool = False,
-               small: bool = False) -> Scorer:  # fmt: skip
-    """A scorer with a random-weight VAD model and no music (the VAD path only): full-size 224/128 inputs, or
-    32/32 when `small` (where only the pipeline around the model is being measured)."""
+def vad_checkpoint(directory: Path, small: bool = False) -> Path:
+    """A random-weight VAD checkpoint: full-size 224/128 inputs, or 32/32 when `small` (made once)."""
     torch.manual_seed(0)
     checkpoint = directory / ("vad_32.pt" if small else "vad_224.pt")
     if not checkpoint.exists():
         EmoticNet(EmoticNetConfig(context_size=32, body_size=32) if small else EmoticNetConfig()).save(checkpoint)
+    return checkpoint
+
+
+def scorer_for(directory: Path, workers: int = 2, batch_size: int = 16, charts: bool = False,
+               small: bool = False, engine: str = "onnxruntime") -> Scorer:  # fmt: skip
+    """A scorer with a random-weight VAD model and no music (the VAD path only): full-size 224/128 inputs, or
+    32/32 when `small` (where only the pipeline around the model is being measured)."""
     params = parse_params({
-        "vad": {"out": str(checkpoint)},
+        "vad": {"out": str(vad_checkpoint(directory, small))},
         "score": {"music": False, "charts": charts, "workers": workers, "batch_size": batch_size,
-                  "render_audio": False},
+                  "render_audio": False, "engine": engine},
     })  # fmt: skip
     return Scorer(params.vad.out, None, params.score, params.generation, params.render)
 
@@ -102,61 +108,69 @@ def best_of(repeats: int, *sides: Callable[[], object]) -> list[tuple[float, obj
 
 
 def bench_image_scoring(work: Path, count: int, repeats: int) -> None:
-    """Our VAD path vs the bare model on pre-decoded batches, and vs the naive one-image-at-a-time loop."""
+    """Our VAD path vs the bare model on pre-decoded batches (for each engine), vs the naive one-image-at-a-time
+    loop, and ONNX Runtime vs torch through the whole path."""
     library = photos(work / "photos_12mp", count, (4000, 3000))
-    files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)]
-    scorer = scorer_for(work)
-    config = scorer.vad.config
+    files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)][:count]
+    threads = torch.get_num_threads()
+    checkpoint = vad_checkpoint(work)
+    engines = {name: load_vad_engine(checkpoint, name, threads) for name in ("onnxruntime", "torch")}
+    scorers = {name: scorer_for(work, engine=name) for name in engines}
+    config = engines["torch"].config
     decoded = []
     for file in files:
         image = Image.open(file.path).convert("RGB")
         decoded.append(
             (to_tensor(resize_rgb(image, config.context_size)), to_tensor(resize_rgb(image, config.body_size)))
         )
-    layout = torch.channels_last  # the bare side gets the same input layout as the scorer's model
     batches = [
-        (torch.stack([c for c, _ in decoded[i : i + 16]]).contiguous(memory_format=layout),
-         torch.stack([b for _, b in decoded[i : i + 16]]).contiguous(memory_format=layout))
+        (torch.stack([c for c, _ in decoded[i : i + 16]]), torch.stack([b for _, b in decoded[i : i + 16]]))
         for i in range(0, len(decoded), 16)
-    ]  # fmt: skip
+    ]
     naive_files = files[: max(1, count // 2)]  # the slowest side runs on half the photos; rates are per image
 
-    def ours() -> list:
-        return [outputs[1] for _, outputs in scorer.iter_vad(files)]
+    def ours(name: str) -> Callable[[], list]:
+        return lambda: [outputs[1] for _, outputs in scorers[name].iter_vad(files)]
 
-    def bare() -> list:
-        with torch.no_grad():
-            return [scorer.vad.predict(contexts, bodies)[1] for contexts, bodies in batches]
+    def bare(name: str) -> Callable[[], list]:
+        return lambda: [engines[name].predict(contexts, bodies)[1] for contexts, bodies in batches]
 
     def naive() -> list:
-        outputs = []
-        with torch.no_grad():
-            for file in naive_files:
-                image = Image.open(file.path).convert("RGB")  # full 12-megapixel decode, as the reference does
-                body = image.crop((0, 0, image.width, image.height))
-                context = to_tensor(resize_rgb(image, config.context_size))[None]
-                outputs.append(scorer.vad.predict(context, to_tensor(resize_rgb(body, config.body_size))[None])[1])
+        model, outputs = engines["torch"], []
+        for file in naive_files:
+            image = Image.open(file.path).convert("RGB")  # full 12-megapixel decode, as the reference does
+            body = image.crop((0, 0, image.width, image.height))
+            context = to_tensor(resize_rgb(image, config.context_size))[None]
+            outputs.append(model.predict(context, to_tensor(resize_rgb(body, config.body_size))[None])[1])
         return outputs
 
-    list(scorer.iter_vad(files[:32]))  # start both workers and warm up their models
-    bare()
-    (ours_time, ours_out), (bare_time, bare_out), (naive_time, naive_out) = best_of(repeats, ours, bare, naive)
-    scorer.close()
-    bare_vad = torch.cat(bare_out).numpy()
+    for name in engines:
+        list(scorers[name].iter_vad(files[:32]))  # start both workers and warm up their models
+        bare(name)()
+    sides = best_of(repeats, ours("onnxruntime"), bare("onnxruntime"), ours("torch"), bare("torch"), naive)
+    for scorer in scorers.values():
+        scorer.close()
+    (ort_time, ort_out), (ort_bare_time, ort_bare_out), (torch_time, torch_out), (bare_time, bare_out) = sides[:4]
+    naive_time, naive_out = sides[4]
+    bare_vad = np.concatenate(bare_out)
     # scaled JPEG decoding resamples differently from a full decode: same answers within a small VAD tolerance
-    assert np.abs(np.concatenate(ours_out) - bare_vad).max() < 0.25
-    assert np.allclose(torch.cat(naive_out).numpy(), bare_vad[: len(naive_files)], atol=1e-4)
-    ours_rate, bare_rate, naive_rate = count / ours_time, count / bare_time, len(naive_files) / naive_time
-    record(
-        "image scoring vs bare model",
-        "images/s ours ÷ images/s bare forward",
-        ours_rate / bare_rate,
-        "≥ 0.7",
-        ours_rate / bare_rate >= 0.7,
-        f"ours {ours_rate:.1f}/s, bare model {bare_rate:.1f}/s, {count} 12-MP JPEGs, best of {repeats}",
-    )
-    record("image scoring vs naive loop", "images/s ours ÷ images/s naive", ours_rate / naive_rate, "≥ 4×",
-           ours_rate / naive_rate >= 4, f"naive {naive_rate:.1f}/s")  # fmt: skip
+    for out in (ort_out, torch_out):
+        assert np.abs(np.concatenate(out) - bare_vad).max() < 0.25
+    assert np.allclose(np.concatenate(ort_bare_out), bare_vad, atol=1e-3)  # the export computes the same
+    assert np.allclose(np.concatenate(naive_out), bare_vad[: len(naive_files)], atol=1e-4)
+    rate = {"ort": count / ort_time, "ort bare": count / ort_bare_time, "torch": count / torch_time,
+            "torch bare": count / bare_time, "naive": len(naive_files) / naive_time}  # fmt: skip
+    for engine, key in (("ONNX Runtime", "ort"), ("torch", "torch")):
+        ratio = rate[key] / rate[f"{key} bare"]
+        record(f"image scoring vs bare model ({engine})", "images/s ours ÷ images/s bare forward, same engine",
+               ratio, "≥ 0.7", ratio >= 0.7, f"ours {rate[key]:.1f}/s, bare model {rate[f'{key} bare']:.1f}/s, "
+               f"{count} 12-MP JPEGs, best of {repeats}")  # fmt: skip
+    ratio = rate["ort"] / rate["naive"]
+    record("image scoring vs naive loop", "images/s ours (ONNX Runtime) ÷ images/s naive (torch)", ratio, "≥ 4×",
+           ratio >= 4, f"naive {rate['naive']:.1f}/s")  # fmt: skip
+    ratio = rate["ort"] / rate["torch"]
+    record("ONNX Runtime vs torch", "images/s of our path with each engine", ratio, "> 1× to keep it", ratio > 1,
+           f"{rate['ort']:.1f} vs {rate['torch']:.1f} images/s")  # fmt: skip
 
 
 def bench_generation(steps: int, repeats: int) -> None:
@@ -297,7 +311,7 @@ def main() -> None:
     work.mkdir(exist_ok=True)
     quick = options.quick
     runs = {
-        "image": lambda: bench_image_scoring(work, 24 if quick else 200, 1 if quick else 3),
+        "image": lambda: bench_image_scoring(work, 24 if quick else 200, 1 if quick else 2),
         "generation": lambda: bench_generation(256 if quick else 1024, 1 if quick else 2),
         "tokenizer": lambda: bench_tokenizer(PROJECT / "data/sample/emopia/midis"),
         "overhead": lambda: bench_overhead(work),

@@ -199,6 +199,9 @@ class ScoreParams(Section):
     workers: int | None = Field(
         None, ge=0, description="Processes that decode and run the VAD model (None: one per core, 0: in-process)."
     )
+    engine: Literal["torch", "onnxruntime"] = Field(
+        "onnxruntime", description="What runs the VAD model: ONNX Runtime on an export of the weights, or torch."
+    )
     max_pixels: int = Field(100_000_000, ge=1)
     follow_symlinks_outside: bool = False
     render_audio: bool = True

@@ -32,6 +32,7 @@ from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
 from emoscore.emotic.annotations import clip_box
 from emoscore.emotic.dataset import resize_rgb, to_tensor
 from emoscore.emotic.detect import build_detector
+from emoscore.emotic.inference import Engine, VadEngine, load_vad_engine
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
 from emoscore.errors import CheckpointError, InvalidImage
@@ -157,13 +158,7 @@ def prepare_image(
     return prepared
 
 
-def load_vad_model(checkpoint: Path) -> EmoticNet:
-    """The VAD model ready for CPU inference: eval mode, weights in channels-last layout (oneDNN's fast path)."""
-    return EmoticNet.from_checkpoint(checkpoint).eval().to(memory_format=torch.channels_last)
-
-
-@torch.inference_mode()
-def infer_people(model: EmoticNet, batch: list[PreparedImage]) -> list[tuple[np.ndarray, np.ndarray]]:
+def infer_people(model: VadEngine, batch: list[PreparedImage]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Category probabilities and VAD for every person of every decoded image in `batch`, in one forward pass."""
     contexts, bodies, owners = [], [], []
     for index, prepared in enumerate(batch):
@@ -172,16 +167,13 @@ def infer_people(model: EmoticNet, batch: list[PreparedImage]) -> list[tuple[np.
             contexts.append(context)
             bodies.append(to_tensor(body))
             owners.append(index)
-    layout = torch.channels_last
-    probabilities, vad = model.predict(
-        torch.stack(contexts).contiguous(memory_format=layout), torch.stack(bodies).contiguous(memory_format=layout)
-    )
+    probabilities, vad = model.predict(torch.stack(contexts), torch.stack(bodies))
     owners_array = np.array(owners)
-    return [(probabilities.numpy()[owners_array == i], vad.numpy()[owners_array == i]) for i in range(len(batch))]
+    return [(probabilities[owners_array == i], vad[owners_array == i]) for i in range(len(batch))]
 
 
 def score_prepared(
-    model: EmoticNet, pending: list[PreparedImage]
+    model: VadEngine, pending: list[PreparedImage]
 ) -> list[tuple[PreparedImage, tuple[np.ndarray, np.ndarray] | None]]:
     """(image, outputs) for decoded images in order; None for those that failed to decode."""
     good = [prepared for prepared in pending if not prepared.error]
@@ -201,7 +193,7 @@ def even_batches(files: list[ImageFile], batch_size: int, workers: int) -> list[
     return [list(batch) for batch in np.array_split(np.array(files, dtype=object), count)]
 
 
-_WORKER_MODEL: EmoticNet | None = None
+_WORKER_MODEL: VadEngine | None = None
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -212,12 +204,12 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker(checkpoint: str, threads: int, parent: int) -> None:
-    """Process-pool initializer: the worker's own VAD model and torch thread count, set up once."""
+def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int) -> None:
+    """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
     global _WORKER_MODEL
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
-    _WORKER_MODEL = load_vad_model(Path(checkpoint))
+    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads)
 
 
 def _score_batch(
@@ -243,7 +235,8 @@ def model_digest(path: Path) -> str:
 
 def scoring_params_hash(score: ScoreParams, generation: GenerationParams) -> str:
     """Hash of every setting that changes a row's content (not where files live or how fast it runs)."""
-    relevant = score.model_dump(mode="json", exclude={"library", "catalog", "batch_size", "chunk_size", "workers"})
+    speed_only = {"batch_size", "chunk_size", "workers", "engine"}  # the same rows, only faster or slower
+    relevant = score.model_dump(mode="json", exclude={"library", "catalog", *speed_only})
     text = json.dumps({"score": relevant, "generation": generation.model_dump(mode="json")}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -316,7 +309,8 @@ class Scorer:
         vocabulary: Path | None = None,
     ) -> None:
         self.score, self.generation, self.render = score, generation, render
-        self.vad = load_vad_model(vad_checkpoint)
+        self.config = EmoticNet.from_checkpoint(vad_checkpoint).config
+        self._vad: VadEngine | None = None
         self.vad_model = model_digest(vad_checkpoint)
         self.music = None
         self.music_model = "none"
@@ -338,7 +332,7 @@ class Scorer:
                    params.emopia.vocabulary)  # fmt: skip
 
     def _prepare_job(self) -> functools.partial:
-        config = self.vad.config
+        config = self.config
         return functools.partial(
             prepare_image,
             context_size=config.context_size,
@@ -360,9 +354,16 @@ class Scorer:
                 self._executor = ThreadPoolExecutor(max_workers=workers)
             else:
                 threads = max(1, (os.cpu_count() or 1) // workers)
-                setup = (str(self.vad_checkpoint), threads, os.getpid())
+                setup = (str(self.vad_checkpoint), self.score.engine, threads, os.getpid())
                 self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=setup)
         return self._executor
+
+    @property
+    def vad(self) -> VadEngine:
+        """The VAD model in this process (built on first use: with worker processes only they need one)."""
+        if self._vad is None:
+            self._vad = load_vad_engine(self.vad_checkpoint, self.score.engine, torch.get_num_threads())
+        return self._vad
 
     def close(self) -> None:
         """Stop the worker processes."""

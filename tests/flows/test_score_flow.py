@@ -44,3 +44,28 @@ def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):
         holder.kill()
         holder.wait()
     assert "another scoring run" in busy["skipped_run"]
+
+
+def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, tmp_path):
+    from emoscore.cli import _task_runner
+    from flows.score_images import score_images
+
+    library = tmp_path / "library"
+    for index in range(4):
+        photo(library / f"p{index}.jpg")
+    (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    params = str(project / "params.yaml")
+    local = score_images(library=str(library), catalog=str(tmp_path / "local"), params_path=params)
+    on_dask = score_images.with_options(task_runner=_task_runner("local:2"))(
+        library=str(library), catalog=str(tmp_path / "dask"), params_path=params
+    )
+    assert (local["scored"], local["failed"]) == (on_dask["scored"], on_dask["failed"]) == (4, 1)
+    rows = {name: {r["image_id"]: r for r in read_catalog(tmp_path / name).to_pylist()} for name in ("local", "dask")}
+    assert rows["local"].keys() == rows["dask"].keys()
+    for image_id, here in rows["local"].items():
+        there = rows["dask"][image_id]
+        assert (here["status"], here["quadrant"], here["error"]) == (there["status"], there["quadrant"], there["error"])
+        if here["status"] == "ok":
+            assert abs(here["valence"] - there["valence"]) < 1e-4 and abs(here["arousal"] - there["arousal"]) < 1e-4
+            midi = (tmp_path / "local" / here["midi_path"], tmp_path / "dask" / there["midi_path"])
+            assert midi[0].read_bytes() == midi[1].read_bytes()

@@ -1,0 +1,34 @@
+"""The two scoring engines compute the same thing: ONNX Runtime on the export equals the torch model."""
+
+import numpy as np
+import pytest
+import torch
+
+from emoscore.emotic.inference import load_vad_engine
+from emoscore.emotic.labels import CATEGORIES
+from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(3)
+    path = tmp_path_factory.mktemp("vad") / "vad.pt"
+    EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=48, body_size=32)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_onnxruntime_matches_torch_on_any_batch_size(checkpoint, count):
+    generator = torch.Generator().manual_seed(count)
+    contexts, bodies = (
+        torch.randn(count, 3, 48, 48, generator=generator),
+        torch.randn(count, 3, 32, 32, generator=generator),
+    )
+    reference = EmoticNet.from_checkpoint(checkpoint).eval()
+    with torch.no_grad():
+        expected_probabilities, expected_vad = (t.numpy() for t in reference.predict(contexts, bodies))
+    for engine in ("torch", "onnxruntime"):
+        probabilities, vad = load_vad_engine(checkpoint, engine, threads=1).predict(contexts, bodies)
+        assert probabilities.shape == (count, len(CATEGORIES)) and vad.shape == (count, 3)
+        assert np.allclose(probabilities, expected_probabilities, atol=1e-4), engine
+        assert np.allclose(vad, expected_vad, atol=1e-3), engine
