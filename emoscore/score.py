@@ -194,6 +194,7 @@ def even_batches(files: list[ImageFile], batch_size: int, workers: int) -> list[
 
 
 _WORKER_MODEL: VadEngine | None = None
+SPAWN = multiprocessing.get_context("spawn")
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -355,7 +356,11 @@ class Scorer:
             else:
                 threads = max(1, (os.cpu_count() or 1) // workers)
                 setup = (str(self.vad_checkpoint), self.score.engine, threads, os.getpid())
-                self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=setup)
+                # spawned, not forked: a fork inherits torch's OpenMP state (a child using >1 thread hangs) and
+                # whatever locks other threads of this process (Prefect's) hold at that moment
+                self._executor = ProcessPoolExecutor(
+                    max_workers=workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
+                )
         return self._executor
 
     @property

@@ -30,3 +30,13 @@ def photo(path, size=(96, 72), mode="RGB", **save):
     image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
     image.convert(mode).save(path, **save)
     return path
+
+
+def prepare_or_die(file, **options):
+    """A scoring worker's prepare step that kills its worker on files named *crash*: what a decoder segfault or the
+    OOM killer does (module-level, so spawned workers can import it)."""
+    from emoscore.score import prepare_image
+
+    if "crash" in file.path:
+        os._exit(1)
+    return prepare_image(file, **options)

@@ -1,5 +1,6 @@
 """Scoring a library into the catalog: bad files, reruns, retries, a SIGKILL mid-run and two runs at once."""
 
+import functools
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from emoscore.catalog import part_files, read_catalog
 from emoscore.config import load_params
 from emoscore.library import score_library
 from emoscore.score import Identity, ImageFile, Scorer, even_batches, hash_images, iter_library
-from tests.helpers import PROJECT, Now, photo
+from tests.helpers import PROJECT, Now, photo, prepare_or_die
 
 
 def bad_library(root: Path, outside: Path) -> dict[str, str]:
@@ -234,16 +235,8 @@ def test_even_batches_keep_order_size_and_fill_every_worker(count, batch_size, w
 
 
 def test_a_file_that_kills_its_worker_costs_only_its_own_row(tmp_path, project, monkeypatch):
-    import emoscore.score as score_module
-
-    decode = score_module.decode_image
-
-    def crashing_decode(path, **options):
-        if "crash" in str(path):
-            os._exit(1)  # what a decoder segfault or the OOM killer does to the worker
-        return decode(path, **options)
-
-    monkeypatch.setattr(score_module, "decode_image", crashing_decode)  # inherited by the forked workers
+    job = Scorer._prepare_job
+    monkeypatch.setattr(Scorer, "_prepare_job", lambda self: functools.partial(prepare_or_die, **job(self).keywords))
     for index in range(6):
         photo(tmp_path / "library" / f"p{index}.jpg")
     photo(tmp_path / "library" / "p2_crash.jpg")
