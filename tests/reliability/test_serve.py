@@ -22,18 +22,20 @@ def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project):
     environment["PYTHONPATH"] = str(PROJECT)
     command = [sys.executable, "-m", "emoscore.cli", "serve", "--library", str(library), "--catalog", str(catalog),
                "--cron", "* * * * *", "--params", str(project / "params.yaml")]  # fmt: skip
-    server = subprocess.Popen(command, cwd=PROJECT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)  # fmt: skip
+    output = tmp_path / "serve.log"  # a file, not a pipe nobody reads: a full pipe would block serve's logging
+    with output.open("w") as log:
+        server = subprocess.Popen(command, cwd=PROJECT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                                  text=True, start_new_session=True)  # fmt: skip
     try:
         deadline = time.time() + 240
         while not part_files(catalog) and time.time() < deadline and server.poll() is None:
             time.sleep(2)
-        assert part_files(catalog), "no cron tick scored the library within 4 minutes"
+        assert part_files(catalog), f"no cron tick scored the library within 4 minutes:\n{output.read_text()[-3000:]}"
     finally:
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail("serve did not stop within 60 s of Ctrl-C")
+            pytest.fail(f"serve did not stop within 60 s of Ctrl-C:\n{output.read_text()[-3000:]}")
     assert sorted(row["status"] for row in read_catalog(catalog).to_pylist()) == ["ok", "ok"]
