@@ -183,6 +183,9 @@ class RenderParams(Section):
     sample_rate: int = Field(44100, ge=8000)
 
 
+Engine = Literal["torch", "onnxruntime"]  # what runs the VAD model when scoring (emoscore.emotic.inference)
+
+
 class ScoreParams(Section):
     """Scoring photos into the catalog (`emoscore score`, `serve`, and the `score_demo` stage)."""
 
@@ -199,7 +202,7 @@ class ScoreParams(Section):
     workers: int | None = Field(
         None, ge=0, description="Processes that decode and run the VAD model (None: one per core, 0: in-process)."
     )
-    engine: Literal["torch", "onnxruntime"] = Field(
+    engine: Engine = Field(
         "onnxruntime", description="What runs the VAD model: ONNX Runtime on an export of the weights, or torch."
     )
     max_pixels: int = Field(100_000_000, ge=1)

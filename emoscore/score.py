@@ -28,11 +28,11 @@ import torch
 
 from emoscore.bridge import music_seed, pool_people, vad_to_quadrant
 from emoscore.chart import vad_chart
-from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
+from emoscore.config import Engine, GenerationParams, Params, RenderParams, ScoreParams
 from emoscore.emotic.annotations import clip_box
 from emoscore.emotic.dataset import resize_rgb, to_tensor
 from emoscore.emotic.detect import build_detector
-from emoscore.emotic.inference import Engine, VadEngine, load_vad_engine
+from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
 from emoscore.errors import CheckpointError, InvalidImage
@@ -310,7 +310,8 @@ class Scorer:
         vocabulary: Path | None = None,
     ) -> None:
         self.score, self.generation, self.render = score, generation, render
-        self.config = EmoticNet.from_checkpoint(vad_checkpoint).config
+        self._model = EmoticNet.from_checkpoint(vad_checkpoint)  # read once: its config now, its engine on first use
+        self.config = self._model.config
         self._vad: VadEngine | None = None
         self.vad_model = model_digest(vad_checkpoint)
         self.music = None
@@ -367,7 +368,7 @@ class Scorer:
     def vad(self) -> VadEngine:
         """The VAD model in this process (built on first use: with worker processes only they need one)."""
         if self._vad is None:
-            self._vad = load_vad_engine(self.vad_checkpoint, self.score.engine, torch.get_num_threads())
+            self._vad = vad_engine(self._model, self.score.engine, torch.get_num_threads())
         return self._vad
 
     def close(self) -> None:

@@ -4,19 +4,16 @@ same weights. Both take normalised NCHW batches and return (category probabiliti
 from __future__ import annotations
 
 import io
-import logging
 import warnings
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from emoscore.config import Engine
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
-
-log = logging.getLogger(__name__)
-Engine = Literal["torch", "onnxruntime"]
 
 
 class VadEngine(Protocol):
@@ -94,9 +91,11 @@ class OnnxVad:
         return probabilities, vad
 
 
+def vad_engine(model: EmoticNet, engine: Engine, threads: int) -> VadEngine:
+    """A loaded VAD model ready for CPU scoring on `threads` threads."""
+    return OnnxVad(model, threads) if engine == "onnxruntime" else TorchVad(model)
+
+
 def load_vad_engine(checkpoint: Path, engine: Engine, threads: int) -> VadEngine:
     """The VAD model of an emoscore checkpoint ready for CPU scoring on `threads` threads."""
-    model = EmoticNet.from_checkpoint(checkpoint)
-    if engine == "onnxruntime":
-        return OnnxVad(model, threads)
-    return TorchVad(model)
+    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads)
