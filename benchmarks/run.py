@@ -9,6 +9,7 @@ sides is checked to give the same answer first, so a fast wrong answer cannot wi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -31,11 +32,12 @@ from emoscore.config import load_params, parse_params  # noqa: E402
 from emoscore.emotic.dataset import resize_rgb, to_tensor  # noqa: E402
 from emoscore.emotic.inference import load_vad_engine  # noqa: E402
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
+from emoscore.library import hash_images, iter_library  # noqa: E402
 from emoscore.music.cp import encode_midi  # noqa: E402
 from emoscore.music.generate import generate  # noqa: E402
 from emoscore.music.model import CPTransformer, MusicConfig  # noqa: E402
 from emoscore.sample import draw_person_state, paint_person, scene_background  # noqa: E402
-from emoscore.score import Scorer, hash_images, iter_library  # noqa: E402
+from emoscore.score import Scorer  # noqa: E402
 
 RESULTS: list[dict] = []
 
@@ -77,7 +79,10 @@ def vad_checkpoint(directory: Path, small: bool = False) -> Path:
     torch.manual_seed(0)
     checkpoint = directory / ("vad_32.pt" if small else "vad_224.pt")
     if not checkpoint.exists():
-        EmoticNet(EmoticNetConfig(context_size=32, body_size=32) if small else EmoticNetConfig()).save(checkpoint)
+        defaults = parse_params({})
+        size = {"context_size": 32, "body_size": 32} if small else {"context_size": 224, "body_size": 128}
+        config = dataclasses.replace(EmoticNetConfig.from_params(defaults.emotic, defaults.vad), **size)
+        EmoticNet(config).save(checkpoint)
     return checkpoint
 
 
@@ -130,7 +135,7 @@ def bench_image_scoring(work: Path, count: int, repeats: int) -> None:
     naive_files = files[: max(1, count // 2)]  # the slowest side runs on half the photos; rates are per image
 
     def ours(name: str) -> Callable[[], list]:
-        return lambda: [outputs[1] for _, outputs in scorers[name].iter_vad(files)]
+        return lambda: [outputs[1] for _, outputs in scorers[name].pool.iter_vad(files)]
 
     def bare(name: str) -> Callable[[], list]:
         return lambda: [engines[name].predict(contexts, bodies)[1] for contexts, bodies in batches]
@@ -145,7 +150,7 @@ def bench_image_scoring(work: Path, count: int, repeats: int) -> None:
         return outputs
 
     for name in engines:
-        list(scorers[name].iter_vad(files[:32]))  # start both workers and warm up their models
+        list(scorers[name].pool.iter_vad(files[:32]))  # start both workers and warm up their models
         bare(name)()
     sides = best_of(repeats, ours("onnxruntime"), bare("onnxruntime"), ours("torch"), bare("torch"), naive)
     for scorer in scorers.values():
@@ -177,7 +182,7 @@ def bench_generation(steps: int, repeats: int) -> None:
     """Generated CP steps/s with the key/value cache vs recomputing the whole sequence every step."""
     torch.manual_seed(0)
     music = load_params(PROJECT / "params.yaml").music  # the size of the model the project trains
-    model = CPTransformer(MusicConfig(d_model=music.d_model, n_layers=music.n_layers, n_heads=music.n_heads)).eval()
+    model = CPTransformer(MusicConfig.from_params(music)).eval()
     generate(model, "Q1", bars=4, seed=0)  # warm-up
     (cached_time, cached), (full_time, full) = best_of(
         repeats,
@@ -250,8 +255,8 @@ def bench_overhead(work: Path) -> None:
     library = photos(work / "photos_small", 64, (1024, 768), seed=1)
     files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)]
     scorer = scorer_for(work)
-    list(scorer.iter_vad(files[:4]))
-    chunk_time, _ = timed(lambda: list(scorer.iter_vad(files)))
+    list(scorer.pool.iter_vad(files[:4]))
+    chunk_time, _ = timed(lambda: list(scorer.pool.iter_vad(files)))
     scorer.close()
     share = per_task / (chunk_time + per_task)
     record("Prefect per-task overhead", "task overhead ÷ (one 64-image chunk + overhead)", share, "≤ 5%",

@@ -8,19 +8,28 @@ keys already present, and one run at a time holds the catalog's lock, so two run
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
+import logging
 import os
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
+from emoscore.digests import model_digest
 from emoscore.emotic.labels import NUM_CATEGORIES
 from emoscore.errors import EmoscoreError
+
+log = logging.getLogger(__name__)
 
 KEY = ("image_id", "vad_model", "music_model", "params_hash")
 PERSON = pa.struct(
@@ -62,6 +71,90 @@ SCHEMA = pa.schema(
         ("flow_run_id", pa.string()),
     ]
 )
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image to score: its path, content hash (sha256) and size."""
+
+    path: str
+    image_id: str
+    size_bytes: int
+
+
+def unreadable_file(path: str) -> ImageFile:
+    """An ImageFile for a file that cannot be read at all: keyed by its path, so it gets an error row once."""
+    return ImageFile(path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest()[:40], 0)
+
+
+SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine"})  # the same rows, only faster or slower
+WHERE_ONLY = frozenset({"library", "catalog"})
+
+
+def scoring_params_hash(score: ScoreParams, generation: GenerationParams, render: RenderParams) -> str:
+    """Hash of every setting that changes a row's content (not where files live or how fast it runs)."""
+    relevant = score.model_dump(mode="json", exclude=set(SPEED_ONLY | WHERE_ONLY))
+    sections = {"score": relevant, "generation": generation.model_dump(mode="json")}
+    if score.render_audio:
+        sections["render"] = render.model_dump(mode="json")
+    text = json.dumps(sections, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which models and settings produce a row: with the image id, the catalog key."""
+
+    vad_model: str
+    music_model: str
+    params_hash: str
+
+    @classmethod
+    def from_params(cls, params: Params) -> Identity:
+        """Digests of the weights and settings named in params.yaml (no model is loaded)."""
+        music = model_digest(params.music.out) if params.score.music else "none"
+        params_hash = scoring_params_hash(params.score, params.generation, params.render)
+        return cls(model_digest(params.vad.out), music, params_hash)
+
+    def key(self, image_id: str) -> tuple[str, str, str, str]:
+        """The catalog key of an image scored with these models and settings."""
+        return (image_id, self.vad_model, self.music_model, self.params_hash)
+
+
+def utf8_text(text: str | None) -> str | None:
+    """A string Parquet can hold: file names that are not UTF-8 (kept by Python as surrogates) become \\xNN."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def base_row(
+    identity: Identity, file: ImageFile, status: str, error: str | None, flow_run_id: str, width: int = 0,
+    height: int = 0,
+) -> dict:  # fmt: skip
+    """The columns every row has."""
+    return {
+        "image_id": file.image_id,
+        "path": utf8_text(file.path),
+        "size_bytes": file.size_bytes,
+        "width": width,
+        "height": height,
+        "status": status,
+        "error": utf8_text(error),
+        "people": [],
+        "vad_model": identity.vad_model,
+        "music_model": identity.music_model,
+        "params_hash": identity.params_hash,
+        "scored_at": datetime.now(UTC),
+        "flow_run_id": flow_run_id,
+    }
+
+
+def error_row(identity: Identity, file: ImageFile, reason: str, flow_run_id: str = "", width: int = 0,
+              height: int = 0) -> dict:  # fmt: skip
+    """The row of an image that could not be scored, with the reason."""
+    log.warning("%s: %s", file.path, reason)
+    return base_row(identity, file, "error", reason, flow_run_id, width, height)
 
 
 class CatalogError(EmoscoreError):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import torch
 
@@ -53,3 +55,45 @@ def save_checkpoint(
     temporary = path.with_name(f".{path.name}.tmp")
     torch.save(payload, temporary)
     temporary.replace(path)
+
+
+class Checkpointed:
+    """Mixin of our three models (an `nn.Module` with a frozen config dataclass): one `save` and one `load`.
+
+    A subclass names its `checkpoint_format` and `config_type`; the checkpoint holds both plus the state dict and
+    JSON-able sections, and loading rebuilds the architecture from the saved config before reading the weights.
+    """
+
+    checkpoint_format: ClassVar[str]
+    config_type: ClassVar[type]
+    config: Any
+
+    def save(self, path: Path | str, **sections: object) -> None:
+        """State dict + config (+ JSON-able sections such as vocabulary or history), readable with weights_only."""
+        save_checkpoint(path, self.checkpoint_format, self.config, self.state_dict(), **sections)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, path: Path | str) -> tuple[Self, dict]:
+        """(model in eval mode, the checkpoint's other sections); a file of another kind or shape is refused."""
+        payload = load_weights_only(path)
+        if not isinstance(payload, dict) or payload.get("format") != cls.checkpoint_format:
+            raise CheckpointError(path, f"not an emoscore checkpoint of format {cls.checkpoint_format!r}")
+        try:
+            config = cls.config_type(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
+            )
+        except (TypeError, AttributeError) as error:
+            raise CheckpointError(path, f"config does not fit {cls.config_type.__name__}: {error}") from None
+        quiet = logging.getLogger("emoscore")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # the random init is overwritten at once; don't warn about it
+        try:
+            model = cls(config)
+        finally:
+            quiet.setLevel(level)
+        try:
+            model.load_state_dict(payload["state_dict"])  # type: ignore[attr-defined]
+        except RuntimeError as error:
+            raise CheckpointError(path, f"weights do not fit the architecture in its config: {error}") from None
+        sections = {key: value for key, value in payload.items() if key not in {"format", "config", "state_dict"}}
+        return model.eval(), sections  # type: ignore[attr-defined]

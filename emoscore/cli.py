@@ -1,4 +1,5 @@
-"""`emoscore …`: score photo libraries (now or on a schedule), generate music for an emotion, inspect the tokenizer."""
+"""`emoscore …` commands that need no Prefect: generate music for an emotion, the tokenizer, catalog questions and
+the gallery. The commands that run flows (`score`, `serve`) are added on the flow side, in `flows/cli.py`."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug lo
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(error: Exception) -> typer.Exit:
+def fail(error: Exception | str) -> typer.Exit:
+    """Print the error for a person and return the exit to raise (code 2)."""
     console.print(f"[red]error:[/red] {error}", soft_wrap=True, markup=True)
     return typer.Exit(code=2)
 
@@ -66,40 +68,33 @@ def generate(
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Write a solo-piano MIDI file in the asked emotion quadrant (and its audio)."""
-    from emoscore.config import GenerationParams
-    from emoscore.music.cp import Vocabulary, decode_notes, decode_to_midi
-    from emoscore.music.generate import Sampling, parse_quadrant
-    from emoscore.music.generate import generate as generate_steps
+    from emoscore.config import GenerationParams, Params
+    from emoscore.music.compose import compose_piece
+    from emoscore.music.cp import Vocabulary
+    from emoscore.music.generate import parse_quadrant
     from emoscore.music.model import CPTransformer
-    from emoscore.music.render import RenderUnavailable, render_wav
 
     try:
-        settings = load_params(params) if params.exists() else None
+        settings = load_params(params) if params.exists() else Params()
         wanted = parse_quadrant(quadrant)
-        generation = settings.generation if settings else GenerationParams()
-        overrides = GenerationParams(
-            temperature={**generation.temperature, **_family_values(temperature, "--temperature")},
-            top_p={**generation.top_p, **_family_values(top_p, "--top-p")},
+        generation = GenerationParams.model_validate(
+            {
+                **settings.generation.model_dump(),
+                "temperature": {**settings.generation.temperature, **_family_values(temperature, "--temperature")},
+                "top_p": {**settings.generation.top_p, **_family_values(top_p, "--top-p")},
+            }
         )
-        checkpoint = model or (settings.music.out if settings else Path("models/music.pt"))
-        vocabulary_path = vocabulary or (settings.emopia.vocabulary if settings else None)
-        expected = Vocabulary.load(vocabulary_path) if vocabulary_path and Path(vocabulary_path).exists() else None
-        network, _ = CPTransformer.from_checkpoint(checkpoint, expected)
-        steps = generate_steps(
-            network, wanted, bars=bars or generation.bars, seed=seed,
-            sampling=Sampling(overrides.temperature, overrides.top_p), max_steps=generation.max_steps,
-        )  # fmt: skip
-        decode_to_midi(steps, out)
+        vocabulary_path = vocabulary or settings.emopia.vocabulary
+        expected = Vocabulary.load(vocabulary_path) if Path(vocabulary_path).exists() else None
+        network, _ = CPTransformer.from_checkpoint(model or settings.music.out, expected)
+        piece = compose_piece(network, wanted, bars or generation.bars, seed, generation, out, audio, settings.render)
     except (EmoscoreError, ValueError) as error:
-        raise _fail(error) from None
-    notes, _, _ = decode_notes(steps)
-    console.print(f"wrote [bold]{out}[/bold]: Q{wanted}, {len(notes)} notes, {len(steps)} CP steps")
-    if audio is not None:
-        try:
-            render_wav(out, audio, settings.render.soundfont if settings else None)
-            console.print(f"wrote [bold]{audio}[/bold]")
-        except RenderUnavailable as error:
-            console.print(f"[yellow]no audio:[/yellow] {error}")
+        raise fail(error) from None
+    console.print(f"wrote [bold]{out}[/bold]: Q{wanted}, {piece.n_notes} notes, {len(piece.steps)} CP steps")
+    if piece.audio_path is not None:
+        console.print(f"wrote [bold]{audio}[/bold]")
+    elif audio is not None:
+        console.print(f"[yellow]no audio:[/yellow] {piece.audio_problem}")
 
 
 @tokens_app.command("encode")
@@ -116,7 +111,7 @@ def tokens_encode(
     try:
         steps = encode_midi(midi, emotion=parse_quadrant(quadrant) if quadrant else 0)
     except (EmoscoreError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     document: dict = {"families": list(FAMILIES), "steps": steps.tolist()}
     if names:
         document["names"] = [VOCABULARY.describe(step) for step in steps]
@@ -151,68 +146,9 @@ def tokens_decode(
                 f"step {step}: {FAMILIES[family]} value {steps[step, family]} outside 0…{sizes[family] - 1}"
             )
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise _fail(f"{tokens}: {error}") from None
+        raise fail(f"{tokens}: {error}") from None
     decode_to_midi(steps, out)
     console.print(f"wrote [bold]{out}[/bold]: {len(decode_notes(steps)[0])} notes")
-
-
-def _task_runner(dask: str | None):
-    if not dask:
-        return None
-    from prefect_dask import DaskTaskRunner
-
-    if dask.startswith("local:"):
-        workers = int(dask.split(":", 1)[1] or 2)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
-    return DaskTaskRunner(address=dask)
-
-
-def _print_summary(summary: dict) -> None:
-    from rich.table import Table
-
-    table = Table(title="scoring run", show_header=False)
-    for key, value in summary.items():
-        table.add_row(key.replace("_", " "), str(value))
-    Console().print(table)
-
-
-@app.command()
-def score(
-    path: Annotated[Path, typer.Argument(help="A photo, or a folder scored recursively.")],
-    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
-    retry_errors: Annotated[bool, typer.Option(help="Score again images that failed before.")] = False,
-    dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image)."""
-    try:
-        load_params(params)
-        from flows.score_images import score_images
-
-        flow = score_images.with_options(task_runner=runner) if (runner := _task_runner(dask)) else score_images
-        summary = flow(library=str(path), catalog=str(catalog) if catalog else None, params_path=str(params),
-                       retry_errors=retry_errors)  # fmt: skip
-    except EmoscoreError as error:
-        raise _fail(error) from None
-    _print_summary(summary)
-
-
-@app.command()
-def serve(
-    library: Annotated[Path, typer.Option(help="Folder to keep scoring.")],
-    cron: Annotated[str, typer.Option(help="When to look for new images (cron syntax).")] = "*/15 * * * *",
-    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "emoscore-library",
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Score what is new under LIBRARY on a schedule until Ctrl-C (starts a local Prefect server if needed)."""
-    from flows.serve import serve_library
-
-    try:
-        load_params(params)
-        serve_library(library, cron, catalog, params, name)
-    except EmoscoreError as error:
-        raise _fail(error) from None
 
 
 def _query_from(
@@ -277,10 +213,10 @@ def catalog_query(
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None)
         table = run_query(_catalog_path(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     if output_format == "parquet":
         if out is None:
-            raise _fail("--format parquet needs --out FILE")
+            raise fail("--format parquet needs --out FILE")
         pq.write_table(table, out)
     elif output_format == "csv":
         flat = table.drop_columns([c for c in ("people", "top_categories") if c in table.column_names])
@@ -301,7 +237,7 @@ def catalog_query(
             view.add_row(row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, top)
         Console().print(view)
     else:
-        raise _fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
+        raise fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
 
 
 @catalog_app.command("stats")
@@ -312,7 +248,7 @@ def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = 
     try:
         stats = catalog_stats(_catalog_path(catalog, params))
     except EmoscoreError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     Console().print_json(json.dumps(stats, default=str))
 
 
@@ -338,9 +274,5 @@ def gallery(
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None)
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     console.print(f"wrote [bold]{page}[/bold]")
-
-
-if __name__ == "__main__":
-    app()

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from emoscore.errors import ConfigError
+from emoscore.music.families import SAMPLED_FAMILIES
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -38,8 +39,8 @@ class SampleParams(Section):
     max_people_per_image: int = Field(2, ge=1, le=6)
     image_width: int = Field(320, ge=64, le=4096)
     image_height: int = Field(240, ge=64, le=4096)
-    emopia_songs_per_quadrant: int = Field(15, ge=1)
-    emopia_clips_per_song: int = Field(2, ge=1)
+    emopia_songs_per_quadrant: int = Field(30, ge=1)
+    emopia_clips_per_song: int = Field(3, ge=1)
     emopia_bars: int = Field(8, ge=1, le=64)
     photos: int = Field(12, ge=0, description="Sample photos for the score_demo stage.")
 
@@ -47,14 +48,14 @@ class SampleParams(Section):
 class EmoticParams(Section):
     """Where EMOTIC lives and how person records become model inputs (`prepare_emotic`)."""
 
-    root: Path | None = Field(None, description="Unpacked EMOTIC root; null = the bundled sample.")
-    annotations: Path | None = Field(
-        None, description="Annotations.mat or a folder of {train,val,test}.csv; null = <root>/Annotations."
+    root: Path = Field(Path("data/sample/emotic"), description="Unpacked EMOTIC; a DVC dependency of prepare_emotic.")
+    annotations: Path = Field(
+        Path("Annotations"), description="Under root: Annotations.mat, or a folder of {train,val,test}.csv."
     )
-    images_dir: Path | None = Field(None, description="Folder holding <folder>/<filename>; null = <root>/emotic.")
+    images_dir: Path = Field(Path("emotic"), description="Under root: the folder holding <folder>/<filename>.")
     out: Path = Path("data/processed/emotic")
-    context_size: int = Field(224, ge=32, le=512)
-    body_size: int = Field(128, ge=32, le=512)
+    context_size: int = Field(112, ge=32, le=512)
+    body_size: int = Field(64, ge=32, le=512)
     min_box_side: int = Field(2, ge=1, description="Boxes thinner than this many pixels after clipping are skipped.")
     max_logged_errors: int = Field(10, ge=0)
     num_workers: int = Field(2, ge=0, description="Processes decoding images while preparing.")
@@ -72,7 +73,7 @@ class VadParams(Section):
     body_weights: Path | None = None
     fusion_hidden: int = Field(256, ge=8)
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
-    epochs: int = Field(6, ge=1)
+    epochs: int = Field(8, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
@@ -104,7 +105,7 @@ class EvalVadParams(Section):
 class EmopiaParams(Section):
     """Where EMOPIA lives (`prepare_emopia`)."""
 
-    root: Path | None = Field(None, description="Unpacked EMOPIA (midis/, label.csv, split/); null = the sample.")
+    root: Path = Field(Path("data/sample/emopia"), description="Unpacked EMOPIA (midis/, label.csv, split/).")
     out: Path = Path("data/processed/emopia")
     vocabulary: Path = Path("models/cp_vocab.json")
 
@@ -112,14 +113,18 @@ class EmopiaParams(Section):
 class MusicParams(Section):
     """The CP transformer and its training (`train_music`)."""
 
-    d_model: int = Field(192, ge=16)
-    n_layers: int = Field(4, ge=1)
+    d_model: int = Field(128, ge=16)
+    n_layers: int = Field(3, ge=1)
     n_heads: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
+    embedding_sizes: tuple[int, int, int, int, int, int, int, int] = Field(
+        (64, 128, 32, 16, 128, 64, 64, 16), description="One embedding width per token family, in family order."
+    )
+    type_embedding: int = Field(32, ge=1, description="Width of the sampled type fed to the other families' heads.")
     seq_len: int = Field(512, ge=16, description="Training window in CP steps; longer pieces are windowed.")
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(20, ge=1)
     batch_size: int = Field(8, ge=1)
-    learning_rate: float = Field(5e-4, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     out: Path = Path("models/music.pt")
@@ -136,8 +141,10 @@ class MusicClassifierParams(Section):
 
     d_model: int = Field(64, ge=16)
     n_layers: int = Field(2, ge=1)
+    n_heads: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
     window: int = Field(256, ge=16)
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(6, ge=1)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
@@ -149,18 +156,20 @@ class GenerationParams(Section):
 
     bars: int = Field(16, ge=1, le=256)
     max_steps: int = Field(2048, ge=16)
-    temperature: dict[str, float] = Field(default_factory=dict)
-    top_p: dict[str, float] = Field(default_factory=dict)
+    temperature: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(SAMPLED_FAMILIES, 1.0), description="Per token family."
+    )
+    top_p: dict[str, float] = Field(
+        default_factory=lambda: {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9,
+                                 "duration": 0.9, "velocity": 0.9},
+        description="Nucleus mass per token family.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _known_families(self) -> GenerationParams:
-        from emoscore.music.cp import FAMILIES
-
         for name in [*self.temperature, *self.top_p]:
-            if name not in FAMILIES or name == "emotion":
-                raise ValueError(
-                    f"unknown token family {name!r}; choose from {[f for f in FAMILIES if f != 'emotion']}"
-                )
+            if name not in SAMPLED_FAMILIES:
+                raise ValueError(f"unknown token family {name!r}; choose from {list(SAMPLED_FAMILIES)}")
         if any(not 0 < value <= 1 for value in self.top_p.values()):
             raise ValueError("top_p values must be in (0, 1]")
         if any(value < 0 for value in self.temperature.values()):
@@ -226,16 +235,6 @@ class Params(Section):
     eval_music: EvalMusicParams = EvalMusicParams()
     render: RenderParams = RenderParams()
     score: ScoreParams = ScoreParams()
-
-    @property
-    def emotic_root(self) -> Path:
-        """The EMOTIC root in use: the configured one, or the bundled sample."""
-        return self.emotic.root if self.emotic.root is not None else self.sample.out / "emotic"
-
-    @property
-    def emopia_root(self) -> Path:
-        """The EMOPIA root in use: the configured one, or the bundled sample."""
-        return self.emopia.root if self.emopia.root is not None else self.sample.out / "emopia"
 
 
 def _describe(error: ValidationError, source: str) -> str:

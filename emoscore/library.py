@@ -1,12 +1,16 @@
-"""One scoring run over a photo library: hold the catalog lock, skip what is done, score the rest in chunks,
-and write each chunk as an atomic part file as soon as it is ready (so a killed run loses at most the chunks
-in flight, and a rerun picks them up)."""
+"""A photo library: walk it, hash its images, and run one scoring pass over it.
+
+The pass holds the catalog lock, skips what is done, scores the rest in chunks, and writes each chunk as an
+atomic part file as soon as it is ready (so a killed run loses at most the chunks in flight, and a rerun picks
+them up).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -14,9 +18,63 @@ from typing import Protocol
 from tqdm import tqdm
 
 from emoscore import catalog as catalog_store
-from emoscore.score import Identity, ImageFile, Skipped, error_row, hash_images, iter_library, unreadable_file
+from emoscore.catalog import Identity, ImageFile, error_row, unreadable_file
+from emoscore.digests import file_sha256
+from emoscore.errors import InvalidImage
+from emoscore.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file under the library that is not scored, and why (logged, counted, no row)."""
+
+    path: str
+    reason: str
+
+
+def iter_library(root: Path, follow_outside: bool = False) -> Iterator[Path | Skipped]:
+    """Image files under `root` (any case of extension, nested folders), streamed in a stable order.
+
+    Broken symlinks and symlinks that leave the library (unless `follow_outside`) come out as Skipped.
+    """
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    if not root.is_dir():
+        raise InvalidImage(root, "library folder not found")
+    resolved_root = root.resolve()
+    for directory, folders, files in os.walk(root):
+        folders.sort()
+        for name in sorted(files):
+            path = Path(directory) / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.exists():
+                    yield Skipped(str(path), "broken symlink")
+                    continue
+                if not follow_outside and not target.is_relative_to(resolved_root):
+                    yield Skipped(str(path), f"symlink points outside the library ({target})")
+                    continue
+            yield path
+
+
+def hash_images(paths: Iterable[Path | Skipped]) -> Iterator[ImageFile | Skipped | tuple[str, str]]:
+    """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row)."""
+    for path in paths:
+        if isinstance(path, Skipped):
+            yield path
+            continue
+        try:
+            image_id, size = file_sha256(path)
+        except OSError as error:
+            yield (str(path), f"cannot read: {error.strerror or error}")
+            continue
+        yield ImageFile(str(path), image_id, size)
 
 
 class RowsFuture(Protocol):

@@ -11,11 +11,11 @@ from emoscore.config import load_params
 from emoscore.music.classify import MusicClassifier, clip_accuracy_report
 from emoscore.music.cp import Vocabulary
 from emoscore.music.emopia import load_split
+from emoscore.music.evaluate import evaluate_music
 from emoscore.music.generate import Sampling
 from emoscore.music.model import CPTransformer
-from flows._stage import run_stage
-from tasks.music import evaluate_music
-from tasks.reports import publish_table, write_json
+from emoscore.reports import write_json
+from flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/eval_music.json")
 
@@ -31,8 +31,9 @@ def eval_music(params_path: str = "params.yaml") -> dict:
     real: dict[int, list] = defaultdict(list)
     for piece, quadrant in zip(pieces, quadrants, strict=True):
         real[int(quadrant)].append(piece)
-    sampling = Sampling(params.generation.temperature, params.generation.top_p)
-    report = evaluate_music(model, classifier, dict(real), params.eval_music, sampling)
+    settings = params.eval_music
+    report = evaluate_music(model, classifier, dict(real), settings.pieces_per_quadrant, settings.bars, settings.seed,
+                            Sampling.from_params(params.generation))  # fmt: skip
     report["classifier_test_accuracy_on_real_clips"] = clip_accuracy_report(classifier, pieces, quadrants)
     write_json(REPORT, report)
     publish_table(

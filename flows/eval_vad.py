@@ -8,11 +8,10 @@ from prefect import flow
 
 from emoscore.config import load_params
 from emoscore.emotic.dataset import EmoticArrays
-from emoscore.emotic.evaluate import plot_pr_curves, thresholds_from
+from emoscore.emotic.evaluate import evaluation_report, plot_pr_curves, predict_split, thresholds_from
 from emoscore.emotic.model import EmoticNet
-from flows._stage import run_stage
-from tasks.emotic import evaluation_report, predict_split
-from tasks.reports import publish_table, write_json
+from emoscore.reports import write_json
+from flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/eval_vad.json")
 THRESHOLDS = Path("models/thresholds.json")
@@ -25,9 +24,10 @@ def eval_vad(params_path: str = "params.yaml") -> dict:
     params = load_params(params_path)
     data_dir, settings = params.emotic.out, params.eval_vad
     model = EmoticNet.from_checkpoint(params.vad.out)
-    thresholds = thresholds_from(predict_split(model, data_dir, settings.threshold_split, settings))
-    test = predict_split(model, data_dir, settings.split, settings)
-    report = evaluation_report(test, EmoticArrays(data_dir, "train"), thresholds)
+    thresholds = thresholds_from(predict_split(model, data_dir, settings.threshold_split, settings.batch_size))
+    test = predict_split(model, data_dir, settings.split, settings.batch_size)
+    train_set = EmoticArrays(data_dir, "train")
+    report = evaluation_report(test, train_set.categories, train_set.vad, thresholds)
     report["split"], report["thresholds_from"] = settings.split, settings.threshold_split
     write_json(THRESHOLDS, thresholds)
     write_json(REPORT, report)

@@ -8,9 +8,9 @@ from prefect import flow
 
 from emoscore.config import load_params
 from emoscore.music.cp import VOCABULARY
-from flows._stage import run_stage
-from tasks.music import prepare_emopia as prepare_emopia_task
-from tasks.reports import publish_table, write_json
+from emoscore.music.emopia import prepare_emopia as tokenise_emopia
+from emoscore.reports import write_json
+from flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/prepare_emopia.json")
 
@@ -19,7 +19,7 @@ REPORT = Path("reports/prepare_emopia.json")
 def prepare_emopia(params_path: str = "params.yaml") -> dict:
     """Tokenise every clip into data/processed/emopia/{split}.npz; write models/cp_vocab.json."""
     params = load_params(params_path)
-    report = prepare_emopia_task(params.emopia_root, params.emopia.out)
+    report = tokenise_emopia(params.emopia.root, params.emopia.out)
     VOCABULARY.save(params.emopia.vocabulary)
     report["vocabulary_sizes"] = dict(zip(VOCABULARY.families, VOCABULARY.sizes, strict=True))
     write_json(REPORT, report)

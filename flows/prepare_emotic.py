@@ -7,10 +7,9 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.emotic.prepare import SPLITS, check_prepared
-from flows._stage import run_stage
-from tasks.emotic import prepare_emotic_split
-from tasks.reports import publish_table, write_json
+from emoscore.emotic.prepare import SPLITS, check_prepared, prepare_emotic_split
+from emoscore.reports import write_json
+from flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/prepare_emotic.json")
 
@@ -19,8 +18,8 @@ REPORT = Path("reports/prepare_emotic.json")
 def prepare_emotic(params_path: str = "params.yaml") -> dict:
     """Prepare train, val and test; write reports/prepare_emotic.json."""
     params = load_params(params_path)
-    reports = {split: prepare_emotic_split(params.emotic_root, params.emotic, split) for split in SPLITS}
-    write_json(REPORT, {"root": str(params.emotic_root), "splits": reports})
+    reports = {split: prepare_emotic_split(params.emotic, split) for split in SPLITS}
+    write_json(REPORT, {"root": str(params.emotic.root), "splits": reports})
     publish_table(
         "prepare-emotic",
         [

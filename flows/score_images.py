@@ -8,13 +8,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
-from emoscore.catalog import CatalogBusy, read_catalog
+from emoscore.catalog import CatalogBusy, Identity, read_catalog
 from emoscore.config import Params, load_params
 from emoscore.gallery import write_gallery
 from emoscore.library import score_library
-from emoscore.score import Identity
-from flows._stage import run_stage
-from tasks.reports import publish_table, write_json
+from emoscore.reports import write_json
+from flows._stage import publish_table, run_stage
 from tasks.score import score_chunk
 
 REPORT = Path("reports/score_demo.json")
@@ -65,6 +64,16 @@ def _run(
         follow_outside=params.score.follow_symlinks_outside,
         flow_run_id=run_id,
     ).as_dict()
+
+
+def dask_task_runner(dask: str):  # noqa: ANN201 (prefect_dask is imported only when asked for)
+    """A Dask task runner: `local:N` starts N local worker processes; anything else is a scheduler address."""
+    from prefect_dask import DaskTaskRunner
+
+    if dask.startswith("local:"):
+        workers = int(dask.split(":", 1)[1] or 2)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return DaskTaskRunner(address=dask)
 
 
 def score_demo() -> dict:

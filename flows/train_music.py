@@ -8,10 +8,9 @@ from prefect import flow
 
 from emoscore.config import load_params
 from emoscore.music.cp import Vocabulary
-from emoscore.reports import write_csv
+from emoscore.music.train import train_music_model
+from emoscore.reports import write_csv, write_json
 from flows._stage import run_stage
-from tasks.music import train_music_model
-from tasks.reports import write_json
 
 REPORT = Path("reports/train_music.json")
 CURVE = Path("reports/plots/train_music.csv")

@@ -8,9 +8,9 @@ from prefect import flow
 
 from emoscore.config import load_params
 from emoscore.music.cp import Vocabulary
+from emoscore.music.train import train_music_classifier as train_classifier
+from emoscore.reports import write_json
 from flows._stage import run_stage
-from tasks.music import train_music_classifier as train_classifier_task
-from tasks.reports import write_json
 
 REPORT = Path("reports/train_music_classifier.json")
 
@@ -19,7 +19,7 @@ REPORT = Path("reports/train_music_classifier.json")
 def train_music_classifier(params_path: str = "params.yaml") -> None:
     """Train on the train split, keep the best epoch on val clip accuracy."""
     params = load_params(params_path)
-    model, history = train_classifier_task(params.emopia.out, params.music_classifier)
+    model, history = train_classifier(params.emopia.out, params.music_classifier)
     model.save(params.music_classifier.out, Vocabulary.load(params.emopia.vocabulary), extra={"history": history})
     write_json(REPORT, history)
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.reports import write_csv
+from emoscore.emotic.train import train_vad_model
+from emoscore.reports import write_csv, write_json
 from flows._stage import run_stage
-from tasks.emotic import train_vad_model
-from tasks.reports import write_json
 
 REPORT = Path("reports/train_vad.json")
 CURVE = Path("reports/plots/train_vad.csv")

@@ -1,4 +1,4 @@
-"""Prefect tasks: thin wrappers around one emoscore call each (retries, logs, artifacts).
+"""Prefect tasks, only where a task earns its decorator (retries, concurrency); flows call emoscore directly.
 
 Importing this package sets project-local Prefect defaults before Prefect itself is imported: a git-ignored
 PREFECT_HOME in the project, a generous ephemeral-server start-up timeout, and emoscore's logs in Prefect's.

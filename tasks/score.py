@@ -1,4 +1,5 @@
-"""Prefect tasks for scoring: one chunk of images → catalog rows, with the models loaded once per process."""
+"""The one Prefect task: score a chunk of images into catalog rows. It earns its decorator: a retry when a chunk
+fails on I/O, and concurrency (each chunk is submitted, locally or to a Dask cluster)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import functools
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
+from emoscore.catalog import ImageFile
 from emoscore.config import load_params
-from emoscore.score import ImageFile, Scorer
+from emoscore.score import Scorer
 
 
 @functools.cache
@@ -17,7 +20,7 @@ def _scorer(params_path: str) -> Scorer:
     return Scorer.from_params(load_params(params_path))
 
 
-@task(retries=1, retry_delay_seconds=2)
+@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def score_chunk(files: list[ImageFile], catalog: Path, params_path: str, flow_run_id: str) -> list[dict]:
     """Rows for a chunk of images (every image gets one, ok or error); writes MIDI, audio and charts."""
     return _scorer(str(Path(params_path).resolve())).score_files(files, catalog, flow_run_id)

@@ -9,11 +9,11 @@ import torch
 import yaml
 
 from emoscore.config import load_params
-from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.emotic.model import EmoticNet
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer
 from emoscore.score import Scorer
-from tests.helpers import SMALL
+from tests.helpers import SMALL, vad_config
 
 logging.getLogger("emoscore").setLevel(logging.INFO)
 
@@ -34,7 +34,7 @@ def project(tmp_path_factory):
     """Small untrained models and a params.yaml that points at them."""
     root = tmp_path_factory.mktemp("project")
     torch.manual_seed(0)
-    EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
+    EmoticNet(vad_config(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
     CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
     params = {
         "vad": {"out": str(root / "vad.pt")},

@@ -1,5 +1,6 @@
 """Helpers shared by the scoring tests: photos written with Pillow and a finished "future" for local runs."""
 
+import dataclasses
 import os
 import zlib
 from pathlib import Path
@@ -7,11 +8,28 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from emoscore.config import Params
+from emoscore.emotic.model import EmoticNetConfig
+from emoscore.music.classify import ClassifierConfig
 from emoscore.music.model import MusicConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
+DEFAULTS = Params()
 # a CP transformer small enough to build and run in milliseconds
-SMALL = MusicConfig(d_model=32, n_layers=2, n_heads=2, embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4), type_embedding=4)
+SMALL = dataclasses.replace(
+    MusicConfig.from_params(DEFAULTS.music), d_model=32, n_layers=2, n_heads=2,
+    embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4), type_embedding=4,
+)  # fmt: skip
+
+
+def vad_config(**changes):
+    """The VAD architecture of params.yaml with `changes` (tests shrink it)."""
+    return dataclasses.replace(EmoticNetConfig.from_params(DEFAULTS.emotic, DEFAULTS.vad), **changes)
+
+
+def classifier_config(**changes):
+    """The music classifier of params.yaml with `changes`."""
+    return dataclasses.replace(ClassifierConfig.from_params(DEFAULTS.music_classifier), **changes)
 
 
 class Now:
@@ -35,7 +53,7 @@ def photo(path, size=(96, 72), mode="RGB", **save):
 def prepare_or_die(file, **options):
     """A scoring worker's prepare step that kills its worker on files named *crash*: what a decoder segfault or the
     OOM killer does (module-level, so spawned workers can import it)."""
-    from emoscore.score import prepare_image
+    from emoscore.people import prepare_image
 
     if "crash" in file.path:
         os._exit(1)

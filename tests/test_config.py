@@ -11,7 +11,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 def test_project_params_yaml_is_valid():
     params = load_params(PROJECT / "params.yaml")
     assert params.vad.context_backbone == "resnet18"
-    assert params.emotic_root == Path("data/sample/emotic")
+    assert params.emotic.root == Path("data/sample/emotic")
 
 
 def test_unknown_key_is_named():
@@ -33,7 +33,7 @@ def test_both_loss_weights_zero_is_refused():
 
 def test_root_override_wins_over_sample(tmp_path):
     params = parse_params({"emotic": {"root": str(tmp_path)}})
-    assert params.emotic_root == tmp_path
+    assert params.emotic.root / params.emotic.annotations == tmp_path / "Annotations"
 
 
 def test_missing_and_malformed_files(tmp_path):

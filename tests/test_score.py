@@ -15,10 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from emoscore.catalog import part_files, read_catalog
+from emoscore.catalog import Identity, ImageFile, part_files, read_catalog
 from emoscore.config import load_params
-from emoscore.library import score_library
-from emoscore.score import Identity, ImageFile, Scorer, even_batches, hash_images, iter_library
+from emoscore.library import hash_images, iter_library, score_library
+from emoscore.score import Scorer
+from emoscore.workers import even_batches
 from tests.helpers import PROJECT, Now, photo, prepare_or_die
 
 
@@ -209,8 +210,8 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path, project
     in_process = Scorer.from_params(params)
     pooled = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update={"workers": 2})}))
     try:
-        here = list(in_process.iter_vad(files))
-        there = list(pooled.iter_vad(files))
+        here = list(in_process.pool.iter_vad(files))
+        there = list(pooled.pool.iter_vad(files))
     finally:
         pooled.close()
     assert [p.file.path for p, _ in there] == [f.path for f in files]
@@ -234,18 +235,17 @@ def test_even_batches_keep_order_size_and_fill_every_worker(count, batch_size, w
         assert len(batches) % workers == 0 or len(batches) == count
 
 
-def test_a_file_that_kills_its_worker_costs_only_its_own_row(tmp_path, project, monkeypatch):
-    job = Scorer._prepare_job
-    monkeypatch.setattr(Scorer, "_prepare_job", lambda self: functools.partial(prepare_or_die, **job(self).keywords))
+def test_a_file_that_kills_its_worker_costs_only_its_own_row(tmp_path, project):
     for index in range(6):
         photo(tmp_path / "library" / f"p{index}.jpg")
     photo(tmp_path / "library" / "p2_crash.jpg")
     files = [f for f in hash_images(iter_library(tmp_path / "library")) if isinstance(f, ImageFile)]
     params = load_params(project / "params.yaml")
     pooled = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update={"workers": 2})}))
+    pooled.pool.prepare = functools.partial(prepare_or_die, **pooled.pool.prepare.keywords)
     try:
-        results = list(pooled.iter_vad(files))
-        assert len(list(pooled.iter_vad(files[:2]))) == 2  # the scorer keeps working afterwards
+        results = list(pooled.pool.iter_vad(files))
+        assert len(list(pooled.pool.iter_vad(files[:2]))) == 2  # the scorer keeps working afterwards
     finally:
         pooled.close()
     assert [p.file.path for p, _ in results] == [f.path for f in files]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from emoscore.emotic.annotations import ImageAnnotation, clip_box, person_problem
@@ -276,3 +276,17 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     """uint8 HWC → normalised float CHW."""
     tensor = torch.from_numpy(np.array(pixels, copy=True)).permute(2, 0, 1).float().div_(255.0)
     return (tensor - IMAGE_MEAN) / IMAGE_STD
+
+
+def make_loader(dataset: EmoticArrays, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    """A DataLoader with workers that keep their memory maps open between epochs."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        generator=generator,
+        persistent_workers=workers > 0,
+        drop_last=shuffle and len(dataset) > batch_size,
+    )

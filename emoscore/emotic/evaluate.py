@@ -1,17 +1,17 @@
-"""Evaluation of a trained VAD model on a split: AP/mAP against the label-frequency baseline, VAD MAE against
-the training-mean baseline, per-category thresholds, and precision-recall plots."""
+"""Predicting with a trained VAD model over a split, and judging it: AP/mAP against the label-frequency
+baseline, VAD MAE against the training-mean baseline, per-category thresholds, and precision-recall plots."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from torch.utils.data import DataLoader
 
-from emoscore.emotic.labels import CATEGORIES
+from emoscore.emotic.dataset import EmoticArrays, make_loader
+from emoscore.emotic.labels import CATEGORIES, VAD_SCALE
 from emoscore.emotic.metrics import (
     best_f1_thresholds,
     mean_ap,
@@ -19,7 +19,37 @@ from emoscore.emotic.metrics import (
     precision_recall_curve,
     vad_mae,
 )
-from emoscore.emotic.train import Predictions
+from emoscore.emotic.model import EmoticNet
+
+
+@dataclass
+class Predictions:
+    """Model outputs over a split next to its labels: probabilities [N, 26] and VAD on the 1–10 scale [N, 3]."""
+
+    probabilities: np.ndarray
+    vad: np.ndarray
+    categories: np.ndarray
+    vad_targets: np.ndarray
+
+
+@torch.no_grad()
+def predict(model: EmoticNet, loader: DataLoader, device: torch.device) -> Predictions:
+    """Run the model in eval mode over a loader."""
+    model.eval()
+    outputs: dict[str, list[np.ndarray]] = {"p": [], "v": [], "c": [], "t": []}
+    for batch in loader:
+        probabilities, vad = model.predict(batch["context"].to(device), batch["body"].to(device))
+        outputs["p"].append(probabilities.cpu().numpy())
+        outputs["v"].append(vad.cpu().numpy())
+        outputs["c"].append(batch["categories"].numpy())
+        outputs["t"].append(batch["vad"].numpy() * VAD_SCALE)
+    return Predictions(*(np.concatenate(outputs[key]) for key in "pvct"))
+
+
+def predict_split(model: EmoticNet, data_dir: Path, split: str, batch_size: int) -> Predictions:
+    """Model outputs over one prepared split, on the device the model is on."""
+    loader = make_loader(EmoticArrays(data_dir, split), batch_size, 0, shuffle=False)
+    return predict(model, loader, next(model.parameters()).device)
 
 
 def evaluation_report(
@@ -54,6 +84,11 @@ def thresholds_from(predictions: Predictions) -> dict[str, float]:
 
 def plot_pr_curves(predictions: Predictions, path: Path) -> None:
     """One precision-recall panel per category (AP in the title) in a single PNG."""
+    import matplotlib  # only this plot needs it, and training imports this module too
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(4, 7, figsize=(21, 12), sharex=True, sharey=True)
     for index, axis in enumerate(axes.flat):
         if index >= len(CATEGORIES):

@@ -16,7 +16,8 @@ import torch
 import torchvision
 from torch import nn
 
-from emoscore.checkpoints import extract_state_dict, load_weights_only, save_checkpoint
+from emoscore.checkpoints import Checkpointed, extract_state_dict, load_weights_only
+from emoscore.config import EmoticParams, VadParams
 from emoscore.emotic.labels import NUM_CATEGORIES, VAD_SCALE
 from emoscore.errors import CheckpointError
 
@@ -95,16 +96,25 @@ def build_backbone(name: str, weights: Path | str | None = None, prefix: str = "
 class EmoticNetConfig:
     """Everything needed to rebuild the network; saved inside every checkpoint."""
 
-    context_backbone: str = "resnet18"
-    body_backbone: str = "resnet18"
-    fusion_hidden: int = 256
-    dropout: float = 0.5
-    context_size: int = 224
-    body_size: int = 128
+    context_backbone: str
+    body_backbone: str
+    fusion_hidden: int
+    dropout: float
+    context_size: int
+    body_size: int
+
+    @classmethod
+    def from_params(cls, emotic: EmoticParams, vad: VadParams) -> EmoticNetConfig:
+        """The architecture params.yaml asks for."""
+        return cls(vad.context_backbone, vad.body_backbone, vad.fusion_hidden, vad.dropout, emotic.context_size,
+                   emotic.body_size)  # fmt: skip
 
 
-class EmoticNet(nn.Module):
+class EmoticNet(Checkpointed, nn.Module):
     """Body + context branches → fused features → category logits (26) and VAD / VAD_SCALE (3)."""
+
+    checkpoint_format = CHECKPOINT_FORMAT
+    config_type = EmoticNetConfig
 
     def __init__(
         self,
@@ -136,33 +146,7 @@ class EmoticNet(nn.Module):
         logits, vad = self(context, body)
         return torch.sigmoid(logits), vad * VAD_SCALE
 
-    def save(self, path: Path | str, extra: dict | None = None) -> None:
-        """State dict + config (+ JSON-able extras such as training metrics), readable with weights_only=True."""
-        save_checkpoint(path, CHECKPOINT_FORMAT, self.config, self.state_dict(), extra=extra or {})
-
     @classmethod
     def from_checkpoint(cls, path: Path | str) -> EmoticNet:
         """Rebuild from an emoscore VAD checkpoint; other files are refused with the reason."""
-        payload = load_weights_only(path)
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(path, f"not an emoscore VAD checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-        try:
-            config = EmoticNetConfig(**payload["config"])
-        except TypeError as error:
-            raise CheckpointError(path, f"config does not fit EmoticNetConfig: {error}") from None
-        return _load_state(cls, config, payload["state_dict"], path)
-
-
-def _load_state(cls: type[EmoticNet], config: EmoticNetConfig, state: dict, path: Path | str) -> EmoticNet:
-    logger = logging.getLogger("emoscore.emotic.model")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # random init is overwritten at once; don't warn about it
-    try:
-        model = cls(config)
-    finally:
-        logger.setLevel(level)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(path, f"weights do not fit the architecture in its config: {error}") from None
-    return model
+        return cls.load(path)[0]

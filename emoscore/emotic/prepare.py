@@ -13,15 +13,15 @@ from emoscore.errors import InvalidAnnotation
 log = logging.getLogger(__name__)
 
 
-def annotation_sources(root: Path, params: EmoticParams) -> dict[str, Path]:
-    """Split → annotation file, from `emotic.annotations` or the standard `<root>/Annotations`."""
-    return find_annotations(params.annotations or root / "Annotations")
+def annotation_sources(params: EmoticParams) -> dict[str, Path]:
+    """Split → annotation file, from `emotic.annotations` under the root (`Annotations` in the released layout)."""
+    return find_annotations(params.root / params.annotations)
 
 
-def prepare_emotic_split(root: Path, params: EmoticParams, split: str) -> dict:
+def prepare_emotic_split(params: EmoticParams, split: str) -> dict:
     """Prepare one split into `params.out`; an unreadable split gives an empty split and a counted reason."""
-    images_dir = params.images_dir or root / "emotic"
-    sources = annotation_sources(root, params)
+    images_dir = params.root / params.images_dir
+    sources = annotation_sources(params)
     report = PrepareReport()
     if split not in sources:
         report.skip("split_missing", f"no annotations for split {split!r} in {sorted(set(sources.values()))}", 1)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from emoscore.config import EmoticParams, VadParams
 from emoscore.device import pick_device
-from emoscore.emotic.dataset import EmoticArrays
+from emoscore.emotic.dataset import EmoticArrays, make_loader
+from emoscore.emotic.evaluate import predict
 from emoscore.emotic.labels import VAD_SCALE
 from emoscore.emotic.losses import EmoticLoss
 from emoscore.emotic.metrics import mean_ap, per_category_ap, vad_mae
@@ -23,57 +22,12 @@ from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Predictions:
-    """Model outputs over a split next to its labels: probabilities [N, 26] and VAD on the 1–10 scale [N, 3]."""
-
-    probabilities: np.ndarray
-    vad: np.ndarray
-    categories: np.ndarray
-    vad_targets: np.ndarray
-
-
-def make_loader(dataset: EmoticArrays, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    """A DataLoader with workers that keep their memory maps open between epochs."""
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        num_workers=workers,
-        generator=generator,
-        persistent_workers=workers > 0,
-        drop_last=shuffle and len(dataset) > batch_size,
-    )
-
-
-@torch.no_grad()
-def predict(model: EmoticNet, loader: DataLoader, device: torch.device) -> Predictions:
-    """Run the model in eval mode over a loader."""
-    model.eval()
-    outputs: dict[str, list[np.ndarray]] = {"p": [], "v": [], "c": [], "t": []}
-    for batch in loader:
-        probabilities, vad = model.predict(batch["context"].to(device), batch["body"].to(device))
-        outputs["p"].append(probabilities.cpu().numpy())
-        outputs["v"].append(vad.cpu().numpy())
-        outputs["c"].append(batch["categories"].numpy())
-        outputs["t"].append(batch["vad"].numpy() * VAD_SCALE)
-    return Predictions(*(np.concatenate(outputs[key]) for key in "pvct"))
-
-
 def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> tuple[EmoticNet, dict]:
     """Train on `<data_dir>/train`, select on `val`; returns the best model and the per-epoch history."""
     torch.manual_seed(params.seed)
     np.random.seed(params.seed)
     device = pick_device(params.device)
-    config = EmoticNetConfig(
-        context_backbone=params.context_backbone,
-        body_backbone=params.body_backbone,
-        fusion_hidden=params.fusion_hidden,
-        dropout=params.dropout,
-        context_size=emotic.context_size,
-        body_size=emotic.body_size,
-    )
+    config = EmoticNetConfig.from_params(emotic, params)
     model = EmoticNet(config, params.context_weights, params.body_weights).to(device)
     train_set = EmoticArrays(data_dir, "train", hflip=params.hflip)
     val_set = EmoticArrays(data_dir, "val")

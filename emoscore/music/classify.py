@@ -5,13 +5,14 @@ It never sees the emotion word (the first step is dropped and the emotion family
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY
+from emoscore.config import MusicClassifierParams
+from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY, Vocabulary
 from emoscore.music.model import MusicCheckpoint, sinusoidal_positions
 
 CHECKPOINT_FORMAT = "emoscore.music_classifier/1"
@@ -21,12 +22,18 @@ CHECKPOINT_FORMAT = "emoscore.music_classifier/1"
 class ClassifierConfig:
     """Size of the classifier; saved in its checkpoint."""
 
-    vocab_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(VOCABULARY.sizes))
-    d_model: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    dropout: float = 0.1
-    window: int = 256
+    vocab_sizes: tuple[int, ...]
+    d_model: int
+    n_layers: int
+    n_heads: int
+    dropout: float
+    window: int
+
+    @classmethod
+    def from_params(cls, params: MusicClassifierParams, vocabulary: Vocabulary = VOCABULARY) -> ClassifierConfig:
+        """The architecture params.yaml asks for, over the vocabulary's family sizes."""
+        return cls(tuple(vocabulary.sizes), params.d_model, params.n_layers, params.n_heads, params.dropout,
+                   params.window)  # fmt: skip
 
 
 def music_only(words: np.ndarray) -> np.ndarray:

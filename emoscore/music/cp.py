@@ -26,9 +26,7 @@ import miditoolkit
 import numpy as np
 
 from emoscore.errors import InvalidMidi
-
-FAMILIES: tuple[str, ...] = ("tempo", "chord", "bar-beat", "type", "pitch", "duration", "velocity", "emotion")
-TEMPO, CHORD, BAR_BEAT, TYPE, PITCH, DURATION, VELOCITY, EMOTION = range(8)
+from emoscore.music.families import BAR_BEAT, DURATION, EMOTION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY
 
 TYPE_EOS, TYPE_METRICAL, TYPE_NOTE, TYPE_EMOTION = 0, 1, 2, 3
 TYPE_NAMES = ("EOS", "Metrical", "Note", "Emotion")

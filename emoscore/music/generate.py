@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from emoscore.config import GenerationParams
 from emoscore.music.cp import (
     BAR,
     BAR_BEAT,
-    CHORD,
     CONTI,
     DURATION,
     FAMILIES,
@@ -26,27 +26,26 @@ from emoscore.music.cp import (
     TYPE_NOTE,
     VELOCITY,
 )
+from emoscore.music.families import CHORD
 from emoscore.music.model import CPTransformer, KVCache
-
-DEFAULT_TEMPERATURE = {"type": 1.0, "tempo": 1.0, "chord": 1.0, "bar-beat": 1.0, "pitch": 1.0, "duration": 1.0,
-                       "velocity": 1.0}  # fmt: skip
-DEFAULT_TOP_P = {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9, "duration": 0.9,
-                 "velocity": 0.9}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """Per-family temperature and nucleus (top-p) mass; families not named use the defaults above."""
+    """Per-family temperature and nucleus (top-p) mass (params.yaml `generation` holds the defaults); a family
+    not named is sampled as the model says: temperature 1, no nucleus cut."""
 
     temperature: dict[str, float] = field(default_factory=dict)
     top_p: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def from_params(cls, generation: GenerationParams) -> Sampling:
+        """The sampling settings of params.yaml's `generation` section."""
+        return cls(dict(generation.temperature), dict(generation.top_p))
+
     def for_family(self, name: str) -> tuple[float, float]:
         """(temperature, top_p) of a family."""
-        return (
-            self.temperature.get(name, DEFAULT_TEMPERATURE.get(name, 1.0)),
-            self.top_p.get(name, DEFAULT_TOP_P.get(name, 1.0)),
-        )
+        return self.temperature.get(name, 1.0), self.top_p.get(name, 1.0)
 
 
 def parse_quadrant(quadrant: str | int) -> int:

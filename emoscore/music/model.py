@@ -9,7 +9,7 @@ as in the CP paper. Positions are sinusoidal, so generation may run past the tra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emoscore.checkpoints import load_weights_only, save_checkpoint
+from emoscore.checkpoints import Checkpointed
+from emoscore.config import MusicParams
 from emoscore.errors import CheckpointError
 from emoscore.music.cp import FAMILIES, TYPE, VOCABULARY, Vocabulary
 
@@ -28,13 +29,19 @@ CHECKPOINT_FORMAT = "emoscore.music/1"
 class MusicConfig:
     """Size of the CP transformer; saved in every checkpoint."""
 
-    vocab_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(VOCABULARY.sizes))
-    embedding_sizes: tuple[int, ...] = (64, 128, 32, 16, 128, 64, 64, 16)
-    d_model: int = 192
-    n_layers: int = 4
-    n_heads: int = 4
-    dropout: float = 0.1
-    type_embedding: int = 32
+    vocab_sizes: tuple[int, ...]
+    embedding_sizes: tuple[int, ...]
+    d_model: int
+    n_layers: int
+    n_heads: int
+    dropout: float
+    type_embedding: int
+
+    @classmethod
+    def from_params(cls, params: MusicParams, vocabulary: Vocabulary = VOCABULARY) -> MusicConfig:
+        """The architecture params.yaml asks for, over the vocabulary's family sizes."""
+        return cls(tuple(vocabulary.sizes), tuple(params.embedding_sizes), params.d_model, params.n_layers,
+                   params.n_heads, params.dropout, params.type_embedding)  # fmt: skip
 
 
 def sinusoidal_positions(start: int, length: int, width: int, device: torch.device) -> torch.Tensor:
@@ -124,27 +131,29 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class MusicCheckpoint(nn.Module):
-    """A music model that saves and loads itself: state dict + config + vocabulary, read with weights_only=True."""
+class MusicCheckpoint(Checkpointed, nn.Module):
+    """A music model that carries its vocabulary: loading refuses a vocabulary other than the one it learned."""
 
-    checkpoint_format: str
-    config: object
-
-    def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:
+    def save(self, path: Path | str, vocabulary: Vocabulary, extra: dict | None = None) -> None:  # type: ignore[override]
         """State dict + config + vocabulary (+ JSON-able extras), readable with weights_only=True."""
-        save_checkpoint(path, self.checkpoint_format, self.config, self.state_dict(), vocabulary=vocabulary.to_json(),
-                        extra=extra or {})  # fmt: skip
+        super().save(path, vocabulary=vocabulary.to_json(), extra=extra or {})
 
     @classmethod
     def from_checkpoint(cls, path: Path | str, vocabulary: Vocabulary | None = None) -> tuple[Self, Vocabulary]:
         """Rebuild a saved model; refuses a vocabulary that differs from the one it was trained with."""
-        return load_music_checkpoint(cls, path, cls.checkpoint_format, vocabulary)
+        model, sections = cls.load(path)
+        saved = Vocabulary.from_json(sections["vocabulary"])
+        if vocabulary is not None and vocabulary.to_json() != saved.to_json():
+            differing = [name for name in FAMILIES if vocabulary.families.get(name) != saved.families.get(name)]
+            raise CheckpointError(path, f"vocabulary does not match the checkpoint's (families differ: {differing})")
+        return model, saved
 
 
 class CPTransformer(MusicCheckpoint):
     """Decoder-only transformer over compound words, with type-first factorised heads."""
 
     checkpoint_format = CHECKPOINT_FORMAT
+    config_type = MusicConfig
 
     def __init__(self, config: MusicConfig) -> None:
         super().__init__()
@@ -215,24 +224,3 @@ class CPTransformer(MusicCheckpoint):
             losses[name] = (per_step * mask).sum() / mask.sum().clamp(min=1)
         total = torch.stack(list(losses.values())).mean()
         return total, {name: float(value.detach()) for name, value in losses.items()}
-
-
-def load_music_checkpoint(
-    cls: type, path: Path | str, expected_format: str, vocabulary: Vocabulary | None
-) -> tuple[nn.Module, Vocabulary]:
-    """Shared loader for music checkpoints (transformer and classifier): format, config, vocabulary, weights."""
-    payload = load_weights_only(path)
-    if not isinstance(payload, dict) or payload.get("format") != expected_format:
-        raise CheckpointError(path, f"not an emoscore checkpoint of format {expected_format!r}")
-    saved_vocabulary = Vocabulary.from_json(payload["vocabulary"])
-    if vocabulary is not None and vocabulary.to_json() != saved_vocabulary.to_json():
-        differing = [name for name in FAMILIES if vocabulary.families.get(name) != saved_vocabulary.families.get(name)]
-        raise CheckpointError(path, f"vocabulary does not match the checkpoint's (families differ: {differing})")
-    config_type = cls.config_type if hasattr(cls, "config_type") else MusicConfig
-    try:
-        fields = {key: tuple(value) if isinstance(value, list) else value for key, value in payload["config"].items()}
-        model = cls(config_type(**fields))
-        model.load_state_dict(payload["state_dict"])
-    except (TypeError, RuntimeError) as error:
-        raise CheckpointError(path, f"weights do not fit the architecture in its config: {error}") from None
-    return model.eval(), saved_vocabulary

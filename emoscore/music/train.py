@@ -44,11 +44,6 @@ def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int) -
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def music_config(params: MusicParams) -> MusicConfig:
-    """Model size from params."""
-    return MusicConfig(d_model=params.d_model, n_layers=params.n_layers, n_heads=params.n_heads, dropout=params.dropout)
-
-
 def train_music_model(data_dir: Path, params: MusicParams) -> tuple[CPTransformer, dict]:
     """Train the CP transformer on windows of the train split; keep the epoch with the lowest val loss."""
     torch.manual_seed(params.seed)
@@ -60,7 +55,7 @@ def train_music_model(data_dir: Path, params: MusicParams) -> tuple[CPTransforme
     val_windows = [w for piece in val_pieces for w in windows(piece, params.seq_len)]
     if not train_windows:
         raise ValueError(f"{data_dir}: no training pieces")
-    model = CPTransformer(music_config(params)).to(device)
+    model = CPTransformer(MusicConfig.from_params(params)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
     steps_per_epoch = -(-len(train_windows) // params.batch_size)
     scheduler = _schedule(optimizer, params.epochs * steps_per_epoch, warmup=min(100, steps_per_epoch * 2))
@@ -117,7 +112,7 @@ def train_music_classifier(data_dir: Path, params: MusicClassifierParams) -> tup
     train_pieces, train_quadrants, _ = load_split(data_dir / "train.npz")
     val_pieces, val_quadrants, _ = load_split(data_dir / "val.npz")
     items = _classifier_windows(train_pieces, train_quadrants, params.window)
-    model = MusicClassifier(ClassifierConfig(d_model=params.d_model, n_layers=params.n_layers, window=params.window))
+    model = MusicClassifier(ClassifierConfig.from_params(params))
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
     history, best = [], (-1.0, copy.deepcopy(model.state_dict()))
     for epoch in range(1, params.epochs + 1):

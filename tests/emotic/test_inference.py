@@ -6,14 +6,15 @@ import torch
 
 from emoscore.emotic.inference import load_vad_engine
 from emoscore.emotic.labels import CATEGORIES
-from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.emotic.model import EmoticNet
+from tests.helpers import vad_config
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(3)
     path = tmp_path_factory.mktemp("vad") / "vad.pt"
-    EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=48, body_size=32)).save(path)
+    EmoticNet(vad_config(fusion_hidden=16, context_size=48, body_size=32)).save(path)
     return path
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torchvision
 
-from emoscore.emotic.model import EmoticNet, EmoticNetConfig, build_backbone
+from emoscore.emotic.model import EmoticNet, build_backbone
 from emoscore.errors import CheckpointError
+from tests.helpers import vad_config
 
 
 class Payload:
@@ -22,7 +23,7 @@ def _small_inputs(batch=2):
 
 
 def test_forward_shapes_and_predict_ranges():
-    model = EmoticNet(EmoticNetConfig(context_size=32, body_size=32)).eval()
+    model = EmoticNet(vad_config(context_size=32, body_size=32)).eval()
     logits, vad = model(*_small_inputs(3))
     assert logits.shape == (3, 26) and vad.shape == (3, 3)
     inputs = _small_inputs(3)
@@ -35,7 +36,7 @@ def test_forward_shapes_and_predict_ranges():
 
 def test_save_and_from_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
-    model = EmoticNet(EmoticNetConfig(fusion_hidden=16, context_size=32, body_size=32)).eval()
+    model = EmoticNet(vad_config(fusion_hidden=16, context_size=32, body_size=32)).eval()
     path = tmp_path / "vad.pt"
     model.save(path, extra={"note": "test"})
     loaded = EmoticNet.from_checkpoint(path).eval()
@@ -68,7 +69,7 @@ def test_torchvision_state_dict_loads(tmp_path):
 
 
 def test_own_checkpoint_gives_its_context_branch(tmp_path):
-    model = EmoticNet(EmoticNetConfig(fusion_hidden=8))
+    model = EmoticNet(vad_config(fusion_hidden=8))
     path = tmp_path / "vad.pt"
     model.save(path)
     backbone, _ = build_backbone("resnet18", path, prefix="context.")
@@ -97,7 +98,7 @@ def test_pickle_payload_refused(tmp_path, capsys):
 def test_not_our_checkpoint_refused(tmp_path):
     path = tmp_path / "plain.pth"
     torch.save(torchvision.models.resnet18().state_dict(), path)
-    with pytest.raises(CheckpointError, match="not an emoscore VAD checkpoint"):
+    with pytest.raises(CheckpointError, match=r"not an emoscore checkpoint of format 'emoscore\.vad/1'"):
         EmoticNet.from_checkpoint(path)
     (tmp_path / "garbage.pt").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match=r"garbage\.pt"):

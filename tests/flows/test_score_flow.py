@@ -47,8 +47,7 @@ def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):
 
 
 def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, tmp_path):
-    from emoscore.cli import _task_runner
-    from flows.score_images import score_images
+    from flows.score_images import dask_task_runner, score_images
 
     library = tmp_path / "library"
     for index in range(4):
@@ -56,7 +55,7 @@ def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, t
     (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
     params = str(project / "params.yaml")
     local = score_images(library=str(library), catalog=str(tmp_path / "local"), params_path=params)
-    on_dask = score_images.with_options(task_runner=_task_runner("local:2"))(
+    on_dask = score_images.with_options(task_runner=dask_task_runner("local:2"))(
         library=str(library), catalog=str(tmp_path / "dask"), params_path=params
     )
     assert (local["scored"], local["failed"]) == (on_dask["scored"], on_dask["failed"]) == (4, 1)

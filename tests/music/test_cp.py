@@ -12,7 +12,6 @@ from emoscore.errors import InvalidMidi
 from emoscore.music.cp import (
     BAR,
     BAR_BEAT,
-    CHORD,
     TEMPO,
     TYPE,
     TYPE_EMOTION,
@@ -30,6 +29,7 @@ from emoscore.music.cp import (
     quantize_velocity,
     read_midi,
 )
+from emoscore.music.families import CHORD
 
 
 def write_midi(path, notes, ticks_per_beat=480, tempo=100.0, drums=False, extra_track=None):

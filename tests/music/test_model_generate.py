@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from emoscore.config import parse_params
 from emoscore.errors import CheckpointError
-from emoscore.music.classify import ClassifierConfig, MusicClassifier, music_only
+from emoscore.music.classify import MusicClassifier, music_only
 from emoscore.music.cp import (
     BAR,
     BAR_BEAT,
@@ -21,7 +22,7 @@ from emoscore.music.cp import (
 )
 from emoscore.music.generate import Grammar, Sampling, generate, parse_quadrant, sample_token
 from emoscore.music.model import CPTransformer, KVCache
-from tests.helpers import SMALL
+from tests.helpers import SMALL, classifier_config
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_checkpoint_round_trip_and_vocabulary_mismatch(model, tmp_path):
 
 def test_classifier_ignores_the_emotion_word():
     torch.manual_seed(0)
-    classifier = MusicClassifier(ClassifierConfig(d_model=16, n_layers=1, window=32)).eval()
+    classifier = MusicClassifier(classifier_config(d_model=16, n_layers=1, window=32)).eval()
     piece = encode_notes([], [(0, 120.0)], emotion=1)[:1]
     body = encode_notes(
         [n for n in decode_notes(generate(CPTransformer(SMALL).eval(), 1, bars=2, seed=0))[0]], [(0, 100.0)]
@@ -135,6 +136,7 @@ def test_classifier_ignores_the_emotion_word():
 
 
 def test_sampling_defaults_and_overrides():
-    sampling = Sampling(temperature={"pitch": 0.5})
+    sampling = Sampling.from_params(parse_params({"generation": {"temperature": {"pitch": 0.5}}}).generation)
     assert sampling.for_family("pitch")[0] == 0.5
-    assert sampling.for_family("duration") == (1.0, 0.9)
+    assert sampling.for_family("duration") == (1.0, 0.9)  # params.yaml's top_p, the family's temperature left out
+    assert Sampling().for_family("duration") == (1.0, 1.0)  # named nowhere: as the model says

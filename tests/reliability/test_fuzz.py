@@ -4,6 +4,7 @@ Whatever the bytes, the only outcomes allowed are a valid result or the project'
 """
 
 import io
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -100,10 +101,10 @@ def test_prepare_survives_mutated_annotations(tmp_path_factory, data):
     _annotations(root)
     for source in (root / "Annotations" / "Annotations.mat", root / "csv" / "train.csv"):
         source.write_bytes(data.draw(mutated(source.read_bytes())))
-    for annotations in (None, root / "csv"):
-        params = EmoticParams(annotations=annotations, out=root / "out", context_size=32, body_size=32,
+    for annotations in (Path("Annotations"), root / "csv"):
+        params = EmoticParams(root=root, annotations=annotations, out=root / "out", context_size=32, body_size=32,
                               num_workers=0, max_logged_errors=0)  # fmt: skip
         for split in ("train", "val", "test"):
-            report = prepare_emotic_split(root, params, split)
+            report = prepare_emotic_split(params, split)
             assert report["people_kept"] + report["people_skipped"] >= 0
             assert all(isinstance(count, int) for count in report["skipped_by_reason"].values())

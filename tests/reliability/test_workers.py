@@ -14,13 +14,14 @@ SCORE_FOREVER = textwrap.dedent(
     import sys
     from pathlib import Path
     from emoscore.config import load_params
-    from emoscore.score import Scorer, hash_images, iter_library
+    from emoscore.library import hash_images, iter_library
+    from emoscore.score import Scorer
 
     params = load_params(sys.argv[1])
     params = params.model_copy(update={"score": params.score.model_copy(update={"workers": 2})})
     scorer = Scorer.from_params(params)
     files = list(hash_images(iter_library(Path(sys.argv[2])))) * 10_000
-    for prepared, _ in scorer.iter_vad(files):
+    for prepared, _ in scorer.pool.iter_vad(files):
         print(prepared.file.path, flush=True)
     """
 )

@@ -1,0 +1,29 @@
+"""Content hashes of files: an image's id in the catalog, and which weights produced a row."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from emoscore.errors import CheckpointError
+
+HASH_BLOCK = 1 << 20
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """Content hash and size of a file, read in blocks (memory stays flat for any size)."""
+    digest, size = hashlib.sha256(), 0
+    with Path(path).open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def model_digest(path: Path) -> str:
+    """Short sha256 of a weights file: which model produced a row."""
+    try:
+        return file_sha256(Path(path))[0][:16]
+    except OSError as error:
+        reason = f"{error.strerror or error} (train it with `dvc repro`, or point params.yaml at your checkpoint)"
+        raise CheckpointError(path, reason) from None

@@ -1,0 +1,62 @@
+"""One piece, end to end: generate CP steps for an emotion, write the MIDI file, render its audio when possible.
+
+Shared by `emoscore generate` and scoring, so a piece is written the same way wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoscore.config import GenerationParams, RenderParams
+from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
+from emoscore.music.generate import Sampling, generate
+from emoscore.music.model import CPTransformer
+from emoscore.music.render import RenderUnavailable, render_wav
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What was written: the MIDI file, the audio file (None with the reason when it could not be rendered)."""
+
+    steps: np.ndarray
+    midi_path: Path
+    n_notes: int
+    duration_s: float
+    audio_path: Path | None = None
+    audio_problem: str | None = None
+
+
+def compose_piece(
+    model: CPTransformer,
+    quadrant: int,
+    bars: int,
+    seed: int,
+    generation: GenerationParams,
+    midi_path: Path,
+    audio_path: Path | None = None,
+    render: RenderParams | None = None,
+) -> Piece:
+    """Generate a piece in `quadrant` and write it to `midi_path` atomically; also render `audio_path` if given."""
+    steps = generate(model, quadrant, bars=bars, seed=seed, sampling=Sampling.from_params(generation),
+                     max_steps=generation.max_steps)  # fmt: skip
+    midi_path = Path(midi_path)
+    midi_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = midi_path.with_name(f".{midi_path.name}.tmp")
+    decode_to_midi(steps, temporary)
+    temporary.replace(midi_path)
+    notes, tempi, _ = decode_notes(steps)
+    written, problem = None, None
+    if audio_path is not None:
+        render = render or RenderParams()
+        try:
+            written = render_wav(midi_path, Path(audio_path), render.soundfont, render.sample_rate)
+        except RenderUnavailable as error:
+            problem = str(error)
+            log.debug("no audio for %s: %s", midi_path, error)
+    return Piece(steps, midi_path, len(notes), duration_seconds(notes, tempi), written, problem)

@@ -1,0 +1,89 @@
+"""An image → its people: decode, detect, cut and resize the crops the VAD model reads, then run them batched."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from emoscore.catalog import ImageFile
+from emoscore.emotic.annotations import clip_box
+from emoscore.emotic.dataset import resize_rgb, to_tensor
+from emoscore.emotic.detect import Detection, build_detector
+from emoscore.emotic.inference import VadEngine
+from emoscore.errors import InvalidImage
+from emoscore.images import decode_image
+
+PeopleScores = tuple[np.ndarray, np.ndarray]  # category probabilities [people, 26], VAD [people, 3]
+
+
+@dataclass
+class PreparedImage:
+    """One decoded image's model inputs, or the reason it failed."""
+
+    file: ImageFile
+    width: int = 0
+    height: int = 0
+    context: np.ndarray | None = None
+    bodies: list[np.ndarray] = field(default_factory=list)
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    detector_scores: list[float] = field(default_factory=list)
+    error: str | None = None
+
+
+@functools.cache
+def _detector(name: str, weights: str | None) -> Callable[[Image.Image], list[Detection]]:
+    return build_detector(name, Path(weights) if weights else None)
+
+
+def prepare_image(
+    file: ImageFile, context_size: int, body_size: int, detector: str, detector_weights: str | None, max_pixels: int
+) -> PreparedImage:
+    """Decode (JPEG decoded at reduced size when large), find people, cut and resize crops. Runs in workers."""
+    prepared = PreparedImage(file)
+    try:
+        # JPEGs decode straight at 1/2…1/8 scale when that still leaves enough pixels for both crops
+        target = max(context_size, 2 * body_size)
+        image = decode_image(file.path, max_pixels=max_pixels, draft=(target, target))
+        prepared.width, prepared.height = image.size
+        for detection in _detector(detector, detector_weights)(image):
+            box = clip_box(detection.box, image.width, image.height, 2)
+            if box is None:
+                continue
+            prepared.boxes.append(box)
+            prepared.detector_scores.append(detection.score)
+            prepared.bodies.append(resize_rgb(image.crop(box), body_size))
+        if not prepared.bodies:
+            raise InvalidImage(file.path, "no usable person box")
+        prepared.context = resize_rgb(image, context_size)
+    except InvalidImage as error:
+        prepared.error = error.reason
+    except Exception as error:  # a decoder bug on one hostile file must not end the batch
+        prepared.error = f"cannot decode: {type(error).__name__}: {error}"
+    return prepared
+
+
+def infer_people(model: VadEngine, batch: list[PreparedImage]) -> list[PeopleScores]:
+    """Category probabilities and VAD for every person of every decoded image in `batch`, in one forward pass."""
+    contexts, bodies, owners = [], [], []
+    for index, prepared in enumerate(batch):
+        context = to_tensor(prepared.context)
+        for body in prepared.bodies:
+            contexts.append(context)
+            bodies.append(to_tensor(body))
+            owners.append(index)
+    probabilities, vad = model.predict(torch.stack(contexts), torch.stack(bodies))
+    owners_array = np.array(owners)
+    return [(probabilities[owners_array == i], vad[owners_array == i]) for i in range(len(batch))]
+
+
+def score_prepared(model: VadEngine, pending: list[PreparedImage]) -> list[tuple[PreparedImage, PeopleScores | None]]:
+    """(image, outputs) for decoded images in order; None for those that failed to decode."""
+    good = [prepared for prepared in pending if not prepared.error]
+    results = iter(infer_people(model, good)) if good else iter(())
+    return [(prepared, None if prepared.error else next(results)) for prepared in pending]

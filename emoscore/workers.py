@@ -1,0 +1,164 @@
+"""The scoring worker pool: processes that each decode images and run their own copy of the VAD model.
+
+Workers are spawned (a fork inherits torch's OpenMP state and other threads' locks), watch their parent and
+leave when it dies, and a file that kills its worker is retried alone so it costs only its own row.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoscore.catalog import ImageFile
+from emoscore.config import Engine, ScoreParams
+from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
+from emoscore.emotic.model import EmoticNet
+from emoscore.people import PeopleScores, PreparedImage, prepare_image, score_prepared
+
+log = logging.getLogger(__name__)
+SPAWN = multiprocessing.get_context("spawn")
+Scored = tuple[PreparedImage, PeopleScores | None]
+
+_WORKER_MODEL: VadEngine | None = None
+
+
+def even_batches(files: list[ImageFile], batch_size: int, workers: int) -> list[list[ImageFile]]:
+    """At most `batch_size` files per batch, as many batches as a multiple of `workers`, sizes within one.
+
+    So the last round keeps every worker busy instead of leaving one idle behind a short tail batch.
+    """
+    if not files:
+        return []
+    count = -(-len(files) // batch_size)
+    count = min(len(files), -(-count // workers) * workers)
+    return [list(batch) for batch in np.array_split(np.array(files, dtype=object), count)]
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Watchdog of a worker: leave when the scoring process is gone (a SIGKILLed run must not leave its workers,
+    each holding a model, blocked forever on the task queue)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int) -> None:
+    """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
+    global _WORKER_MODEL
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
+    torch.set_num_threads(threads)
+    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads)
+
+
+def _score_batch(files: list[ImageFile], prepare: functools.partial) -> list[Scored]:
+    """One batch in a worker: decode, infer, and send back only what the rows need (no pixel arrays)."""
+    if _WORKER_MODEL is None:
+        raise RuntimeError("a scoring worker must be started by _start_worker")
+    results = score_prepared(_WORKER_MODEL, [prepare(file) for file in files])
+    for prepared, _ in results:
+        prepared.context, prepared.bodies = None, []
+    return results
+
+
+class VadPool:
+    """Images → people and their scores, in worker processes (one per core by default), in threads inside a
+    daemonic process (a Dask worker may not start children), or here when `workers` is 0."""
+
+    def __init__(self, model: EmoticNet, checkpoint: Path, settings: ScoreParams) -> None:
+        self.model, self.checkpoint, self.settings = model, Path(checkpoint), settings
+        self.workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)
+        self._vad: VadEngine | None = None
+        self._executor: Executor | None = None
+        self.prepare = functools.partial(
+            prepare_image,
+            context_size=model.config.context_size,
+            body_size=model.config.body_size,
+            detector=settings.detector,
+            detector_weights=str(settings.detector_weights) if settings.detector_weights else None,
+            max_pixels=settings.max_pixels,
+        )
+
+    @property
+    def vad(self) -> VadEngine:
+        """The VAD model in this process (built on first use: with worker processes only they need one)."""
+        if self._vad is None:
+            self._vad = vad_engine(self.model, self.settings.engine, torch.get_num_threads())
+        return self._vad
+
+    def _pool(self) -> Executor:
+        if self._executor is None:
+            if multiprocessing.current_process().daemon:
+                self._executor = ThreadPoolExecutor(max_workers=self.workers)
+            else:
+                threads = max(1, (os.cpu_count() or 1) // self.workers)
+                setup = (str(self.checkpoint), self.settings.engine, threads, os.getpid())
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
+                )
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
+
+    def iter_vad(self, files: list[ImageFile]) -> Iterator[Scored]:
+        """(prepared image, (category probabilities, VAD) per person) in the order given; None for failures.
+
+        With workers each process decodes a batch of `batch_size` images and runs its people through its own
+        single-threaded copy of the model: every core busy, no thread contention, no image arrays crossing
+        processes. With 0 everything runs here, one image at a time.
+        """
+        if self.workers == 0:
+            yield from self._batched(self.prepare(file) for file in files)
+            return
+        pool = self._pool()
+        if isinstance(pool, ThreadPoolExecutor):
+            yield from self._batched(pool.map(self.prepare, files))
+            return
+        batches = even_batches(files, self.settings.batch_size, self.workers)
+        futures = [pool.submit(_score_batch, batch, self.prepare) for batch in batches]
+        for batch, future in zip(batches, futures, strict=True):
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                results = self._isolate(batch)
+            yield from results
+
+    def _isolate(self, batch: list[ImageFile]) -> list[Scored]:
+        """A worker died (a decoder crash or the OOM killer): score the batch one file at a time in fresh workers,
+        so only a file that kills its worker again is lost, as an error row naming why."""
+        self.close()
+        results = []
+        for file in batch:
+            try:
+                results.extend(self._pool().submit(_score_batch, [file], self.prepare).result())
+            except BrokenProcessPool:
+                self.close()
+                log.error("%s: the worker scoring it died", file.path)
+                failed = PreparedImage(file, error="the worker process died while decoding or scoring this file")
+                results.append((failed, None))
+        return results
+
+    def _batched(self, prepared_images: Iterable[PreparedImage]) -> Iterator[Scored]:
+        pending: list[PreparedImage] = []
+        good = 0
+        for prepared in prepared_images:
+            pending.append(prepared)
+            good += prepared.error is None
+            if good >= self.settings.batch_size:
+                yield from score_prepared(self.vad, pending)
+                pending, good = [], 0
+        yield from score_prepared(self.vad, pending)

@@ -1,0 +1,70 @@
+"""The `emoscore` console script: the library's commands plus the two that run Prefect flows, `score` and `serve`.
+
+They live here, on the flow side, so that `emoscore/` never imports `flows/` or `tasks/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from emoscore.cli import ParamsOption, app, fail
+from emoscore.config import load_params
+from emoscore.errors import EmoscoreError
+
+__all__ = ["app"]
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="scoring run", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key.replace("_", " "), str(value))
+    Console().print(table)
+
+
+@app.command()
+def score(
+    path: Annotated[Path, typer.Argument(help="A photo, or a folder scored recursively.")],
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
+    retry_errors: Annotated[bool, typer.Option(help="Score again images that failed before.")] = False,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image)."""
+    try:
+        load_params(params)
+        from flows.score_images import dask_task_runner, score_images
+
+        flow = score_images.with_options(task_runner=dask_task_runner(dask)) if dask else score_images
+        summary = flow(library=str(path), catalog=str(catalog) if catalog else None, params_path=str(params),
+                       retry_errors=retry_errors)  # fmt: skip
+    except EmoscoreError as error:
+        raise fail(error) from None
+    _print_summary(summary)
+
+
+@app.command()
+def serve(
+    library: Annotated[Path, typer.Option(help="Folder to keep scoring.")],
+    cron: Annotated[str, typer.Option(help="When to look for new images (cron syntax).")] = "*/15 * * * *",
+    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "emoscore-library",
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score what is new under LIBRARY on a schedule until Ctrl-C (starts a local Prefect server if needed)."""
+    from flows.serve import serve_library
+
+    try:
+        load_params(params)
+        serve_library(library, cron, catalog, params, name)
+    except EmoscoreError as error:
+        raise fail(error) from None
+
+
+if __name__ == "__main__":
+    app()
