@@ -1,4 +1,5 @@
-"""EMOTIC annotation files in their real formats: `Annotations.mat` (MATLAB v5) and the per-person CSV layout.
+"""EMOTIC's `Annotations.mat` (MATLAB v5): the annotation records, reading and writing the file, and finding the
+annotations of a dataset in either real format (the per-person CSV layout is in `emotic/csv_layout.py`).
 
 Readers yield one `ImageAnnotation` per image, or an `InvalidAnnotation` for a record that cannot be parsed, so a
 caller can count bad records and go on. Writers produce the same formats (for the sample dataset and for tests).
@@ -6,8 +7,7 @@ caller can count bad records and go on. Writers produce the same formats (for th
 
 from __future__ import annotations
 
-import ast
-import csv
+import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,17 +20,10 @@ from emoscore.emotic.labels import CATEGORY_INDEX, VAD_MAX, VAD_MIN
 from emoscore.errors import InvalidAnnotation
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-CSV_COLUMNS = (
-    "Index",
-    "Folder",
-    "Filename",
-    "Image Size",
-    "BBox",
-    "Categorical_Labels",
-    "Continuous_Labels",
-    "Gender",
-    "Age",
-)
+# The MAT v5 header's descriptive text (scipy writes the creation time there): fixed, so the file is byte-identical
+# on every run and DVC sees the same dataset.
+MAT_HEADER_TEXT_BYTES = 116
+MAT_HEADER_TEXT = "MATLAB 5.0 MAT-file, written by emoscore"
 
 
 @dataclass(frozen=True)
@@ -251,121 +244,9 @@ def write_annotations_mat(path: Path | str, splits: dict[str, Sequence[ImageAnno
                 for image in images
             ]
         )
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, contents, format="5", do_compression=True)
+    data = bytearray(buffer.getvalue())
+    data[:MAT_HEADER_TEXT_BYTES] = MAT_HEADER_TEXT.ljust(MAT_HEADER_TEXT_BYTES).encode("ascii")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(path, contents, format="5", do_compression=True)
-
-
-# --- the per-person CSV layout ---------------------------------------------------------------------------------
-
-
-def _literal(text: str, column: str) -> object:
-    try:
-        return ast.literal_eval(text.strip()) if text.strip() else []
-    except (ValueError, SyntaxError):
-        raise ValueError(f"column {column!r} is not a list literal: {text[:60]!r}") from None
-
-
-def read_csv_split(path: Path | str) -> Iterator[ImageAnnotation | InvalidAnnotation]:
-    """Yield one single-person ImageAnnotation per row of a per-person CSV (Folder, Filename, Image Size, …)."""
-    path = Path(path)
-    try:
-        # undecodable bytes become U+FFFD: the row then fails validation on its own instead of ending the file
-        handle = path.open(newline="", encoding="utf-8", errors="replace")
-    except OSError as error:
-        raise InvalidAnnotation(str(path), f"cannot open: {error}", "annotations_missing") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            fieldnames = reader.fieldnames or []
-        except csv.Error as error:
-            raise InvalidAnnotation(str(path), f"unreadable header: {error}", "split_unreadable") from None
-        missing = [name for name in CSV_COLUMNS[1:7] if name not in fieldnames]
-        if missing:
-            raise InvalidAnnotation(str(path), f"missing columns {missing}", "split_unreadable")
-        line_number = 1
-        while True:
-            line_number += 1
-            where = f"{path.name}:{line_number}"
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield InvalidAnnotation(where, f"malformed CSV line: {error}", "record_malformed")
-                continue
-            yield _csv_record(row, where)
-
-
-def _csv_record(row: dict, where: str) -> ImageAnnotation | InvalidAnnotation:
-    """One per-person CSV row as a single-person image, or why it cannot be used."""
-    try:
-        size = [int(value) for value in _literal(row["Image Size"], "Image Size")]  # type: ignore[union-attr]
-        bbox = [float(value) for value in _literal(row["BBox"], "BBox")]  # type: ignore[union-attr]
-        categories = tuple(str(name) for name in _literal(row["Categorical_Labels"], "Categorical_Labels"))  # type: ignore[union-attr]
-        vad = [float(value) for value in _literal(row["Continuous_Labels"], "Continuous_Labels")]  # type: ignore[union-attr]
-        if len(size) != 2 or len(bbox) != 4 or len(vad) != 3:
-            raise ValueError("Image Size needs 2 values, BBox 4 and Continuous_Labels 3")
-        person = PersonAnnotation(
-            bbox=tuple(bbox),  # type: ignore[arg-type]
-            categories=categories,
-            vad=tuple(vad),  # type: ignore[arg-type]
-            gender=row.get("Gender") or "",
-            age=row.get("Age") or "",
-        )
-        return ImageAnnotation(
-            folder=row["Folder"] or "", filename=row["Filename"] or "", width=size[0], height=size[1],
-            people=(person,), where=where,
-        )  # fmt: skip
-    except (TypeError, ValueError, KeyError, AttributeError, MemoryError, RecursionError) as error:
-        return InvalidAnnotation(where, f"malformed row: {error}", "record_malformed")
-
-
-def write_annotations_csv(path: Path | str, images: Sequence[ImageAnnotation]) -> None:
-    """Write images as the per-person CSV layout, one row per person (the layout the reference code produces)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        index = 0
-        for image in images:
-            for person in image.people:
-                writer.writerow(
-                    [
-                        index,
-                        image.folder,
-                        image.filename,
-                        [image.width, image.height],
-                        [int(value) for value in person.bbox],
-                        list(person.categories),
-                        [float(value) for value in person.vad],
-                        person.gender,
-                        person.age,
-                    ]
-                )
-                index += 1
-
-
-def find_annotations(annotations: Path) -> dict[str, Path]:
-    """Map split → file: `Annotations.mat` (all splits) or a folder of `{train,val,test}.csv`."""
-    if annotations.is_dir():
-        mat = annotations / "Annotations.mat"
-        if mat.exists():
-            return dict.fromkeys(SPLITS, mat)
-        csvs = {split: annotations / f"{split}.csv" for split in SPLITS if (annotations / f"{split}.csv").exists()}
-        if csvs:
-            return csvs
-        raise InvalidAnnotation(
-            str(annotations), "holds neither Annotations.mat nor train/val/test .csv", "annotations_missing"
-        )
-    if not annotations.exists():
-        raise InvalidAnnotation(str(annotations), "file not found", "annotations_missing")
-    if annotations.suffix.lower() == ".mat":
-        return dict.fromkeys(SPLITS, annotations)
-    raise InvalidAnnotation(str(annotations), "expected a .mat file or a folder of split CSVs", "annotations_missing")
-
-
-def read_split(source: Path, split: str) -> Iterator[ImageAnnotation | InvalidAnnotation]:
-    """Images of one split from whichever format `source` is."""
-    if source.suffix.lower() == ".mat":
-        return read_mat_split(source, split)
-    return read_csv_split(source)
+    Path(path).write_bytes(bytes(data))

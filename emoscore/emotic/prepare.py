@@ -1,16 +1,45 @@
-"""The `prepare_emotic` stage's work: find the annotations, prepare each split, and count what was skipped."""
+"""The `prepare_emotic` stage's work: find the annotations (either real format), prepare each split, and count
+what was skipped."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from emoscore.config import EmoticParams
-from emoscore.emotic.annotations import SPLITS, find_annotations, read_split
+from emoscore.emotic.annotations import SPLITS, ImageAnnotation, read_mat_split
+from emoscore.emotic.csv_layout import read_csv_split
 from emoscore.emotic.dataset import PrepareReport, prepare_split
 from emoscore.errors import InvalidAnnotation
 
 log = logging.getLogger(__name__)
+
+
+def find_annotations(annotations: Path) -> dict[str, Path]:
+    """Map split → file: `Annotations.mat` (all splits) or a folder of `{train,val,test}.csv`."""
+    if annotations.is_dir():
+        mat = annotations / "Annotations.mat"
+        if mat.exists():
+            return dict.fromkeys(SPLITS, mat)
+        csvs = {split: annotations / f"{split}.csv" for split in SPLITS if (annotations / f"{split}.csv").exists()}
+        if csvs:
+            return csvs
+        raise InvalidAnnotation(
+            str(annotations), "holds neither Annotations.mat nor train/val/test .csv", "annotations_missing"
+        )
+    if not annotations.exists():
+        raise InvalidAnnotation(str(annotations), "file not found", "annotations_missing")
+    if annotations.suffix.lower() == ".mat":
+        return dict.fromkeys(SPLITS, annotations)
+    raise InvalidAnnotation(str(annotations), "expected a .mat file or a folder of split CSVs", "annotations_missing")
+
+
+def read_split(source: Path, split: str) -> Iterator[ImageAnnotation | InvalidAnnotation]:
+    """Images of one split from whichever format `source` is."""
+    if source.suffix.lower() == ".mat":
+        return read_mat_split(source, split)
+    return read_csv_split(source)
 
 
 def annotation_sources(params: EmoticParams) -> dict[str, Path]:

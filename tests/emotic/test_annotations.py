@@ -12,14 +12,13 @@ from emoscore.emotic.annotations import (
     ImageAnnotation,
     PersonAnnotation,
     clip_box,
-    find_annotations,
     person_problem,
-    read_csv_split,
     read_mat_split,
-    write_annotations_csv,
     write_annotations_mat,
 )
+from emoscore.emotic.csv_layout import read_csv_split, write_annotations_csv
 from emoscore.emotic.labels import CATEGORIES
+from emoscore.emotic.prepare import find_annotations
 from emoscore.errors import InvalidAnnotation
 
 

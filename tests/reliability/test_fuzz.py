@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from emoscore.config import EmoticParams
-from emoscore.emotic.annotations import ImageAnnotation, PersonAnnotation, write_annotations_csv, write_annotations_mat
+from emoscore.emotic.annotations import ImageAnnotation, PersonAnnotation, write_annotations_mat
+from emoscore.emotic.csv_layout import write_annotations_csv
 from emoscore.emotic.prepare import prepare_emotic_split
 from emoscore.errors import InvalidImage, InvalidMidi
 from emoscore.images import decode_image
