@@ -1,9 +1,15 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
 from emoscore.config import Params, load_params, parse_params, section_hash
+from emoscore.emotic.model import EmoticNetConfig
 from emoscore.errors import ConfigError
+from emoscore.music.classify import ClassifierConfig
+from emoscore.music.model import MusicConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -51,3 +57,38 @@ def test_missing_and_malformed_files(tmp_path):
 def test_section_hash_follows_values():
     assert section_hash(Params().vad) == section_hash(Params().vad)
     assert section_hash(Params().vad) != section_hash(parse_params({"vad": {"epochs": 2}}).vad)
+
+
+def _written_keys(model: type[BaseModel], raw: dict, where: str = "") -> list[str]:
+    """Fields of `model` that params.yaml leaves out, and keys it has that the model lacks, at any depth."""
+    problems = [f"{where}{name}: not in params.yaml" for name in model.model_fields if name not in raw]
+    problems += [
+        f"{where}{name}: in params.yaml, unknown to {model.__name__}" for name in raw if name not in model.model_fields
+    ]
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) and name in raw:
+            problems += _written_keys(field.annotation, raw[name], f"{where}{name}.")
+    return problems
+
+
+def test_params_yaml_is_the_one_source_of_defaults():
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
+    assert _written_keys(Params, raw) == []  # every knob is written down in params.yaml
+    written, coded = parse_params(raw).model_dump(mode="json"), Params().model_dump(mode="json")
+    disagreeing = {
+        f"{section}.{key}": (coded[section][key], value)
+        for section, values in written.items()
+        for key, value in values.items()
+        if coded[section][key] != value
+    }
+    assert disagreeing == {}  # (code default, params.yaml)
+
+
+def test_model_configs_come_from_params():
+    params = parse_params({"vad": {"fusion_hidden": 64}, "music": {"d_model": 96, "n_heads": 3}})
+    assert EmoticNetConfig.from_params(params.emotic, params.vad).fusion_hidden == 64
+    music = MusicConfig.from_params(params.music)
+    assert (music.d_model, music.n_heads, music.embedding_sizes) == (96, 3, params.music.embedding_sizes)
+    for config in (EmoticNetConfig, MusicConfig, ClassifierConfig):
+        defaults = [f.name for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING]
+        assert defaults == [], f"{config.__name__} holds defaults of its own: {defaults}"

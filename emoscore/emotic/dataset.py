@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from emoscore.emotic.annotations import ImageAnnotation, clip_box, person_problem
@@ -259,10 +259,12 @@ class EmoticArrays(Dataset):
             self._bodies = np.load(self.body_path, mmap_mode="r")
         return self._contexts, self._bodies
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, item: int | tuple[int, bool]) -> dict[str, torch.Tensor]:
+        """One person; `(index, flip)` from `FlipSampler` mirrors both crops when flip is set (and `hflip` is on)."""
+        index, flip = item if isinstance(item, tuple) else (item, False)
         contexts, bodies = self._arrays()
         context, body = to_tensor(contexts[index]), to_tensor(bodies[index])
-        if self.hflip and torch.rand(()) < 0.5:
+        if self.hflip and flip:
             context, body = context.flip(-1), body.flip(-1)
         return {
             "context": context,
@@ -278,15 +280,31 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     return (tensor - IMAGE_MEAN) / IMAGE_STD
 
 
+class FlipSampler(Sampler):
+    """Shuffled indices, each with a coin flip for mirroring, drawn here in the loading process from one seeded
+    generator: the same epochs whatever the number of loader workers (a draw inside a worker would depend on it)."""
+
+    def __init__(self, size: int, generator: torch.Generator) -> None:
+        self.size, self.generator = size, generator
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
+        order = torch.randperm(self.size, generator=self.generator).tolist()
+        flips = (torch.rand(self.size, generator=self.generator) < 0.5).tolist()
+        return iter(zip(order, flips, strict=True))
+
+
 def make_loader(dataset: EmoticArrays, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    """A DataLoader with workers that keep their memory maps open between epochs."""
-    generator = torch.Generator().manual_seed(seed)
+    """A DataLoader with workers that keep their memory maps open between epochs; shuffled epochs (and flips) come
+    from `seed` alone, so `workers` changes only the speed."""
+    sampler = FlipSampler(len(dataset), torch.Generator().manual_seed(seed)) if shuffle else None
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=sampler,
         num_workers=workers,
-        generator=generator,
         persistent_workers=workers > 0,
         drop_last=shuffle and len(dataset) > batch_size,
     )

@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from emoscore.emotic.annotations import ImageAnnotation, PersonAnnotation
-from emoscore.emotic.dataset import EmoticArrays, prepare_split
+from emoscore.emotic.dataset import EmoticArrays, make_loader, prepare_split
 from emoscore.errors import InvalidAnnotation
 
 
@@ -82,3 +83,20 @@ def test_prepare_in_worker_processes_matches(images_dir, tmp_path):
     parallel = prepare_split(iter(records), images_dir, tmp_path / "b", "val", 32, 16, workers=2)
     assert serial.as_dict() == parallel.as_dict()
     assert np.array_equal(np.load(tmp_path / "a" / "val_body.npy"), np.load(tmp_path / "b" / "val_body.npy"))
+
+
+def test_training_batches_do_not_depend_on_loader_workers(images_dir, tmp_path):
+    people = tuple(_person((x, 0, x + 40, 60)) for x in (0, 10, 20, 30, 40))
+    records = [ImageAnnotation("mscoco/images", "red.jpg", 80, 60, people, where="x")] * 2
+    prepare_split(iter(records), images_dir, tmp_path, "train", 32, 16, workers=0)
+    dataset = EmoticArrays(tmp_path, "train", hflip=True)
+
+    def epochs(workers):
+        loader = make_loader(dataset, 4, workers, shuffle=True, seed=3)
+        return [torch.cat([batch["body"] for batch in loader]) for _ in range(2)]
+
+    alone, with_worker = epochs(0), epochs(1)
+    assert all(torch.equal(a, b) for a, b in zip(alone, with_worker, strict=True))
+    assert not torch.equal(alone[0], alone[1])  # a new order and new flips each epoch
+    flipped = dataset[(0, True)]["body"]
+    assert torch.equal(flipped, dataset[(0, False)]["body"].flip(-1))
