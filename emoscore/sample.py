@@ -319,6 +319,7 @@ def write_sample_photos(params: SampleParams) -> Path:
         Image.fromarray(canvas).save(path, kind, **({"quality": 90} if kind in ("JPEG", "WEBP") else {}))
     if params.photos:
         whole = (root / "act1" / "still_000.jpg").read_bytes()
+        (root / "act2").mkdir(parents=True, exist_ok=True)  # with fewer than 4 photos nothing else is there
         (root / "act2" / "damaged_upload.jpg").write_bytes(whole[: len(whole) // 3])
     log.info("sample photos: %d (+1 truncated on purpose)", params.photos)
     return root

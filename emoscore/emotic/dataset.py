@@ -304,6 +304,7 @@ def make_loader(dataset: EmoticArrays, batch_size: int, workers: int, shuffle: b
         dataset,
         batch_size=batch_size,
         sampler=sampler,
+        generator=torch.Generator().manual_seed(seed),  # the loader's own seeds, not the global RNG dropout uses
         num_workers=workers,
         persistent_workers=workers > 0,
         drop_last=shuffle and len(dataset) > batch_size,
