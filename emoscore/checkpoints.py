@@ -5,22 +5,41 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import torch
+from numpy._core.multiarray import scalar as numpy_scalar
 
 from emoscore.errors import CheckpointError
 
 
+def _legacy_safe_globals() -> list:
+    """What checkpoints written by Python 2 + PyTorch 0.x hold besides tensors: NumPy scalars in their metadata
+    (Places365's `best_prec1`), pickled as `numpy.core.multiarray.scalar(dtype, raw bytes)`. Building a scalar
+    from a dtype and bytes runs no code of the file's choosing."""
+    return [
+        (numpy_scalar, "numpy.core.multiarray.scalar"),
+        (numpy_scalar, "numpy._core.multiarray.scalar"),
+        np.dtype,
+        *{type(np.dtype(code)) for code in ("?", "i1", "i2", "i4", "i8", "u1", "f2", "f4", "f8")},
+    ]
+
+
 def load_weights_only(path: Path | str) -> object:
-    """torch.load with weights_only=True; a pickle payload or damaged file becomes CheckpointError."""
+    """torch.load with weights_only=True (tensors and plain data only); a pickle payload or damaged file becomes
+    CheckpointError. Legacy files are read too: Python 2 byte strings decode as latin1 (the released Places365
+    files hold metadata bytes that only decode so), and NumPy scalars in their metadata are accepted."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "file not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_legacy_safe_globals()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pickle_load_args only works")  # encoding is still used
+            return torch.load(path, map_location="cpu", weights_only=True, encoding="latin1")
     except pickle.UnpicklingError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unpickling refused"
         raise CheckpointError(

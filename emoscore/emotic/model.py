@@ -53,7 +53,8 @@ HEAD_PREFIXES = ("fc.", "head.")
 
 
 def load_backbone_weights(backbone: nn.Module, path: Path | str, prefix: str = "") -> None:
-    """Load a Places365 `.pth.tar`, a torchvision `.pth` or an emoscore checkpoint (its `prefix` branch).
+    """Load a Places365 `.pth.tar` (the released Python 2 files too), a torchvision `.pth` or an emoscore
+    checkpoint (its `prefix` branch).
 
     The classifier head is dropped; every other key must match the backbone exactly, so weights of another
     architecture are refused with the keys that differ.
@@ -64,7 +65,8 @@ def load_backbone_weights(backbone: nn.Module, path: Path | str, prefix: str = "
         state = {key.removeprefix(prefix): value for key, value in state.items() if key.startswith(prefix)}
     state = {key: value for key, value in state.items() if not key.startswith(HEAD_PREFIXES)}
     expected = backbone.state_dict()
-    missing = sorted(set(expected) - set(state))
+    # batch norm's step counter arrived in PyTorch 0.4.1: older files (Places365) lack it, and it is not a weight
+    missing = sorted(key for key in set(expected) - set(state) if not key.endswith("num_batches_tracked"))
     unexpected = sorted(set(state) - set(expected))
     wrong_shape = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
     if missing or unexpected or wrong_shape:
@@ -76,7 +78,7 @@ def load_backbone_weights(backbone: nn.Module, path: Path | str, prefix: str = "
         if wrong_shape:
             details.append(f"{len(wrong_shape)} keys of another shape (e.g. {wrong_shape[0]})")
         raise CheckpointError(path, "weights do not fit this backbone: " + "; ".join(details))
-    backbone.load_state_dict(state)
+    backbone.load_state_dict(state, strict=False)  # every weight is checked above; only step counters may lack
 
 
 def build_backbone(name: str, weights: Path | str | None = None, prefix: str = "") -> tuple[nn.Module, int]:

@@ -6,8 +6,10 @@ import pytest
 import torch
 import torchvision
 
+from emoscore.checkpoints import extract_state_dict, load_weights_only
 from emoscore.emotic.model import EmoticNet, build_backbone
 from emoscore.errors import CheckpointError
+from tests.fixtures.legacy_torch import Py2Global, places365_checkpoint, write_legacy_checkpoint
 from tests.helpers import vad_config
 
 
@@ -48,16 +50,30 @@ def test_save_and_from_checkpoint_round_trip(tmp_path):
     assert raw["extra"] == {"note": "test"} and raw["format"] == "emoscore.vad/1"
 
 
-def test_places365_checkpoint_loads(tmp_path):
-    """Places365 ships {'epoch', 'arch', 'state_dict'} with DataParallel `module.` keys and a 365-way fc."""
-    source = torchvision.models.resnet18(num_classes=365)
-    path = tmp_path / "resnet18_places365.pth.tar"
-    state = {f"module.{key}": value for key, value in source.state_dict().items()}
-    torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state, "best_prec1": 54.7}, path)
-    backbone, features = build_backbone("resnet18", path)
-    assert features == 512
-    assert torch.equal(backbone.conv1.weight, source.conv1.weight)
-    assert torch.equal(backbone.layer4[1].bn2.running_var, source.layer4[1].bn2.running_var)
+@pytest.mark.parametrize(("arch", "features"), [("resnet18", 512), ("resnet50", 2048)])
+def test_released_places365_checkpoint_loads(tmp_path, arch, features):
+    """Written as Python 2.7 + PyTorch 0.2 wrote `resnet{18,50}_places365.pth.tar`: legacy container, byte-string
+    keys, `module.` prefixes, a 365-way fc, no num_batches_tracked, a NumPy `best_prec1` whose bytes are not
+    ASCII or UTF-8."""
+    path = places365_checkpoint(tmp_path / f"{arch}_places365.pth.tar", arch)
+    with pytest.raises(UnicodeDecodeError):  # what a plain torch.load says about such a file
+        torch.load(path, map_location="cpu", weights_only=False)
+    with pytest.raises(pickle.UnpicklingError):  # and what the default safe load says
+        torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_weights_only(path)
+    assert payload["arch"] == arch and payload["best_prec1"] == pytest.approx(54.74)
+    source = extract_state_dict(payload, path)
+    backbone, width = build_backbone(arch, path)
+    assert width == features
+    assert torch.equal(backbone.conv1.weight, source["conv1.weight"])
+    assert torch.equal(backbone.layer4[1].bn2.running_var, source["layer4.1.bn2.running_var"])
+    assert "fc.weight" in source and not any(key.startswith("fc.") for key in backbone.state_dict())
+
+
+def test_legacy_checkpoint_with_code_is_still_refused(tmp_path):
+    path = write_legacy_checkpoint(tmp_path / "evil.pth.tar", {"state_dict": {}, "x": Py2Global("os", "system")})
+    with pytest.raises(CheckpointError, match="refused"):
+        load_weights_only(path)
 
 
 def test_torchvision_state_dict_loads(tmp_path):
