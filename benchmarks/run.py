@@ -29,9 +29,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from emoscore.config import load_params, parse_params  # noqa: E402
+from emoscore.digests import model_digest  # noqa: E402
 from emoscore.emotic.dataset import resize_rgb, to_tensor  # noqa: E402
 from emoscore.emotic.inference import load_vad_engine  # noqa: E402
+from emoscore.emotic.labels import CATEGORIES  # noqa: E402
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
+from emoscore.emotic.thresholds import Thresholds  # noqa: E402
 from emoscore.library import hash_images, iter_library  # noqa: E402
 from emoscore.music.cp import encode_midi  # noqa: E402
 from emoscore.music.generate import generate  # noqa: E402
@@ -90,12 +93,15 @@ def scorer_for(directory: Path, workers: int = 2, batch_size: int = 16, charts: 
                small: bool = False, engine: str = "onnxruntime") -> Scorer:  # fmt: skip
     """A scorer with a random-weight VAD model and no music (the VAD path only): full-size 224/128 inputs, or
     32/32 when `small` (where only the pipeline around the model is being measured)."""
+    checkpoint = vad_checkpoint(directory, small)
+    thresholds = checkpoint.with_suffix(".thresholds.json")
+    Thresholds.from_mapping(model_digest(checkpoint), dict.fromkeys(CATEGORIES, 0.5)).save(thresholds)
     params = parse_params({
-        "vad": {"out": str(vad_checkpoint(directory, small))},
+        "vad": {"out": str(checkpoint)},
         "score": {"music": False, "charts": charts, "workers": workers, "batch_size": batch_size,
                   "render_audio": False, "engine": engine},
     })  # fmt: skip
-    return Scorer(params.vad.out, None, params.score, params.generation, params.render)
+    return Scorer(params.vad.out, None, params.score, params.generation, params.render, thresholds)
 
 
 def best_of(repeats: int, *sides: Callable[[], object]) -> list[tuple[float, object]]:

@@ -37,6 +37,7 @@ PERSON = pa.struct(
         ("bbox", pa.list_(pa.int32(), 4)),
         ("detector_score", pa.float32()),
         ("categories", pa.list_(pa.float32(), NUM_CATEGORIES)),
+        ("categories_above_threshold", pa.list_(pa.string())),
         ("valence", pa.float32()),
         ("arousal", pa.float32()),
         ("dominance", pa.float32()),
@@ -56,6 +57,7 @@ SCHEMA = pa.schema(
         ("arousal", pa.float32()),
         ("dominance", pa.float32()),
         ("top_categories", pa.list_(pa.struct([("name", pa.string()), ("score", pa.float32())]))),
+        ("categories_above_threshold", pa.list_(pa.string())),
         ("quadrant", pa.string()),
         ("quadrant_confidence", pa.float32()),
         ("midi_path", pa.string()),
@@ -91,10 +93,13 @@ SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine"})  # the
 WHERE_ONLY = frozenset({"library", "catalog"})
 
 
-def scoring_params_hash(score: ScoreParams, generation: GenerationParams, render: RenderParams) -> str:
-    """Hash of every setting that changes a row's content (not where files live or how fast it runs)."""
+def scoring_params_hash(
+    score: ScoreParams, generation: GenerationParams, render: RenderParams, thresholds: str = "none"
+) -> str:
+    """Hash of every setting that changes a row's content (not where files live or how fast it runs), with the
+    digest of the thresholds file applied."""
     relevant = score.model_dump(mode="json", exclude=set(SPEED_ONLY | WHERE_ONLY))
-    sections = {"score": relevant, "generation": generation.model_dump(mode="json")}
+    sections = {"score": relevant, "generation": generation.model_dump(mode="json"), "thresholds": thresholds}
     if score.render_audio:
         sections["render"] = render.model_dump(mode="json")
     text = json.dumps(sections, sort_keys=True)
@@ -113,7 +118,8 @@ class Identity:
     def from_params(cls, params: Params) -> Identity:
         """Digests of the weights and settings named in params.yaml (no model is loaded)."""
         music = model_digest(params.music.out) if params.score.music else "none"
-        params_hash = scoring_params_hash(params.score, params.generation, params.render)
+        thresholds = model_digest(params.eval_vad.thresholds)
+        params_hash = scoring_params_hash(params.score, params.generation, params.render, thresholds)
         return cls(model_digest(params.vad.out), music, params_hash)
 
     def key(self, image_id: str) -> tuple[str, str, str, str]:

@@ -162,16 +162,20 @@ def _query_from(
     sort: str,
     descending: bool,
     limit: int | None,
+    detected: str | None,
 ):
     from emoscore.query import Query, parse_range
 
     return Query(quadrant, category, minimum, parse_range(valence, "valence"), parse_range(arousal, "arousal"),
-                 status, path_glob, sort, descending, limit)  # fmt: skip
+                 status, path_glob, sort, descending, limit, detected)  # fmt: skip
 
 
 QuadrantOption = Annotated[str | None, typer.Option(help="Q1 … Q4.")]
 CategoryOption = Annotated[str | None, typer.Option(help="An EMOTIC category, e.g. Sadness.")]
 MinOption = Annotated[float, typer.Option("--min", help="Lowest score of --category (0–1).")]
+DetectedOption = Annotated[
+    str | None, typer.Option(help="A category named for the image: above its threshold for one of its people.")
+]
 RangeOption = Annotated[str | None, typer.Option(help="LOW:HIGH on the 1–10 scale.")]
 StatusOption = Annotated[str | None, typer.Option(help="ok or error.")]
 GlobOption = Annotated[str | None, typer.Option("--path-glob", help="e.g. '*/act2/*'.")]
@@ -191,6 +195,7 @@ def catalog_query(
     quadrant: QuadrantOption = None,
     category: CategoryOption = None,
     minimum: MinOption = 0.5,
+    detected: DetectedOption = None,
     valence: RangeOption = None,
     arousal: RangeOption = None,
     status: StatusOption = None,
@@ -204,13 +209,15 @@ def catalog_query(
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Find images, e.g. `--quadrant Q3 --category Sadness --min 0.6 --sort arousal`."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from emoscore.query import run_query
 
     try:
-        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None)
+        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None,
+                            detected)  # fmt: skip
         table = run_query(_catalog_path(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
@@ -220,6 +227,10 @@ def catalog_query(
         pq.write_table(table, out)
     elif output_format == "csv":
         flat = table.drop_columns([c for c in ("people", "top_categories") if c in table.column_names])
+        if "categories_above_threshold" in flat.column_names:  # CSV holds no lists: "Sadness;Fatigue"
+            index = flat.column_names.index("categories_above_threshold")
+            names = [";".join(value or []) for value in flat.column(index).to_pylist()]
+            flat = flat.set_column(index, "categories_above_threshold", pa.array(names, pa.string()))
         target = out or "/dev/stdout"
         pacsv.write_csv(flat, target)
     elif output_format == "json":
@@ -229,12 +240,13 @@ def catalog_query(
         from rich.table import Table
 
         view = Table(title=f"{table.num_rows} images")
-        for column in ("path", "status", "quadrant", "valence", "arousal", "dominance", "top"):
+        for column in ("path", "status", "quadrant", "valence", "arousal", "dominance", "above threshold", "top"):
             view.add_column(column)
         for row in table.to_pylist():
             top = ", ".join(f"{c['name']} {c['score']:.2f}" for c in (row["top_categories"] or [])[:3])
             numbers = [f"{row[c]:.1f}" if row[c] is not None else "" for c in ("valence", "arousal", "dominance")]
-            view.add_row(row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, top)
+            named = ", ".join(row.get("categories_above_threshold") or [])
+            view.add_row(row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, named, top)
         Console().print(view)
     else:
         raise fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
@@ -258,6 +270,7 @@ def gallery(
     quadrant: QuadrantOption = None,
     category: CategoryOption = None,
     minimum: MinOption = 0.5,
+    detected: DetectedOption = None,
     valence: RangeOption = None,
     arousal: RangeOption = None,
     status: StatusOption = None,
@@ -271,7 +284,8 @@ def gallery(
 
     try:
         source = _catalog_path(catalog, params)
-        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None)
+        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None,
+                            detected)  # fmt: skip
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None

@@ -77,10 +77,13 @@ class VadParams(Section):
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
+    loss: Literal["reference", "normalized"] = Field(
+        "reference", description="The EMOTIC reference objective, or emoscore's earlier batch-averaged variant."
+    )
     discrete_weight: float = Field(0.5, ge=0)
     continuous_weight: float = Field(0.5, ge=0)
     continuous_loss: Literal["l2", "smooth_l1"] = "l2"
-    continuous_margin: float = Field(0.1, ge=0, description="In VAD points (1–10 scale); smaller errors cost 0.")
+    continuous_margin: float = Field(1.0, ge=0, description="In VAD points (1–10 scale); smaller errors cost 0.")
     hflip: bool = True
     num_workers: int = Field(1, ge=0)
     seed: int = 0
@@ -100,6 +103,7 @@ class EvalVadParams(Section):
     split: Literal["val", "test"] = "test"
     threshold_split: Literal["train", "val"] = "val"
     batch_size: int = Field(64, ge=1)
+    thresholds: Path = Field(Path("models/thresholds.json"), description="Per-category thresholds scoring applies.")
 
 
 class EmopiaParams(Section):

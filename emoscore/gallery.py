@@ -74,6 +74,7 @@ def gallery_items(rows: pa.Table, catalog: Path, out: Path) -> list[dict]:
             "arousal": row.get("arousal"),
             "dominance": row.get("dominance"),
             "top": [[c["name"], round(float(c["score"]), 3)] for c in row.get("top_categories") or []],
+            "named": list(row.get("categories_above_threshold") or []),
             "thumb": thumbnail(Path(row["path"]), row["image_id"], out) if row["status"] == "ok" else None,
         }
         for key, column in (("chart", "chart_path"), ("audio", "audio_path"), ("midi", "midi_path")):
@@ -125,6 +126,7 @@ TEMPLATE = """<!doctype html>
   .Q1 { background: #e9a23b; } .Q2 { background: #c0392b; } .Q3 { background: #34618e; } .Q4 { background: #3a9d6e; }
   .error { background: #777; }
   .cats { font-size: 12px; color: #555; }
+  .named { font-size: 12px; font-weight: 600; color: #234; margin-top: 2px; }
   .err { color: #a33; font-size: 13px; word-break: break-all; }
   audio { width: 100%; margin-top: 6px; }
   #count { font-size: 13px; opacity: .8; }
@@ -138,6 +140,7 @@ TEMPLATE = """<!doctype html>
     <option value="error">errors</option></select></label>
   <label>Category <select id="category"><option value="">any</option></select></label>
   <label>min <input id="min" type="number" min="0" max="1" step="0.05" value="0" style="width:4em"></label>
+  <label>Named <select id="named"><option value="">any</option></select></label>
   <label>Search <input id="search" type="search" placeholder="file name"></label>
   <label>Sort <select id="sort">
     <option value="name">name</option><option value="valence">valence</option>
@@ -151,13 +154,16 @@ TEMPLATE = """<!doctype html>
 "use strict";
 const items = JSON.parse(document.getElementById("data").textContent);
 const grid = document.getElementById("grid");
-const controls = ["quadrant", "category", "min", "search", "sort"].map((id) => document.getElementById(id));
-const categories = [...new Set(items.flatMap((item) => item.top.map((pair) => pair[0])))].sort();
-for (const name of categories) {
-  const option = document.createElement("option");
-  option.textContent = name;
-  document.getElementById("category").appendChild(option);
+const controls = ["quadrant", "category", "min", "search", "sort", "named"].map((id) => document.getElementById(id));
+function fill(id, names) {
+  for (const name of [...new Set(names)].sort()) {
+    const option = document.createElement("option");
+    option.textContent = name;
+    document.getElementById(id).appendChild(option);
+  }
 }
+fill("category", items.flatMap((item) => item.top.map((pair) => pair[0])));
+fill("named", items.flatMap((item) => item.named));
 function element(tag, attributes, text) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
@@ -178,16 +184,19 @@ function card(item) {
   box.appendChild(element("div", {class: "cats"},
     "V " + item.valence.toFixed(1) + " · A " + item.arousal.toFixed(1) + " · D " + item.dominance.toFixed(1) +
     " — " + item.top.map((p) => p[0] + " " + p[1].toFixed(2)).join(", ")));
+  if (item.named.length) box.appendChild(element("div", {class: "named", title: "above their thresholds"},
+    item.named.join(" · ")));
   if (item.chart) box.appendChild(element("img", {class: "chart", src: item.chart, alt: "VAD chart of " + item.name}));
   if (item.audio) box.appendChild(element("audio", {controls: "", preload: "metadata", src: item.audio}));
   if (item.midi) box.appendChild(element("a", {href: item.midi, download: ""}, "MIDI"));
   return box;
 }
 function render() {
-  const [quadrant, category, minimum, search, sort] = controls.map((c) => c.value);
+  const [quadrant, category, minimum, search, sort, named] = controls.map((c) => c.value);
   const shown = items.filter((item) =>
     (!quadrant || (quadrant === "error" ? item.status !== "ok" : item.quadrant === quadrant)) &&
     (!category || score(item, category) >= Number(minimum)) &&
+    (!named || item.named.includes(named)) &&
     (!search || item.name.toLowerCase().includes(search.toLowerCase())));
   shown.sort((a, b) => sort === "name" ? a.name.localeCompare(b.name) : (b[sort] ?? -1) - (a[sort] ?? -1));
   grid.replaceChildren(...shown.map(card));

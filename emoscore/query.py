@@ -32,6 +32,7 @@ class Query:
     sort: str = "path"
     descending: bool = False
     limit: int | None = 50
+    detected: str | None = None  # a category named above its threshold (for a person of the image)
 
 
 def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
@@ -83,6 +84,11 @@ def run_query(catalog: Path, query: Query) -> pa.Table:
         if bounds:
             where.append(f"{column} BETWEEN ? AND ?")
             arguments.extend(bounds)
+    if query.detected:
+        if query.detected not in CATEGORY_INDEX:
+            raise EmoscoreError(f"unknown category {query.detected!r}; choose one of {', '.join(CATEGORY_INDEX)}")
+        where.append("list_contains(categories_above_threshold, ?)")
+        arguments.append(query.detected)
     category_column = ""
     if query.category:
         expression = category_expression(query.category)
@@ -127,6 +133,12 @@ def catalog_stats(catalog: Path, top: int = 10) -> dict:
             rows(
                 f"SELECT top_categories[1].name AS c, count(*) FROM {source} WHERE status='ok' "
                 f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(top)}"
+            )
+        ),
+        "categories_above_threshold": dict(
+            rows(
+                f"SELECT name, count(*) FROM (SELECT unnest(categories_above_threshold) AS name FROM {source} "
+                f"WHERE status='ok') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(top)}"
             )
         ),
         "models": [

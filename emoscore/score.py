@@ -19,6 +19,7 @@ from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
 from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
+from emoscore.emotic.thresholds import Thresholds
 from emoscore.people import PreparedImage
 from emoscore.workers import VadPool
 
@@ -35,11 +36,14 @@ class Scorer:
         score: ScoreParams,
         generation: GenerationParams,
         render: RenderParams,
+        thresholds: Path,
         vocabulary: Path | None = None,
     ) -> None:
         self.score, self.generation, self.render = score, generation, render
         model = EmoticNet.from_checkpoint(vad_checkpoint)  # read once: its config now, its engine on first use
         self.config = model.config
+        vad_model = model_digest(vad_checkpoint)
+        self.thresholds = Thresholds.load(thresholds, vad_model)
         self.pool = VadPool(model, vad_checkpoint, score)
         self.music = None
         music_model = "none"
@@ -50,14 +54,14 @@ class Scorer:
             expected = Vocabulary.load(vocabulary) if vocabulary and Path(vocabulary).exists() else None
             self.music, _ = CPTransformer.from_checkpoint(music_checkpoint, expected)
             music_model = model_digest(music_checkpoint)
-        params_hash = scoring_params_hash(score, generation, render)
-        self.identity = Identity(model_digest(vad_checkpoint), music_model, params_hash)
+        params_hash = scoring_params_hash(score, generation, render, model_digest(thresholds))
+        self.identity = Identity(vad_model, music_model, params_hash)
 
     @classmethod
     def from_params(cls, params: Params) -> Scorer:
         """Models and settings as params.yaml names them."""
         return cls(params.vad.out, params.music.out, params.score, params.generation, params.render,
-                   params.emopia.vocabulary)  # fmt: skip
+                   params.eval_vad.thresholds, params.emopia.vocabulary)  # fmt: skip
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -97,6 +101,7 @@ class Scorer:
                     "bbox": list(box),
                     "detector_score": score,
                     "categories": [float(p) for p in person_probabilities],
+                    "categories_above_threshold": self.thresholds.above(person_probabilities),
                     "valence": float(person_vad[0]),
                     "arousal": float(person_vad[1]),
                     "dominance": float(person_vad[2]),
@@ -109,6 +114,7 @@ class Scorer:
             arousal=float(pooled[1]),
             dominance=float(pooled[2]),
             top_categories=top,
+            categories_above_threshold=self.thresholds.above(image_scores),
             quadrant=quadrant.name,
             quadrant_confidence=quadrant.confidence,
             chart_path=str(chart) if self.score.charts else None,

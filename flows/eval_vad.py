@@ -7,14 +7,15 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
+from emoscore.digests import model_digest
 from emoscore.emotic.dataset import EmoticArrays
 from emoscore.emotic.evaluate import evaluation_report, plot_pr_curves, predict_split, thresholds_from
 from emoscore.emotic.model import EmoticNet
+from emoscore.emotic.thresholds import Thresholds
 from emoscore.reports import write_json
 from flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/eval_vad.json")
-THRESHOLDS = Path("models/thresholds.json")
 PR_PLOT = Path("reports/plots/pr_curves.png")
 
 
@@ -29,7 +30,7 @@ def eval_vad(params_path: str = "params.yaml") -> dict:
     train_set = EmoticArrays(data_dir, "train")
     report = evaluation_report(test, train_set.categories, train_set.vad, thresholds)
     report["split"], report["thresholds_from"] = settings.split, settings.threshold_split
-    write_json(THRESHOLDS, thresholds)
+    Thresholds.from_mapping(model_digest(params.vad.out), thresholds).save(settings.thresholds)
     write_json(REPORT, report)
     plot_pr_curves(test, PR_PLOT)
     publish_table(

@@ -17,6 +17,7 @@ from emoscore.catalog import (
     remove_stale_temporaries,
     write_part,
 )
+from emoscore.emotic.labels import CATEGORIES
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,7 @@ people = st.lists(
             "bbox": st.lists(st.integers(0, 10_000), min_size=4, max_size=4),
             "detector_score": st.floats(0, 1, width=32),
             "categories": st.lists(st.floats(0, 1, width=32), min_size=26, max_size=26),
+            "categories_above_threshold": st.lists(st.sampled_from(CATEGORIES), max_size=3, unique=True),
             "valence": st.floats(1, 10, width=32),
             "arousal": st.floats(1, 10, width=32),
             "dominance": st.floats(1, 10, width=32),

@@ -50,6 +50,7 @@ def catalog(tmp_path):
             "image_id": image_id, "path": str(path), "size_bytes": 1, "width": 120, "height": 90, "status": "ok",
             "error": None, "people": [], "valence": valence, "arousal": 5.0, "dominance": 5.0,
             "top_categories": [{"name": "Peace", "score": 0.7}, {"name": "Sadness", "score": 0.2 + 0.3 * index}],
+            "categories_above_threshold": ["Peace", "Sadness"][: 1 + (index == 2)],
             "quadrant": quadrant, "quadrant_confidence": 0.4, "midi_path": f"midi/{image_id}.mid",
             "audio_path": f"audio/{image_id}.wav", "chart_path": f"charts/{image_id}.png", "seed": 1, "n_notes": 1,
             "duration_s": 0.6, "vad_model": "v", "music_model": "m", "params_hash": "p",
@@ -129,6 +130,11 @@ def test_gallery_in_headless_chromium(catalog, tmp_path):
             page.select_option("#category", "Sadness")
             page.fill("#min", "0.4")
             assert page.locator("article.card").count() == 2
+            page.select_option("#category", "")
+            page.select_option("#named", "Sadness")  # named above its threshold: dark.jpg only
+            assert page.locator("article.card").count() == 1
+            assert page.locator("article.card .named").text_content() == "Peace · Sadness"
+            page.select_option("#named", "")
             page.screenshot(path=str(tmp_path / "gallery.png"), full_page=True)
             browser.close()
     finally:

@@ -1,5 +1,6 @@
 """Catalog questions through DuckDB and the `emoscore catalog` commands, on a catalog written here."""
 
+import csv
 import datetime as dt
 import json
 
@@ -18,8 +19,9 @@ runner = CliRunner()
 def _row(name, quadrant, valence, arousal, sadness, status="ok", when=0, image_id=None):
     categories = [0.0] * 26
     categories[CATEGORY_INDEX["Sadness"]] = sadness
+    named = ["Sadness"] if sadness >= 0.5 else []  # as if Sadness's threshold were 0.5
     person = {"bbox": [0, 0, 10, 10], "detector_score": 1.0, "categories": categories, "valence": valence,
-              "arousal": arousal, "dominance": 5.0}  # fmt: skip
+              "arousal": arousal, "dominance": 5.0, "categories_above_threshold": named}  # fmt: skip
     return {
         "image_id": image_id or name, "path": f"/lib/{name}", "size_bytes": 1, "width": 10, "height": 10,
         "status": status, "error": None if status == "ok" else "truncated",
@@ -27,6 +29,7 @@ def _row(name, quadrant, valence, arousal, sadness, status="ok", when=0, image_i
         "valence": valence if status == "ok" else None, "arousal": arousal if status == "ok" else None,
         "dominance": 5.0 if status == "ok" else None, "quadrant": quadrant,
         "top_categories": [{"name": "Sadness", "score": sadness}] if status == "ok" else [],
+        "categories_above_threshold": named if status == "ok" else None,
         "vad_model": "v1", "music_model": "m1", "params_hash": "p",
         "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=when), "flow_run_id": "r",
     }  # fmt: skip
@@ -58,6 +61,10 @@ def test_filters_and_sorting(catalog):
     ]
     assert names(run_query(catalog, Query(valence=(1, 4), path_glob="*/act2/*"))) == ["b.jpg"]
     assert names(run_query(catalog, Query(status="error"))) == ["d.jpg"]
+    assert names(run_query(catalog, Query(detected="Sadness", sort="valence"))) == ["e.jpg", "a.jpg"]
+    assert names(run_query(catalog, Query(detected="Fear"))) == []
+    with pytest.raises(EmoscoreError, match="unknown category 'Joy'"):
+        run_query(catalog, Query(detected="Joy"))
     assert names(run_query(catalog, Query(category="Sadness", min_score=0, sort="category", descending=True,
                                           limit=2))) == ["a.jpg", "e.jpg"]  # fmt: skip
     with pytest.raises(EmoscoreError, match="unknown category"):
@@ -81,6 +88,7 @@ def test_stats(catalog):
     assert stats["images"] == 5 and stats["by_status"] == {"error": 1, "ok": 4}
     assert stats["by_quadrant"] == {"Q1": 1, "Q3": 3}
     assert stats["vad"]["valence"]["max"] == 8.0 and stats["top_categories"] == {"Sadness": 4}
+    assert stats["categories_above_threshold"] == {"Sadness": 2}
     assert stats["models"] == [{"vad_model": "v1", "music_model": "m1", "params_hash": "p", "images": 5}]
     assert catalog_stats(catalog / "empty")["images"] == 0
 
@@ -99,6 +107,18 @@ def test_catalog_commands(catalog, tmp_path):
         app, ["catalog", "query", "--catalog", str(catalog), "--format", "parquet", "--out", str(out)]
     )
     assert result.exit_code == 0 and out.stat().st_size > 0
+    csv_file = tmp_path / "sad.csv"
+    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--detected", "Sadness", "--format",
+                                 "csv", "--sort", "valence", "--out", str(csv_file)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(csv_file.open()))
+    assert [(r["path"], r["categories_above_threshold"]) for r in rows] == [
+        ("/lib/act1/e.jpg", "Sadness"),
+        ("/lib/act1/a.jpg", "Sadness"),
+    ]
+    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--detected", "Sadness"],
+                           env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0 and "above threshold" in result.stdout and "a.jpg" in result.stdout
     result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--category", "Nope"])
     assert result.exit_code == 2 and "unknown category" in result.output
     result = runner.invoke(app, ["catalog", "stats", "--catalog", str(catalog)])

@@ -17,6 +17,7 @@ from PIL import Image
 
 from emoscore.catalog import Identity, ImageFile, part_files, read_catalog
 from emoscore.config import load_params
+from emoscore.emotic.labels import CATEGORIES
 from emoscore.library import hash_images, iter_library, score_library
 from emoscore.score import Scorer
 from emoscore.workers import even_batches
@@ -92,6 +93,13 @@ def test_every_good_image_scored_every_bad_one_explained(tmp_path, scorer):
     assert (catalog / ok["midi_path"]).is_file() and (catalog / ok["chart_path"]).stat().st_size > 1000
     assert rows["rotated.webp"]["width"] == 40 and rows["rotated.webp"]["height"] == 80  # EXIF applied
     assert ok["n_notes"] > 0 and ok["duration_s"] > 0
+    # the project's thresholds are all 0: a category is named exactly where its score reaches 0
+    person = ok["people"][0]
+    named = [name for name, score in zip(CATEGORIES, person["categories"], strict=True) if score >= 0]
+    assert sorted(person["categories_above_threshold"]) == sorted(named) and 0 < len(named) < 26
+    assert sorted(ok["categories_above_threshold"]) == sorted(named)  # one person: the image names the same
+    scores = dict(zip(CATEGORIES, person["categories"], strict=True))
+    assert [scores[n] for n in person["categories_above_threshold"]] == sorted((scores[n] for n in named), reverse=True)
 
 
 def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):

@@ -19,11 +19,12 @@ from torch import nn
 from emoscore.checkpoints import Checkpointed, extract_state_dict, load_weights_only
 from emoscore.config import EmoticParams, VadParams
 from emoscore.emotic.labels import NUM_CATEGORIES, VAD_SCALE
+from emoscore.emotic.losses import category_scores
 from emoscore.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "emoscore.vad/1"
+CHECKPOINT_FORMAT = "emoscore.vad/2"  # /2: the config names the training objective (what an output means)
 
 
 def _resnet(builder: Callable[..., nn.Module]) -> Callable[[], tuple[nn.Module, int]]:
@@ -104,12 +105,13 @@ class EmoticNetConfig:
     dropout: float
     context_size: int
     body_size: int
+    objective: str  # the loss it was trained with: decides whether a category output is a logit or a score
 
     @classmethod
     def from_params(cls, emotic: EmoticParams, vad: VadParams) -> EmoticNetConfig:
         """The architecture params.yaml asks for."""
         return cls(vad.context_backbone, vad.body_backbone, vad.fusion_hidden, vad.dropout, emotic.context_size,
-                   emotic.body_size)  # fmt: skip
+                   emotic.body_size, vad.loss)  # fmt: skip
 
 
 class EmoticNet(Checkpointed, nn.Module):
@@ -144,9 +146,9 @@ class EmoticNet(Checkpointed, nn.Module):
 
     @torch.no_grad()
     def predict(self, context: torch.Tensor, body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Category probabilities in [0, 1] and VAD on the 1–10 scale (eval mode is the caller's job)."""
-        logits, vad = self(context, body)
-        return torch.sigmoid(logits), vad * VAD_SCALE
+        """Category scores (about 0–1) and VAD on the 1–10 scale (eval mode is the caller's job)."""
+        outputs, vad = self(context, body)
+        return category_scores(outputs, self.config.objective), vad * VAD_SCALE
 
     @classmethod
     def from_checkpoint(cls, path: Path | str) -> EmoticNet:

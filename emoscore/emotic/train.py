@@ -14,7 +14,6 @@ from emoscore.config import EmoticParams, VadParams
 from emoscore.device import pick_device
 from emoscore.emotic.dataset import EmoticArrays, make_loader
 from emoscore.emotic.evaluate import predict
-from emoscore.emotic.labels import VAD_SCALE
 from emoscore.emotic.losses import EmoticLoss
 from emoscore.emotic.metrics import mean_ap, per_category_ap, vad_mae
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
@@ -36,10 +35,7 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
     train_loader = make_loader(train_set, params.batch_size, params.num_workers, shuffle=True, seed=params.seed)
     val_loader = make_loader(val_set, params.batch_size, params.num_workers, shuffle=False)
     criterion = EmoticLoss(
-        params.discrete_weight,
-        params.continuous_weight,
-        params.continuous_loss,
-        params.continuous_margin / VAD_SCALE,
+        params.discrete_weight, params.continuous_weight, params.continuous_loss, params.continuous_margin, params.loss
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)

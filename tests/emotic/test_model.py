@@ -25,7 +25,7 @@ def _small_inputs(batch=2):
 
 
 def test_forward_shapes_and_predict_ranges():
-    model = EmoticNet(vad_config(context_size=32, body_size=32)).eval()
+    model = EmoticNet(vad_config(context_size=32, body_size=32, objective="normalized")).eval()
     logits, vad = model(*_small_inputs(3))
     assert logits.shape == (3, 26) and vad.shape == (3, 3)
     inputs = _small_inputs(3)
@@ -33,6 +33,9 @@ def test_forward_shapes_and_predict_ranges():
     raw_logits, raw_vad = model(*inputs)
     assert probabilities.min() >= 0 and probabilities.max() <= 1
     assert torch.allclose(probabilities, torch.sigmoid(raw_logits))
+    reference = EmoticNet(vad_config(context_size=32, body_size=32, objective="reference")).eval()
+    scores, _ = reference.predict(*inputs)
+    assert torch.equal(scores, reference(*inputs)[0])  # regressed onto 0/1: the raw output is the score
     assert torch.allclose(vad_points, raw_vad * 10)
 
 
@@ -47,7 +50,7 @@ def test_save_and_from_checkpoint_round_trip(tmp_path):
     for a, b in zip(model(*inputs), loaded(*inputs), strict=True):
         assert torch.equal(a, b)
     raw = torch.load(path, weights_only=True)
-    assert raw["extra"] == {"note": "test"} and raw["format"] == "emoscore.vad/1"
+    assert raw["extra"] == {"note": "test"} and raw["format"] == "emoscore.vad/2"
 
 
 @pytest.mark.parametrize(("arch", "features"), [("resnet18", 512), ("resnet50", 2048)])
@@ -114,7 +117,7 @@ def test_pickle_payload_refused(tmp_path, capsys):
 def test_not_our_checkpoint_refused(tmp_path):
     path = tmp_path / "plain.pth"
     torch.save(torchvision.models.resnet18().state_dict(), path)
-    with pytest.raises(CheckpointError, match=r"not an emoscore checkpoint of format 'emoscore\.vad/1'"):
+    with pytest.raises(CheckpointError, match=r"not an emoscore checkpoint of format 'emoscore\.vad/2'"):
         EmoticNet.from_checkpoint(path)
     (tmp_path / "garbage.pt").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match=r"garbage\.pt"):
