@@ -30,6 +30,7 @@ def tiny_project(tmp_path, monkeypatch):
 
 
 def test_emotic_stages_end_to_end(prefect_harness, tiny_project):
+    from flows.compare_vad_objectives import compare_vad_objectives
     from flows.eval_vad import eval_vad
     from flows.prepare_emotic import prepare_emotic
     from flows.sample_data import sample_data
@@ -52,6 +53,11 @@ def test_emotic_stages_end_to_end(prefect_harness, tiny_project):
     thresholds = Thresholds.load(tiny_project / "models/thresholds.json", model_digest(tiny_project / "models/vad.pt"))
     assert len(thresholds.values) == 26
     assert (tiny_project / "reports/plots/pr_curves.png").stat().st_size > 10_000
+    compared = compare_vad_objectives()
+    assert set(compared["objectives"]) == {"reference", "normalized"} and compared["default"] == "reference"
+    assert compared["objectives"]["reference"]["mAP"] == pytest.approx(report["mAP"])  # the stage's own model
+    assert all(0 <= row["mAP"] <= 1 for row in compared["objectives"].values())
+    assert json.loads((tiny_project / "reports/vad_objectives.json").read_text()) == json.loads(json.dumps(compared))
 
 
 def test_bad_params_stop_the_stage_with_the_key(prefect_harness, tiny_project):

@@ -80,10 +80,10 @@ def test_speed_only_knobs_change_nothing(pipeline):
 
 def test_a_training_knob_reruns_its_stage_and_everything_downstream(pipeline):
     set_params(pipeline, vad__epochs=2)
-    assert changed_stages(pipeline) == {"train_vad"}
+    assert changed_stages(pipeline) == {"train_vad", "compare_vad_objectives"}
     (pipeline / "models" / "vad.pt").write_text("retrained")  # what rerunning it does, then DVC records it
     dvc(pipeline, "commit", "--force", "-q", "train_vad")
-    assert changed_stages(pipeline) == {"eval_vad", "score_demo"}
+    assert changed_stages(pipeline) == {"eval_vad", "score_demo", "compare_vad_objectives"}
 
 
 def test_a_code_change_reruns_the_stages_that_import_it(pipeline):
