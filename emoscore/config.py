@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,6 +20,11 @@ class Section(BaseModel):
     """Base for every params section: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Engine = Literal["torch", "onnxruntime"]  # what runs the VAD model when scoring (emoscore.emotic.inference)
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")]
+Precision = Literal["fp32", "bf16"]
 
 
 class SplitSizes(Section):
@@ -85,9 +90,13 @@ class VadParams(Section):
     continuous_loss: Literal["l2", "smooth_l1"] = "l2"
     continuous_margin: float = Field(1.0, ge=0, description="In VAD points (1–10 scale); smaller errors cost 0.")
     hflip: bool = True
-    num_workers: int = Field(1, ge=0)
+    num_workers: int = Field(1, ge=0, description="Loader processes; on a GPU, enough to keep it fed (4–8).")
     seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
+    precision: Precision = Field("fp32", description="bf16 = autocast matmuls and convolutions (GPUs from Ampere).")
+    resume: Path = Field(
+        Path(".resume/train_vad.pt"), description="Per-epoch state to resume a killed run from; removed on success."
+    )
     out: Path = Path("models/vad.pt")
 
     @model_validator(mode="after")
@@ -130,7 +139,7 @@ class MusicParams(Section):
     batch_size: int = Field(8, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
     out: Path = Path("models/music.pt")
 
     @model_validator(mode="after")
@@ -194,9 +203,6 @@ class RenderParams(Section):
 
     soundfont: Path | None = Field(None, description="A General MIDI .sf2; null = look in the usual system places.")
     sample_rate: int = Field(44100, ge=8000)
-
-
-Engine = Literal["torch", "onnxruntime"]  # what runs the VAD model when scoring (emoscore.emotic.inference)
 
 
 class ScoreParams(Section):

@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
+from emoscore.device import pick_device
 from emoscore.emotic.dataset import EmoticArrays
 from emoscore.emotic.evaluate import evaluation_report, predict_split, thresholds_from
 from emoscore.emotic.model import EmoticNet
@@ -25,7 +26,7 @@ def compare_vad_objectives(params_path: str = "params.yaml") -> dict:
     params = load_params(params_path)
     data_dir, settings = params.emotic.out, params.eval_vad
     train_set = EmoticArrays(data_dir, "train")
-    models = {params.vad.loss: EmoticNet.from_checkpoint(params.vad.out)}  # the one train_vad made
+    models = {params.vad.loss: EmoticNet.from_checkpoint(params.vad.out).to(pick_device(params.vad.device))}
     for objective in OBJECTIVES:
         if objective not in models:
             models[objective], _ = train_vad_model(

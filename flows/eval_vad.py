@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
+from emoscore.device import pick_device
 from emoscore.digests import model_digest
 from emoscore.emotic.dataset import EmoticArrays
 from emoscore.emotic.evaluate import evaluation_report, plot_pr_curves, predict_split, thresholds_from
@@ -24,7 +25,7 @@ def eval_vad(params_path: str = "params.yaml") -> dict:
     """Thresholds from the threshold split, metrics on the evaluation split."""
     params = load_params(params_path)
     data_dir, settings = params.emotic.out, params.eval_vad
-    model = EmoticNet.from_checkpoint(params.vad.out)
+    model = EmoticNet.from_checkpoint(params.vad.out).to(pick_device(params.vad.device))
     thresholds = thresholds_from(predict_split(model, data_dir, settings.threshold_split, settings.batch_size))
     test = predict_split(model, data_dir, settings.split, settings.batch_size)
     train_set = EmoticArrays(data_dir, "train")

@@ -296,7 +296,9 @@ class FlipSampler(Sampler):
         return iter(zip(order, flips, strict=True))
 
 
-def make_loader(dataset: EmoticArrays, batch_size: int, workers: int, shuffle: bool, seed: int = 0) -> DataLoader:
+def make_loader(
+    dataset: EmoticArrays, batch_size: int, workers: int, shuffle: bool, seed: int = 0, pin_memory: bool = False
+) -> DataLoader:
     """A DataLoader with workers that keep their memory maps open between epochs; shuffled epochs (and flips) come
     from `seed` alone, so `workers` changes only the speed."""
     sampler = FlipSampler(len(dataset), torch.Generator().manual_seed(seed)) if shuffle else None
@@ -307,5 +309,7 @@ def make_loader(dataset: EmoticArrays, batch_size: int, workers: int, shuffle: b
         generator=torch.Generator().manual_seed(seed),  # the loader's own seeds, not the global RNG dropout uses
         num_workers=workers,
         persistent_workers=workers > 0,
+        pin_memory=pin_memory,
+        prefetch_factor=4 if workers > 0 else None,
         drop_last=shuffle and len(dataset) > batch_size,
     )

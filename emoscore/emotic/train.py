@@ -1,8 +1,15 @@
-"""Training of the two-branch EMOTIC model on prepared arrays; keeps the epoch with the best validation mAP."""
+"""Training of the two-branch EMOTIC model on prepared arrays; keeps the epoch with the best validation mAP.
+
+Fit for the real dataset on a GPU: any device (`auto | cpu | cuda | cuda:N`), bf16 autocast, loader workers
+that pin memory for the GPU, and a per-epoch state file so a killed run goes on from its last finished epoch
+(removed once the run finishes); a resumed run ends with the same weights as one never interrupted.
+"""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -10,15 +17,49 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from emoscore.checkpoints import load_weights_only
 from emoscore.config import EmoticParams, VadParams
-from emoscore.device import pick_device
+from emoscore.device import autocast, pick_device
 from emoscore.emotic.dataset import EmoticArrays, make_loader
 from emoscore.emotic.evaluate import predict
 from emoscore.emotic.losses import EmoticLoss
 from emoscore.emotic.metrics import mean_ap, per_category_ap, vad_mae
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.errors import CheckpointError
 
 log = logging.getLogger(__name__)
+SPEED_ONLY = {"num_workers", "device", "resume", "out"}  # may differ between a killed run and its resumption
+
+
+def run_fingerprint(data_dir: Path, emotic: EmoticParams, params: VadParams) -> str:
+    """What a resumed run must share with the one it continues: the settings that change the weights."""
+    settings = {
+        "data": str(Path(data_dir).resolve()),
+        "emotic": emotic.model_dump(mode="json", include={"context_size", "body_size"}),
+        "vad": params.model_dump(mode="json", exclude=SPEED_ONLY),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _save_resume_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(state, temporary)
+    temporary.replace(path)  # a kill while writing leaves the previous epoch's state whole
+
+
+def _load_resume_state(path: Path, fingerprint: str) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        state = load_weights_only(path)
+    except CheckpointError as error:
+        log.warning("not resuming: %s", error)
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        log.warning("not resuming from %s: it belongs to a run with other data or settings", path)
+        return None
+    return state
 
 
 def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> tuple[EmoticNet, dict]:
@@ -32,23 +73,43 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
     val_set = EmoticArrays(data_dir, "val")
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"{data_dir}: train ({len(train_set)}) and val ({len(val_set)}) must hold people")
-    train_loader = make_loader(train_set, params.batch_size, params.num_workers, shuffle=True, seed=params.seed)
-    val_loader = make_loader(val_set, params.batch_size, params.num_workers, shuffle=False)
+    pin = device.type == "cuda"
+    train_loader = make_loader(train_set, params.batch_size, params.num_workers, shuffle=True, seed=params.seed,
+                               pin_memory=pin)  # fmt: skip
+    val_loader = make_loader(val_set, params.batch_size, params.num_workers, shuffle=False, pin_memory=pin)
     criterion = EmoticLoss(
         params.discrete_weight, params.continuous_weight, params.continuous_loss, params.continuous_margin, params.loss
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
     history: list[dict] = []
-    best_state, best_map = copy.deepcopy(model.state_dict()), -1.0
-    log.info("training on %d people, validating on %d, device %s", len(train_set), len(val_set), device)
-    for epoch in range(1, params.epochs + 1):
+    best_state, best_map, start = copy.deepcopy(model.state_dict()), -1.0, 1
+    fingerprint = run_fingerprint(data_dir, emotic, params)
+    resumed = _load_resume_state(params.resume, fingerprint)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        train_loader.sampler.generator.set_state(resumed["sampler_rng"])
+        torch.set_rng_state(resumed["torch_rng"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(resumed["cuda_rng"], device)
+        history, best_state, best_map = resumed["history"], resumed["best_state"], resumed["best_map"]
+        start = resumed["epoch"] + 1
+        log.info("resuming from %s after epoch %d", params.resume, resumed["epoch"])
+    log.info("training on %d people, validating on %d, device %s, %s", len(train_set), len(val_set), device,
+             params.precision)  # fmt: skip
+    for epoch in range(start, params.epochs + 1):
         model.train()
         totals = np.zeros(3)
         batches = 0
         for batch in tqdm(train_loader, desc=f"epoch {epoch}/{params.epochs}", unit="batch", leave=False):
-            logits, vad = model(batch["context"].to(device), batch["body"].to(device))
-            loss, discrete, continuous = criterion(logits, vad, batch["categories"].to(device), batch["vad"].to(device))
+            with autocast(device, params.precision):
+                outputs, vad = model(batch["context"].to(device, non_blocking=pin),
+                                     batch["body"].to(device, non_blocking=pin))  # fmt: skip
+                loss, discrete, continuous = criterion(
+                    outputs.float(), vad.float(), batch["categories"].to(device), batch["vad"].to(device)
+                )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -56,25 +117,29 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
             batches += 1
         scheduler.step()
         val = predict(model, val_loader, device)
-        val_map = mean_ap(per_category_ap(val.categories, val.probabilities))
+        val_map = float(mean_ap(per_category_ap(val.categories, val.probabilities)))
         entry = {
             "epoch": epoch,
-            "train_loss": totals[0] / batches,
-            "train_discrete_loss": totals[1] / batches,
-            "train_continuous_loss": totals[2] / batches,
+            "train_loss": float(totals[0] / batches),
+            "train_discrete_loss": float(totals[1] / batches),
+            "train_continuous_loss": float(totals[2] / batches),
             "val_map": val_map,
-            "val_vad_mae": vad_mae(val.vad_targets, val.vad)["mean"],
+            "val_vad_mae": float(vad_mae(val.vad_targets, val.vad)["mean"]),
         }
         history.append(entry)
-        log.info(
-            "epoch %d: loss %.4f, val mAP %.4f, val VAD MAE %.3f",
-            epoch,
-            entry["train_loss"],
-            val_map,
-            entry["val_vad_mae"],
-        )
+        log.info("epoch %d: loss %.4f, val mAP %.4f, val VAD MAE %.3f", epoch, entry["train_loss"], val_map,
+                 entry["val_vad_mae"])  # fmt: skip
         if val_map > best_map:
             best_map, best_state = val_map, copy.deepcopy(model.state_dict())
+        if epoch < params.epochs:
+            _save_resume_state(params.resume, {
+                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "sampler_rng": train_loader.sampler.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "history": history, "best_state": best_state, "best_map": best_map,
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            })  # fmt: skip
+    Path(params.resume).unlink(missing_ok=True)
     model.load_state_dict(best_state)
     best_epoch = max(history, key=lambda item: item["val_map"])["epoch"]
     return model, {
