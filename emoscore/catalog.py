@@ -89,7 +89,9 @@ def unreadable_file(path: str) -> ImageFile:
     return ImageFile(path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest()[:40], 0)
 
 
-SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine"})  # the same rows, only faster or slower
+SPEED_ONLY = frozenset(
+    {"batch_size", "chunk_size", "workers", "engine", "device"}
+)  # the same rows, only faster or slower
 WHERE_ONLY = frozenset({"library", "catalog"})
 
 

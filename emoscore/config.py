@@ -224,6 +224,7 @@ class ScoreParams(Section):
     engine: Engine = Field(
         "onnxruntime", description="What runs the VAD model: ONNX Runtime on an export of the weights, or torch."
     )
+    device: Device = Field("cpu", description="Where the VAD model runs; on cuda torch runs it, in each worker.")
     max_pixels: int = Field(100_000_000, ge=1)
     follow_symlinks_outside: bool = False
     render_audio: bool = True

@@ -17,8 +17,11 @@ def pick_device(preference: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if preference == "cpu":
         return torch.device("cpu")
-    device = torch.device(preference)
-    if device.type != "cuda":
+    try:
+        device = torch.device(preference)
+    except RuntimeError:
+        device = None
+    if device is None or device.type != "cuda":
         raise ConfigError(f"unknown device {preference!r}; choose auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
         raise ConfigError(f"device {preference!r} requested but no CUDA device is available")

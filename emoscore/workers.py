@@ -53,12 +53,12 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int) -> None:
+def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, device: str) -> None:
     """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
     global _WORKER_MODEL
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
-    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads)
+    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device)
 
 
 def _score_batch(files: list[ImageFile], prepare: functools.partial) -> list[Scored]:
@@ -93,7 +93,7 @@ class VadPool:
     def vad(self) -> VadEngine:
         """The VAD model in this process (built on first use: with worker processes only they need one)."""
         if self._vad is None:
-            self._vad = vad_engine(self.model, self.settings.engine, torch.get_num_threads())
+            self._vad = vad_engine(self.model, self.settings.engine, torch.get_num_threads(), self.settings.device)
         return self._vad
 
     def _pool(self) -> Executor:
@@ -102,7 +102,7 @@ class VadPool:
                 self._executor = ThreadPoolExecutor(max_workers=self.workers)
             else:
                 threads = max(1, (os.cpu_count() or 1) // self.workers)
-                setup = (str(self.checkpoint), self.settings.engine, threads, os.getpid())
+                setup = (str(self.checkpoint), self.settings.engine, threads, os.getpid(), self.settings.device)
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
                 )

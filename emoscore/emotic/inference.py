@@ -1,9 +1,10 @@
-"""The VAD model for CPU scoring, behind one interface: torch (channels-last) or ONNX Runtime on an export of the
-same weights. Both take normalised NCHW batches and return (category probabilities, VAD on 1–10) as NumPy."""
+"""The VAD model for scoring, behind one interface: torch (channels-last, on any device) or ONNX Runtime (CPU) on an
+export of the same weights. Both take normalised NCHW batches and return (category scores, VAD on 1–10) as NumPy."""
 
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -13,7 +14,10 @@ import torch
 from torch import nn
 
 from emoscore.config import Engine
+from emoscore.device import pick_device
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+
+log = logging.getLogger(__name__)
 
 
 class VadEngine(Protocol):
@@ -27,20 +31,23 @@ class VadEngine(Protocol):
 
 
 class TorchVad:
-    """EmoticNet on the CPU with weights and inputs in channels-last layout (oneDNN's fast path, ~1.4× here)."""
+    """EmoticNet on `device` with weights and inputs in channels-last layout (oneDNN's fast path on the CPU, ~1.4×
+    here); inputs go to the model's device and results come back to the CPU."""
 
-    def __init__(self, model: EmoticNet) -> None:
-        self.model = model.eval().to(memory_format=torch.channels_last)
+    def __init__(self, model: EmoticNet, device: torch.device | None = None) -> None:
+        self.device = device or torch.device("cpu")
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.config = model.config
 
     @torch.inference_mode()
     def predict(self, contexts: torch.Tensor, bodies: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Category probabilities and VAD, as NumPy."""
+        """Category scores and VAD, as NumPy."""
         layout = torch.channels_last
         probabilities, vad = self.model.predict(
-            contexts.contiguous(memory_format=layout), bodies.contiguous(memory_format=layout)
+            contexts.to(self.device).contiguous(memory_format=layout),
+            bodies.to(self.device).contiguous(memory_format=layout),
         )
-        return probabilities.numpy(), vad.numpy()
+        return probabilities.float().cpu().numpy(), vad.float().cpu().numpy()
 
 
 class _Predict(nn.Module):
@@ -91,11 +98,17 @@ class OnnxVad:
         return probabilities, vad
 
 
-def vad_engine(model: EmoticNet, engine: Engine, threads: int) -> VadEngine:
-    """A loaded VAD model ready for CPU scoring on `threads` threads."""
+def vad_engine(model: EmoticNet, engine: Engine, threads: int, device: str = "cpu") -> VadEngine:
+    """A loaded VAD model ready for scoring on `device` (`threads` CPU threads); on a GPU torch runs it (the
+    ONNX Runtime installed here is the CPU build)."""
+    resolved = pick_device(device)
+    if resolved.type == "cuda":
+        if engine == "onnxruntime":
+            log.info("scoring on %s with torch: the installed ONNX Runtime runs on the CPU only", resolved)
+        return TorchVad(model, resolved)
     return OnnxVad(model, threads) if engine == "onnxruntime" else TorchVad(model)
 
 
-def load_vad_engine(checkpoint: Path, engine: Engine, threads: int) -> VadEngine:
-    """The VAD model of an emoscore checkpoint ready for CPU scoring on `threads` threads."""
-    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads)
+def load_vad_engine(checkpoint: Path, engine: Engine, threads: int, device: str = "cpu") -> VadEngine:
+    """The VAD model of an emoscore checkpoint ready for scoring on `device`."""
+    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device)

@@ -7,6 +7,7 @@ import torch
 from emoscore.emotic.inference import load_vad_engine
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
+from emoscore.errors import ConfigError
 from tests.helpers import vad_config
 
 
@@ -33,3 +34,14 @@ def test_onnxruntime_matches_torch_on_any_batch_size(checkpoint, count):
         assert probabilities.shape == (count, len(CATEGORIES)) and vad.shape == (count, 3)
         assert np.allclose(probabilities, expected_probabilities, atol=1e-4), engine
         assert np.allclose(vad, expected_vad, atol=1e-3), engine
+
+
+def test_torch_engine_on_the_chosen_device_returns_cpu_arrays(checkpoint):
+    """The engine moves inputs to the model's device and results back: run on the CPU here, the same code path a
+    GPU takes (a tensor left on the wrong device fails there and here alike)."""
+    engine = load_vad_engine(checkpoint, "onnxruntime", threads=1, device="cpu")
+    contexts, bodies = torch.randn(2, 3, 48, 48), torch.randn(2, 3, 32, 32)
+    probabilities, vad = engine.predict(contexts, bodies)
+    assert isinstance(probabilities, np.ndarray) and vad.dtype == np.float32
+    with pytest.raises(ConfigError, match="unknown device"):
+        load_vad_engine(checkpoint, "torch", threads=1, device="tpu")
