@@ -66,7 +66,7 @@ class EmoticParams(Section):
     num_workers: int = Field(2, ge=0, description="Processes decoding images while preparing.")
 
 
-BackboneName = Literal["resnet18", "resnet50", "swin_b"]
+BackboneName = Literal["resnet18", "resnet50", "swin_b", "omnivore_swin_b"]
 
 
 class VadParams(Section):

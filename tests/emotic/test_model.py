@@ -7,7 +7,8 @@ import torch
 import torchvision
 
 from emoscore.checkpoints import extract_state_dict, load_weights_only
-from emoscore.emotic.model import EmoticNet, build_backbone
+from emoscore.emotic.backbones import build_backbone
+from emoscore.emotic.model import EmoticNet
 from emoscore.errors import CheckpointError
 from tests.fixtures.legacy_torch import Py2Global, places365_checkpoint, write_legacy_checkpoint
 from tests.helpers import vad_config
@@ -98,7 +99,7 @@ def test_own_checkpoint_gives_its_context_branch(tmp_path):
 def test_wrong_architecture_refused(tmp_path):
     path = tmp_path / "resnet50.pth"
     torch.save(torchvision.models.resnet50().state_dict(), path)
-    with pytest.raises(CheckpointError, match=r"resnet50\.pth: weights do not fit this backbone"):
+    with pytest.raises(CheckpointError, match=r"resnet50\.pth: weights do not fit backbone resnet18"):
         build_backbone("resnet18", path)
 
 
