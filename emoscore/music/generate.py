@@ -62,8 +62,11 @@ def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, tempera
                  rng: np.random.Generator) -> int:  # fmt: skip
     """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling.
 
-    NumPy, not torch: on vectors of a few dozen values each torch call costs more than the arithmetic.
+    NumPy, not torch: on vectors of a few dozen values each torch call costs more than the arithmetic. Torch
+    logits may live on any device (and in any float type); they come to the CPU here, once.
     """
+    if isinstance(logits, torch.Tensor):
+        logits = logits.detach().float().cpu().numpy()
     values = np.where(allowed, np.asarray(logits, dtype=np.float64), -np.inf)
     if temperature <= 0:
         return int(values.argmax())
@@ -167,20 +170,19 @@ def generate(
             hidden = model.hidden(pending, cache)
         else:
             hidden = model.hidden(torch.tensor([words], device=device))
-        last = hidden[0, -1].cpu()
+        last = hidden[0, -1]  # stays on the model's device: the heads run there, only logits come to the CPU
         temperature, top_p = sampling.for_family("type")
         allowed_types = grammar.allowed_types(sizes[TYPE])
-        word_type = sample_token(model.type_logits(last).numpy(), allowed_types, temperature, top_p, rng)
+        word_type = sample_token(model.type_logits(last), allowed_types, temperature, top_p, rng)
         if word_type == TYPE_EOS:
             break
-        conditioned = model.condition_on_type(last[None], torch.tensor([word_type]))
+        conditioned = model.condition_on_type(last[None], torch.tensor([word_type], device=device))
         word = [0] * len(FAMILIES)  # families a step of this type does not use stay 0 ("ignore")
         word[TYPE] = word_type
 
         def draw(index: int, allowed: np.ndarray, state: torch.Tensor = conditioned) -> int:
             temperature, top_p = sampling.for_family(FAMILIES[index])
-            logits = model.family_head(state, FAMILIES[index])[0].numpy()
-            return sample_token(logits, allowed, temperature, top_p, rng)
+            return sample_token(model.family_head(state, FAMILIES[index])[0], allowed, temperature, top_p, rng)
 
         if word_type == TYPE_NOTE:
             for index in (PITCH, DURATION, VELOCITY):

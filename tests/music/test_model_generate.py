@@ -6,6 +6,7 @@ import torch
 
 from emoscore.config import parse_params
 from emoscore.errors import CheckpointError
+from emoscore.music import generate as generate_module
 from emoscore.music.classify import MusicClassifier, music_only
 from emoscore.music.cp import (
     BAR,
@@ -140,3 +141,19 @@ def test_sampling_defaults_and_overrides():
     assert sampling.for_family("pitch")[0] == 0.5
     assert sampling.for_family("duration") == (1.0, 0.9)  # params.yaml's top_p, the family's temperature left out
     assert Sampling().for_family("duration") == (1.0, 1.0)  # named nowhere: as the model says
+
+
+def test_generation_keeps_every_tensor_on_the_models_device(model, monkeypatch):
+    """On the `meta` device a tensor moved elsewhere (say, the hidden state to the CPU, which crashed generation
+    on CUDA) raises at once, and no data exists, so this CPU test stands for any accelerator: sampling is
+    replaced by a stub that checks the logits' device and picks the first allowed value."""
+    on_meta = CPTransformer(SMALL).to("meta").eval()
+    seen = set()
+
+    def first_allowed(logits, allowed, temperature, top_p, rng):
+        seen.add(logits.device.type)
+        return int(np.flatnonzero(allowed)[0])
+
+    monkeypatch.setattr(generate_module, "sample_token", first_allowed)
+    steps = generate(on_meta, "Q2", bars=2, seed=0, max_steps=64)
+    assert seen == {"meta"} and steps[0, EMOTION] == 2 and steps[-1, TYPE] == TYPE_EOS
