@@ -20,7 +20,7 @@ def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project):
     photo(library / "b.png")
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     environment["PYTHONPATH"] = str(PROJECT)
-    command = [sys.executable, "-m", "emoscore.cli", "serve", "--library", str(library), "--catalog", str(catalog),
+    command = [sys.executable, "-m", "flows.cli", "serve", "--library", str(library), "--catalog", str(catalog),
                "--cron", "* * * * *", "--params", str(project / "params.yaml")]  # fmt: skip
     output = tmp_path / "serve.log"  # a file, not a pipe nobody reads: a full pipe would block serve's logging
     with output.open("w") as log:
