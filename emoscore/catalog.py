@@ -89,15 +89,12 @@ def unreadable_file(path: str) -> ImageFile:
     return ImageFile(path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest()[:40], 0)
 
 
-SPEED_ONLY = frozenset(
-    {"batch_size", "chunk_size", "workers", "engine", "device"}
-)  # the same rows, only faster or slower
+# Settings that leave a row's content as it is: how fast it is made, and where files live.
+SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine", "device"})
 WHERE_ONLY = frozenset({"library", "catalog"})
 
 
-def scoring_params_hash(
-    score: ScoreParams, generation: GenerationParams, render: RenderParams, thresholds: str = "none"
-) -> str:
+def scoring_params_hash(score: ScoreParams, generation: GenerationParams, render: RenderParams, thresholds: str) -> str:
     """Hash of every setting that changes a row's content (not where files live or how fast it runs), with the
     digest of the thresholds file applied."""
     relevant = score.model_dump(mode="json", exclude=set(SPEED_ONLY | WHERE_ONLY))

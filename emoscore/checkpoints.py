@@ -12,7 +12,11 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
-from numpy._core.multiarray import scalar as numpy_scalar
+
+try:
+    from numpy._core.multiarray import scalar as numpy_scalar  # NumPy 2
+except ImportError:  # NumPy 1.x
+    from numpy.core.multiarray import scalar as numpy_scalar
 
 from emoscore.errors import CheckpointError
 
