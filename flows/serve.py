@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from emoscore.errors import EmoscoreError
 
@@ -64,11 +66,37 @@ def prefect_server(timeout_s: float = 180.0) -> Iterator[str]:
             server.kill()
 
 
+def _sigint_as_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C stops serving the way SIGTERM does. Left alone, asyncio.run turns the first Ctrl-C into a
+    cancellation of the runner's main task, which Prefect's runner can absorb and go on serving (the intermittent
+    "serve ignores Ctrl-C" of the serve drill); its SIGTERM handler stops it for certain."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _sigterm_before_the_runner(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM while the server starts or the deployment registers: unwind, so the server we started is stopped.
+    Prefect's runner replaces this with its own graceful handler once it runs."""
+    raise KeyboardInterrupt("SIGTERM")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM end serving every time (handlers restored on the way out)."""
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, _sigint_as_sigterm)
+    signal.signal(signal.SIGTERM, _sigterm_before_the_runner)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def serve_library(library: Path, cron: str, catalog: Path | None, params: Path, name: str) -> None:
     """Serve the scoring flow on `cron` until interrupted."""
     if not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")
-    with prefect_server():
+    with stop_on_signals(), prefect_server():
         from flows.score_images import score_images  # after PREFECT_API_URL is set
 
         parameters = {

@@ -1,4 +1,5 @@
-"""`emoscore serve` for real (slow): starts its own Prefect server, scores on the first cron tick, stops on Ctrl-C."""
+"""`emoscore serve` for real (slow): starts its own Prefect server, scores on the first cron tick, stops on Ctrl-C
+and on SIGTERM."""
 
 import os
 import signal
@@ -14,7 +15,8 @@ from tests.helpers import PROJECT, photo
 pytestmark = pytest.mark.slow
 
 
-def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project, stop):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     photo(library / "a.jpg")
     photo(library / "b.png")
@@ -32,10 +34,21 @@ def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project):
             time.sleep(2)
         assert part_files(catalog), f"no cron tick scored the library within 4 minutes:\n{output.read_text()[-3000:]}"
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(stop)
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail(f"serve did not stop within 60 s of Ctrl-C:\n{output.read_text()[-3000:]}")
+            pytest.fail(f"serve did not stop within 60 s of {stop.name}:\n{output.read_text()[-3000:]}")
+    assert server.returncode == 0, f"serve exited with {server.returncode}:\n{output.read_text()[-3000:]}"
+    deadline = time.time() + 30  # the Prefect server serve started, and any flow-run process, are gone too
+    while time.time() < deadline:
+        try:
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(server.pid, signal.SIGKILL)
+        pytest.fail(f"processes of serve were still running 30 s after it exited:\n{output.read_text()[-3000:]}")
     assert sorted(row["status"] for row in read_catalog(catalog).to_pylist()) == ["ok", "ok"]
