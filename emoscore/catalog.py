@@ -267,9 +267,14 @@ def catalog_lock(catalog: Path, wait: bool = True) -> Iterator[None]:
         raise CatalogError(f"{catalog}: cannot open the catalog: {error.strerror or error}") from None
     try:
         try:
-            fcntl.lockf(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (BlockingIOError, PermissionError):
-            raise CatalogBusy(f"{catalog}: another scoring run is using this catalog") from None
+            if not wait:
+                raise CatalogBusy(f"{catalog}: another scoring run is using this catalog") from None
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            log.warning("%s: another scoring run (pid %s) holds the catalog; waiting for it to finish", catalog, holder)
+            fcntl.lockf(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

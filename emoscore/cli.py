@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from emoscore import __version__
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 
@@ -25,14 +26,25 @@ console = Console(stderr=True)
 ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read defaults from.")]
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"emoscore {__version__}")
+        raise typer.Exit()
+
+
+VERBOSITY = (logging.WARNING, logging.INFO, logging.DEBUG)
+
+
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    """Set up logging for every command."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-    )
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v progress notes, -vv per file.")] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Set up logging for every command: quiet (warnings and errors) unless -v or -vv."""
+    level = VERBOSITY[min(verbose, len(VERBOSITY) - 1)]
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
     for noisy in ("httpx", "httpcore", "distributed", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

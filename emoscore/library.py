@@ -140,7 +140,9 @@ def score_library(
         seen: dict[str, str] = {}
         in_flight: deque[RowsFuture] = deque()
         chunk: list[ImageFile] = []
-        bar = tqdm(desc="scoring", unit="img", disable=not progress)
+        found = list(iter_library(library, follow_outside))  # listing first gives the bar its total (and an ETA)
+        images = sum(not isinstance(item, Skipped) for item in found)
+        bar = tqdm(total=images, desc="scoring", unit="img", disable=not progress)
 
         def write(rows: list[dict]) -> None:
             catalog_store.write_part(catalog, rows)
@@ -152,7 +154,7 @@ def score_library(
             while len(in_flight) > limit:
                 write(in_flight.popleft().result())
 
-        for item in hash_images(iter_library(library, follow_outside)):
+        for item in hash_images(found):
             if isinstance(item, Skipped):
                 summary.skipped[item.reason.split(" (")[0]] += 1
                 log.warning("skipped %s: %s", item.path, item.reason)
@@ -162,16 +164,19 @@ def score_library(
                 file = unreadable_file(path)
                 if identity.key(file.image_id) in done:
                     summary.already_done += 1
+                    bar.update(1)
                 else:
                     write([error_row(identity, file, reason, flow_run_id)])
                 continue
             key = identity.key(item.image_id)
             if key in done:
                 summary.already_done += 1
+                bar.update(1)
                 continue
             if item.image_id in seen:
                 summary.skipped["duplicate content"] += 1
-                log.info("skipped %s: same bytes as %s", item.path, seen[item.image_id])
+                log.debug("skipped %s: same bytes as %s", item.path, seen[item.image_id])
+                bar.update(1)
                 continue
             seen[item.image_id] = item.path
             chunk.append(item)

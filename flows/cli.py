@@ -5,6 +5,9 @@ They live here, on the flow side, so that `emoscore/` never imports `flows/` or 
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -33,9 +36,15 @@ def score(
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
     retry_errors: Annotated[bool, typer.Option(help="Score again images that failed before.")] = False,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON on stdout.")] = False,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image)."""
+    """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image).
+
+    Exit code 0 when every image scored (or was already done), 1 when some failed, 2 for a usage or setup error.
+    """
+    # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
     try:
         load_params(params)
         from flows.score_images import dask_task_runner, score_images
@@ -45,7 +54,12 @@ def score(
                        retry_errors=retry_errors)  # fmt: skip
     except EmoscoreError as error:
         raise fail(error) from None
-    _print_summary(summary)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+    else:
+        _print_summary(summary)
+    if summary.get("failed"):
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -7,6 +7,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from emoscore import __version__
 from emoscore.cli import app
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer
@@ -23,6 +24,11 @@ def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "music.pt"
     CPTransformer(SMALL).save(path, VOCABULARY)
     return path
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"emoscore {__version__}"
 
 
 def test_tokens_encode_then_decode(tmp_path):

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from emoscore.catalog import Identity, ImageFile, part_files, read_catalog
+from emoscore.catalog import Identity, ImageFile, catalog_lock, part_files, read_catalog
 from emoscore.config import load_params
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.library import hash_images, iter_library, score_library
@@ -135,6 +135,44 @@ def test_identical_files_in_one_run_give_one_row(tmp_path, scorer):
                             progress=False)  # fmt: skip
     assert (summary.scored, summary.skipped) == (1, {"duplicate content": 1})
     assert read_catalog(catalog).num_rows == 1
+
+
+def test_progress_bar_counts_every_image_to_its_total(tmp_path, scorer, capsys):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    for name in ("a.jpg", "b.png", "c.jpg"):
+        photo(library / name)
+    (library / "d.jpg").write_bytes((library / "a.jpg").read_bytes())  # a duplicate: counted, not scored
+    score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)), chunk_size=2)
+    assert "4/4" in capsys.readouterr().err  # total known up front, so tqdm can show an ETA
+    score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)))
+    assert "4/4" in capsys.readouterr().err  # already done counts too
+
+
+def test_a_run_waiting_for_the_catalog_says_so(tmp_path, caplog):
+    import threading
+
+    catalog = tmp_path / "catalog"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(catalog)], stdout=subprocess.PIPE, text=True,
+                              cwd=PROJECT)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        threading.Timer(1.0, holder.kill).start()  # the other run ends a second later
+        with caplog.at_level("WARNING", logger="emoscore"), catalog_lock(catalog):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"another scoring run (pid {holder.pid}) holds the catalog; waiting" in caplog.text
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from emoscore.catalog import catalog_lock
+with catalog_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
 
 
 RUNNER = textwrap.dedent(

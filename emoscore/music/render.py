@@ -62,5 +62,5 @@ def render_wav(midi_path: Path, wav_path: Path, soundfont: Path | None = None, s
         temporary.unlink(missing_ok=True)
         raise RenderUnavailable(f"{midi_path}: fluidsynth failed: {(result.stderr or result.stdout).strip()[:300]}")
     temporary.replace(wav_path)
-    log.info("rendered %s with %s", wav_path, font.name)
+    log.debug("rendered %s with %s", wav_path, font.name)
     return wav_path

@@ -1,5 +1,6 @@
 """The scoring flow under Prefect: scores, skips what is done, and skips a run rather than overlap another."""
 
+import json
 import os
 import subprocess
 import sys
@@ -68,3 +69,25 @@ def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, t
             assert abs(here["valence"] - there["valence"]) < 1e-4 and abs(here["arousal"] - there["arousal"]) < 1e-4
             midi = (tmp_path / "local" / here["midi_path"], tmp_path / "dask" / there["midi_path"])
             assert midi[0].read_bytes() == midi[1].read_bytes()
+
+
+def test_score_command_exit_codes_and_json_summary(prefect_harness, project, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    photo(library / "a.jpg")
+    arguments = ["score", str(library), "--catalog", str(catalog), "--params", str(project / "params.yaml"), "--json"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scored"] == 1
+    (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1  # some images failed
+    summary = json.loads(result.stdout)
+    assert (summary["scored"], summary["failed"], summary["already_done"]) == (0, 1, 1)
+    result = CliRunner().invoke(app, [*arguments[:-1], "--retry-errors", "--bogus"])
+    assert result.exit_code == 2  # usage
+    result = CliRunner().invoke(app, ["score", str(library), "--params", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 2 and "not found" in result.output  # setup
