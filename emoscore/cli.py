@@ -109,6 +109,30 @@ def generate(
         console.print(f"[yellow]no audio:[/yellow] {piece.audio_problem}")
 
 
+@app.command()
+def doctor(params: ParamsOption = Path("params.yaml")) -> None:
+    """What this installation can do: torch and device, audio, trained models, Prefect, Chromium.
+
+    Exit code 0 when everything required is there, 1 when something required is missing.
+    """
+    from emoscore.config import Params
+    from emoscore.doctor import run_checks
+
+    try:
+        settings = load_params(params) if params.exists() else Params()
+    except EmoscoreError as error:
+        raise fail(error) from None
+    checks = run_checks(settings)
+    for check in checks:
+        colour = "green" if check.ok else ("red" if check.required else "yellow")
+        mark = f"[{colour}]{'ok     ' if check.ok else 'missing'}[/{colour}]"
+        fix = f" — fix: {check.fix}" if not check.ok and check.fix else ""
+        optional = "" if check.required or check.ok else " (optional)"
+        Console().print(f"{mark} {check.name}: {check.found}{optional}{fix}", soft_wrap=True, highlight=False)
+    if any(check.required and not check.ok for check in checks):
+        raise typer.Exit(code=1)
+
+
 @tokens_app.command("encode")
 def tokens_encode(
     midi: Annotated[Path, typer.Argument(help="A MIDI file.")],

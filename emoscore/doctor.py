@@ -1,0 +1,108 @@
+"""`emoscore doctor`: what this installation can do, one line per piece, each missing one with its fix."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from emoscore import __version__
+from emoscore.config import Params
+from emoscore.digests import model_digest
+from emoscore.errors import CheckpointError
+
+
+@dataclass(frozen=True)
+class Check:
+    """One piece of the installation: whether it is there, what was found, and the fix when it is not."""
+
+    name: str
+    ok: bool
+    found: str
+    fix: str = ""
+    required: bool = True
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_torch() -> Check:
+    """torch, and the device scoring and training would use."""
+    import torch
+
+    device = f"CUDA: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only (no CUDA device)"
+    return Check("torch", True, f"{torch.__version__}, {device}")
+
+
+def check_audio(params: Params) -> list[Check]:
+    """FluidSynth and a General MIDI SoundFont render the pieces to audio (optional: MIDI is written anyway)."""
+    from emoscore.music.render import INSTALL_HINT, RenderUnavailable, find_soundfont
+
+    binary = shutil.which("fluidsynth")
+    checks = [Check("fluidsynth", binary is not None, binary or "not on PATH", INSTALL_HINT, required=False)]
+    try:
+        checks.append(Check("soundfont", True, str(find_soundfont(params.render.soundfont)), required=False))
+    except RenderUnavailable as error:
+        fix = "set render.soundfont in params.yaml" if params.render.soundfont else INSTALL_HINT
+        checks.append(Check("soundfont", False, str(error), fix, required=False))
+    return checks
+
+
+def check_models(params: Params) -> list[Check]:
+    """The trained files scoring and generation read, with their digests (what the catalog records)."""
+    wanted = {
+        "VAD model": params.vad.out,
+        "thresholds": params.eval_vad.thresholds,
+        "music model": params.music.out,
+        "music classifier": params.music_classifier.out,
+        "vocabulary": params.emopia.vocabulary,
+    }
+    checks = []
+    for name, path in wanted.items():
+        try:
+            checks.append(Check(name, True, f"{path} (sha256 {model_digest(path)})"))
+        except CheckpointError:
+            checks.append(Check(name, False, f"{path}: not found", "train it with `dvc repro`, or set its path"))
+    return checks
+
+
+def check_prefect() -> Check:
+    """Prefect runs `score` and `serve`: the server at PREFECT_API_URL when set, else a temporary local one."""
+    version = _version("prefect")
+    if version is None:
+        return Check("prefect", False, "not installed", "pip install prefect (emoscore's pipeline extra)")
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        return Check("prefect", True, f"{version}; no PREFECT_API_URL: each run starts a temporary local server")
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=3) as response:
+            healthy = response.status == 200
+    except OSError as error:
+        return Check("prefect", False, f"{version}; {url} unreachable ({error})", "start it, or unset PREFECT_API_URL")
+    return Check("prefect", healthy, f"{version}; server at {url}", "" if healthy else "check the server's logs")
+
+
+def check_chromium() -> Check:
+    """Chromium drives the browser tests of the gallery (optional for everything else)."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    return Check("chromium", binary is not None, binary or "not on PATH", "sudo apt-get install chromium",
+                 required=False)  # fmt: skip
+
+
+def run_checks(params: Params) -> list[Check]:
+    """Every check, in the order a person reads them."""
+    return [
+        Check("emoscore", True, f"{__version__} at {Path(__file__).resolve().parent}"),
+        check_torch(),
+        *check_audio(params),
+        *check_models(params),
+        check_prefect(),
+        check_chromium(),
+    ]
