@@ -79,7 +79,7 @@ def export_onnx(model: EmoticNet) -> bytes:
 
 class OnnxVad:
     """The same weights exported to ONNX and run by ONNX Runtime's CPU provider (faster than torch on one thread
-    here: README › Performance)."""
+    here: docs/performance.md)."""
 
     def __init__(self, model: EmoticNet, threads: int) -> None:
         import onnxruntime
