@@ -24,9 +24,11 @@ from pathlib import Path
 
 import miditoolkit
 import numpy as np
+from chorder import Dechorder
 
 from emoscore.errors import InvalidMidi
 from emoscore.music.families import BAR_BEAT, DURATION, EMOTION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY
+from emoscore.music.timing import Timing, apply_timing
 
 TYPE_EOS, TYPE_METRICAL, TYPE_NOTE, TYPE_EMOTION = 0, 1, 2, 3
 TYPE_NAMES = ("EOS", "Metrical", "Note", "Emotion")
@@ -50,18 +52,6 @@ CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
 }  # fmt: skip
 CHORD_SYMBOLS: tuple[str, ...] = tuple(f"{root}_{quality}" for root in PITCH_NAMES for quality in CHORD_QUALITIES)
 NO_CHORD = 2  # chord value of "N_N"; symbols start at 3
-
-
-def _chord_templates() -> np.ndarray:
-    templates = np.zeros((len(CHORD_SYMBOLS), 12))
-    for root in range(12):
-        for q, intervals in enumerate(CHORD_QUALITIES.values()):
-            templates[root * len(CHORD_QUALITIES) + q, [(root + i) % 12 for i in intervals]] = 1.0
-    return templates
-
-
-CHORD_TEMPLATES = _chord_templates()
-CHORD_ROOTS = np.repeat(np.arange(12), len(CHORD_QUALITIES))
 
 
 @dataclass(frozen=True)
@@ -209,30 +199,32 @@ def midi_notes(midi: miditoolkit.MidiFile, source: str = "<midi>") -> tuple[list
 
 
 def beat_chords(notes: Sequence[Note], beats: int) -> np.ndarray:
-    """Chord value per quarter-note beat from the pitch classes sounding in it (bass-weighted template match)."""
-    histogram = np.zeros((beats, 12))
-    bass = np.full(beats, -1)
-    bass_pitch = np.full(beats, 999)
-    for note in notes:
-        first, last = note.onset // POSITIONS_PER_BEAT, (note.onset + note.duration - 1) // POSITIONS_PER_BEAT
-        for beat in range(first, min(last, beats - 1) + 1):
-            histogram[beat, note.pitch % 12] += 1.0
-            if note.pitch < bass_pitch[beat]:
-                bass_pitch[beat], bass[beat] = note.pitch, note.pitch % 12
+    """Chord value per quarter-note beat, recognised by chorder (the CP/EMOPIA pipelines' chord recogniser).
+
+    chorder scores root/quality templates over one- and two-beat windows and keeps the better; its qualities are
+    the eleven of CHORD_QUALITIES, so every answer is a symbol of the vocabulary (N_N where it finds no chord).
+    """
+    midi = miditoolkit.MidiFile(ticks_per_beat=POSITIONS_PER_BEAT)
+    piano = miditoolkit.Instrument(program=0, is_drum=False, name="piano")
+    piano.notes = [miditoolkit.Note(n.velocity, n.pitch, n.onset, n.onset + n.duration) for n in notes]
+    midi.instruments.append(piano)
+    midi.max_tick = max((n.onset + n.duration for n in notes), default=0)
     chords = np.full(beats, NO_CHORD)
-    scores = histogram @ CHORD_TEMPLATES.T - 0.6 * histogram @ (1 - CHORD_TEMPLATES).T
-    scores -= 0.05 * CHORD_TEMPLATES.sum(axis=1)  # prefer triads over sevenths on equal evidence
-    scores += 0.3 * (CHORD_ROOTS[None, :] == bass[:, None])
-    enough = (histogram > 0).sum(axis=1) >= 2
-    chords[enough] = 3 + scores[enough].argmax(axis=1)
+    for beat, chord in enumerate(Dechorder.dechord(midi)[:beats]):
+        if chord.is_complete():
+            symbol = f"{PITCH_NAMES[chord.root_pc]}_{chord.quality}"
+            chords[beat] = NO_CHORD + 1 + CHORD_SYMBOLS.index(symbol)
     return chords
+
+
+def emotion_word(emotion: int) -> list[int]:
+    """The Emotion step a piece starts with: 1–4 for a quadrant, 0 for unlabeled music (pretraining)."""
+    return [0, 0, 0, TYPE_EMOTION, 0, 0, 0, emotion]
 
 
 def encode_notes(notes: Sequence[Note], tempi: Sequence[tuple[int, float]], emotion: int = 0) -> np.ndarray:
     """CP steps for grid notes: an Emotion word when `emotion` is 1–4, then bars, beats and notes, then EOS."""
-    words: list[list[int]] = []
-    if emotion:
-        words.append([0, 0, 0, TYPE_EMOTION, 0, 0, 0, emotion])
+    words: list[list[int]] = [emotion_word(emotion)] if emotion else []
     last_onset = max(note.onset for note in notes) if notes else 0
     bars = last_onset // POSITIONS_PER_BAR + 1
     chords = beat_chords(notes, bars * POSITIONS_PER_BAR // POSITIONS_PER_BEAT)
@@ -269,10 +261,19 @@ def encode_notes(notes: Sequence[Note], tempi: Sequence[tuple[int, float]], emot
     return np.array(words, dtype=np.int64)
 
 
-def encode_midi(path: Path | str, emotion: int = 0) -> np.ndarray:
-    """MIDI file → CP steps; InvalidMidi names the file and reason when it cannot be used."""
+def load_notes(path: Path | str, timing: Timing = "file") -> tuple[list[Note], list[tuple[int, float]], bool]:
+    """Grid notes and tempo changes of a MIDI file, re-timed to tracked beats when `timing` asks for it (see
+    emoscore.music.timing), and whether it was; InvalidMidi names the file and reason when it cannot be used."""
     midi = read_midi(path)
+    midi_notes(midi, str(path))  # refuse unusable files (and absurd tempi) before any re-timing
+    midi, tracked = apply_timing(midi, timing, str(path))
     notes, tempi = midi_notes(midi, str(path))
+    return notes, tempi, tracked
+
+
+def encode_midi(path: Path | str, emotion: int = 0, timing: Timing = "file") -> np.ndarray:
+    """MIDI file → CP steps; InvalidMidi names the file and reason when it cannot be used."""
+    notes, tempi, _ = load_notes(path, timing)
     return encode_notes(notes, tempi, emotion)
 
 
