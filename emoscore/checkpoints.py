@@ -72,9 +72,14 @@ def save_checkpoint(
     """Our checkpoint layout: format tag, the config dataclass as plain data, the state dict, and JSON-able extra
     sections (vocabulary, training history). Written atomically; readable with weights_only=True."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": checkpoint_format, "config": json.loads(json.dumps(asdict(config))), "state_dict": state_dict}
     payload.update({name: json.loads(json.dumps(value)) for name, value in sections.items()})
+    atomic_save(payload, path)
+
+
+def atomic_save(payload: object, path: Path) -> None:
+    """torch.save to a temporary file beside `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     torch.save(payload, temporary)
     temporary.replace(path)

@@ -8,8 +8,6 @@ that pin memory for the GPU, and a per-epoch state file so a killed run goes on 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from emoscore.checkpoints import load_weights_only
 from emoscore.config import EmoticParams, VadParams
 from emoscore.device import autocast, pick_device
 from emoscore.emotic.dataset import EmoticArrays, make_loader
@@ -25,7 +22,7 @@ from emoscore.emotic.evaluate import predict
 from emoscore.emotic.losses import EmoticLoss
 from emoscore.emotic.metrics import mean_ap, per_category_ap, vad_mae
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
-from emoscore.errors import CheckpointError
+from emoscore.resume import fingerprint, load_state, save_state
 
 log = logging.getLogger(__name__)
 SPEED_ONLY = {"num_workers", "device", "resume", "out"}  # may differ between a killed run and its resumption
@@ -33,33 +30,11 @@ SPEED_ONLY = {"num_workers", "device", "resume", "out"}  # may differ between a 
 
 def run_fingerprint(data_dir: Path, emotic: EmoticParams, params: VadParams) -> str:
     """What a resumed run must share with the one it continues: the settings that change the weights."""
-    settings = {
+    return fingerprint({
         "data": str(Path(data_dir).resolve()),
         "emotic": emotic.model_dump(mode="json", include={"context_size", "body_size"}),
         "vad": params.model_dump(mode="json", exclude=SPEED_ONLY),
-    }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _save_resume_state(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temporary)
-    temporary.replace(path)  # a kill while writing leaves the previous epoch's state whole
-
-
-def _load_resume_state(path: Path, fingerprint: str) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        state = load_weights_only(path)
-    except CheckpointError as error:
-        log.warning("not resuming: %s", error)
-        return None
-    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-        log.warning("not resuming from %s: it belongs to a run with other data or settings", path)
-        return None
-    return state
+    })  # fmt: skip
 
 
 def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> tuple[EmoticNet, dict]:
@@ -84,8 +59,8 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
     history: list[dict] = []
     best_state, best_map, start = copy.deepcopy(model.state_dict()), -1.0, 1
-    fingerprint = run_fingerprint(data_dir, emotic, params)
-    resumed = _load_resume_state(params.resume, fingerprint)
+    run = run_fingerprint(data_dir, emotic, params)
+    resumed = load_state(params.resume, run)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -96,7 +71,6 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
             torch.cuda.set_rng_state(resumed["cuda_rng"], device)
         history, best_state, best_map = resumed["history"], resumed["best_state"], resumed["best_map"]
         start = resumed["epoch"] + 1
-        log.info("resuming from %s after epoch %d", params.resume, resumed["epoch"])
     log.info("training on %d people, validating on %d, device %s, %s", len(train_set), len(val_set), device,
              params.precision)  # fmt: skip
     for epoch in range(start, params.epochs + 1):
@@ -132,8 +106,8 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
         if val_map > best_map:
             best_map, best_state = val_map, copy.deepcopy(model.state_dict())
         if epoch < params.epochs:
-            _save_resume_state(params.resume, {
-                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+            save_state(params.resume, {
+                "fingerprint": run, "epoch": epoch, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "sampler_rng": train_loader.sampler.generator.get_state(), "torch_rng": torch.get_rng_state(),
                 "history": history, "best_state": best_state, "best_map": best_map,
