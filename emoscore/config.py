@@ -25,6 +25,7 @@ class Section(BaseModel):
 Engine = Literal["torch", "onnxruntime"]  # what runs the VAD model when scoring (emoscore.emotic.inference)
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")]
 Precision = Literal["fp32", "bf16"]
+Timing = Literal["auto", "file", "beat_track"]  # emoscore.music.timing
 
 
 class SplitSizes(Section):
@@ -48,6 +49,10 @@ class SampleParams(Section):
     emopia_clips_per_song: int = Field(3, ge=1)
     emopia_bars: int = Field(8, ge=1, le=64)
     photos: int = Field(12, ge=0, description="Sample photos for the score_demo stage.")
+    transcribed_share: float = Field(
+        0.34, ge=0, le=1, description="EMOPIA clips written as real transcriptions are: nominal 120 BPM, in seconds."
+    )
+    unlabeled_pieces: int = Field(60, ge=0, description="Pieces of the unlabeled MIDI corpus for pretraining.")
 
 
 class EmoticParams(Section):
@@ -121,6 +126,28 @@ class EmopiaParams(Section):
     root: Path = Field(Path("data/sample/emopia"), description="Unpacked EMOPIA (midis/, label.csv, split/).")
     out: Path = Path("data/processed/emopia")
     vocabulary: Path = Path("models/cp_vocab.json")
+    timing: Timing = Field("auto", description="auto: track beats where the tempo map is nominal | file | beat_track.")
+
+
+class MidiCorpusParams(Section):
+    """An unlabeled MIDI corpus for pretraining (`prepare_midi_corpus`)."""
+
+    root: Path = Field(Path("data/sample/unlabeled"), description="Any folder of MIDI files, searched recursively.")
+    timing: Timing = "auto"
+    out: Path = Path("data/processed/midi_corpus")
+
+
+class PretrainMusicParams(Section):
+    """Pretraining the CP transformer on the unlabeled corpus (`pretrain_music`); its size is `music`'s."""
+
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=1)
+    accumulate: int = Field(1, ge=1, description="Batches whose gradients add up to one optimizer step.")
+    learning_rate: float = Field(1e-3, gt=0)
+    seed: int = 0
+    precision: Precision = "fp32"
+    resume: Path = Field(Path(".resume/pretrain_music.pt"), description="Per-epoch state; removed on success.")
+    out: Path = Path("models/music_pretrained.pt")
 
 
 class MusicParams(Section):
@@ -137,9 +164,13 @@ class MusicParams(Section):
     seq_len: int = Field(512, ge=16, description="Training window in CP steps; longer pieces are windowed.")
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(8, ge=1)
+    accumulate: int = Field(1, ge=1, description="Batches whose gradients add up to one optimizer step.")
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
     device: Device = "auto"
+    precision: Precision = "fp32"
+    resume: Path = Field(Path(".resume/train_music.pt"), description="Per-epoch state; removed on success.")
+    pretrained: bool = Field(True, description="Fine-tune the `pretrain_music` checkpoint; false: from scratch.")
     out: Path = Path("models/music.pt")
 
     @model_validator(mode="after")
@@ -170,13 +201,19 @@ class GenerationParams(Section):
     bars: int = Field(16, ge=1, le=256)
     max_steps: int = Field(2048, ge=16)
     temperature: dict[str, float] = Field(
-        default_factory=lambda: dict.fromkeys(SAMPLED_FAMILIES, 1.0), description="Per token family."
-    )
-    top_p: dict[str, float] = Field(
-        default_factory=lambda: {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9,
-                                 "duration": 0.9, "velocity": 0.9},
-        description="Nucleus mass per token family.",
+        default_factory=lambda: {"type": 1.0, "tempo": 1.2, "chord": 1.0, "bar-beat": 1.2, "pitch": 1.0,
+                                 "duration": 2.0, "velocity": 5.0},
+        description="Per token family (EMOPIA's released generation settings).",
     )  # fmt: skip
+    top_p: dict[str, float] = Field(
+        default_factory=lambda: {"type": 0.9, "tempo": 0.9, "chord": 0.99, "bar-beat": 1.0, "pitch": 0.9,
+                                 "duration": 0.9, "velocity": 1.0},
+        description="Nucleus mass per token family (EMOPIA's released generation settings).",
+    )  # fmt: skip
+    intensity: dict[str, float] = Field(
+        default_factory=lambda: {"tempo": 3.0, "velocity": 3.0, "density": 2.0},
+        description="Steering strength per feature (tempo, velocity, density) for intensity within a quadrant.",
+    )
 
     @model_validator(mode="after")
     def _known_families(self) -> GenerationParams:
@@ -187,6 +224,8 @@ class GenerationParams(Section):
             raise ValueError("top_p values must be in (0, 1]")
         if any(value < 0 for value in self.temperature.values()):
             raise ValueError("temperatures must be >= 0")
+        if unknown := set(self.intensity) - {"tempo", "velocity", "density"}:
+            raise ValueError(f"unknown intensity features {sorted(unknown)}; choose tempo, velocity, density")
         return self
 
 
@@ -194,6 +233,7 @@ class EvalMusicParams(Section):
     """Judging generated music (`eval_music`)."""
 
     pieces_per_quadrant: int = Field(8, ge=1)
+    intensity_pieces: int = Field(6, ge=1, description="Pieces per arousal level in the intensity trend.")
     bars: int = Field(8, ge=1)
     seed: int = 1000
 
@@ -240,6 +280,8 @@ class Params(Section):
     vad: VadParams = VadParams()
     eval_vad: EvalVadParams = EvalVadParams()
     emopia: EmopiaParams = EmopiaParams()
+    midi_corpus: MidiCorpusParams = MidiCorpusParams()
+    pretrain_music: PretrainMusicParams = PretrainMusicParams()
     music: MusicParams = MusicParams()
     music_classifier: MusicClassifierParams = MusicClassifierParams()
     generation: GenerationParams = GenerationParams()

@@ -266,8 +266,48 @@ def write_clip_midi(path: Path, notes: list[tuple[int, int, int, int]], tempo: f
     midi.dump(str(path))
 
 
+def write_transcribed_midi(
+    path: Path, notes: list[tuple[int, int, int, int]], tempo: float, rng: np.random.Generator
+) -> None:
+    """A MIDI file as EMOPIA's transcriptions are: one piano track at a nominal 120 BPM (384 ticks per beat) with
+    onsets in seconds, a few milliseconds of timing jitter, played-length notes and the sustain pedal per bar."""
+    import miditoolkit
+
+    ticks_per_second = 384 * 2  # 120 BPM
+    sixteenth = 60.0 / tempo / 4
+    piano = miditoolkit.Instrument(program=0, name="Piano")
+    for start, pitch, length, velocity in notes:
+        onset = max(0.0, start * sixteenth + rng.normal(0, 0.008))
+        end = onset + length * sixteenth * rng.uniform(0.8, 0.95)
+        played = int(np.clip(velocity + rng.integers(-4, 5), 1, 127))
+        piano.notes.append(
+            miditoolkit.Note(played, int(pitch), round(onset * ticks_per_second), round(end * ticks_per_second))
+        )
+    bars = max(start for start, *_ in notes) // 16 + 1
+    for bar in range(bars):
+        down, up = bar * 16 * sixteenth + 0.02, (bar + 1) * 16 * sixteenth - 0.03
+        piano.control_changes += [miditoolkit.ControlChange(64, 100, round(down * ticks_per_second)),
+                                  miditoolkit.ControlChange(64, 0, round(up * ticks_per_second))]  # fmt: skip
+    midi = miditoolkit.MidiFile(ticks_per_beat=384)
+    midi.instruments.append(piano)
+    midi.tempo_changes = [miditoolkit.TempoChange(120.0, 0)]
+    midi.time_signature_changes = [miditoolkit.TimeSignature(4, 4, 0)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.dump(str(path))
+
+
+def write_piece(path: Path, quadrant: int, bars: int, transcribed: bool, rng: np.random.Generator) -> None:
+    """One sample piece in a quadrant's style: quantised with its true tempo, or as a transcription would be."""
+    notes, tempo = compose_clip(quadrant, bars, rng)
+    if transcribed:
+        write_transcribed_midi(path, notes, tempo, rng)
+    else:
+        write_clip_midi(path, notes, tempo, int(rng.choice([384, 480, 960])))
+
+
 def write_emopia_sample(params: SampleParams) -> Path:
-    """Write `<out>/emopia/{midis/Q*_*.mid, label.csv, split/*_clip.csv}`; return the root."""
+    """Write `<out>/emopia/{midis/Q*_*.mid, label.csv, split/*_clip.csv}`; return the root. A share of the clips
+    are written as EMOPIA's real files are (transcriptions with a nominal tempo), the rest with a true tempo map."""
     import csv
 
     root = params.out / "emopia"
@@ -279,8 +319,8 @@ def write_emopia_sample(params: SampleParams) -> Path:
             split = ("train", "val", "test")[0 if song_index % 5 < 3 else (1 if song_index % 5 == 3 else 2)]
             for clip in range(params.emopia_clips_per_song):
                 clip_id = f"Q{quadrant}_{song}_{clip}"
-                notes, tempo = compose_clip(quadrant, params.emopia_bars, rng)
-                write_clip_midi(root / "midis" / f"{clip_id}.mid", notes, tempo, int(rng.choice([384, 480, 960])))
+                transcribed = rng.random() < params.transcribed_share
+                write_piece(root / "midis" / f"{clip_id}.mid", quadrant, params.emopia_bars, transcribed, rng)
                 labels.append((clip_id, quadrant))
                 splits[split].append(clip_id)
     with (root / "label.csv").open("w", newline="") as handle:
@@ -294,6 +334,20 @@ def write_emopia_sample(params: SampleParams) -> Path:
             writer.writerow(["clip_name"])
             writer.writerows([clip_id] for clip_id in clip_ids)
     log.info("sample EMOPIA: %d clips", len(labels))
+    return root
+
+
+def write_unlabeled_sample(params: SampleParams) -> Path:
+    """Write `<out>/unlabeled/<style>/piece_NNN.mid`: music with no emotion label, for pretraining."""
+    root = params.out / "unlabeled"
+    rng = np.random.default_rng(params.seed + 2)
+    for index in range(params.unlabeled_pieces):
+        quadrant = int(rng.integers(1, 5))
+        bars = int(rng.integers(8, 17))
+        transcribed = rng.random() < params.transcribed_share
+        folder = "transcribed" if transcribed else "scores"
+        write_piece(root / folder / f"piece_{index:03d}.mid", quadrant, bars, transcribed, rng)
+    log.info("sample unlabeled corpus: %d pieces", params.unlabeled_pieces)
     return root
 
 

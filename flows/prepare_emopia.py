@@ -19,7 +19,7 @@ REPORT = Path("reports/prepare_emopia.json")
 def prepare_emopia(params_path: str = "params.yaml") -> dict:
     """Tokenise every clip into data/processed/emopia/{split}.npz; write models/cp_vocab.json."""
     params = load_params(params_path)
-    report = tokenise_emopia(params.emopia.root, params.emopia.out)
+    report = tokenise_emopia(params.emopia.root, params.emopia.out, params.emopia.timing)
     VOCABULARY.save(params.emopia.vocabulary)
     report["vocabulary_sizes"] = dict(zip(VOCABULARY.families, VOCABULARY.sizes, strict=True))
     write_json(REPORT, report)

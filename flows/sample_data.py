@@ -5,16 +5,17 @@ from __future__ import annotations
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.sample import write_emopia_sample, write_emotic_sample, write_sample_photos
+from emoscore.sample import write_emopia_sample, write_emotic_sample, write_sample_photos, write_unlabeled_sample
 from flows._stage import run_stage
 
 
 @flow(name="sample_data")
 def sample_data(params_path: str = "params.yaml") -> None:
-    """Write data/sample/emotic, data/sample/emopia and data/sample/photos."""
+    """Write data/sample/emotic, data/sample/emopia, data/sample/unlabeled and data/sample/photos."""
     params = load_params(params_path)
     write_emotic_sample(params.sample)
     write_emopia_sample(params.sample)
+    write_unlabeled_sample(params.sample)
     write_sample_photos(params.sample)
 
 

@@ -1,4 +1,5 @@
-"""Stage `train_music`: train the emotion-conditioned CP transformer; write models/music.pt."""
+"""Stage `train_music`: fine-tune the pretrained CP transformer on EMOPIA with emotion words (or train it from
+scratch when `music.pretrained` is false); write models/music.pt."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from prefect import flow
 
 from emoscore.config import load_params
 from emoscore.music.cp import Vocabulary
-from emoscore.music.train import train_music_model
+from emoscore.music.train import Schedule, train_music_model
 from emoscore.reports import write_csv, write_json
 from flows._stage import run_stage
 
@@ -20,7 +21,9 @@ CURVE = Path("reports/plots/train_music.csv")
 def train_music(params_path: str = "params.yaml") -> None:
     """Train on windows of the train split; the checkpoint carries its vocabulary."""
     params = load_params(params_path)
-    model, history = train_music_model(params.emopia.out, params.music)
+    schedule = Schedule.of(params.music, params.music.device)
+    init = params.pretrain_music.out if params.music.pretrained else None
+    model, history = train_music_model(params.emopia.out, params.music, schedule, init=init)
     vocabulary = Vocabulary.load(params.emopia.vocabulary)
     model.save(params.music.out, vocabulary, extra={"history": history})
     write_json(REPORT, history)

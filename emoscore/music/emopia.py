@@ -19,7 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from emoscore.errors import InvalidMidi
-from emoscore.music.cp import BAR, BAR_BEAT, QUADRANTS, TYPE, TYPE_METRICAL, encode_midi
+from emoscore.music.cp import BAR, BAR_BEAT, QUADRANTS, TYPE, TYPE_METRICAL, encode_notes, load_notes
+from emoscore.music.timing import Timing
 from emoscore.reports import SkipCounter
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class EmopiaReport(SkipCounter):
 
     kept: Counter = field(default_factory=Counter)
     label_conflicts: int = 0
+    beat_tracked: int = 0
 
     def as_dict(self) -> dict:
         """JSON-ready summary."""
@@ -52,6 +54,7 @@ class EmopiaReport(SkipCounter):
             "clips_skipped": sum(self.skipped.values()),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
             "label_conflicts": self.label_conflicts,
+            "beat_tracked": self.beat_tracked,
             "examples": self.examples,
         }
 
@@ -148,17 +151,20 @@ def windows(words: np.ndarray, length: int) -> list[np.ndarray]:
         start = int(later[-1]) if len(later) else start + room // 2
 
 
-def tokenize_clips(clips: list[Clip], report: EmopiaReport, split: str) -> list[tuple[Clip, np.ndarray]]:
+def tokenize_clips(
+    clips: list[Clip], report: EmopiaReport, split: str, timing: Timing = "auto"
+) -> list[tuple[Clip, np.ndarray]]:
     """(clip, CP steps) for each usable clip of a split (emotion word first)."""
     pieces = []
     for clip in tqdm(clips, desc=f"tokenize {split}", unit="clip"):
         try:
-            words = encode_midi(clip.path, emotion=clip.quadrant)
+            notes, tempi, tracked = load_notes(clip.path, timing)
         except InvalidMidi as error:
             report.skip(error.kind, str(error))
             continue
-        pieces.append((clip, words))
+        pieces.append((clip, encode_notes(notes, tempi, emotion=clip.quadrant)))
         report.kept[split] += 1
+        report.beat_tracked += tracked
     return pieces
 
 
@@ -181,12 +187,13 @@ def load_split(path: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
 __all__ = ["QUADRANTS", "Clip", "EmopiaReport", "list_clips", "load_split", "prepare_emopia", "save_split", "windows"]
 
 
-def prepare_emopia(root: Path, out: Path) -> dict:
-    """Tokenise every clip of every split into `<out>/{split}.npz`; return the report (kept/skipped by reason)."""
+def prepare_emopia(root: Path, out: Path, timing: Timing = "auto") -> dict:
+    """Tokenise every clip of every split into `<out>/{split}.npz`; return the report (kept/skipped by reason,
+    and how many clips had their beats tracked because their tempo map was nominal)."""
     report = EmopiaReport()
     clips = list_clips(root, report)
     for split in SPLITS:
-        tokenized = tokenize_clips(clips[split], report, split)
+        tokenized = tokenize_clips(clips[split], report, split, timing)
         save_split(
             out / f"{split}.npz",
             [words for _, words in tokenized],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +13,17 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from emoscore.config import MusicClassifierParams, MusicParams
-from emoscore.device import pick_device
+from emoscore.config import MusicClassifierParams, MusicParams, PretrainMusicParams
+from emoscore.device import autocast, pick_device
+from emoscore.errors import CheckpointError
 from emoscore.music.classify import ClassifierConfig, MusicClassifier, clip_accuracy_report, music_only
+from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import load_split, windows
 from emoscore.music.model import CPTransformer, MusicConfig
+from emoscore.resume import fingerprint, load_state, save_state
 
 log = logging.getLogger(__name__)
+ARCHITECTURE = {"d_model", "n_layers", "n_heads", "dropout", "embedding_sizes", "type_embedding", "seq_len"}
 
 
 def pad_batch(pieces: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,45 +50,112 @@ def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int) -
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train_music_model(data_dir: Path, params: MusicParams) -> tuple[CPTransformer, dict]:
-    """Train the CP transformer on windows of the train split; keep the epoch with the lowest val loss."""
-    torch.manual_seed(params.seed)
-    rng = np.random.default_rng(params.seed)
-    device = pick_device(params.device)
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how a music model trains: `music` (fine-tuning) and `pretrain_music` each give one."""
+
+    epochs: int
+    batch_size: int
+    accumulate: int
+    learning_rate: float
+    seed: int
+    precision: str
+    resume: Path
+    device: str
+
+    @classmethod
+    def of(cls, section: MusicParams | PretrainMusicParams, device: str) -> Schedule:
+        """The schedule of a params section, on `device`."""
+        return cls(section.epochs, section.batch_size, section.accumulate, section.learning_rate, section.seed,
+                   section.precision, section.resume, device)  # fmt: skip
+
+
+def load_pretrained(path: Path, config: MusicConfig) -> dict:
+    """The state dict of a pretrained checkpoint, refused (naming both) unless its architecture is `config`'s."""
+    model, _ = CPTransformer.from_checkpoint(path, VOCABULARY)
+    if replace(model.config, dropout=config.dropout) != config:
+        raise CheckpointError(path, f"pretrained with {model.config}, but params.yaml `music` asks for {config}")
+    return model.state_dict()
+
+
+def train_music_model(
+    data_dir: Path, music: MusicParams, schedule: Schedule, init: Path | None = None
+) -> tuple[CPTransformer, dict]:
+    """Train the CP transformer on windows of the train split (from `init`'s weights when given); keep the epoch
+    with the lowest val loss. bf16 autocast, gradient accumulation and per-epoch resume as the schedule says."""
+    torch.manual_seed(schedule.seed)
+    rng = np.random.default_rng(schedule.seed)
+    device = pick_device(schedule.device)
     train_pieces, _, _ = load_split(data_dir / "train.npz")
     val_pieces, _, _ = load_split(data_dir / "val.npz")
-    train_windows = [w for piece in train_pieces for w in windows(piece, params.seq_len)]
-    val_windows = [w for piece in val_pieces for w in windows(piece, params.seq_len)]
+    train_windows = [w for piece in train_pieces for w in windows(piece, music.seq_len)]
+    val_windows = [w for piece in val_pieces for w in windows(piece, music.seq_len)]
     if not train_windows:
         raise ValueError(f"{data_dir}: no training pieces")
-    model = CPTransformer(MusicConfig.from_params(params)).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
-    steps_per_epoch = -(-len(train_windows) // params.batch_size)
-    scheduler = _schedule(optimizer, params.epochs * steps_per_epoch, warmup=min(100, steps_per_epoch * 2))
-    history, best = [], (float("inf"), copy.deepcopy(model.state_dict()))
-    log.info("music model: %d parameters, %d training windows", sum(p.numel() for p in model.parameters()),
-             len(train_windows))  # fmt: skip
-    for epoch in range(1, params.epochs + 1):
+    config = MusicConfig.from_params(music)
+    model = CPTransformer(config)
+    if init is not None:
+        model.load_state_dict(load_pretrained(Path(init), config))
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=0.01)
+    batches_per_epoch = -(-len(train_windows) // schedule.batch_size)
+    steps_per_epoch = -(-batches_per_epoch // schedule.accumulate)
+    scheduler = _schedule(optimizer, schedule.epochs * steps_per_epoch, warmup=min(100, steps_per_epoch * 2))
+    history, best, start = [], (float("inf"), copy.deepcopy(model.state_dict())), 1
+    run = fingerprint(
+        {
+            "data": str(Path(data_dir).resolve()),
+            "init": _digest(init),
+            "music": music.model_dump(mode="json", include=ARCHITECTURE),
+            "schedule": replace(schedule, resume=Path(), device="").__dict__,
+        }
+    )
+    resumed = load_state(schedule.resume, run)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        rng.bit_generator.state = resumed["numpy_rng"]
+        torch.set_rng_state(resumed["torch_rng"])
+        history, best, start = resumed["history"], (resumed["best_loss"], resumed["best_state"]), resumed["epoch"] + 1
+    log.info("music model: %d parameters, %d training windows, %s, %s", sum(p.numel() for p in model.parameters()),
+             len(train_windows), device, schedule.precision)  # fmt: skip
+    for epoch in range(start, schedule.epochs + 1):
         model.train()
         losses = []
-        for batch in tqdm(
-            _batches(train_windows, params.batch_size, rng), desc=f"music epoch {epoch}", leave=False, mininterval=5
-        ):
+        batches = _batches(train_windows, schedule.batch_size, rng)
+        for index, batch in enumerate(tqdm(batches, desc=f"music epoch {epoch}/{schedule.epochs}", leave=False,
+                                           mininterval=5)):  # fmt: skip
             words, lengths = pad_batch(batch)
-            loss, _ = model.loss(words.to(device), lengths.to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
+            with autocast(device, schedule.precision):
+                loss, _ = model.loss(words.to(device), lengths.to(device))
+            (loss / schedule.accumulate).backward()
             losses.append(loss.item())
-        val_loss = evaluate_loss(model, val_windows or train_windows, params.batch_size, device)
+            if (index + 1) % schedule.accumulate == 0 or index + 1 == len(batches):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                optimizer.zero_grad()
+                scheduler.step()
+        val_loss = evaluate_loss(model, val_windows or train_windows, schedule.batch_size, device)
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss})
         log.info("music epoch %d: train loss %.4f, val loss %.4f", epoch, history[-1]["train_loss"], val_loss)
         if val_loss < best[0]:
             best = (val_loss, copy.deepcopy(model.state_dict()))
+        if epoch < schedule.epochs:
+            save_state(schedule.resume, {
+                "fingerprint": run, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "history": history, "best_loss": best[0], "best_state": best[1],
+            })  # fmt: skip
+    Path(schedule.resume).unlink(missing_ok=True)
     model.load_state_dict(best[1])
-    return model.eval(), {"epochs": history, "best_val_loss": best[0], "train_windows": len(train_windows)}
+    report = {"epochs": history, "best_val_loss": best[0], "train_windows": len(train_windows),
+              "initialised_from": str(init) if init else None}  # fmt: skip
+    return model.eval(), report
+
+
+def _digest(path: Path | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path is not None else None
 
 
 @torch.no_grad()

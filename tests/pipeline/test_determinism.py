@@ -13,7 +13,7 @@ from emoscore.emotic.prepare import SPLITS, prepare_emotic_split
 from emoscore.emotic.train import train_vad_model
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import prepare_emopia
-from emoscore.music.train import train_music_model
+from emoscore.music.train import Schedule, train_music_model
 from emoscore.sample import write_emopia_sample, write_emotic_sample, write_sample_photos
 
 
@@ -68,7 +68,8 @@ def test_trained_models_are_byte_identical_whatever_the_loader_workers(tmp_path)
         vad, history = train_vad_model(params.emotic.out, params.emotic, params.vad)
         vad.save(tmp_path / run / "models" / "vad.pt", extra={"history": history})
         prepare_emopia(params.emopia.root, tmp_path / run / "emopia")
-        music, history = train_music_model(tmp_path / run / "emopia", params.music)
+        schedule = Schedule.of(params.music.model_copy(update={"resume": tmp_path / run / "resume.pt"}), "cpu")
+        music, history = train_music_model(tmp_path / run / "emopia", params.music, schedule)
         music.save(tmp_path / run / "models" / "music.pt", VOCABULARY, extra={"history": history})
         saved.append(digests(tmp_path / run / "models"))
     assert saved[0] == saved[1]
