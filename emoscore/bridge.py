@@ -39,6 +39,15 @@ def vad_to_quadrant(valence: float, arousal: float, midpoint: float = DEFAULT_MI
     return Quadrant(number, float(np.clip(confidence, 0.0, 1.0)))
 
 
+def arousal_intensity(arousal: float, midpoint: float = DEFAULT_MIDPOINT) -> float:
+    """How energetic within its quadrant a point is, −0.5 … 0.5: 0 at the middle of its arousal half, +0.5 at the
+    high edge (10 or just under the midpoint), −0.5 at the low edge; generation steers tempo, velocity and density
+    by it (emoscore.music.generate.Steering)."""
+    if arousal >= midpoint:
+        return float(np.clip((arousal - midpoint) / (VAD_MAX - midpoint), 0.0, 1.0) - 0.5)
+    return float(np.clip((arousal - VAD_MIN) / (midpoint - VAD_MIN), 0.0, 1.0) - 0.5)
+
+
 def pool_people(vads: Sequence[Sequence[float]], how: str = "mean", midpoint: float = DEFAULT_MIDPOINT) -> np.ndarray:
     """One VAD for the image from its people: their mean, or the person whose quadrant is most certain."""
     points = np.asarray(vads, dtype=np.float64).reshape(-1, 3)

@@ -60,6 +60,7 @@ SCHEMA = pa.schema(
         ("categories_above_threshold", pa.list_(pa.string())),
         ("quadrant", pa.string()),
         ("quadrant_confidence", pa.float32()),
+        ("music_intensity", pa.float32()),
         ("midi_path", pa.string()),
         ("audio_path", pa.string()),
         ("chart_path", pa.string()),

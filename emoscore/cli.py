@@ -66,10 +66,30 @@ def _family_values(pairs: list[str] | None, option: str) -> dict[str, float]:
     return values
 
 
+def _emotion(quadrant: str | None, valence: float | None, arousal: float | None, midpoint: float) -> tuple[int, float]:
+    """(quadrant, intensity) from --quadrant, or from --valence and --arousal; a usage error when neither or both."""
+    from emoscore.bridge import arousal_intensity, vad_to_quadrant
+    from emoscore.music.generate import parse_quadrant
+
+    if (valence is None) != (arousal is None):
+        raise typer.BadParameter("--valence and --arousal go together")
+    if valence is not None and arousal is not None:
+        if quadrant is not None:
+            raise typer.BadParameter("give --quadrant or --valence/--arousal, not both")
+        if not (1 <= valence <= 10 and 1 <= arousal <= 10):
+            raise typer.BadParameter("valence and arousal are on the 1–10 scale")
+        return vad_to_quadrant(valence, arousal, midpoint).number, arousal_intensity(arousal, midpoint)
+    if quadrant is None:
+        raise typer.BadParameter("say what emotion: --quadrant Q1…Q4, or --valence V --arousal A")
+    return parse_quadrant(quadrant), 0.0
+
+
 @app.command()
 def generate(
-    quadrant: Annotated[str, typer.Option("--quadrant", "-q", help="Q1 (happy) … Q4 (calm)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="MIDI file to write.")],
+    quadrant: Annotated[str | None, typer.Option("--quadrant", "-q", help="Q1 (happy) … Q4 (calm)")] = None,
+    valence: Annotated[float | None, typer.Option(help="1–10; with --arousal, picks quadrant and intensity.")] = None,
+    arousal: Annotated[float | None, typer.Option(help="1–10: how energetic, within the quadrant too.")] = None,
     bars: Annotated[int | None, typer.Option(help="Length in bars (default: params generation.bars).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same piece.")] = 0,
     audio: Annotated[Path | None, typer.Option(help="Also render a WAV here (needs FluidSynth).")] = None,
@@ -79,16 +99,16 @@ def generate(
     vocabulary: Annotated[Path | None, typer.Option(help="cp_vocab.json the model must match.")] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Write a solo-piano MIDI file in the asked emotion quadrant (and its audio)."""
+    """Write a solo-piano MIDI file for an emotion: a quadrant, or a (valence, arousal) point whose arousal also
+    sets the intensity within its quadrant (tempo, loudness, density)."""
     from emoscore.config import GenerationParams, Params
     from emoscore.music.compose import compose_piece
     from emoscore.music.cp import Vocabulary
-    from emoscore.music.generate import parse_quadrant
     from emoscore.music.model import CPTransformer
 
     try:
         settings = load_params(params) if params.exists() else Params()
-        wanted = parse_quadrant(quadrant)
+        wanted, intensity = _emotion(quadrant, valence, arousal, settings.score.quadrant_midpoint)
         generation = GenerationParams.model_validate(
             {
                 **settings.generation.model_dump(),
@@ -99,10 +119,12 @@ def generate(
         vocabulary_path = vocabulary or settings.emopia.vocabulary
         expected = Vocabulary.load(vocabulary_path) if Path(vocabulary_path).exists() else None
         network, _ = CPTransformer.from_checkpoint(model or settings.music.out, expected)
-        piece = compose_piece(network, wanted, bars or generation.bars, seed, generation, out, audio, settings.render)
+        piece = compose_piece(network, wanted, bars or generation.bars, seed, generation, out, audio, settings.render,
+                              intensity)  # fmt: skip
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
-    console.print(f"wrote [bold]{out}[/bold]: Q{wanted}, {piece.n_notes} notes, {len(piece.steps)} CP steps")
+    console.print(f"wrote [bold]{out}[/bold]: Q{wanted} (intensity {intensity:+.2f}), {piece.n_notes} notes, "
+                  f"{len(piece.steps)} CP steps")  # fmt: skip
     if piece.audio_path is not None:
         console.print(f"wrote [bold]{audio}[/bold]")
     elif audio is not None:

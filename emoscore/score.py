@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscore.bridge import music_seed, pool_people, vad_to_quadrant
+from emoscore.bridge import arousal_intensity, music_seed, pool_people, vad_to_quadrant
 from emoscore.catalog import Identity, ImageFile, base_row, error_row, scoring_params_hash, utf8_text
 from emoscore.chart import vad_chart
 from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
@@ -121,19 +121,21 @@ class Scorer:
             seed=music_seed(file.image_id),
         )
         if self.music is not None:
-            row.update(self._music(file.image_id, quadrant.number, catalog))
+            intensity = arousal_intensity(pooled[1], self.score.quadrant_midpoint)
+            row.update(self._music(file.image_id, quadrant.number, intensity, catalog))
         return row
 
-    def _music(self, image_id: str, quadrant: int, catalog: Path) -> dict:
+    def _music(self, image_id: str, quadrant: int, intensity: float, catalog: Path) -> dict:
         from emoscore.music.compose import compose_piece
 
         midi = Path("midi") / f"{image_id}.mid"
         audio = Path("audio") / f"{image_id}.wav"
         piece = compose_piece(
             self.music, quadrant, self.score.bars, music_seed(image_id), self.generation, catalog / midi,
-            catalog / audio if self.score.render_audio else None, self.render,
+            catalog / audio if self.score.render_audio else None, self.render, intensity,
         )  # fmt: skip
-        result = {"midi_path": str(midi), "n_notes": piece.n_notes, "duration_s": piece.duration_s}
+        result = {"midi_path": str(midi), "n_notes": piece.n_notes, "duration_s": piece.duration_s,
+                  "music_intensity": intensity}  # fmt: skip
         if piece.audio_path is not None:
             result["audio_path"] = str(audio)
         return result

@@ -81,6 +81,23 @@ def test_generate_writes_a_playable_midi(tmp_path, checkpoint):
     assert result.exit_code == 2 and "top_p" in result.output
 
 
+def test_generate_from_valence_and_arousal(tmp_path, checkpoint):
+    base = ["generate", "--bars", "2", "--model", str(checkpoint), "--params", "none"]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "a.mid"), "--valence", "8", "--arousal", "9.5"])
+    assert result.exit_code == 0, result.output
+    assert "Q1 (intensity +0.39)" in " ".join(result.output.split())
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "b.mid"), "--valence", "2", "--arousal", "1"])
+    assert result.exit_code == 0 and "Q3 (intensity -0.50)" in " ".join(result.output.split())
+    for wrong, says in (
+        (["--valence", "8"], "go together"),
+        (["--valence", "8", "--arousal", "9", "-q", "Q1"], "not both"),
+        (["--valence", "11", "--arousal", "9"], "1–10"),
+        ([], "say what emotion"),
+    ):
+        result = runner.invoke(app, [*base, "--out", str(tmp_path / "c.mid"), *wrong])
+        assert result.exit_code == 2 and says in " ".join(result.output.split()), result.output
+
+
 @pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a General MIDI SoundFont is not installed")
 def test_generate_renders_audio(tmp_path, checkpoint):
     wav = tmp_path / "piece.wav"

@@ -13,7 +13,7 @@ import numpy as np
 
 from emoscore.config import GenerationParams, RenderParams
 from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
-from emoscore.music.generate import Sampling, generate
+from emoscore.music.generate import Sampling, Steering, generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import RenderUnavailable, render_wav
 
@@ -41,10 +41,13 @@ def compose_piece(
     midi_path: Path,
     audio_path: Path | None = None,
     render: RenderParams | None = None,
+    intensity: float = 0.0,
 ) -> Piece:
-    """Generate a piece in `quadrant` and write it to `midi_path` atomically; also render `audio_path` if given."""
+    """Generate a piece in `quadrant` (at `intensity` within it) and write it to `midi_path` atomically; also
+    render `audio_path` if given."""
     steps = generate(model, quadrant, bars=bars, seed=seed, sampling=Sampling.from_params(generation),
-                     max_steps=generation.max_steps)  # fmt: skip
+                     max_steps=generation.max_steps, intensity=intensity,
+                     steering=Steering.from_params(generation))  # fmt: skip
     midi_path = Path(midi_path)
     midi_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = midi_path.with_name(f".{midi_path.name}.tmp")

@@ -1,19 +1,67 @@
 """Judging the music model at what it is for: does a piece asked for in quadrant Q sound like Q?
 
 For N pieces per quadrant: the share the emotion classifier puts in the asked quadrant (controllability, chance
-is 25%), and pitch-class entropy, note density, polyphony and grooving similarity next to the real clips.
+is 25%), and pitch-class entropy, note density, polyphony and grooving similarity next to the real clips; and for
+three arousal levels within each quadrant, whether tempo, density and velocity rise with the asked intensity.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from tqdm import tqdm
 
+from emoscore.bridge import arousal_intensity
 from emoscore.music.classify import MusicClassifier
 from emoscore.music.cp import QUADRANTS, decode_notes
-from emoscore.music.generate import Sampling, generate
-from emoscore.music.metrics import grooving_patterns, grooving_similarity, piece_features
+from emoscore.music.generate import Sampling, Steering, generate
+from emoscore.music.metrics import grooving_patterns, grooving_similarity, note_density, piece_features
 from emoscore.music.model import CPTransformer
+
+AROUSAL_LEVELS = {1: (6.0, 7.75, 9.5), 2: (6.0, 7.75, 9.5), 3: (1.5, 3.25, 5.0), 4: (1.5, 3.25, 5.0)}
+
+
+def energy_features(steps: np.ndarray) -> dict[str, float]:
+    """Tempo (BPM at each note's onset, averaged), note density (notes per bar) and mean velocity of a piece."""
+    notes, tempi, _ = decode_notes(steps)
+    if not notes:
+        return {"tempo": 0.0, "note_density": 0.0, "velocity": 0.0}
+    changes = sorted(tempi) or [(0, 120.0)]
+    at = np.array([position for position, _ in changes])
+    bpm = np.array([value for _, value in changes])
+    onsets = np.array([note.onset for note in notes])
+    return {
+        "tempo": float(bpm[np.clip(np.searchsorted(at, onsets, side="right") - 1, 0, None)].mean()),
+        "note_density": note_density(notes),
+        "velocity": float(np.mean([note.velocity for note in notes])),
+    }
+
+
+def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sampling: Sampling | None,
+                    steering: Steering, midpoint: float = 5.5) -> dict:  # fmt: skip
+    """Three arousal levels asked within each quadrant: mean tempo, density and velocity per level, whether each
+    rises monotonically, and by how much (highest level ÷ lowest)."""
+    report: dict = {"pieces_per_level": pieces, "per_quadrant": {}}
+    rising_everywhere = True
+    for quadrant, levels in AROUSAL_LEVELS.items():
+        means = []
+        for arousal in levels:
+            intensity = arousal_intensity(arousal, midpoint)
+            generated = [generate(model, quadrant, bars=bars, seed=seed + 100 * quadrant + i, sampling=sampling,
+                                  intensity=intensity, steering=steering) for i in range(pieces)]  # fmt: skip
+            features = [energy_features(piece) for piece in generated]
+            means.append({key: float(np.mean([f[key] for f in features])) for key in features[0]})
+        entry: dict = {"arousal": list(levels), "intensity": [arousal_intensity(a, midpoint) for a in levels]}
+        for key in ("tempo", "note_density", "velocity"):
+            values = [m[key] for m in means]
+            rising = all(b > a for a, b in pairwise(values))
+            rising_everywhere &= rising
+            entry[key] = {"means": values, "rises": rising, "ratio_high_to_low": values[-1] / values[0] if values[0]
+                          else None}  # fmt: skip
+        report["per_quadrant"][QUADRANTS[quadrant - 1]] = entry
+    report["all_rise"] = rising_everywhere
+    return report
 
 
 def _mean_features(pieces: list[np.ndarray]) -> dict[str, float]:

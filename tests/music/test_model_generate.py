@@ -150,7 +150,7 @@ def test_generation_keeps_every_tensor_on_the_models_device(model, monkeypatch):
     on_meta = CPTransformer(SMALL).to("meta").eval()
     seen = set()
 
-    def first_allowed(logits, allowed, temperature, top_p, rng):
+    def first_allowed(logits, allowed, temperature, top_p, rng, bias=None):
         seen.add(logits.device.type)
         return int(np.flatnonzero(allowed)[0])
 
