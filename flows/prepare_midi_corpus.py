@@ -1,4 +1,4 @@
-"""Stage `prepare_midi_corpus`: any folder of unlabeled MIDI → CP steps for pretraining, with a report."""
+"""Stage `prepare_midi_corpus`: a folder of unlabeled MIDI and music21's scores → CP steps for pretraining."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ REPORT = Path("reports/prepare_midi_corpus.json")
 
 @flow(name="prepare_midi_corpus")
 def prepare_midi_corpus(params_path: str = "params.yaml") -> dict:
-    """Tokenise every MIDI file under `midi_corpus.root` into data/processed/midi_corpus/{train,val}.npz."""
+    """Tokenise the folder and the music21 scores into data/processed/midi_corpus/{train,val}.npz."""
     params = load_params(params_path)
-    report = prepare_corpus(params.midi_corpus.root, params.midi_corpus.out, params.midi_corpus.timing)
+    corpus = params.midi_corpus
+    report = prepare_corpus(corpus.root, corpus.out, corpus.timing, corpus.music21, corpus.music21_files,
+                            corpus.transpositions)  # fmt: skip
     write_json(REPORT, report)
     return report
 

@@ -1,8 +1,10 @@
-"""An unlabeled MIDI corpus for pretraining: any folder of MIDI files, tokenised like EMOPIA but with no emotion.
+"""An unlabeled corpus for pretraining: any folder of MIDI files and/or scores from music21's bundled corpus,
+tokenised like EMOPIA but with no emotion.
 
 Each piece starts with an Emotion step of value 0 ("unlabeled"), so the pretrained model reads the same grammar
-as the fine-tuned one and learns the quadrants only from EMOPIA. Files are split train/val by a hash of their
-path under the root (stable as the corpus grows); bad files are skipped and counted by reason.
+as the fine-tuned one and learns the quadrants only from EMOPIA. Pieces are split train/val by a hash of their
+name (stable as the corpus grows; all transpositions of a score stay in one split); bad files are skipped and
+counted by reason.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tqdm import tqdm
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import emotion_word, encode_notes, load_notes
 from emoscore.music.emopia import EmopiaReport, save_split, song_split
+from emoscore.music.scores import corpus_pieces
 from emoscore.music.timing import Timing
 
 log = logging.getLogger(__name__)
@@ -29,27 +32,50 @@ def list_midi(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
 
-def prepare_corpus(root: Path, out: Path, timing: Timing = "auto") -> dict:
-    """Tokenise every file into `<out>/{train,val}.npz` (a 90/10 split by path); return the report."""
+def _split(name: str) -> str:
+    return "train" if song_split(name.split("@")[0], (0.9, 0.1)) == "train" else "val"
+
+
+def prepare_corpus(
+    root: Path | None,
+    out: Path,
+    timing: Timing = "auto",
+    music21: list[str] | None = None,
+    music21_files: int = 0,
+    transpositions: list[int] | None = None,
+) -> dict:
+    """Tokenise every MIDI file under `root` and up to `music21_files` scores of the named music21 collections
+    (each in every transposition) into `<out>/{train,val}.npz` (90/10 by name); return the report."""
     report = EmopiaReport()
     pieces: dict[str, list[tuple[str, np.ndarray]]] = {"train": [], "val": []}
-    for path in tqdm(list_midi(root), desc="tokenize corpus", unit="file"):
-        name = path.relative_to(root).as_posix()
+
+    def keep(name: str, notes: list, tempi: list) -> None:
+        split = _split(name)
+        pieces[split].append((name, np.concatenate([[emotion_word(0)], encode_notes(notes, tempi)])))
+        report.kept[split] += 1
+
+    for path in tqdm(list_midi(root) if root is not None else [], desc="tokenize MIDI folder", unit="file"):
         try:
             notes, tempi, tracked = load_notes(path, timing)
         except InvalidMidi as error:
             report.skip(error.kind, str(error))
             continue
-        split = "train" if song_split(name, (0.9, 0.1)) == "train" else "val"
-        pieces[split].append((name, np.concatenate([[emotion_word(0)], encode_notes(notes, tempi)])))
-        report.kept[split] += 1
+        keep(path.relative_to(root).as_posix(), notes, tempi)
         report.beat_tracked += tracked
+    if music21 and music21_files:
+        scores = corpus_pieces(music21, music21_files, transpositions or [0])
+        for item in tqdm(scores, desc="read music21 scores", unit="piece"):
+            if isinstance(item, InvalidMidi):
+                report.skip(item.kind, str(item))
+            else:
+                keep(*item)
     if not pieces["val"] and len(pieces["train"]) > 1:
         pieces["val"].append(pieces["train"].pop())  # a tiny corpus still gets a validation piece
         report.kept.update({"train": -1, "val": 1})
     for split, items in pieces.items():
         save_split(out / f"{split}.npz", [w for _, w in items], [n for n, _ in items], [0] * len(items))
     summary = report.as_dict()
-    summary["root"] = str(root)
+    summary["root"] = str(root) if root is not None else None
+    summary["music21"] = {"collections": music21 or [], "files": music21_files, "transpositions": transpositions}
     summary["steps"] = {split: int(sum(len(w) for _, w in items)) for split, items in pieces.items()}
     return summary

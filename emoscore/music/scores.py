@@ -1,0 +1,122 @@
+"""Real music to learn from: the public-domain scores that ship with music21 (Bach chorales, Joplin, Mozart, …).
+
+A score becomes grid notes the CP tokenizer reads: ties merged, every part merged into one piano part, onsets
+and durations in 16ths from the first full bar (a pickup is kept before it), tempo from the first metronome mark
+(a default otherwise), velocity from the dynamics marks (mezzo-forte otherwise). Only duple metres (4/4, 2/4,
+2/2, and their common-time spellings) are kept: the CP grid is 4/4, and a 3/4 piece would put bar lines in the
+wrong place. Pieces may be transposed for augmentation (the model should not learn one key per composer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from emoscore.errors import InvalidMidi
+from emoscore.music.cp import HIGHEST_PITCH, LOWEST_PITCH, MAX_DURATION, POSITIONS_PER_BEAT, Note, quantize_velocity
+
+log = logging.getLogger(__name__)
+
+DUPLE = {"4/4", "2/4", "2/2", "4/2"}
+DEFAULT_BPM = 100.0
+DEFAULT_VELOCITY = 80
+DYNAMIC_VELOCITY = {"ppp": 24, "pp": 36, "p": 52, "mp": 66, "mf": 80, "f": 96, "ff": 110, "fff": 122}
+
+
+@dataclass(frozen=True)
+class ScoreSource:
+    """A music21 corpus file and which of its works (an .abc file may hold many tunes)."""
+
+    name: str
+    path: Path
+
+
+def corpus_files(collections: list[str], limit: int) -> list[ScoreSource]:
+    """Up to `limit` corpus files from the named collections (composer folders such as `bach`, `joplin`), in a
+    stable order that interleaves the collections, so a small limit still samples each of them."""
+    from music21 import corpus
+
+    per_collection: list[list[ScoreSource]] = []
+    for collection in collections:
+        paths = sorted({Path(str(p)) for p in corpus.getComposer(collection)})
+        if not paths:
+            raise InvalidMidi(collection, "no such collection in music21's corpus", "dataset_missing")
+        per_collection.append([ScoreSource(f"music21/{collection}/{p.name}", p) for p in paths])
+    chosen: list[ScoreSource] = []
+    for index in range(max(map(len, per_collection), default=0)):
+        chosen.extend(sources[index] for sources in per_collection if index < len(sources))
+    return chosen[:limit]
+
+
+def _velocity_map(flat: object) -> list[tuple[float, int]]:
+    from music21 import dynamics
+
+    marks = [(float(d.offset), DYNAMIC_VELOCITY.get(d.value, DEFAULT_VELOCITY))
+             for d in flat.getElementsByClass(dynamics.Dynamic)]  # type: ignore[attr-defined]  # fmt: skip
+    return sorted(marks) or [(0.0, DEFAULT_VELOCITY)]
+
+
+def score_notes(source: ScoreSource) -> tuple[list[Note], list[tuple[int, float]]]:
+    """Grid notes and tempo of a corpus score; InvalidMidi (naming it and why) when it cannot be used."""
+    from music21 import converter, meter, stream, tempo
+
+    try:
+        parsed = converter.parse(source.path)
+    except Exception as error:  # music21 raises many kinds on bad files
+        raise InvalidMidi(source.name, f"music21 cannot parse it: {error}", "unparseable") from None
+    if isinstance(parsed, stream.Opus):
+        parsed = parsed.scores[0] if parsed.scores else None
+    if parsed is None:
+        raise InvalidMidi(source.name, "no score in the file", "no_notes")
+    signatures = parsed.recurse().getElementsByClass(meter.TimeSignature)
+    metre = signatures[0].ratioString if signatures else "4/4"
+    if metre not in DUPLE or any(s.ratioString not in DUPLE for s in signatures):
+        raise InvalidMidi(source.name, f"metre {metre} is not duple (the CP grid is 4/4)", "not_duple")
+    flat = parsed.stripTies().flatten()
+    first = parsed.parts[0].getElementsByClass(stream.Measure) if parsed.parts else []
+    bar = signatures[0].barDuration.quarterLength if signatures else 4.0
+    # an anacrusis (a short first bar) ends on the first bar line: shift it by what the short bar lacks
+    shift = bar - first[0].duration.quarterLength if len(first) and first[0].duration.quarterLength < bar else 0.0
+    velocities = _velocity_map(flat)
+    longest: dict[tuple[int, int], Note] = {}
+    for element in flat.notes:
+        length = float(element.quarterLength)
+        if length <= 0:
+            continue  # grace notes
+        offset = float(element.offset)
+        heard = [v for at, v in velocities if at <= offset + 1e-9]
+        velocity = quantize_velocity(heard[-1] if heard else DEFAULT_VELOCITY)
+        onset = round((offset + shift) * POSITIONS_PER_BEAT)
+        duration = max(1, min(MAX_DURATION, round(length * POSITIONS_PER_BEAT)))
+        for pitch in element.pitches:
+            if LOWEST_PITCH <= pitch.midi <= HIGHEST_PITCH:
+                note = Note(onset, pitch.midi, duration, velocity)
+                if (onset, pitch.midi) not in longest or duration > longest[(onset, pitch.midi)].duration:
+                    longest[(onset, pitch.midi)] = note
+    if len(longest) < 8:
+        raise InvalidMidi(source.name, f"only {len(longest)} notes", "no_notes")
+    marks = parsed.recurse().getElementsByClass(tempo.MetronomeMark)
+    bpm = next((float(m.getQuarterBPM()) for m in marks if m.getQuarterBPM()), DEFAULT_BPM)
+    return sorted(longest.values(), key=lambda n: (n.onset, n.pitch)), [(0, bpm)]
+
+
+def transposed(notes: list[Note], semitones: int) -> list[Note]:
+    """The notes moved by `semitones`, dropping any that leave the piano's range."""
+    return [Note(n.onset, n.pitch + semitones, n.duration, n.velocity) for n in notes
+            if LOWEST_PITCH <= n.pitch + semitones <= HIGHEST_PITCH]  # fmt: skip
+
+
+def corpus_pieces(
+    collections: list[str], limit: int, transpositions: list[int]
+) -> Iterator[tuple[str, list[Note], list[tuple[int, float]]] | InvalidMidi]:
+    """(name, notes, tempi) per usable score and transposition, or the InvalidMidi of a score that is not."""
+    for source in corpus_files(collections, limit):
+        try:
+            notes, tempi = score_notes(source)
+        except InvalidMidi as error:
+            yield error
+            continue
+        for semitones in transpositions:
+            yield f"{source.name}@{semitones:+d}", transposed(notes, semitones), tempi
