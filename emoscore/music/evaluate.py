@@ -7,6 +7,7 @@ three arousal levels within each quadrant, whether tempo, density and velocity r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -16,7 +17,7 @@ from emoscore.bridge import arousal_intensity
 from emoscore.music.classify import MusicClassifier
 from emoscore.music.cp import QUADRANTS, decode_notes
 from emoscore.music.generate import Sampling, Steering, generate
-from emoscore.music.metrics import grooving_patterns, grooving_similarity, note_density, piece_features
+from emoscore.music.metrics import MEASURES, grooving_patterns, grooving_similarity, note_density, piece_features
 from emoscore.music.model import CPTransformer
 
 AROUSAL_LEVELS = {1: (6.0, 7.75, 9.5), 2: (6.0, 7.75, 9.5), 3: (1.5, 3.25, 5.0), 4: (1.5, 3.25, 5.0)}
@@ -64,9 +65,49 @@ def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sam
     return report
 
 
-def _mean_features(pieces: list[np.ndarray]) -> dict[str, float]:
-    features = [piece_features(decode_notes(piece)[0]) for piece in pieces]
-    return {key: float(np.mean([f[key] for f in features])) for key in features[0]} if features else {}
+def measure_pieces(pieces: list[np.ndarray]) -> list[dict[str, float]]:
+    """The musicality measures of each piece (CP steps)."""
+    return [piece_features(decode_notes(piece)[0]) for piece in pieces]
+
+
+def mean_measures(measured: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each measure over pieces (NaN-free pieces only; {} without pieces)."""
+    return {key: float(np.nanmean([m[key] for m in measured])) for key in MEASURES} if measured else {}
+
+
+def check_targets(report: dict, targets: MusicalityTargets) -> dict:
+    """Whether the generated pieces meet the musicality targets in every quadrant, and controllability overall."""
+    met: dict[str, bool] = {"controllability": report["controllability"] >= targets.controllability}
+    scale, entropy, density = True, True, True
+    for entry in report["per_quadrant"].values():
+        generated, data = entry["generated"], entry["fine_tuning_data"]
+        scale &= generated["scale_consistency"] >= targets.scale_consistency
+        entropy &= _within(generated["pitch_class_entropy"], data.get("pitch_class_entropy"), targets.tolerance)
+        density &= _within(generated["note_density"], data.get("note_density"), targets.tolerance)
+    met.update(scale_consistency=bool(scale), pitch_class_entropy=bool(entropy), note_density=bool(density))
+    return {"targets": targets.__dict__, "met": met, "all_met": all(met.values())}
+
+
+def _within(value: float, reference: float | None, tolerance: float) -> bool:
+    return reference is not None and abs(value - reference) <= tolerance * abs(reference)
+
+
+@dataclass(frozen=True)
+class MusicalityTargets:
+    """What generated music must reach on the sample: scale consistency in every quadrant, pitch-class entropy and
+    note density within a relative tolerance of the fine-tuning data, and controllability."""
+
+    scale_consistency: float = 0.90
+    tolerance: float = 0.15
+    controllability: float = 0.85
+
+
+@dataclass
+class Evaluation:
+    """The report and the generated pieces (per quadrant), for the listening page and the plots."""
+
+    report: dict
+    generated: dict[int, list[np.ndarray]]
 
 
 def evaluate_music(
@@ -77,16 +118,21 @@ def evaluate_music(
     bars: int,
     seed: int,
     sampling: Sampling | None = None,
-) -> dict:
-    """Generate, classify and measure; `real` maps quadrant → real clips (CP steps) to compare with."""
+    fine_tuning: dict[int, list[np.ndarray]] | None = None,
+    scores: list[np.ndarray] | None = None,
+) -> Evaluation:
+    """Generate, classify and measure. `real` maps quadrant → held-out clips (grooving is compared with them),
+    `fine_tuning` quadrant → the clips the model learned from, `scores` held-out real scores (no quadrant)."""
     report: dict = {"pieces_per_quadrant": pieces_per_quadrant, "bars": bars, "chance": 0.25, "per_quadrant": {}}
     hits = 0
     confusion = np.zeros((4, 4), dtype=int)
+    all_generated: dict[int, list[np.ndarray]] = {}
     for quadrant in range(1, 5):
         generated = [
             generate(model, quadrant, bars=bars, seed=seed + 1000 * quadrant + i, sampling=sampling)
             for i in tqdm(range(pieces_per_quadrant), desc=f"generate {QUADRANTS[quadrant - 1]}", leave=False)
         ]
+        all_generated[quadrant] = generated
         predicted = [int(np.argmax(classifier.quadrant_probabilities(piece))) + 1 for piece in generated]
         for p in predicted:
             confusion[quadrant - 1, p - 1] += 1
@@ -101,13 +147,15 @@ def evaluate_music(
         generated_grooves = [grooving_patterns(decode_notes(p)[0]) for p in generated]
         report["per_quadrant"][QUADRANTS[quadrant - 1]] = {
             "controllability": share,
-            "generated": _mean_features(generated),
-            "real": _mean_features(real_pieces),
+            "generated": mean_measures(measure_pieces(generated)),
+            "fine_tuning_data": mean_measures(measure_pieces((fine_tuning or {}).get(quadrant, []))),
+            "held_out_clips": mean_measures(measure_pieces(real_pieces)),
             "grooving_similarity_to_real": float(
                 np.mean([grooving_similarity(g, real_grooves) for g in generated_grooves])
             ),
-            "real_clips": len(real_pieces),
+            "held_out_clip_count": len(real_pieces),
         }
     report["controllability"] = hits / (4 * pieces_per_quadrant)
     report["confusion"] = {"rows_asked_columns_classified": QUADRANTS, "counts": confusion.tolist()}
-    return report
+    report["real_scores"] = {"pieces": len(scores or []), **mean_measures(measure_pieces(scores or []))}
+    return Evaluation(report, all_generated)

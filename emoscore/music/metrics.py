@@ -1,24 +1,27 @@
-"""Objective measures of generated piano music, compared against real clips of the same quadrant.
+"""Objective measures of piano music, for generated pieces, the fine-tuning data and real scores alike.
 
-Pitch-class entropy (bits, over the 12 pitch classes), note density (notes per bar), polyphony (mean number of
-notes sounding at each onset) and grooving similarity (1 − Hamming distance / 16 between the onset patterns of
-two bars, averaged over bar pairs; Wu & Yang's measure).
+muspy computes the standard ones (Dong et al.): scale consistency (share of notes in the best-fitting major or
+minor scale), pitch-class entropy (bits), pitch range (semitones), polyphony (mean pitches sounding at the time
+steps where any sounds) and groove consistency (1 − mean Hamming distance between the onset patterns of
+consecutive bars). Written here because muspy has no such measure: note density (notes per bar) and grooving
+similarity *between* two sets of bars (Wu & Yang's measure, for generated bars against real ones).
 """
 
 from __future__ import annotations
 
+import muspy
 import numpy as np
 
-from emoscore.music.cp import POSITIONS_PER_BAR, Note
+from emoscore.music.cp import POSITIONS_PER_BAR, POSITIONS_PER_BEAT, Note
+
+MEASURES = ("scale_consistency", "pitch_class_entropy", "pitch_range", "polyphony", "groove_consistency",
+            "note_density")  # fmt: skip
 
 
-def pitch_class_entropy(notes: list[Note]) -> float:
-    """Entropy (bits) of the pitch-class histogram; 0 for a single class, log2(12) for uniform."""
-    if not notes:
-        return 0.0
-    counts = np.bincount([n.pitch % 12 for n in notes], minlength=12).astype(float)
-    probabilities = counts[counts > 0] / counts.sum()
-    return float(-(probabilities * np.log2(probabilities)).sum())
+def as_muspy(notes: list[Note]) -> muspy.Music:
+    """The notes as a one-track muspy piece on the 16th-note grid."""
+    track = muspy.Track(program=0, notes=[muspy.Note(n.onset, n.pitch, n.duration, n.velocity) for n in notes])
+    return muspy.Music(resolution=POSITIONS_PER_BEAT, tracks=[track])
 
 
 def bar_count(notes: list[Note]) -> int:
@@ -29,16 +32,6 @@ def bar_count(notes: list[Note]) -> int:
 def note_density(notes: list[Note]) -> float:
     """Notes per bar."""
     return len(notes) / bar_count(notes) if notes else 0.0
-
-
-def polyphony(notes: list[Note]) -> float:
-    """Mean number of notes sounding at each distinct onset position."""
-    if not notes:
-        return 0.0
-    onsets = np.array([n.onset for n in notes])
-    ends = onsets + np.array([n.duration for n in notes])
-    points = np.unique(onsets)
-    return float(np.mean([((onsets <= p) & (ends > p)).sum() for p in points]))
 
 
 def grooving_patterns(notes: list[Note]) -> np.ndarray:
@@ -58,9 +51,15 @@ def grooving_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def piece_features(notes: list[Note]) -> dict[str, float]:
-    """The per-piece measures."""
+    """Every measure of MEASURES for one piece (NaN where a measure is undefined, e.g. no notes)."""
+    if not notes:
+        return dict.fromkeys(MEASURES, float("nan"))
+    music = as_muspy(notes)
     return {
-        "pitch_class_entropy": pitch_class_entropy(notes),
+        "scale_consistency": float(muspy.scale_consistency(music)),
+        "pitch_class_entropy": float(muspy.pitch_class_entropy(music)),
+        "pitch_range": float(muspy.pitch_range(music)),
+        "polyphony": float(muspy.polyphony(music)),
+        "groove_consistency": float(muspy.groove_consistency(music, POSITIONS_PER_BAR)),
         "note_density": note_density(notes),
-        "polyphony": polyphony(notes),
     }

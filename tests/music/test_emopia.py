@@ -4,7 +4,7 @@ import numpy as np
 
 from emoscore.music.cp import TYPE, TYPE_EMOTION, Note
 from emoscore.music.emopia import EmopiaReport, list_clips, load_split, prepare_emopia, song_split, windows
-from emoscore.music.metrics import grooving_patterns, grooving_similarity, note_density, pitch_class_entropy, polyphony
+from emoscore.music.metrics import grooving_patterns, grooving_similarity, note_density, piece_features
 from tests.music.test_cp import write_midi
 
 
@@ -66,10 +66,14 @@ def test_windows_cover_a_long_piece_and_start_with_emotion_and_bar():
 
 def test_music_metrics_by_hand():
     notes = [Note(0, 60, 4, 80), Note(0, 64, 4, 80), Note(2, 67, 2, 80), Note(16, 72, 16, 80)]
-    assert pitch_class_entropy([Note(0, 60, 1, 1), Note(1, 72, 1, 1)]) == 0.0
-    assert pitch_class_entropy(notes) == 1.5  # C twice, E, G: -(.5 log .5 + 2 × .25 log .25)
-    assert note_density(notes) == 2.0  # 4 notes over 2 bars
-    assert polyphony(notes) == (2 + 3 + 1) / 3  # onsets 0, 2, 16
+    measures = piece_features(notes)
+    assert piece_features([Note(0, 60, 1, 1), Note(1, 72, 1, 1)])["pitch_class_entropy"] == 0.0
+    assert measures["pitch_class_entropy"] == 1.5  # C twice, E, G: -(.5 log .5 + 2 × .25 log .25)
+    assert measures["scale_consistency"] == 1.0 and measures["pitch_range"] == 12
+    assert measures["note_density"] == note_density(notes) == 2.0  # 4 notes over 2 bars
+    assert measures["polyphony"] == (2 * 2 + 3 * 2 + 16 * 1) / 20  # pitches sounding at steps where any sounds
+    chromatic = piece_features([Note(i, 60 + i, 1, 80) for i in range(12)])
+    assert chromatic["scale_consistency"] == 7 / 12
     patterns = grooving_patterns(notes)
     assert patterns.shape == (2, 16) and patterns[0, [0, 2]].all() and patterns[1, 0]
     assert grooving_similarity(patterns[:1], patterns[:1]) == 1.0

@@ -1,0 +1,97 @@
+"""The evaluation's listening page (piano rolls, audio, measures) in headless Chromium, and the report's targets."""
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from emoscore.music.cp import Note, encode_notes
+from emoscore.music.evaluate import MusicalityTargets, check_targets, measure_pieces
+from emoscore.music.listening import Example, write_page
+from emoscore.music.metrics import MEASURES
+from emoscore.music.render import renderer_available
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REPORT = Path(__file__).parents[2] / "reports" / "eval_music.json"
+
+
+def piece(shift):
+    notes = [Note(4 * i, 60 + shift + (0, 4, 7, 12)[i % 4], 4, 70 + 5 * (i % 3)) for i in range(16)]
+    return encode_notes(notes, [(0, 96.0)], emotion=1)
+
+
+@pytest.fixture
+def page(tmp_path):
+    examples = [Example(f"Q{q}", source, piece(q + (source == "real")), measure_pieces([piece(q)])[0])
+                for q in (1, 2, 3, 4) for source in ("generated", "real")]  # fmt: skip
+    summary = {"controllability": 0.9, "measures": MEASURES, "targets_met": True,
+               "rows": [{"quadrant": "Q1<script>", "cells": ["1.00 / 1.00"] * len(MEASURES)}]}  # fmt: skip
+    return write_page(examples, summary, tmp_path / "listening")
+
+
+def test_the_page_escapes_and_links_every_medium_relatively(page):
+    text = page.read_text()
+    assert "Q1<script>" not in text and "Q1&lt;script&gt;" in text
+    media = page.parent / "media"
+    assert len(list(media.glob("*.png"))) == 8 and len(list(media.glob("*.mid"))) == 8
+    assert 'src="media/' in text and "/tmp" not in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
+def test_the_listening_page_in_headless_chromium(page):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(page.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    failures, console_errors = [], []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            tab = browser.new_page(viewport={"width": 1200, "height": 900})
+            tab.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
+            tab.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+            tab.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
+            assert tab.locator("section").count() == 4 and tab.locator("article").count() == 8
+            assert tab.locator("article.generated").count() == 4 and tab.locator("article.real").count() == 4
+            assert tab.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 600)")
+            if renderer_available():
+                tab.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+                durations = tab.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
+                assert len(durations) == 8 and all(d > 3 for d in durations)  # 4 bars at 96 BPM: 10 s
+            else:
+                assert tab.locator(".note").count() == 1  # says why there is no audio
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not failures and not console_errors
+
+
+def test_targets_are_judged_per_quadrant():
+    entry = {"generated": {"scale_consistency": 0.95, "pitch_class_entropy": 3.0, "note_density": 10.0},
+             "fine_tuning_data": {"pitch_class_entropy": 2.8, "note_density": 11.0}}  # fmt: skip
+    report = {"controllability": 0.9, "per_quadrant": {"Q1": entry, "Q2": json.loads(json.dumps(entry))}}
+    assert check_targets(report, MusicalityTargets())["all_met"]
+    report["per_quadrant"]["Q2"]["generated"]["note_density"] = 7.0  # 36% under the data's
+    judged = check_targets(report, MusicalityTargets())
+    assert not judged["all_met"] and judged["met"] == {"controllability": True, "scale_consistency": True,
+                                                       "pitch_class_entropy": True, "note_density": False}  # fmt: skip
+
+
+@pytest.mark.skipif(not REPORT.exists(), reason="no reports/eval_music.json yet (run dvc repro)")
+def test_the_committed_report_has_every_measure_and_meets_the_targets():
+    report = json.loads(REPORT.read_text())
+    for entry in report["per_quadrant"].values():
+        for source in ("generated", "fine_tuning_data", "held_out_clips"):
+            assert set(entry[source]) == set(MEASURES)
+    assert set(report["real_scores"]) == {"pieces", *MEASURES} and report["real_scores"]["pieces"] > 0
+    assert set(report["sampling_comparison"]) == {"params_yaml", "emopia_released"}
+    targets = report["musicality_targets"]
+    recomputed = check_targets(report, MusicalityTargets(targets["targets"]["scale_consistency"],
+                               targets["targets"]["tolerance"], targets["targets"]["controllability"]))  # fmt: skip
+    assert recomputed == targets  # the verdict follows from the figures in the same report
+    assert targets["all_met"], targets["met"]
+    assert report["intensity"]["all_rise"]
