@@ -161,13 +161,18 @@ def tokens_encode(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="JSON file (default: print).")] = None,
     quadrant: Annotated[str | None, typer.Option(help="Prepend this emotion word (Q1…Q4).")] = None,
     names: Annotated[bool, typer.Option(help="Also list readable token names.")] = False,
+    timing: Annotated[
+        str, typer.Option(help="auto: track beats when the tempo map is nominal (transcriptions) | file | beat_track.")
+    ] = "auto",
 ) -> None:
     """MIDI → CP tokens as JSON: {"families": [...], "steps": [[8 ints], ...]}."""
     from emoscore.music.cp import FAMILIES, VOCABULARY, encode_midi
     from emoscore.music.generate import parse_quadrant
 
+    if timing not in ("auto", "file", "beat_track"):
+        raise typer.BadParameter(f"--timing must be auto, file or beat_track, not {timing!r}")
     try:
-        steps = encode_midi(midi, emotion=parse_quadrant(quadrant) if quadrant else 0)
+        steps = encode_midi(midi, emotion=parse_quadrant(quadrant) if quadrant else 0, timing=timing)  # type: ignore[arg-type]
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     document: dict = {"families": list(FAMILIES), "steps": steps.tolist()}

@@ -134,14 +134,21 @@ class MidiCorpusParams(Section):
 
     root: Path = Field(Path("data/sample/unlabeled"), description="Any folder of MIDI files, searched recursively.")
     timing: Timing = "auto"
+    music21: list[str] = Field(
+        default_factory=lambda: ["bach", "joplin", "mozart", "haydn", "beethoven", "schumann_robert",
+                                 "schumann_clara", "ryansMammoth"],
+        description="Collections of music21's bundled corpus to add (composer folders); [] for none.",
+    )  # fmt: skip
+    music21_files: int = Field(60, ge=0, description="At most this many corpus files (the whole corpus: 3194).")
+    transpositions: list[int] = Field(default_factory=lambda: [0, 5], description="Semitones, per score.")
     out: Path = Path("data/processed/midi_corpus")
 
 
 class PretrainMusicParams(Section):
     """Pretraining the CP transformer on the unlabeled corpus (`pretrain_music`); its size is `music`'s."""
 
-    epochs: int = Field(8, ge=1)
-    batch_size: int = Field(8, ge=1)
+    epochs: int = Field(6, ge=1)
+    batch_size: int = Field(4, ge=1)
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up to one optimizer step.")
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
@@ -161,9 +168,9 @@ class MusicParams(Section):
         (64, 128, 32, 16, 128, 64, 64, 16), description="One embedding width per token family, in family order."
     )
     type_embedding: int = Field(32, ge=1, description="Width of the sampled type fed to the other families' heads.")
-    seq_len: int = Field(512, ge=16, description="Training window in CP steps; longer pieces are windowed.")
+    seq_len: int = Field(256, ge=16, description="Training window in CP steps; longer pieces are windowed.")
     epochs: int = Field(20, ge=1)
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(4, ge=1)
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up to one optimizer step.")
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
@@ -201,17 +208,15 @@ class GenerationParams(Section):
     bars: int = Field(16, ge=1, le=256)
     max_steps: int = Field(2048, ge=16)
     temperature: dict[str, float] = Field(
-        default_factory=lambda: {"type": 1.0, "tempo": 1.2, "chord": 1.0, "bar-beat": 1.2, "pitch": 1.0,
-                                 "duration": 2.0, "velocity": 5.0},
-        description="Per token family (EMOPIA's released generation settings).",
-    )  # fmt: skip
+        default_factory=lambda: dict.fromkeys(SAMPLED_FAMILIES, 1.0), description="Per token family."
+    )
     top_p: dict[str, float] = Field(
-        default_factory=lambda: {"type": 0.9, "tempo": 0.9, "chord": 0.99, "bar-beat": 1.0, "pitch": 0.9,
-                                 "duration": 0.9, "velocity": 1.0},
-        description="Nucleus mass per token family (EMOPIA's released generation settings).",
+        default_factory=lambda: {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9,
+                                 "duration": 0.9, "velocity": 0.9},
+        description="Nucleus mass per token family.",
     )  # fmt: skip
     intensity: dict[str, float] = Field(
-        default_factory=lambda: {"tempo": 3.0, "velocity": 3.0, "density": 2.0},
+        default_factory=lambda: {"tempo": 1.0, "velocity": 1.0, "density": 1.0},
         description="Steering strength per feature (tempo, velocity, density) for intensity within a quadrant.",
     )
 
@@ -236,6 +241,9 @@ class EvalMusicParams(Section):
     intensity_pieces: int = Field(6, ge=1, description="Pieces per arousal level in the intensity trend.")
     bars: int = Field(8, ge=1)
     seed: int = 1000
+    scale_consistency_target: float = Field(0.90, ge=0, le=1, description="Every quadrant's generated pieces.")
+    tolerance: float = Field(0.15, ge=0, description="Entropy and density within this share of the fine-tuning data.")
+    controllability_target: float = Field(0.85, ge=0, le=1)
 
 
 class RenderParams(Section):

@@ -106,3 +106,20 @@ def test_generate_renders_audio(tmp_path, checkpoint):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 10_000
+
+
+def test_tokens_encode_tracks_the_beats_of_a_transcription_unless_told_not_to(tmp_path):
+    from tests.music.test_timing import a_song, transcribe
+
+    take = transcribe(a_song(), tmp_path / "take.mid")
+    steps = {}
+    for timing in ("auto", "file"):
+        out = tmp_path / f"{timing}.json"
+        result = runner.invoke(app, ["tokens", "encode", str(take), "--timing", timing, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        steps[timing] = json.loads(out.read_text())["steps"]
+    bars = {timing: sum(1 for s in words if s[3] == 1 and s[2] == 1) for timing, words in steps.items()}
+    assert bars["auto"] == 13  # 12 bars and the pickup's, at the tracked 84 BPM
+    assert bars["file"] != bars["auto"]  # at the nominal 120 BPM the same notes span other bars
+    result = runner.invoke(app, ["tokens", "encode", str(take), "--timing", "sometimes"])
+    assert result.exit_code == 2 and "--timing" in result.output

@@ -50,6 +50,12 @@ class Sampling:
         return self.temperature.get(name, 1.0), self.top_p.get(name, 1.0)
 
 
+EMOPIA_RELEASED = Sampling(
+    {"type": 1.0, "tempo": 1.2, "chord": 1.0, "bar-beat": 1.2, "pitch": 1.0, "duration": 2.0, "velocity": 5.0},
+    {"type": 0.9, "tempo": 0.9, "chord": 0.99, "bar-beat": 1.0, "pitch": 0.9, "duration": 0.9, "velocity": 1.0},
+)  # annahung31/EMOPIA workspace/transformer/models.py; eval_music compares it with params.yaml's settings
+
+
 @dataclass(frozen=True)
 class Steering:
     """Intensity within a quadrant, by exponential tilting of the sampled distributions: logits gain
