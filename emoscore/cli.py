@@ -97,11 +97,13 @@ def generate(
     top_p: Annotated[list[str] | None, typer.Option("--top-p", help="Per family, e.g. pitch=0.9.")] = None,
     model: Annotated[Path | None, typer.Option(help="Music checkpoint (default: params music.out).")] = None,
     vocabulary: Annotated[Path | None, typer.Option(help="cp_vocab.json the model must match.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N (default: music.device).")] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Write a solo-piano MIDI file for an emotion: a quadrant, or a (valence, arousal) point whose arousal also
     sets the intensity within its quadrant (tempo, loudness, density)."""
     from emoscore.config import GenerationParams, Params
+    from emoscore.device import pick_device
     from emoscore.music.compose import compose_piece
     from emoscore.music.cp import Vocabulary
     from emoscore.music.model import CPTransformer
@@ -119,6 +121,7 @@ def generate(
         vocabulary_path = vocabulary or settings.emopia.vocabulary
         expected = Vocabulary.load(vocabulary_path) if Path(vocabulary_path).exists() else None
         network, _ = CPTransformer.from_checkpoint(model or settings.music.out, expected)
+        network.to(pick_device(device or settings.music.device))
         piece = compose_piece(network, wanted, bars or generation.bars, seed, generation, out, audio, settings.render,
                               intensity)  # fmt: skip
     except (EmoscoreError, ValueError) as error:

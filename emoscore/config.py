@@ -195,7 +195,7 @@ class MusicClassifierParams(Section):
     n_heads: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
     window: int = Field(256, ge=16)
-    epochs: int = Field(6, ge=1)
+    epochs: int = Field(15, ge=1)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
@@ -216,8 +216,8 @@ class GenerationParams(Section):
         description="Nucleus mass per token family.",
     )  # fmt: skip
     intensity: dict[str, float] = Field(
-        default_factory=lambda: {"tempo": 1.0, "velocity": 1.0, "density": 1.0},
-        description="Steering strength per feature (tempo, velocity, density) for intensity within a quadrant.",
+        default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 2.0},
+        description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as a tilt.",
     )
 
     @model_validator(mode="after")
@@ -237,8 +237,8 @@ class GenerationParams(Section):
 class EvalMusicParams(Section):
     """Judging generated music (`eval_music`)."""
 
-    pieces_per_quadrant: int = Field(8, ge=1)
-    intensity_pieces: int = Field(6, ge=1, description="Pieces per arousal level in the intensity trend.")
+    pieces_per_quadrant: int = Field(16, ge=1)
+    intensity_pieces: int = Field(8, ge=1, description="Pieces per arousal level in the intensity trend.")
     bars: int = Field(8, ge=1)
     seed: int = 1000
     scale_consistency_target: float = Field(0.90, ge=0, le=1, description="Every quadrant's generated pieces.")

@@ -16,6 +16,7 @@ from emoscore.bridge import arousal_intensity, music_seed, pool_people, vad_to_q
 from emoscore.catalog import Identity, ImageFile, base_row, error_row, scoring_params_hash, utf8_text
 from emoscore.chart import vad_chart
 from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
+from emoscore.device import pick_device
 from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
@@ -53,6 +54,7 @@ class Scorer:
 
             expected = Vocabulary.load(vocabulary) if vocabulary and Path(vocabulary).exists() else None
             self.music, _ = CPTransformer.from_checkpoint(music_checkpoint, expected)
+            self.music.to(pick_device(score.device))  # generation runs where the VAD model does
             music_model = model_digest(music_checkpoint)
         params_hash = scoring_params_hash(score, generation, render, model_digest(thresholds))
         self.identity = Identity(vad_model, music_model, params_hash)

@@ -10,6 +10,7 @@ import numpy as np
 from prefect import flow
 
 from emoscore.config import load_params
+from emoscore.device import pick_device
 from emoscore.music.classify import MusicClassifier, clip_accuracy_report
 from emoscore.music.cp import QUADRANTS, Vocabulary
 from emoscore.music.emopia import load_split
@@ -48,6 +49,7 @@ def eval_music(params_path: str = "params.yaml") -> dict:
     settings = params.eval_music
     vocabulary = Vocabulary.load(params.emopia.vocabulary)
     model, _ = CPTransformer.from_checkpoint(params.music.out, vocabulary)
+    model.to(pick_device(params.music.device))
     classifier, _ = MusicClassifier.from_checkpoint(params.music_classifier.out, vocabulary)
     test, train = by_quadrant(params.emopia.out / "test.npz"), by_quadrant(params.emopia.out / "train.npz")
     scores = held_out_scores(params.midi_corpus.out)

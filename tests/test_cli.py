@@ -123,3 +123,13 @@ def test_tokens_encode_tracks_the_beats_of_a_transcription_unless_told_not_to(tm
     assert bars["file"] != bars["auto"]  # at the nominal 120 BPM the same notes span other bars
     result = runner.invoke(app, ["tokens", "encode", str(take), "--timing", "sometimes"])
     assert result.exit_code == 2 and "--timing" in result.output
+
+
+def test_generate_on_an_absent_gpu_says_so(tmp_path, checkpoint):
+    args = ["generate", "-q", "Q1", "--bars", "1", "--out", str(tmp_path / "g.mid"), "--model", str(checkpoint),
+            "--params", "none", "--device", "cuda:7"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "cuda:7" in " ".join(result.output.split())
+    assert not (tmp_path / "g.mid").exists()
+    args[-1] = "cpu"
+    assert runner.invoke(app, args).exit_code == 0

@@ -25,7 +25,9 @@ from emoscore.music.cp import (
     TYPE_NOTE,
     VELOCITY,
     emotion_word,
+    tempo_bin,
     tempo_of,
+    velocity_bin,
     velocity_of,
 )
 from emoscore.music.families import CHORD
@@ -58,12 +60,14 @@ EMOPIA_RELEASED = Sampling(
 
 @dataclass(frozen=True)
 class Steering:
-    """Intensity within a quadrant, by exponential tilting of the sampled distributions: logits gain
-    `strength × intensity × feature`, which raises the expected feature monotonically with the intensity.
+    """Intensity within a quadrant, by rule: as a pianist asked to play a piece calmer or with more energy would.
 
-    EMOPIA labels only quadrants, so there is no per-clip arousal to learn intensity from; steering the learned
-    distributions is what can be done honestly, and it is measured in eval_music. Features: tempo (per 30 BPM
-    from 120), velocity (per 20 from 64), and density (more notes per onset, nearer next onsets).
+    EMOPIA labels clips only by quadrant, so there is no per-clip arousal to learn intensity from. So the tempo
+    the model picks is scaled by 2^(tempo × intensity) (octaves), the velocity of every note it picks is moved by
+    velocity × intensity (MIDI steps), and density is steered by exponential tilting: the logits of a further note
+    at the same onset and of nearer next onsets gain density × intensity. Scaled values go back into the context,
+    so the model plays on at the new tempo and loudness. Each is monotone in the intensity by construction (the
+    tilt raises an expectation monotonically: its derivative is a variance).
     """
 
     tempo: float = 0.0
@@ -76,22 +80,25 @@ class Steering:
         return cls(**generation.intensity)
 
     def biases(self, sizes: list[int], intensity: float) -> dict[int, np.ndarray]:
-        """Logit offsets per family index for one intensity (−1 … 1; 0 leaves the model's choices alone)."""
-        tempo = np.zeros(sizes[TEMPO])
-        tempo[2:] = [(tempo_of(v) - 120.0) / 30.0 for v in range(2, sizes[TEMPO])]
-        velocity = np.zeros(sizes[VELOCITY])
-        velocity[1:] = [(velocity_of(v) - 64.0) / 20.0 for v in range(1, sizes[VELOCITY])]
+        """Logit offsets (type and bar-beat) that make a piece denser at a positive intensity, sparser below 0."""
         note = np.zeros(sizes[TYPE])
         note[TYPE_NOTE] = 1.0
         later = np.zeros(sizes[BAR_BEAT])  # how far ahead the next onset is, in beats (a Bar counts as the 17th)
         later[2:] = -np.arange(sizes[BAR_BEAT] - 2) / 4.0
         later[BAR] = -16 / 4.0
-        return {
-            TEMPO: self.tempo * intensity * tempo,
-            VELOCITY: self.velocity * intensity * velocity,
-            TYPE: self.density * intensity * note,
-            BAR_BEAT: self.density * intensity * later,
-        }
+        return {TYPE: self.density * intensity * note, BAR_BEAT: self.density * intensity * later}
+
+    def tempo_value(self, value: int, intensity: float) -> int:
+        """A sampled tempo token, scaled for the intensity (CONTI and ignore stay)."""
+        if value < 2 or not intensity:
+            return value
+        return tempo_bin(tempo_of(value) * 2.0 ** (self.tempo * intensity))
+
+    def velocity_value(self, value: int, intensity: float) -> int:
+        """A sampled velocity token, moved for the intensity."""
+        if value < 1 or not intensity:
+            return value
+        return velocity_bin(int(np.clip(velocity_of(value) + self.velocity * intensity, 1, 127)))
 
 
 def parse_quadrant(quadrant: str | int) -> int:
@@ -211,7 +218,8 @@ def generate(
     device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
     sizes = list(model.config.vocab_sizes)
-    biases = (steering or Steering()).biases(sizes, intensity) if intensity else {}
+    steering = steering or Steering()
+    biases = steering.biases(sizes, intensity) if intensity else {}
     words = [emotion_word(emotion), [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
     grammar = Grammar(bars=bars)
     cache = KVCache(model.config, capacity=min(max_steps, 1024), device=device) if use_cache else None
@@ -239,11 +247,13 @@ def generate(
         if word_type == TYPE_NOTE:
             for index in (PITCH, DURATION, VELOCITY):
                 word[index] = draw(index, grammar.allowed_values(index, word_type, sizes[index]))
+            word[VELOCITY] = steering.velocity_value(word[VELOCITY], intensity)
         else:
             word[BAR_BEAT] = draw(BAR_BEAT, grammar.allowed_values(BAR_BEAT, word_type, sizes[BAR_BEAT]))
             if word[BAR_BEAT] != BAR:
                 for index in (TEMPO, CHORD):
                     word[index] = draw(index, grammar.beat_values(index, sizes[index]))
+                word[TEMPO] = steering.tempo_value(word[TEMPO], intensity)
         grammar.advance(word)
         words.append(word)
         pending = torch.tensor([[word]], device=device)

@@ -26,6 +26,8 @@ BPM_RANGE = (40.0, 220.0)
 PRIOR_CENTER_BPM, PRIOR_OCTAVES = 120.0, 0.9
 BEATS_PER_BAR = 4  # the CP vocabulary is a 4/4 grid, as in the EMOPIA and compound-word pipelines
 COMB = ((1, 1.0), (2, 0.5), (4, 0.25))  # beat, half bar and bar periodicity (4/4)
+LEVELS = (1.0, 2.0, 0.5, 1.5, 2.0 / 3.0)  # metrical levels the autocorrelation may confuse with the beat
+HARMONY_FLOOR = 0.25  # how much a level without harmonic change per bar still counts
 GRID_DIVISIONS = 24  # onsets of quantised files sit on 1/24 of a beat (16ths, 32nds and triplets alike)
 
 
@@ -86,24 +88,31 @@ def onset_envelope(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray, ve
     return np.convolve(envelope, kernel / kernel.sum(), mode="same")
 
 
-def estimate_period(envelope: np.ndarray) -> float:
-    """Beat period in frames: the autocorrelation lag (with its multiples) that is strongest under a log-tempo prior."""
+def periodicity(envelope: np.ndarray) -> np.ndarray:
+    """Autocorrelation of the envelope, normalised to 1 at lag 0 (all zeros for a flat envelope)."""
     centred = envelope - envelope.mean()
     spectrum = np.fft.rfft(centred, n=2 * len(centred))
     autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum))[: len(centred)]
-    if autocorrelation[0] <= 0:
+    return autocorrelation / autocorrelation[0] if autocorrelation[0] > 0 else np.zeros_like(autocorrelation)
+
+
+def tempo_score(autocorrelation: np.ndarray, bpm: float) -> float:
+    """How well a tempo explains the onsets: the autocorrelation at its beat and bar lags, under a log-tempo prior."""
+    lag = 60.0 * FPS / bpm
+    if COMB[-1][0] * lag >= len(autocorrelation) - 1:
+        return -np.inf
+    comb = sum(w * np.interp(k * lag, np.arange(len(autocorrelation)), autocorrelation) for k, w in COMB)
+    return float(comb * np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTER_BPM) / PRIOR_OCTAVES) ** 2))
+
+
+def estimate_period(envelope: np.ndarray) -> float:
+    """Beat period in frames: the autocorrelation lag (with its multiples) that is strongest under a log-tempo prior."""
+    autocorrelation = periodicity(envelope)
+    tempi = np.arange(BPM_RANGE[0], BPM_RANGE[1], 0.25)
+    scores = [tempo_score(autocorrelation, bpm) for bpm in tempi]
+    if not np.isfinite(max(scores)) or max(scores) <= 0:
         return 60.0 * FPS / PRIOR_CENTER_BPM
-    autocorrelation /= autocorrelation[0]
-    best, best_score = 60.0 * FPS / PRIOR_CENTER_BPM, -np.inf
-    for bpm in np.arange(BPM_RANGE[0], BPM_RANGE[1], 0.25):
-        lag = 60.0 * FPS / bpm
-        if COMB[-1][0] * lag >= len(autocorrelation) - 1:
-            continue
-        comb = sum(w * np.interp(k * lag, np.arange(len(autocorrelation)), autocorrelation) for k, w in COMB)
-        prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTER_BPM) / PRIOR_OCTAVES) ** 2)
-        if comb * prior > best_score:
-            best, best_score = lag, comb * prior
-    return float(best)
+    return float(60.0 * FPS / tempi[int(np.argmax(scores))])
 
 
 def track_beats(envelope: np.ndarray, period: float, tightness: float = 100.0) -> np.ndarray:
@@ -141,6 +150,26 @@ def _extend(beats: np.ndarray, start: float, end: float) -> np.ndarray:
     return np.array(beats)
 
 
+def beat_chroma(beats: np.ndarray, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> np.ndarray:
+    """Pitch-class weight per beat [beats, 12] of the notes starting nearest to it: the bass (lowest third of the
+    pitches) and longer notes weigh most, as they carry the harmony while melodies wander through the scale."""
+    nearest = np.abs(starts[:, None] - beats[None, :]).argmin(axis=1)
+    weight = (1 + np.clip(ends - starts, 0, 2)) * np.where(pitches <= np.percentile(pitches, 33), 4.0, 1.0)
+    chroma = np.zeros((len(beats), 12))
+    np.add.at(chroma, nearest, np.eye(12)[pitches.astype(int) % 12] * weight[:, None])
+    return chroma
+
+
+def bar_change(chroma: np.ndarray, phase: int) -> float:
+    """Mean cosine distance between the pitch classes of consecutive bars that start at beat `phase`: harmony is
+    steadier within bars than across them, so this is largest at the right bar length and phase."""
+    bars = np.add.reduceat(chroma[phase:], np.arange(0, len(chroma) - phase, BEATS_PER_BAR), axis=0)
+    norms = np.linalg.norm(bars, axis=1)
+    unit = bars / np.where(norms > 0, norms, 1)[:, None]
+    pairs = (norms[1:] > 0) & (norms[:-1] > 0)
+    return float((1.0 - (unit[1:] * unit[:-1]).sum(axis=1))[pairs].mean()) if pairs.any() else 0.0
+
+
 def downbeat_phase(
     beats: np.ndarray, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray, velocities: np.ndarray
 ) -> int:
@@ -151,18 +180,13 @@ def downbeat_phase(
     bass = (pitches <= np.percentile(pitches, 25)).astype(float)
     length = np.clip(ends - starts, 0, 2)
     loudness = velocities - velocities.mean()
-    chroma = np.zeros((len(beats), 12))
-    np.add.at(chroma, nearest, np.eye(12)[pitches.astype(int) % 12] * (1 + length)[:, None])
+    chroma = beat_chroma(beats, starts, ends, pitches)
     cues = np.zeros((4, BEATS_PER_BAR))
     for phase in range(BEATS_PER_BAR):
         on = on_beat & (nearest % BEATS_PER_BAR == phase)
         if on.any():
             cues[0, phase], cues[1, phase], cues[2, phase] = loudness[on].mean(), bass[on].mean(), length[on].mean()
-        bars = np.add.reduceat(chroma[phase:], np.arange(0, len(beats) - phase, BEATS_PER_BAR), axis=0)
-        norms = np.linalg.norm(bars, axis=1)
-        unit = bars / np.where(norms > 0, norms, 1)[:, None]
-        pairs = (norms[1:] > 0) & (norms[:-1] > 0)
-        cues[3, phase] = (1.0 - (unit[1:] * unit[:-1]).sum(axis=1))[pairs].mean() if pairs.any() else 0.0
+        cues[3, phase] = bar_change(chroma, phase)
     spread = cues.max(axis=1, keepdims=True) - cues.min(axis=1, keepdims=True)
     scaled = (cues - cues.min(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1)
     return int(np.argmax(scaled.sum(axis=0)))
@@ -174,11 +198,22 @@ def track(midi: miditoolkit.MidiFile) -> BeatGrid | None:
     if len(starts) < 8 or ends.max() - starts.min() < 2.0:
         return None
     envelope = onset_envelope(starts, ends, pitches, velocities)
+    autocorrelation = periodicity(envelope)
     period = estimate_period(envelope)
-    frames = track_beats(envelope, period)
-    if len(frames) < 3:
+    best: tuple[float, float, np.ndarray] | None = None
+    for candidate in (period * f for f in LEVELS if BPM_RANGE[0] <= 60.0 * FPS / (period * f) <= BPM_RANGE[1]):
+        frames = track_beats(envelope, candidate)
+        if len(frames) < 3:
+            continue
+        beats = _extend(frames / FPS, starts.min() - 1e-6, ends.max())
+        chroma = beat_chroma(beats, starts, ends, pitches)
+        harmony = max(bar_change(chroma, phase) for phase in range(BEATS_PER_BAR))
+        score = max(tempo_score(autocorrelation, 60.0 * FPS / candidate), 0.0) * (HARMONY_FLOOR + harmony)
+        if best is None or score > best[0]:
+            best = (score, candidate, beats)
+    if best is None:
         return None
-    beats = _extend(frames / FPS, starts.min() - 1e-6, ends.max())
+    _, period, beats = best
     phase = downbeat_phase(beats, starts, ends, pitches, velocities)
     return BeatGrid(beats, phase, 60.0 * FPS / period)
 

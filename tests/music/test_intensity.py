@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emoscore.bridge import arousal_intensity
-from emoscore.music.cp import TEMPO, VELOCITY, VOCABULARY, tempo_of, velocity_of
+from emoscore.music.cp import BAR_BEAT, TEMPO, TYPE, TYPE_NOTE, VELOCITY, VOCABULARY, tempo_of
 from emoscore.music.evaluate import energy_features
 from emoscore.music.generate import Sampling, Steering, generate
 from emoscore.music.model import CPTransformer
 from tests.helpers import SMALL
 
-STEERING = Steering(tempo=3.0, velocity=3.0, density=2.0)
+STEERING = Steering(tempo=0.5, velocity=40.0, density=2.0)
 
 
 def expected(logits, bias, values, temperature):
@@ -24,27 +24,34 @@ def expected(logits, bias, values, temperature):
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.floats(-5, 5), min_size=65, max_size=65),
-    st.floats(-1, 1),
-    st.floats(0.01, 0.5),
-    st.floats(0.3, 5.0),
-)
-def test_more_intensity_never_lowers_the_expected_tempo_or_velocity(logits, intensity, step, temperature):
+@given(st.lists(st.floats(-5, 5), min_size=18, max_size=18), st.floats(-1, 1), st.floats(0.01, 0.5),
+       st.floats(0.3, 5.0))  # fmt: skip
+def test_more_intensity_never_makes_notes_sparser(logits, intensity, step, temperature):
     sizes = VOCABULARY.sizes
     low, high = STEERING.biases(sizes, intensity), STEERING.biases(sizes, min(intensity + step, 1.0))
-    tempo_logits = np.array(logits)
-    bpm = np.array([tempo_of(v) for v in range(2, sizes[TEMPO])])
+    note = np.eye(sizes[TYPE])[TYPE_NOTE]
+    type_logits = np.array(logits[: sizes[TYPE]])
+    more, fewer = (expected(type_logits, b[TYPE], note, temperature) for b in (high, low))
+    assert more >= fewer - 1e-9
+    ahead = np.r_[0, 16, np.arange(16)]  # beats of the bar-beat values: ignore, Bar (the next bar), Beat_0…15
+    beat_logits = np.array(logits[: sizes[BAR_BEAT]])
     assert (
-        expected(tempo_logits, high[TEMPO][2:], bpm, temperature)
-        >= expected(tempo_logits, low[TEMPO][2:], bpm, temperature) - 1e-9
+        expected(beat_logits, high[BAR_BEAT], ahead, temperature)
+        <= expected(beat_logits, low[BAR_BEAT], ahead, temperature) + 1e-9
     )
-    velocity = np.array([velocity_of(v) for v in range(1, sizes[VELOCITY])])
-    velocity_logits = np.array(logits)[: len(velocity)]
-    assert (
-        expected(velocity_logits, high[VELOCITY][1:], velocity, temperature)
-        >= expected(velocity_logits, low[VELOCITY][1:], velocity, temperature) - 1e-9
-    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2, VOCABULARY.sizes[TEMPO] - 1), st.integers(1, VOCABULARY.sizes[VELOCITY] - 1),
+       st.floats(-1, 1), st.floats(0.01, 1))  # fmt: skip
+def test_tempo_and_velocity_rise_with_intensity_and_stay_in_the_vocabulary(tempo, velocity, intensity, step):
+    higher = min(intensity + step, 1.0)
+    assert STEERING.tempo_value(tempo, higher) >= STEERING.tempo_value(tempo, intensity)
+    assert STEERING.velocity_value(velocity, higher) >= STEERING.velocity_value(velocity, intensity)
+    assert 2 <= STEERING.tempo_value(tempo, intensity) < VOCABULARY.sizes[TEMPO]
+    assert 1 <= STEERING.velocity_value(velocity, intensity) < VOCABULARY.sizes[VELOCITY]
+    assert STEERING.tempo_value(1, intensity) == 1  # CONTI carries on whatever tempo was set
+    assert abs(tempo_of(STEERING.tempo_value(tempo, 0.5)) - min(224, tempo_of(tempo) * 2**0.25)) <= 3
 
 
 def test_zero_intensity_is_the_model_unsteered():

@@ -14,7 +14,7 @@ from emoscore.emotic.train import train_vad_model
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import prepare_emopia
 from emoscore.music.train import Schedule, train_music_model
-from emoscore.sample import write_emopia_sample, write_emotic_sample, write_sample_photos
+from emoscore.sample import write_emopia_sample, write_emotic_sample, write_sample_photos, write_unlabeled_sample
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -31,7 +31,7 @@ def tiny(root: Path, **sections: dict):
     base = {
         "sample": {"out": str(root / "sample"), "emotic_images": {"train": 12, "val": 6, "test": 4},
                    "image_width": 96, "image_height": 80, "emopia_songs_per_quadrant": 2,
-                   "emopia_clips_per_song": 2, "photos": 2},
+                   "emopia_clips_per_song": 2, "photos": 2, "unlabeled_pieces": 4},
         "emotic": {"root": str(root / "sample" / "emotic"), "out": str(root / "emotic"), "context_size": 32,
                    "body_size": 32, "num_workers": 0},
         "emopia": {"root": str(root / "sample" / "emopia")},
@@ -50,6 +50,7 @@ def test_sample_data_is_byte_identical(tmp_path):
         params = tiny(tmp_path / run)
         write_emotic_sample(params.sample)
         write_emopia_sample(params.sample)
+        write_unlabeled_sample(params.sample)
         write_sample_photos(params.sample)
         written.append(digests(tmp_path / run / "sample"))
     assert written[0] == written[1] and len(written[0]) > 20
