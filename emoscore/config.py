@@ -208,7 +208,7 @@ class GenerationParams(Section):
     bars: int = Field(16, ge=1, le=256)
     max_steps: int = Field(2048, ge=16)
     temperature: dict[str, float] = Field(
-        default_factory=lambda: dict.fromkeys(SAMPLED_FAMILIES, 1.0), description="Per token family."
+        default_factory=lambda: {**dict.fromkeys(SAMPLED_FAMILIES, 1.0), "pitch": 0.9}, description="Per family."
     )
     top_p: dict[str, float] = Field(
         default_factory=lambda: {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9,
@@ -216,8 +216,9 @@ class GenerationParams(Section):
         description="Nucleus mass per token family.",
     )  # fmt: skip
     intensity: dict[str, float] = Field(
-        default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 2.0},
-        description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as a tilt.",
+        default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},
+        description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as the chance "
+        "per unit intensity of doubling a bass (above 0) or leaving out a chord note (below 0).",
     )
 
     @model_validator(mode="after")

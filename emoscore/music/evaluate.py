@@ -41,8 +41,9 @@ def energy_features(steps: np.ndarray) -> dict[str, float]:
 
 def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sampling: Sampling | None,
                     steering: Steering, midpoint: float = 5.5) -> dict:  # fmt: skip
-    """Three arousal levels asked within each quadrant: mean tempo, density and velocity per level, whether each
-    rises monotonically, and by how much (highest level ÷ lowest)."""
+    """Three arousal levels asked within each quadrant: the median over pieces of tempo, density and velocity per
+    level, whether each rises monotonically, and by how much (highest level ÷ lowest). Medians, because a few
+    pieces at double or half tempo (learned from beat-tracking octave errors) would swing a mean of a few pieces."""
     report: dict = {"pieces_per_level": pieces, "per_quadrant": {}}
     rising_everywhere = True
     for quadrant, levels in AROUSAL_LEVELS.items():
@@ -52,13 +53,13 @@ def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sam
             generated = [generate(model, quadrant, bars=bars, seed=seed + 100 * quadrant + i, sampling=sampling,
                                   intensity=intensity, steering=steering) for i in range(pieces)]  # fmt: skip
             features = [energy_features(piece) for piece in generated]
-            means.append({key: float(np.mean([f[key] for f in features])) for key in features[0]})
+            means.append({key: float(np.median([f[key] for f in features])) for key in features[0]})
         entry: dict = {"arousal": list(levels), "intensity": [arousal_intensity(a, midpoint) for a in levels]}
         for key in ("tempo", "note_density", "velocity"):
             values = [m[key] for m in means]
             rising = all(b > a for a, b in pairwise(values))
             rising_everywhere &= rising
-            entry[key] = {"means": values, "rises": rising, "ratio_high_to_low": values[-1] / values[0] if values[0]
+            entry[key] = {"medians": values, "rises": rising, "ratio_high_to_low": values[-1] / values[0] if values[0]
                           else None}  # fmt: skip
         report["per_quadrant"][QUADRANTS[quadrant - 1]] = entry
     report["all_rise"] = rising_everywhere

@@ -60,14 +60,15 @@ EMOPIA_RELEASED = Sampling(
 
 @dataclass(frozen=True)
 class Steering:
-    """Intensity within a quadrant, by rule: as a pianist asked to play a piece calmer or with more energy would.
+    """Intensity within a quadrant, by rule, as a performance of what the model composed for the quadrant: the same
+    piece played slower, softer and thinner, or faster, louder and fuller.
 
-    EMOPIA labels clips only by quadrant, so there is no per-clip arousal to learn intensity from. So the tempo
-    the model picks is scaled by 2^(tempo × intensity) (octaves), the velocity of every note it picks is moved by
-    velocity × intensity (MIDI steps), and density is steered by exponential tilting: the logits of a further note
-    at the same onset and of nearer next onsets gain density × intensity. Scaled values go back into the context,
-    so the model plays on at the new tempo and loudness. Each is monotone in the intensity by construction (the
-    tilt raises an expectation monotonically: its derivative is a variance).
+    EMOPIA labels clips only by quadrant, so there is no per-clip arousal to learn intensity from; and steering the
+    sampler instead (we tried exponential tilting of the logits) pushed the model into other modes of its data
+    rather than making the piece calmer. So, for intensity t: every tempo is scaled by 2^(tempo × t), every
+    velocity moved by velocity × t, and with probability density × |t| per onset the bass is doubled an octave
+    down (t > 0) or an upper note of a chord is left out (t < 0). The choices use their own random stream, so a
+    piece at a higher intensity is the same piece, never slower or thinner, and no note of it softer.
     """
 
     tempo: float = 0.0
@@ -79,26 +80,28 @@ class Steering:
         """The strengths of params.yaml's `generation.intensity`."""
         return cls(**generation.intensity)
 
-    def biases(self, sizes: list[int], intensity: float) -> dict[int, np.ndarray]:
-        """Logit offsets (type and bar-beat) that make a piece denser at a positive intensity, sparser below 0."""
-        note = np.zeros(sizes[TYPE])
-        note[TYPE_NOTE] = 1.0
-        later = np.zeros(sizes[BAR_BEAT])  # how far ahead the next onset is, in beats (a Bar counts as the 17th)
-        later[2:] = -np.arange(sizes[BAR_BEAT] - 2) / 4.0
-        later[BAR] = -16 / 4.0
-        return {TYPE: self.density * intensity * note, BAR_BEAT: self.density * intensity * later}
-
-    def tempo_value(self, value: int, intensity: float) -> int:
-        """A sampled tempo token, scaled for the intensity (CONTI and ignore stay)."""
-        if value < 2 or not intensity:
-            return value
-        return tempo_bin(tempo_of(value) * 2.0 ** (self.tempo * intensity))
-
-    def velocity_value(self, value: int, intensity: float) -> int:
-        """A sampled velocity token, moved for the intensity."""
-        if value < 1 or not intensity:
-            return value
-        return velocity_bin(int(np.clip(velocity_of(value) + self.velocity * intensity, 1, 127)))
+    def perform(self, steps: np.ndarray, intensity: float, seed: int) -> np.ndarray:
+        """The steps as played at `intensity` (−1 … 1; 0 returns them unchanged)."""
+        if not intensity:
+            return steps
+        draws = np.random.default_rng([seed, 1])  # not the composing stream: the same piece at every intensity
+        chance = min(1.0, self.density * abs(intensity))
+        played, previous_type = [], TYPE_METRICAL
+        for word in steps.tolist():
+            kind, first_at_onset = word[TYPE], previous_type == TYPE_METRICAL
+            previous_type = kind
+            if kind == TYPE_METRICAL and word[BAR_BEAT] != BAR and word[TEMPO] >= 2:
+                word[TEMPO] = tempo_bin(tempo_of(word[TEMPO]) * 2.0 ** (self.tempo * intensity))
+            if kind != TYPE_NOTE:
+                played.append(word)
+                continue
+            word[VELOCITY] = velocity_bin(int(np.clip(velocity_of(word[VELOCITY]) + self.velocity * intensity, 1, 127)))
+            hit = draws.random() < chance
+            if intensity > 0 and first_at_onset and hit and word[PITCH] > 12:
+                played.append([*word[:PITCH], word[PITCH] - 12, *word[PITCH + 1 :]])  # bass first, as encoded
+            if not (intensity < 0 and not first_at_onset and hit):
+                played.append(word)
+        return np.array(played, dtype=np.int64)
 
 
 def parse_quadrant(quadrant: str | int) -> int:
@@ -112,9 +115,8 @@ def parse_quadrant(quadrant: str | int) -> int:
 
 
 def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
-                 rng: np.random.Generator, bias: np.ndarray | None = None) -> int:  # fmt: skip
-    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling; `bias` (the
-    intensity steering) is added after the temperature, so it steers equally at any temperature.
+                 rng: np.random.Generator) -> int:  # fmt: skip
+    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling.
 
     NumPy, not torch: on vectors of a few dozen values each torch call costs more than the arithmetic. Torch
     logits may live on any device (and in any float type); they come to the CPU here, once.
@@ -123,8 +125,8 @@ def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, tempera
         logits = logits.detach().float().cpu().numpy()
     values = np.where(allowed, np.asarray(logits, dtype=np.float64), -np.inf)
     if temperature <= 0:
-        return int((values + (bias if bias is not None else 0.0)).argmax())
-    scaled = values / temperature + (bias if bias is not None else 0.0)
+        return int(values.argmax())
+    scaled = values / temperature
     probabilities = np.exp(scaled - scaled.max())
     order = np.argsort(-probabilities, kind="stable")
     ordered = probabilities[order] / probabilities.sum()
@@ -218,8 +220,6 @@ def generate(
     device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
     sizes = list(model.config.vocab_sizes)
-    steering = steering or Steering()
-    biases = steering.biases(sizes, intensity) if intensity else {}
     words = [emotion_word(emotion), [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
     grammar = Grammar(bars=bars)
     cache = KVCache(model.config, capacity=min(max_steps, 1024), device=device) if use_cache else None
@@ -232,7 +232,7 @@ def generate(
         last = hidden[0, -1]  # stays on the model's device: the heads run there, only logits come to the CPU
         temperature, top_p = sampling.for_family("type")
         allowed_types = grammar.allowed_types(sizes[TYPE])
-        word_type = sample_token(model.type_logits(last), allowed_types, temperature, top_p, rng, biases.get(TYPE))
+        word_type = sample_token(model.type_logits(last), allowed_types, temperature, top_p, rng)
         if word_type == TYPE_EOS:
             break
         conditioned = model.condition_on_type(last[None], torch.tensor([word_type], device=device))
@@ -242,20 +242,19 @@ def generate(
         def draw(index: int, allowed: np.ndarray, state: torch.Tensor = conditioned) -> int:
             temperature, top_p = sampling.for_family(FAMILIES[index])
             logits = model.family_head(state, FAMILIES[index])[0]
-            return sample_token(logits, allowed, temperature, top_p, rng, biases.get(index))
+            return sample_token(logits, allowed, temperature, top_p, rng)
 
         if word_type == TYPE_NOTE:
             for index in (PITCH, DURATION, VELOCITY):
                 word[index] = draw(index, grammar.allowed_values(index, word_type, sizes[index]))
-            word[VELOCITY] = steering.velocity_value(word[VELOCITY], intensity)
         else:
             word[BAR_BEAT] = draw(BAR_BEAT, grammar.allowed_values(BAR_BEAT, word_type, sizes[BAR_BEAT]))
             if word[BAR_BEAT] != BAR:
                 for index in (TEMPO, CHORD):
                     word[index] = draw(index, grammar.beat_values(index, sizes[index]))
-                word[TEMPO] = steering.tempo_value(word[TEMPO], intensity)
         grammar.advance(word)
         words.append(word)
         pending = torch.tensor([[word]], device=device)
     words.append([0, 0, 0, TYPE_EOS, 0, 0, 0, 0])
-    return np.array(words, dtype=np.int64)
+    steps = np.array(words, dtype=np.int64)
+    return (steering or Steering()).perform(steps, intensity, seed) if intensity else steps
