@@ -92,7 +92,7 @@ def generate(
     arousal: Annotated[float | None, typer.Option(help="1–10: how energetic, within the quadrant too.")] = None,
     bars: Annotated[int | None, typer.Option(help="Length in bars (default: params generation.bars).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same piece.")] = 0,
-    audio: Annotated[Path | None, typer.Option(help="Also render a WAV here (needs FluidSynth).")] = None,
+    audio: Annotated[Path | None, typer.Option(help="Also render audio: .flac, .wav or .ogg (FluidSynth).")] = None,
     temperature: Annotated[list[str] | None, typer.Option(help="Per family, e.g. pitch=0.9 (repeatable).")] = None,
     top_p: Annotated[list[str] | None, typer.Option("--top-p", help="Per family, e.g. pitch=0.9.")] = None,
     model: Annotated[Path | None, typer.Option(help="Music checkpoint (default: params music.out).")] = None,

@@ -131,7 +131,7 @@ class Scorer:
         from emoscore.music.compose import compose_piece
 
         midi = Path("midi") / f"{image_id}.mid"
-        audio = Path("audio") / f"{image_id}.wav"
+        audio = Path("audio") / f"{image_id}.{self.render.format}"
         piece = compose_piece(
             self.music, quadrant, self.score.bars, music_seed(image_id), self.generation, catalog / midi,
             catalog / audio if self.score.render_audio else None, self.render, intensity,

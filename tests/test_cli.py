@@ -106,6 +106,11 @@ def test_generate_renders_audio(tmp_path, checkpoint):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 10_000
+    flac = tmp_path / "piece.flac"
+    assert runner.invoke(app, [str(flac) if a == str(wav) else a for a in args]).exit_code == 0
+    assert flac.read_bytes()[:4] == b"fLaC" and flac.stat().st_size < wav.stat().st_size / 2
+    result = runner.invoke(app, [str(tmp_path / "p.mp3") if a == str(wav) else a for a in args])
+    assert result.exit_code == 2 and ".flac" in result.output
 
 
 def test_tokens_encode_tracks_the_beats_of_a_transcription_unless_told_not_to(tmp_path):

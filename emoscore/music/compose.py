@@ -15,7 +15,7 @@ from emoscore.config import GenerationParams, RenderParams
 from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
 from emoscore.music.generate import Sampling, Steering, generate
 from emoscore.music.model import CPTransformer
-from emoscore.music.render import RenderUnavailable, render_wav
+from emoscore.music.render import RenderUnavailable, render_audio
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def compose_piece(
     if audio_path is not None:
         render = render or RenderParams()
         try:
-            written = render_wav(midi_path, Path(audio_path), render.soundfont, render.sample_rate)
+            written = render_audio(midi_path, Path(audio_path), render.soundfont, render.sample_rate)
         except RenderUnavailable as error:
             problem = str(error)
             log.debug("no audio for %s: %s", midi_path, error)

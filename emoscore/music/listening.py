@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from emoscore.music.cp import POSITIONS_PER_BAR, POSITIONS_PER_BEAT, decode_notes, decode_to_midi
-from emoscore.music.render import RenderUnavailable, render_wav
+from emoscore.music.render import RenderUnavailable, render_audio
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ def write_page(examples: list[Example], summary: dict, out: Path, soundfont: Pat
         decode_to_midi(example.steps, out / "media" / f"{stem}.mid")
         audio = None
         try:
-            render_wav(out / "media" / f"{stem}.mid", out / "media" / f"{stem}.wav", soundfont)
-            audio = f"media/{stem}.wav"
+            render_audio(out / "media" / f"{stem}.mid", out / "media" / f"{stem}.flac", soundfont)
+            audio = f"media/{stem}.flac"
         except RenderUnavailable as error:
             audio_problem = str(error)
         cards.append({"quadrant": example.quadrant, "source": example.source, "roll": f"media/{stem}.png",

@@ -1,4 +1,4 @@
-"""MIDI → WAV with FluidSynth and a General MIDI SoundFont, when both are installed."""
+"""MIDI → audio (FLAC, WAV or Ogg Vorbis) with FluidSynth and a General MIDI SoundFont, when both are installed."""
 
 from __future__ import annotations
 
@@ -47,20 +47,27 @@ def renderer_available(soundfont: Path | None = None) -> bool:
     return shutil.which("fluidsynth") is not None
 
 
-def render_wav(midi_path: Path, wav_path: Path, soundfont: Path | None = None, sample_rate: int = 44100) -> Path:
-    """Render a MIDI file to a WAV file; RenderUnavailable when the renderer is missing or fails."""
+AUDIO_TYPES = {".flac": "flac", ".wav": "wav", ".ogg": "oga"}  # file extension → fluidsynth's file type
+
+
+def render_audio(midi_path: Path, audio_path: Path, soundfont: Path | None = None, sample_rate: int = 44100) -> Path:
+    """Render a MIDI file to audio in the format of `audio_path`'s extension (.flac, .wav or .ogg Vorbis; FLAC is
+    lossless at about a sixth of WAV's size); RenderUnavailable when the renderer is missing or fails."""
+    kind = AUDIO_TYPES.get(audio_path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{audio_path}: audio must end in {', '.join(AUDIO_TYPES)}")
     executable = shutil.which("fluidsynth")
     if executable is None:
         raise RenderUnavailable(f"fluidsynth is not installed; {INSTALL_HINT}")
     font = find_soundfont(soundfont)
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = wav_path.with_name(f".{wav_path.name}.tmp.wav")
-    command = [executable, "-ni", "-q", "-g", "0.8", "-r", str(sample_rate), "-F", str(temporary), str(font),
-               str(midi_path)]  # fmt: skip
+    audio_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = audio_path.with_name(f".{audio_path.stem}.tmp{audio_path.suffix}")
+    command = [executable, "-ni", "-q", "-g", "0.8", "-r", str(sample_rate), "-T", kind, "-F", str(temporary),
+               str(font), str(midi_path)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     if result.returncode != 0 or not temporary.exists() or temporary.stat().st_size <= 44:
         temporary.unlink(missing_ok=True)
         raise RenderUnavailable(f"{midi_path}: fluidsynth failed: {(result.stderr or result.stdout).strip()[:300]}")
-    temporary.replace(wav_path)
-    log.debug("rendered %s with %s", wav_path, font.name)
-    return wav_path
+    temporary.replace(audio_path)
+    log.debug("rendered %s with %s", audio_path, font.name)
+    return audio_path

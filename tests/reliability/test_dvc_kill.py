@@ -17,12 +17,15 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "sample": {"emotic_images": {"train": 16, "val": 8, "test": 8}, "image_width": 96, "image_height": 80,
-               "emopia_songs_per_quadrant": 2, "emopia_clips_per_song": 2, "emopia_bars": 4, "photos": 3},
+               "emopia_songs_per_quadrant": 2, "emopia_clips_per_song": 2, "emopia_bars": 4, "photos": 3,
+               "unlabeled_pieces": 4},
+    "midi_corpus": {"music21_files": 2, "transpositions": [0]},
+    "pretrain_music": {"epochs": 1},
     "emotic": {"context_size": 32, "body_size": 32, "num_workers": 0},
     "vad": {"epochs": 3, "batch_size": 8, "num_workers": 0, "fusion_hidden": 16},
     "music": {"d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 128, "epochs": 1},
     "music_classifier": {"d_model": 16, "n_layers": 1, "window": 64, "epochs": 1},
-    "eval_music": {"pieces_per_quadrant": 1, "bars": 2},
+    "eval_music": {"pieces_per_quadrant": 1, "intensity_pieces": 1, "bars": 2},
     "score": {"bars": 1, "render_audio": False, "workers": 0},
 }  # fmt: skip
 
