@@ -82,8 +82,10 @@ def eval_music(params_path: str = "params.yaml") -> dict:
     examples = []
     for quadrant in range(1, 5):
         name = QUADRANTS[quadrant - 1]
-        for source, piece in (("generated", evaluation.generated[quadrant][0]), ("real", test[quadrant][0])):
-            examples.append(Example(name, source, piece, measure_pieces([piece])[0]))
+        real = test.get(quadrant) or train.get(quadrant) or []  # a small dataset may hold no test clip of a quadrant
+        for source, pieces in (("generated", evaluation.generated[quadrant]), ("real", real)):
+            if pieces:
+                examples.append(Example(name, source, pieces[0], measure_pieces(pieces[:1])[0]))
     rows = [{"quadrant": q, "cells": [f"{r['generated'][m]:.2f} / {r['fine_tuning_data'][m]:.2f}" for m in MEASURES]}
             for q, r in report["per_quadrant"].items()]  # fmt: skip
     summary = {"controllability": report["controllability"], "measures": MEASURES, "rows": rows,
