@@ -16,7 +16,7 @@ from tqdm import tqdm
 from emoscore.bridge import arousal_intensity
 from emoscore.music.classify import MusicClassifier
 from emoscore.music.cp import QUADRANTS, decode_notes
-from emoscore.music.generate import Sampling, Steering, generate
+from emoscore.music.generate import Request, Sampling, Steering, generate_batch
 from emoscore.music.metrics import MEASURES, grooving_patterns, grooving_similarity, note_density, piece_features
 from emoscore.music.model import CPTransformer
 
@@ -50,8 +50,8 @@ def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sam
         means = []
         for arousal in levels:
             intensity = arousal_intensity(arousal, midpoint)
-            generated = [generate(model, quadrant, bars=bars, seed=seed + 100 * quadrant + i, sampling=sampling,
-                                  intensity=intensity, steering=steering) for i in range(pieces)]  # fmt: skip
+            requests = [Request(quadrant, seed + 100 * quadrant + i, intensity) for i in range(pieces)]
+            generated = generate_batch(model, requests, bars, sampling, steering=steering)
             features = [energy_features(piece) for piece in generated]
             means.append({key: float(np.median([f[key] for f in features])) for key in features[0]})
         entry: dict = {"arousal": list(levels), "intensity": [arousal_intensity(a, midpoint) for a in levels]}
@@ -129,9 +129,13 @@ def evaluate_music(
     confusion = np.zeros((4, 4), dtype=int)
     all_generated: dict[int, list[np.ndarray]] = {}
     for quadrant in range(1, 5):
+        requests = [Request(quadrant, seed + 1000 * quadrant + i) for i in range(pieces_per_quadrant)]
+        chunks = [requests[i : i + 32] for i in range(0, len(requests), 32)]
+        name = QUADRANTS[quadrant - 1]
         generated = [
-            generate(model, quadrant, bars=bars, seed=seed + 1000 * quadrant + i, sampling=sampling)
-            for i in tqdm(range(pieces_per_quadrant), desc=f"generate {QUADRANTS[quadrant - 1]}", leave=False)
+            piece
+            for chunk in tqdm(chunks, desc=f"generate {name}", unit="batch", leave=False)
+            for piece in generate_batch(model, chunk, bars, sampling)
         ]
         all_generated[quadrant] = generated
         predicted = [int(np.argmax(classifier.quadrant_probabilities(piece))) + 1 for piece in generated]

@@ -81,6 +81,13 @@ class KVCache:
         self.values[layer].narrow(2, self.length, values.shape[2]).copy_(values)
         return self.keys[layer].narrow(2, 0, end), self.values[layer].narrow(2, 0, end)
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only these batch rows (pieces that finished leave the batch)."""
+        for buffers in (self.keys, self.values):
+            for layer, old in enumerate(buffers):
+                buffers[layer] = torch.empty((len(rows), *old.shape[1:]), device=old.device, dtype=old.dtype)
+                buffers[layer].narrow(2, 0, self.length).copy_(old.narrow(2, 0, self.length).index_select(0, rows))
+
 
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention that can extend a key/value cache."""

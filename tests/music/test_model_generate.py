@@ -21,7 +21,17 @@ from emoscore.music.cp import (
     decode_notes,
     encode_notes,
 )
-from emoscore.music.generate import Grammar, Sampling, generate, parse_quadrant, sample_token
+from emoscore.music.generate import (
+    Grammar,
+    Request,
+    Sampling,
+    Steering,
+    generate,
+    generate_batch,
+    parse_quadrant,
+    sample_rows,
+    sample_token,
+)
 from emoscore.music.model import CPTransformer, KVCache
 from tests.helpers import SMALL, classifier_config
 
@@ -50,6 +60,34 @@ def test_generation_with_and_without_cache_is_identical(model):
     cached = generate(model, "Q3", bars=2, seed=11, use_cache=True)
     recomputed = generate(model, "Q3", bars=2, seed=11, use_cache=False)
     assert np.array_equal(cached, recomputed)
+
+
+def test_a_batch_gives_each_piece_exactly_what_generating_it_alone_gives(model):
+    """One cache of batch B, per-piece grammar and seeds: pieces finish at different steps (so the batch shrinks
+    on the way) and still match one-at-a-time decoding token for token, with and without the cache."""
+    sampling, steering = Sampling({"pitch": 0.9}, {"type": 0.9}), Steering(0.5, 40, 1.5)
+    requests = [Request(1 + i % 4, 100 + i, (i % 3 - 1) * 0.7) for i in range(9)]
+    batched = generate_batch(model, requests, bars=3, sampling=sampling, steering=steering)
+    alone = [generate(model, r.quadrant, 3, r.seed, sampling, intensity=r.intensity, steering=steering)
+             for r in requests]  # fmt: skip
+    assert len({len(steps) for steps in alone}) > 1  # the batch really had pieces of different lengths
+    assert all(np.array_equal(a, b) for a, b in zip(batched, alone, strict=True))
+    recomputed = generate_batch(model, requests[:3], bars=3, sampling=sampling, use_cache=False, steering=steering)
+    assert all(np.array_equal(a, b) for a, b in zip(recomputed, alone[:3], strict=True))
+
+
+def test_a_batch_respects_max_steps_for_every_piece(model):
+    pieces = generate_batch(model, [Request("Q2", seed) for seed in range(4)], bars=50, max_steps=40)
+    assert all(len(steps) <= 40 and steps[-1, TYPE] == TYPE_EOS for steps in pieces)
+    assert generate_batch(model, [], bars=2) == []
+
+
+def test_rows_sample_as_each_row_alone():
+    rng = np.random.default_rng(0)
+    logits, allowed = rng.normal(size=(6, 20)), rng.random((6, 20)) < 0.7
+    together = sample_rows(logits, allowed, 1.3, 0.8, [np.random.default_rng(s) for s in range(6)])
+    alone = [sample_token(logits[r], allowed[r], 1.3, 0.8, np.random.default_rng(r)) for r in range(6)]
+    assert together.tolist() == alone and all(allowed[r, v] for r, v in enumerate(together))
 
 
 @pytest.mark.parametrize("bars", [1, 4, 9])
@@ -150,10 +188,14 @@ def test_generation_keeps_every_tensor_on_the_models_device(model, monkeypatch):
     on_meta = CPTransformer(SMALL).to("meta").eval()
     seen = set()
 
-    def first_allowed(logits, allowed, temperature, top_p, rng, bias=None):
+    def to_host(logits):
         seen.add(logits.device.type)
-        return int(np.flatnonzero(allowed)[0])
+        return np.zeros(logits.shape, dtype=np.float32)
 
-    monkeypatch.setattr(generate_module, "sample_token", first_allowed)
+    def first_allowed(logits, allowed, temperature, top_p, rngs):
+        return allowed.argmax(axis=1)
+
+    monkeypatch.setattr(generate_module, "to_host", to_host)
+    monkeypatch.setattr(generate_module, "sample_rows", first_allowed)
     steps = generate(on_meta, "Q2", bars=2, seed=0, max_steps=64)
     assert seen == {"meta"} and steps[0, EMOTION] == 2 and steps[-1, TYPE] == TYPE_EOS
