@@ -252,7 +252,9 @@ class RenderParams(Section):
 
     soundfont: Path | None = Field(None, description="A General MIDI .sf2; null = look in the usual system places.")
     sample_rate: int = Field(44100, ge=8000)
-    format: Literal["flac", "wav", "ogg"] = Field("flac", description="Audio of scored photos: lossless FLAC, etc.")
+    format: Literal["flac", "wav", "ogg", "opus", "mp3"] = Field(
+        "flac", description="Audio of scored photos: lossless FLAC, or Opus at a quarter of its size, etc."
+    )
 
 
 class ScoreParams(Section):

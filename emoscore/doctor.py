@@ -43,10 +43,12 @@ def check_torch() -> Check:
 
 def check_audio(params: Params) -> list[Check]:
     """FluidSynth and a General MIDI SoundFont render the pieces to audio (optional: MIDI is written anyway)."""
-    from emoscore.music.render import INSTALL_HINT, RenderUnavailable, find_soundfont
+    from emoscore.music.render import INSTALL_HINT, RenderUnavailable, find_soundfont, fluidsynth_library
 
-    binary = shutil.which("fluidsynth")
-    checks = [Check("fluidsynth", binary is not None, binary or "not on PATH", INSTALL_HINT, required=False)]
+    try:
+        checks = [Check("fluidsynth", True, fluidsynth_library(), required=False)]
+    except RenderUnavailable as error:
+        checks = [Check("fluidsynth", False, str(error), INSTALL_HINT, required=False)]
     try:
         checks.append(Check("soundfont", True, str(find_soundfont(params.render.soundfont)), required=False))
     except RenderUnavailable as error:

@@ -109,7 +109,7 @@ def test_generate_renders_audio(tmp_path, checkpoint):
     flac = tmp_path / "piece.flac"
     assert runner.invoke(app, [str(flac) if a == str(wav) else a for a in args]).exit_code == 0
     assert flac.read_bytes()[:4] == b"fLaC" and flac.stat().st_size < wav.stat().st_size / 2
-    result = runner.invoke(app, [str(tmp_path / "p.mp3") if a == str(wav) else a for a in args])
+    result = runner.invoke(app, [str(tmp_path / "p.aiff") if a == str(wav) else a for a in args])
     assert result.exit_code == 2 and ".flac" in result.output
 
 

@@ -141,3 +141,19 @@ def test_gallery_in_headless_chromium(catalog, tmp_path):
         server.shutdown()
     assert not failures and not console_errors and not dialogs, (failures, console_errors, dialogs)
     assert (tmp_path / "gallery.png").stat().st_size > 20_000
+
+
+def test_a_repainted_chart_equals_a_freshly_drawn_one(tmp_path):
+    """The chart figure is reused across images: nothing of the last image may remain in the next one."""
+    import numpy as np
+    from PIL import Image
+
+    from emoscore.chart import ChartPainter
+
+    reused, fresh = ChartPainter(3), ChartPainter(3)
+    reused.paint(tmp_path / "a.png", (9.0, 2.0, 7.0), [("Disquietment", 0.9), ("Anger", 0.5)], "a long first title")
+    reused.paint(tmp_path / "b.png", (3.0, 6.0, 5.0), [("Peace", 0.7), ("Joy", 0.4), ("Pain", 0.1)], "b")
+    fresh.paint(tmp_path / "c.png", (3.0, 6.0, 5.0), [("Peace", 0.7), ("Joy", 0.4), ("Pain", 0.1)], "b")
+    b, c = (np.asarray(Image.open(tmp_path / name)) for name in ("b.png", "c.png"))
+    assert np.array_equal(b, c)
+    assert not np.array_equal(b, np.asarray(Image.open(tmp_path / "a.png")))
