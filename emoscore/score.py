@@ -6,9 +6,12 @@ image gets a row, `status='error'` with the reason when it cannot be scored, so 
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,72 +24,96 @@ from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
 from emoscore.emotic.thresholds import Thresholds
+from emoscore.music.generate import Request
 from emoscore.people import PreparedImage
-from emoscore.workers import VadPool
+from emoscore.workers import Scored, VadPool
+
+if TYPE_CHECKING:
+    from emoscore.music.model import CPTransformer
 
 log = logging.getLogger(__name__)
 
 
-class Scorer:
-    """The loaded models and settings that turn images into catalog rows."""
+@functools.cache
+def music_model(checkpoint: Path, device: str, vocabulary: Path | None = None) -> CPTransformer:
+    """This process's music model: loaded once, on the device the VAD model uses (refuses another vocabulary)."""
+    from emoscore.music.cp import Vocabulary
+    from emoscore.music.model import CPTransformer
 
-    def __init__(
-        self,
-        vad_checkpoint: Path,
-        music_checkpoint: Path | None,
-        score: ScoreParams,
-        generation: GenerationParams,
-        render: RenderParams,
-        thresholds: Path,
-        vocabulary: Path | None = None,
-    ) -> None:
-        self.score, self.generation, self.render = score, generation, render
-        model = EmoticNet.from_checkpoint(vad_checkpoint)  # read once: its config now, its engine on first use
-        self.config = model.config
-        vad_model = model_digest(vad_checkpoint)
-        self.thresholds = Thresholds.load(thresholds, vad_model)
-        self.pool = VadPool(model, vad_checkpoint, score)
-        self.music = None
-        music_model = "none"
-        if score.music and music_checkpoint is not None:
-            from emoscore.music.cp import Vocabulary
-            from emoscore.music.model import CPTransformer
+    expected = Vocabulary.load(vocabulary) if vocabulary and Path(vocabulary).exists() else None
+    model, _ = CPTransformer.from_checkpoint(checkpoint, expected)
+    return model.to(pick_device(device))
 
-            expected = Vocabulary.load(vocabulary) if vocabulary and Path(vocabulary).exists() else None
-            self.music, _ = CPTransformer.from_checkpoint(music_checkpoint, expected)
-            self.music.to(pick_device(score.device))  # generation runs where the VAD model does
-            music_model = model_digest(music_checkpoint)
-        params_hash = scoring_params_hash(score, generation, render, model_digest(thresholds))
-        self.identity = Identity(vad_model, music_model, params_hash)
 
-    @classmethod
-    def from_params(cls, params: Params) -> Scorer:
-        """Models and settings as params.yaml names them."""
-        return cls(params.vad.out, params.music.out, params.score, params.generation, params.render,
-                   params.eval_vad.thresholds, params.emopia.vocabulary)  # fmt: skip
+@dataclass(frozen=True)
+class RowMaker:
+    """What turns a batch of scored images into catalog rows, with their pieces, audio and charts written.
 
-    def close(self) -> None:
-        """Stop the worker processes."""
-        self.pool.close()
+    Small and picklable: it travels to the worker processes, which make the rows where they decoded and scored
+    the images (the music model, synthesizer and chart figure are loaded once per process, on first use).
+    """
 
-    def score_files(self, files: list[ImageFile], catalog: Path, flow_run_id: str = "") -> list[dict]:
-        """Catalog rows for the files (one each, ok or error), in the order given."""
-        rows = []
-        for prepared, outputs in self.pool.iter_vad(files):
+    identity: Identity
+    thresholds: Thresholds
+    score: ScoreParams
+    generation: GenerationParams
+    render: RenderParams
+    music_checkpoint: Path | None = None
+    vocabulary: Path | None = None
+
+    def rows(self, scored: list[Scored], catalog: Path, flow_run_id: str = "") -> list[dict]:
+        """One row per image (ok or error, in order): a failing piece or chart costs only its own row."""
+        rows: list[dict] = []
+        wanted: list[tuple[int, Request]] = []
+        for prepared, outputs in scored:
             if outputs is None:
                 rows.append(self.error_row(prepared.file, prepared.error or "unknown error", flow_run_id, prepared))
                 continue
             try:
                 rows.append(self.ok_row(prepared, *outputs, catalog, flow_run_id))
-            except Exception as error:  # one failing piece or chart must not lose the batch
+            except Exception as error:  # one failing chart must not lose the batch
                 log.error("%s: %s\n%s", prepared.file.path, error, traceback.format_exc(limit=3))
                 rows.append(self.error_row(prepared.file, f"scoring failed: {error}", flow_run_id, prepared))
+                continue
+            if self.music_checkpoint is not None:
+                row = rows[-1]
+                wanted.append((len(rows) - 1, Request(int(row["quadrant"][1]), row["seed"], row["music_intensity"])))
+        if wanted:
+            self._add_music(rows, wanted, scored, catalog, flow_run_id)
         return rows
+
+    def _add_music(self, rows: list[dict], wanted: list[tuple[int, Request]], scored: list[Scored],
+                   catalog: Path, flow_run_id: str) -> None:  # fmt: skip
+        """Compose the pieces of the batch together, then write each one's MIDI and audio."""
+        from emoscore.music.compose import compose_pieces, write_piece
+
+        try:
+            model = music_model(self.music_checkpoint, self.score.device, self.vocabulary)
+            pieces = compose_pieces(model, [request for _, request in wanted], self.score.bars, self.generation)
+        except Exception as error:
+            log.error("composing %d pieces failed: %s\n%s", len(wanted), error, traceback.format_exc(limit=3))
+            pieces = [error] * len(wanted)
+        for (index, _), steps in zip(wanted, pieces, strict=True):
+            image_id = rows[index]["image_id"]
+            midi, audio = Path("midi") / f"{image_id}.mid", Path("audio") / f"{image_id}.{self.render.format}"
+            try:
+                if isinstance(steps, Exception):
+                    raise steps
+                piece = write_piece(steps, catalog / midi, catalog / audio if self.score.render_audio else None,
+                                    self.render)  # fmt: skip
+            except Exception as error:
+                prepared = scored[index][0]
+                log.error("%s: %s", prepared.file.path, error)
+                rows[index] = self.error_row(prepared.file, f"composing failed: {error}", flow_run_id, prepared)
+                continue
+            rows[index].update(midi_path=str(midi), n_notes=piece.n_notes, duration_s=piece.duration_s)
+            if piece.audio_path is not None:
+                rows[index]["audio_path"] = str(audio)
 
     def ok_row(
         self, prepared: PreparedImage, probabilities: np.ndarray, vad: np.ndarray, catalog: Path, flow_run_id: str
     ) -> dict:
-        """The row of a scored image; writes its MIDI, audio and chart under the catalog."""
+        """The row of a scored image without its music; writes its chart under the catalog."""
         file = prepared.file
         pooled = pool_people(vad, self.score.pooling, self.score.quadrant_midpoint)
         quadrant = vad_to_quadrant(pooled[0], pooled[1], self.score.quadrant_midpoint)
@@ -122,28 +149,56 @@ class Scorer:
             chart_path=str(chart) if self.score.charts else None,
             seed=music_seed(file.image_id),
         )
-        if self.music is not None:
-            intensity = arousal_intensity(pooled[1], self.score.quadrant_midpoint)
-            row.update(self._music(file.image_id, quadrant.number, intensity, catalog))
+        if self.music_checkpoint is not None:
+            row["music_intensity"] = arousal_intensity(pooled[1], self.score.quadrant_midpoint)
         return row
-
-    def _music(self, image_id: str, quadrant: int, intensity: float, catalog: Path) -> dict:
-        from emoscore.music.compose import compose_piece
-
-        midi = Path("midi") / f"{image_id}.mid"
-        audio = Path("audio") / f"{image_id}.{self.render.format}"
-        piece = compose_piece(
-            self.music, quadrant, self.score.bars, music_seed(image_id), self.generation, catalog / midi,
-            catalog / audio if self.score.render_audio else None, self.render, intensity,
-        )  # fmt: skip
-        result = {"midi_path": str(midi), "n_notes": piece.n_notes, "duration_s": piece.duration_s,
-                  "music_intensity": intensity}  # fmt: skip
-        if piece.audio_path is not None:
-            result["audio_path"] = str(audio)
-        return result
 
     def error_row(self, file: ImageFile, reason: str, flow_run_id: str = "",
                   prepared: PreparedImage | None = None) -> dict:  # fmt: skip
         """The row of an image that could not be scored, with the reason."""
         size = (prepared.width, prepared.height) if prepared else (0, 0)
         return error_row(self.identity, file, reason, flow_run_id, *size)
+
+
+class Scorer:
+    """The loaded models and settings that turn images into catalog rows."""
+
+    def __init__(
+        self,
+        vad_checkpoint: Path,
+        music_checkpoint: Path | None,
+        score: ScoreParams,
+        generation: GenerationParams,
+        render: RenderParams,
+        thresholds: Path,
+        vocabulary: Path | None = None,
+    ) -> None:
+        model = EmoticNet.from_checkpoint(vad_checkpoint)  # read once: its config now, its engine on first use
+        self.config = model.config
+        vad_model = model_digest(vad_checkpoint)
+        self.pool = VadPool(model, vad_checkpoint, score)
+        music, music_model_digest = None, "none"
+        if score.music and music_checkpoint is not None:
+            music = Path(music_checkpoint).resolve()
+            music_model(music, score.device, vocabulary)  # refuse a wrong checkpoint now, not in every worker
+            music_model_digest = model_digest(music)
+        params_hash = scoring_params_hash(score, generation, render, model_digest(thresholds))
+        self.identity = Identity(vad_model, music_model_digest, params_hash)
+        self.maker = RowMaker(self.identity, Thresholds.load(thresholds, vad_model), score, generation, render, music,
+                              Path(vocabulary) if vocabulary else None)  # fmt: skip
+
+    @classmethod
+    def from_params(cls, params: Params) -> Scorer:
+        """Models and settings as params.yaml names them."""
+        return cls(params.vad.out, params.music.out, params.score, params.generation, params.render,
+                   params.eval_vad.thresholds, params.emopia.vocabulary)  # fmt: skip
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        self.pool.close()
+
+    def score_files(self, files: list[ImageFile], catalog: Path, flow_run_id: str = "") -> list[dict]:
+        """Catalog rows for the files (one each, ok or error), in the order given: each batch's rows, music and
+        charts are made in the worker that scored it."""
+        make_rows = functools.partial(self.maker.rows, catalog=catalog, flow_run_id=flow_run_id)
+        return list(self.pool.iter_vad(files, make_rows))

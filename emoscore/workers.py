@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -29,6 +29,7 @@ from emoscore.people import PeopleScores, PreparedImage, prepare_image, score_pr
 log = logging.getLogger(__name__)
 SPAWN = multiprocessing.get_context("spawn")
 Scored = tuple[PreparedImage, PeopleScores | None]
+Finish = Callable[[list[Scored]], list]  # a scored batch → one result per image (picklable: it runs in workers)
 
 _WORKER_MODEL: VadEngine | None = None
 
@@ -61,14 +62,15 @@ def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, de
     _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device)
 
 
-def _score_batch(files: list[ImageFile], prepare: functools.partial) -> list[Scored]:
-    """One batch in a worker: decode, infer, and send back only what the rows need (no pixel arrays)."""
+def _score_batch(files: list[ImageFile], prepare: functools.partial, finish: Finish | None = None) -> list:
+    """One batch in a worker: decode, infer, then `finish` it here (the rows, music and charts) or send back
+    only what the rows need (no pixel arrays)."""
     if _WORKER_MODEL is None:
         raise RuntimeError("a scoring worker must be started by _start_worker")
     results = score_prepared(_WORKER_MODEL, [prepare(file) for file in files])
     for prepared, _ in results:
         prepared.context, prepared.bodies = None, []
-    return results
+    return finish(results) if finish is not None else results
 
 
 class VadPool:
@@ -80,6 +82,7 @@ class VadPool:
         self.workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)
         self._vad: VadEngine | None = None
         self._executor: Executor | None = None
+        self._lock = threading.Lock()
         self.prepare = functools.partial(
             prepare_image,
             context_size=model.config.context_size,
@@ -97,16 +100,26 @@ class VadPool:
         return self._vad
 
     def _pool(self) -> Executor:
-        if self._executor is None:
-            if multiprocessing.current_process().daemon:
-                self._executor = ThreadPoolExecutor(max_workers=self.workers)
-            else:
-                threads = max(1, (os.cpu_count() or 1) // self.workers)
-                setup = (str(self.checkpoint), self.settings.engine, threads, os.getpid(), self.settings.device)
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
-                )
+        with self._lock:  # chunks in flight may ask from two threads at once
+            return self._executor or self._new_pool()
+
+    def _new_pool(self) -> Executor:
+        if multiprocessing.current_process().daemon:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers)
+        else:
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            setup = (str(self.checkpoint), self.settings.engine, threads, os.getpid(), self.settings.device)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
+            )
         return self._executor
+
+    def start(self) -> None:
+        """Start the worker processes now (each loads its model), so they are ready when the first batch comes."""
+        pool = self._pool()
+        if isinstance(pool, ProcessPoolExecutor):
+            for _ in range(self.workers):
+                pool.submit(os.getpid)  # a process is spawned per pending task, up to `workers`
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -114,51 +127,58 @@ class VadPool:
             self._executor.shutdown(cancel_futures=True)
             self._executor = None
 
-    def iter_vad(self, files: list[ImageFile]) -> Iterator[Scored]:
-        """(prepared image, (category probabilities, VAD) per person) in the order given; None for failures.
+    def iter_vad(self, files: list[ImageFile], finish: Finish | None = None) -> Iterator:
+        """(prepared image, (category probabilities, VAD) per person) in the order given, None for failures; or,
+        with `finish`, what it makes of each batch, made where the batch was scored.
 
         With workers each process decodes a batch of `batch_size` images and runs its people through its own
         single-threaded copy of the model: every core busy, no thread contention, no image arrays crossing
-        processes. With 0 everything runs here, one image at a time.
+        processes. With 0, or for a single file while no worker is running (starting one would cost more than
+        the file), everything runs here.
         """
-        if self.workers == 0:
-            yield from self._batched(self.prepare(file) for file in files)
+        done = finish if finish is not None else list
+        if self.workers == 0 or (len(files) == 1 and self._executor is None):
+            for batch in self._batched(self.prepare(file) for file in files):
+                yield from done(batch)
             return
         pool = self._pool()
         if isinstance(pool, ThreadPoolExecutor):
-            yield from self._batched(pool.map(self.prepare, files))
+            for batch in self._batched(pool.map(self.prepare, files)):
+                yield from done(batch)
             return
         batches = even_batches(files, self.settings.batch_size, self.workers)
-        futures = [pool.submit(_score_batch, batch, self.prepare) for batch in batches]
+        futures = [pool.submit(_score_batch, batch, self.prepare, finish) for batch in batches]
         for batch, future in zip(batches, futures, strict=True):
             try:
                 results = future.result()
             except BrokenProcessPool:
-                results = self._isolate(batch)
+                results = self._isolate(batch, finish)
             yield from results
 
-    def _isolate(self, batch: list[ImageFile]) -> list[Scored]:
+    def _isolate(self, batch: list[ImageFile], finish: Finish | None) -> list:
         """A worker died (a decoder crash or the OOM killer): score the batch one file at a time in fresh workers,
         so only a file that kills its worker again is lost, as an error row naming why."""
         self.close()
         results = []
         for file in batch:
             try:
-                results.extend(self._pool().submit(_score_batch, [file], self.prepare).result())
+                results.extend(self._pool().submit(_score_batch, [file], self.prepare, finish).result())
             except BrokenProcessPool:
                 self.close()
                 log.error("%s: the worker scoring it died", file.path)
                 failed = PreparedImage(file, error="the worker process died while decoding or scoring this file")
-                results.append((failed, None))
+                results.extend(finish([(failed, None)]) if finish is not None else [(failed, None)])
         return results
 
-    def _batched(self, prepared_images: Iterable[PreparedImage]) -> Iterator[Scored]:
+    def _batched(self, prepared_images: Iterable[PreparedImage]) -> Iterator[list[Scored]]:
+        """Prepared images → scored batches of up to `batch_size` decodable images each."""
         pending: list[PreparedImage] = []
         good = 0
         for prepared in prepared_images:
             pending.append(prepared)
             good += prepared.error is None
             if good >= self.settings.batch_size:
-                yield from score_prepared(self.vad, pending)
+                yield score_prepared(self.vad, pending)
                 pending, good = [], 0
-        yield from score_prepared(self.vad, pending)
+        if pending:
+            yield score_prepared(self.vad, pending)

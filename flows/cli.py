@@ -36,6 +36,10 @@ def score(
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
     retry_errors: Annotated[bool, typer.Option(help="Score again images that failed before.")] = False,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(help="Run as a Prefect flow (default: only when a Prefect server is configured or --dask)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON on stdout.")] = False,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -45,13 +49,19 @@ def score(
     """
     # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
+    from emoscore.run import prefect_server_configured, score_here
+
+    arguments = {"library": str(path), "catalog": str(catalog) if catalog else None, "params_path": str(params),
+                 "retry_errors": retry_errors}  # fmt: skip
     try:
         load_params(params)
-        from flows.score_images import dask_task_runner, score_images
+        if dask or (prefect if prefect is not None else prefect_server_configured()):
+            from flows.score_images import dask_task_runner, score_images
 
-        flow = score_images.with_options(task_runner=dask_task_runner(dask)) if dask else score_images
-        summary = flow(library=str(path), catalog=str(catalog) if catalog else None, params_path=str(params),
-                       retry_errors=retry_errors)  # fmt: skip
+            flow = score_images.with_options(task_runner=dask_task_runner(dask)) if dask else score_images
+            summary = flow(**arguments)
+        else:
+            summary = score_here(**arguments)
     except EmoscoreError as error:
         raise fail(error) from None
     if as_json:

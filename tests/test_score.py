@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import soundfile
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -19,6 +20,7 @@ from emoscore.catalog import Identity, ImageFile, catalog_lock, part_files, read
 from emoscore.config import load_params
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.library import hash_images, iter_library, score_library
+from emoscore.music.render import renderer_available
 from emoscore.score import Scorer
 from emoscore.workers import even_batches
 from tests.helpers import PROJECT, Now, photo, prepare_or_die
@@ -268,6 +270,36 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path, project
         else:
             assert np.allclose(outputs[1], their_outputs[1], atol=1e-4)
     assert all(p.context is None and not p.bodies for p, _ in there)  # no pixel arrays sent back
+
+
+def test_rows_music_audio_and_charts_made_in_workers_equal_those_made_here(tmp_path, project):
+    """Workers compose each batch's pieces together, render and chart them: the same files as one process makes."""
+    for index in range(7):
+        photo(tmp_path / "library" / f"p{index}.jpg", size=(60 + 9 * index, 50))
+    (tmp_path / "library" / "broken.jpg").write_bytes(b"not a jpeg")
+    files = [f for f in hash_images(iter_library(tmp_path / "library")) if isinstance(f, ImageFile)]
+    params = load_params(project / "params.yaml")
+    rows = {}
+    for workers in (0, 2):
+        update = {"workers": workers, "batch_size": 3, "render_audio": renderer_available()}
+        scorer = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=update)}))
+        try:
+            rows[workers] = scorer.score_files(files, tmp_path / f"catalog{workers}", "run")
+        finally:
+            scorer.close()
+    assert [row["image_id"] for row in rows[2]] == [f.image_id for f in files]
+    assert [row["status"] for row in rows[2]].count("error") == 1
+    for here, there in zip(rows[0], rows[2], strict=True):
+        assert here.keys() == there.keys() and here["status"] == there["status"]
+        for column in ("midi_path", "audio_path", "chart_path"):
+            if here.get(column):
+                mine, theirs = tmp_path / "catalog0" / here[column], tmp_path / "catalog2" / there[column]
+                if column == "audio_path":  # the same samples up to FluidSynth's float rounding in either process
+                    (a, _), (b, _) = soundfile.read(mine, dtype="int16"), soundfile.read(theirs, dtype="int16")
+                    assert a.shape == b.shape and np.abs(a.astype(int) - b).max() <= 64
+                else:
+                    assert mine.read_bytes() == theirs.read_bytes(), column
+    assert sum(1 for row in rows[2] if row.get("midi_path")) == 7
 
 
 @given(st.integers(0, 300), st.integers(1, 64), st.integers(1, 8))

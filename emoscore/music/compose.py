@@ -13,7 +13,7 @@ import numpy as np
 
 from emoscore.config import GenerationParams, RenderParams
 from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
-from emoscore.music.generate import Sampling, Steering, generate
+from emoscore.music.generate import Request, Sampling, Steering, generate_batch
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import RenderUnavailable, render_audio
 
@@ -32,22 +32,16 @@ class Piece:
     audio_problem: str | None = None
 
 
-def compose_piece(
-    model: CPTransformer,
-    quadrant: int,
-    bars: int,
-    seed: int,
-    generation: GenerationParams,
-    midi_path: Path,
-    audio_path: Path | None = None,
-    render: RenderParams | None = None,
-    intensity: float = 0.0,
-) -> Piece:
-    """Generate a piece in `quadrant` (at `intensity` within it) and write it to `midi_path` atomically; also
-    render `audio_path` if given."""
-    steps = generate(model, quadrant, bars=bars, seed=seed, sampling=Sampling.from_params(generation),
-                     max_steps=generation.max_steps, intensity=intensity,
-                     steering=Steering.from_params(generation))  # fmt: skip
+def compose_pieces(model: CPTransformer, requests: list[Request], bars: int,
+                   generation: GenerationParams) -> list[np.ndarray]:  # fmt: skip
+    """CP steps of every requested piece, decoded together with params.yaml's sampling and intensity rules."""
+    return generate_batch(model, requests, bars, Sampling.from_params(generation), generation.max_steps,
+                          steering=Steering.from_params(generation))  # fmt: skip
+
+
+def write_piece(steps: np.ndarray, midi_path: Path, audio_path: Path | None = None,
+                render: RenderParams | None = None) -> Piece:  # fmt: skip
+    """Write a piece's MIDI file atomically, and render `audio_path` from it if given (when the renderer can)."""
     midi_path = Path(midi_path)
     midi_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = midi_path.with_name(f".{midi_path.name}.tmp")
@@ -63,3 +57,20 @@ def compose_piece(
             problem = str(error)
             log.debug("no audio for %s: %s", midi_path, error)
     return Piece(steps, midi_path, len(notes), duration_seconds(notes, tempi), written, problem)
+
+
+def compose_piece(
+    model: CPTransformer,
+    quadrant: int,
+    bars: int,
+    seed: int,
+    generation: GenerationParams,
+    midi_path: Path,
+    audio_path: Path | None = None,
+    render: RenderParams | None = None,
+    intensity: float = 0.0,
+) -> Piece:
+    """Generate a piece in `quadrant` (at `intensity` within it) and write it to `midi_path` atomically; also
+    render `audio_path` if given."""
+    steps = compose_pieces(model, [Request(quadrant, seed, intensity)], bars, generation)[0]
+    return write_piece(steps, midi_path, audio_path, render)
