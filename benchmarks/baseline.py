@@ -65,3 +65,38 @@ def score_as_before(vad_only: Scorer, model: CPTransformer, files: list, catalog
                   [(t["name"], t["score"]) for t in row["top_categories"]], Path(row["path"]).name)  # fmt: skip
         row.update(midi_path=f"midi/{midi.name}", audio_path=f"audio/{wav.name}", n_notes=int(np.sum(steps[:, 3] == 2)))
     return rows
+
+
+def main() -> None:
+    """`python -m benchmarks.baseline LIBRARY CATALOG`: a whole scoring run the way `emoscore score` did it before,
+    as a Prefect flow (with its temporary server) whose task scores each chunk as above."""
+    import sys
+
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    from emoscore.config import load_params
+    from emoscore.library import score_library
+
+    library, catalog = Path(sys.argv[1]), Path(sys.argv[2])
+
+    @task(cache_policy=NO_CACHE)
+    def chunk(files: list) -> list[dict]:
+        return score_as_before(vad_only, model, files, catalog)
+
+    @flow(name="score_before")
+    def score_before() -> dict:
+        return score_library(library, catalog, vad_only.identity, chunk.submit, progress=False).as_dict()
+
+    params = load_params("params.yaml")
+    off = {"music": False, "render_audio": False, "charts": False}
+    vad_only = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=off)}))
+    model, _ = CPTransformer.from_checkpoint(params.music.out)
+    try:
+        print(score_before())
+    finally:
+        vad_only.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -268,13 +268,14 @@ def bench_music_scoring(work: Path, count: int) -> None:
         audio = _compare_music_rows(our_rows, old_rows, catalogs)
         opus = [render_audio(catalogs[0] / row["midi_path"], Path(temporary) / f"{i}.opus").stat().st_size
                 for i, row in enumerate(our_rows[:8])]  # fmt: skip
+        wav = np.mean(_sizes(catalogs, old_rows)) / 1e6
     ratio = old_time / our_time
     record("scoring with music", "photos/s ours ÷ the path before (one piece at a time, WAV, a synth per file)",
            ratio, "≥ 8×", ratio >= 8, f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
            f"of 1600×1200, {params.score.bars} bars, trained models; same VAD, MIDI bytes and audio")  # fmt: skip
     flac = float(np.mean(audio)) / 1e6
     record("audio bytes per photo (FLAC, the default)", "MB per 8-bar piece", flac, "≤ 0.6 MB", flac <= 0.6,
-           f"stereo 44.1 kHz lossless; the WAV before: {np.mean(_sizes(catalogs, old_rows)) / 1e6:.2f} MB")  # fmt: skip
+           f"stereo 44.1 kHz lossless; the WAV before: {wav:.2f} MB")  # fmt: skip
     size = float(np.mean(opus)) / 1e6
     record(
         "audio bytes per photo (Opus)",
@@ -284,6 +285,45 @@ def bench_music_scoring(work: Path, count: int) -> None:
         size <= 0.6,
         "render.format: opus (48 kHz stereo, libsndfile's default quality)",
     )
+
+
+def bench_music_run(work: Path, count: int) -> None:
+    """Wall time of a whole `emoscore score FOLDER` run (start-up included, as a user meets it) vs the same run the
+    way it was done before (`python -m benchmarks.baseline`: a Prefect flow, music one photo at a time)."""
+    import pyarrow.parquet as pq
+
+    if trained_params() is None:
+        return
+    every = sorted(photos(work / "photos_1600", count, (1600, 1200), seed=4).glob("*.jpg"))[:count]
+    library = work / f"photos_1600_first_{count}"
+    library.mkdir(exist_ok=True)
+    for path in every:
+        if not (library / path.name).exists():
+            os.link(path, library / path.name)
+    environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    with tempfile.TemporaryDirectory() as temporary:
+        catalogs = Path(temporary) / "ours", Path(temporary) / "before"
+        commands = (
+            [str(Path(sys.executable).parent / "emoscore"), "score", str(library), "--catalog", str(catalogs[0])],
+            [sys.executable, "-m", "benchmarks.baseline", str(library), str(catalogs[1])],
+        )
+        (our_time, ours), (old_time, before) = best_of(1, *(
+            lambda command=command: subprocess.run(command, cwd=PROJECT, capture_output=True, text=True,
+                                                   env=environment) for command in commands))  # fmt: skip
+        for done in (ours, before):
+            assert done.returncode == 0, done.stderr[-800:]
+        tables = [pq.read_table(catalog / "parts").to_pylist() for catalog in catalogs]
+        rows = [{row["image_id"]: row for row in table} for table in tables]
+        assert rows[0].keys() == rows[1].keys() and len(rows[0]) == count
+        for image_id, row in rows[0].items():
+            midi = [
+                (catalog / r[image_id]["midi_path"]).read_bytes() for catalog, r in zip(catalogs, rows, strict=True)
+            ]
+            assert midi[0] == midi[1], f"different pieces for {row['path']}"
+    ratio = old_time / our_time
+    record("whole scoring run with music", "photos/s of `emoscore score FOLDER` ÷ the same run as before, start-up "
+           "included", ratio, "≥ 8×", ratio >= 8, f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s "
+           f"({our_time:.0f} s vs {old_time:.0f} s for {count} JPEGs of 1600×1200); same MIDI bytes")  # fmt: skip
 
 
 def _sizes(catalogs: tuple[Path, Path], rows: list[dict]) -> list[int]:
@@ -488,6 +528,7 @@ def main() -> None:
         "generation": lambda: bench_generation(256 if quick else 1024, 1 if quick else 2),
         "batched": lambda: bench_batched_generation(32 if quick else 64, 1 if quick else 2),
         "music": lambda: bench_music_scoring(work, 8 if quick else 48),
+        "music-run": lambda: bench_music_run(work, 8 if quick else 48),
         "vad-limit": lambda: bench_vad_limit(work, 16 if quick else 96, 1 if quick else 2),
         "cold-start": lambda: bench_cold_start(work, 1 if quick else 3),
         "tokenizer": lambda: bench_tokenizer(PROJECT / "data/sample/emopia/midis"),

@@ -23,6 +23,7 @@ class Section(BaseModel):
 
 
 Engine = Literal["torch", "onnxruntime"]  # what runs the VAD model when scoring (emoscore.emotic.inference)
+ScorePrecision = Literal["auto", "fp32", "bf16"]  # auto: bfloat16 on a GPU, fp32 on the CPU
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")]
 Precision = Literal["fp32", "bf16"]
 Timing = Literal["auto", "file", "beat_track"]  # emoscore.music.timing
@@ -277,6 +278,7 @@ class ScoreParams(Section):
         "onnxruntime", description="What runs the VAD model: ONNX Runtime on an export of the weights, or torch."
     )
     device: Device = Field("cpu", description="Where the VAD model runs; on cuda torch runs it, in each worker.")
+    precision: ScorePrecision = Field("auto", description="VAD arithmetic: auto = bfloat16 on a GPU, fp32 on the CPU.")
     max_pixels: int = Field(100_000_000, ge=1)
     follow_symlinks_outside: bool = False
     render_audio: bool = True

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from emoscore.catalog import ImageFile
-from emoscore.config import Engine, ScoreParams
+from emoscore.config import Engine, ScoreParams, ScorePrecision
 from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
 from emoscore.emotic.model import EmoticNet
 from emoscore.people import PeopleScores, PreparedImage, prepare_image, score_prepared
@@ -54,12 +54,13 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, device: str) -> None:
+def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, device: str,
+                  precision: ScorePrecision) -> None:  # fmt: skip
     """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
     global _WORKER_MODEL
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
-    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device)
+    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device, precision)
 
 
 def _score_batch(files: list[ImageFile], prepare: functools.partial, finish: Finish | None = None) -> list:
@@ -96,7 +97,9 @@ class VadPool:
     def vad(self) -> VadEngine:
         """The VAD model in this process (built on first use: with worker processes only they need one)."""
         if self._vad is None:
-            self._vad = vad_engine(self.model, self.settings.engine, torch.get_num_threads(), self.settings.device)
+            settings = self.settings
+            self._vad = vad_engine(self.model, settings.engine, torch.get_num_threads(), settings.device,
+                                   settings.precision)  # fmt: skip
         return self._vad
 
     def _pool(self) -> Executor:
@@ -108,7 +111,8 @@ class VadPool:
             self._executor = ThreadPoolExecutor(max_workers=self.workers)
         else:
             threads = max(1, (os.cpu_count() or 1) // self.workers)
-            setup = (str(self.checkpoint), self.settings.engine, threads, os.getpid(), self.settings.device)
+            settings = self.settings
+            setup = (str(self.checkpoint), settings.engine, threads, os.getpid(), settings.device, settings.precision)
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
             )

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoscore.config import Engine
+from emoscore.config import Engine, ScorePrecision
 from emoscore.device import pick_device
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 
@@ -34,19 +34,21 @@ class TorchVad:
     """EmoticNet on `device` with weights and inputs in channels-last layout (oneDNN's fast path on the CPU, ~1.4×
     here); inputs go to the model's device and results come back to the CPU."""
 
-    def __init__(self, model: EmoticNet, device: torch.device | None = None) -> None:
+    def __init__(self, model: EmoticNet, device: torch.device | None = None, bf16: bool = False) -> None:
         self.device = device or torch.device("cpu")
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.config = model.config
+        self.bf16 = bf16  # autocast: convolutions and matmuls in bfloat16 (a GPU's tensor cores), the rest in fp32
 
     @torch.inference_mode()
     def predict(self, contexts: torch.Tensor, bodies: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Category scores and VAD, as NumPy."""
         layout = torch.channels_last
-        probabilities, vad = self.model.predict(
-            contexts.to(self.device).contiguous(memory_format=layout),
-            bodies.to(self.device).contiguous(memory_format=layout),
-        )
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            probabilities, vad = self.model.predict(
+                contexts.to(self.device, non_blocking=True).contiguous(memory_format=layout),
+                bodies.to(self.device, non_blocking=True).contiguous(memory_format=layout),
+            )
         return probabilities.float().cpu().numpy(), vad.float().cpu().numpy()
 
 
@@ -98,17 +100,20 @@ class OnnxVad:
         return probabilities, vad
 
 
-def vad_engine(model: EmoticNet, engine: Engine, threads: int, device: str = "cpu") -> VadEngine:
+def vad_engine(model: EmoticNet, engine: Engine, threads: int, device: str = "cpu",
+               precision: ScorePrecision = "auto") -> VadEngine:  # fmt: skip
     """A loaded VAD model ready for scoring on `device` (`threads` CPU threads); on a GPU torch runs it (the
-    ONNX Runtime installed here is the CPU build)."""
+    ONNX Runtime installed here is the CPU build), in bfloat16 unless `precision` says fp32."""
     resolved = pick_device(device)
-    if resolved.type == "cuda":
+    bf16 = precision == "bf16" or (precision == "auto" and resolved.type == "cuda")
+    if resolved.type == "cuda" or bf16:
         if engine == "onnxruntime":
-            log.info("scoring on %s with torch: the installed ONNX Runtime runs on the CPU only", resolved)
-        return TorchVad(model, resolved)
+            log.info("scoring on %s with torch: the installed ONNX Runtime runs on the CPU only, in fp32", resolved)
+        return TorchVad(model, resolved, bf16)
     return OnnxVad(model, threads) if engine == "onnxruntime" else TorchVad(model)
 
 
-def load_vad_engine(checkpoint: Path, engine: Engine, threads: int, device: str = "cpu") -> VadEngine:
+def load_vad_engine(checkpoint: Path, engine: Engine, threads: int, device: str = "cpu",
+                    precision: ScorePrecision = "auto") -> VadEngine:  # fmt: skip
     """The VAD model of an emoscore checkpoint ready for scoring on `device`."""
-    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device)
+    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device, precision)

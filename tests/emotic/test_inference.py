@@ -45,3 +45,15 @@ def test_torch_engine_on_the_chosen_device_returns_cpu_arrays(checkpoint):
     assert isinstance(probabilities, np.ndarray) and vad.dtype == np.float32
     with pytest.raises(ConfigError, match="unknown device"):
         load_vad_engine(checkpoint, "torch", threads=1, device="tpu")
+
+
+def test_bf16_autocast_stays_close_to_fp32(checkpoint):
+    """The GPU path runs the VAD model under bfloat16 autocast; the same code runs here on the CPU: the answers
+    stay near fp32's (bfloat16 keeps 8 bits of mantissa) and come back as float32 arrays."""
+    contexts, bodies = torch.randn(4, 3, 48, 48), torch.randn(4, 3, 32, 32)
+    exact = load_vad_engine(checkpoint, "torch", threads=1, precision="fp32")
+    fast = load_vad_engine(checkpoint, "onnxruntime", threads=1, precision="bf16")  # bf16 means torch, not ORT
+    assert fast.bf16 and not exact.bf16
+    (p32, v32), (p16, v16) = exact.predict(contexts, bodies), fast.predict(contexts, bodies)
+    assert v16.dtype == np.float32 and not np.array_equal(v16, v32)  # it really ran in another precision
+    assert np.abs(v16 - v32).max() < 0.1 and np.abs(p16 - p32).max() < 0.05
