@@ -15,6 +15,7 @@ from rich.logging import RichHandler
 from emoscore import __version__
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
+from emoscore.models_home import resolve_params
 
 app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True)
 tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
@@ -24,6 +25,12 @@ app.add_typer(catalog_app, name="catalog")
 console = Console(stderr=True)
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read defaults from.")]
+ModelsOption = Annotated[
+    Path | None,
+    typer.Option("--models", help="A models folder (`emoscore models export`); default: $EMOSCORE_MODELS or --params."),
+]
+models_app = typer.Typer(help="Trained model sets you can take anywhere.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 def _version(shown: bool) -> None:
@@ -92,24 +99,25 @@ def generate(
     arousal: Annotated[float | None, typer.Option(help="1–10: how energetic, within the quadrant too.")] = None,
     bars: Annotated[int | None, typer.Option(help="Length in bars (default: params generation.bars).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same piece.")] = 0,
-    audio: Annotated[Path | None, typer.Option(help="Also render audio: .flac, .wav or .ogg (FluidSynth).")] = None,
+    audio: Annotated[Path | None, typer.Option(help="Also render audio: .flac .wav .ogg .opus .mp3.")] = None,
     temperature: Annotated[list[str] | None, typer.Option(help="Per family, e.g. pitch=0.9 (repeatable).")] = None,
     top_p: Annotated[list[str] | None, typer.Option("--top-p", help="Per family, e.g. pitch=0.9.")] = None,
     model: Annotated[Path | None, typer.Option(help="Music checkpoint (default: params music.out).")] = None,
     vocabulary: Annotated[Path | None, typer.Option(help="cp_vocab.json the model must match.")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N (default: music.device).")] = None,
     params: ParamsOption = Path("params.yaml"),
+    models: ModelsOption = None,
 ) -> None:
     """Write a solo-piano MIDI file for an emotion: a quadrant, or a (valence, arousal) point whose arousal also
     sets the intensity within its quadrant (tempo, loudness, density)."""
-    from emoscore.config import GenerationParams, Params
+    from emoscore.config import GenerationParams
     from emoscore.device import pick_device
     from emoscore.music.compose import compose_piece
     from emoscore.music.cp import Vocabulary
     from emoscore.music.model import CPTransformer
 
     try:
-        settings = load_params(params) if params.exists() else Params()
+        settings = resolve_params(params, models, required=False)
         wanted, intensity = _emotion(quadrant, valence, arousal, settings.score.quadrant_midpoint)
         generation = GenerationParams.model_validate(
             {
@@ -134,17 +142,31 @@ def generate(
         console.print(f"[yellow]no audio:[/yellow] {piece.audio_problem}")
 
 
+@models_app.command("export")
+def models_export(
+    out: Annotated[Path, typer.Argument(help="New folder to write the set into.")],
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Pack the models `dvc repro` trained (as params.yaml names them) into one folder you can use anywhere."""
+    from emoscore.models_home import export_models
+
+    try:
+        written = export_models(load_params(params), params, out)
+    except EmoscoreError as error:
+        raise fail(error) from None
+    console.print(f"wrote [bold]{written}[/bold]: use it with --models {written} or EMOSCORE_MODELS={written}")
+
+
 @app.command()
-def doctor(params: ParamsOption = Path("params.yaml")) -> None:
+def doctor(params: ParamsOption = Path("params.yaml"), models: ModelsOption = None) -> None:
     """What this installation can do: torch and device, audio, trained models, Prefect, Chromium.
 
     Exit code 0 when everything required is there, 1 when something required is missing.
     """
-    from emoscore.config import Params
     from emoscore.doctor import run_checks
 
     try:
-        settings = load_params(params) if params.exists() else Params()
+        settings = resolve_params(params, models, required=False)
     except EmoscoreError as error:
         raise fail(error) from None
     checks = run_checks(settings)

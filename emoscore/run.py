@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from emoscore.catalog import CatalogBusy
-from emoscore.config import load_params
 from emoscore.library import score_library
+from emoscore.models_home import resolve_params
 
 
 def prefect_server_configured() -> bool:
@@ -31,12 +31,13 @@ def prefect_server_configured() -> bool:
 
 
 def score_here(library: str | None = None, catalog: str | None = None, params_path: str = "params.yaml",
-               retry_errors: bool = False, wait_for_lock: bool = True, progress: bool = True) -> dict:  # fmt: skip
-    """Score what is new under `library` into `catalog` (defaults from params.yaml) here; the run's summary,
-    as the `score_images` flow returns it."""
+               retry_errors: bool = False, wait_for_lock: bool = True, progress: bool = True,
+               models: str | None = None) -> dict:  # fmt: skip
+    """Score what is new under `library` into `catalog` (defaults from params.yaml or the models home) here;
+    the run's summary, as the `score_images` flow returns it."""
     from emoscore.score import Scorer
 
-    params = load_params(params_path)
+    params = resolve_params(Path(params_path), Path(models) if models else None)
     library_path = Path(library) if library else params.score.library
     catalog_path = Path(catalog) if catalog else params.score.catalog
     run_id = str(uuid.uuid4())

@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emoscore.cli import ParamsOption, app, fail
-from emoscore.config import load_params
+from emoscore.cli import ModelsOption, ParamsOption, app, fail
 from emoscore.errors import EmoscoreError
+from emoscore.models_home import resolve_params
 
 __all__ = ["app"]
 
@@ -42,6 +42,7 @@ def score(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON on stdout.")] = False,
     params: ParamsOption = Path("params.yaml"),
+    models: ModelsOption = None,
 ) -> None:
     """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image).
 
@@ -52,9 +53,9 @@ def score(
     from emoscore.run import prefect_server_configured, score_here
 
     arguments = {"library": str(path), "catalog": str(catalog) if catalog else None, "params_path": str(params),
-                 "retry_errors": retry_errors}  # fmt: skip
+                 "retry_errors": retry_errors, "models": str(models) if models else None}  # fmt: skip
     try:
-        load_params(params)
+        resolve_params(params, models)
         if dask or (prefect if prefect is not None else prefect_server_configured()):
             from flows.score_images import dask_task_runner, score_images
 
@@ -79,13 +80,14 @@ def serve(
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "emoscore-library",
     params: ParamsOption = Path("params.yaml"),
+    models: ModelsOption = None,
 ) -> None:
     """Score what is new under LIBRARY on a schedule until Ctrl-C (starts a local Prefect server if needed)."""
     from flows.serve import serve_library
 
     try:
-        load_params(params)
-        serve_library(library, cron, catalog, params, name)
+        resolve_params(params, models)
+        serve_library(library, cron, catalog, params, name, models)
     except EmoscoreError as error:
         raise fail(error) from None
 

@@ -12,6 +12,7 @@ from emoscore.catalog import CatalogBusy, Identity, read_catalog
 from emoscore.config import Params, load_params
 from emoscore.gallery import write_gallery
 from emoscore.library import score_library
+from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
 from flows._stage import publish_table, run_stage
 from tasks.score import score_chunk
@@ -28,14 +29,17 @@ def score_images(
     retry_errors: bool = False,
     wait_for_lock: bool = True,
     report: str | None = None,
+    models: str | None = None,
 ) -> dict:
-    """Score what is new under `library` (default: params score.library) into `catalog`."""
-    params = load_params(params_path)
+    """Score what is new under `library` (default: params score.library) into `catalog`, with the models home
+    `models` when given (paths sent to task workers are absolute, so a worker on another machine finds them)."""
+    params = resolve_params(Path(params_path), Path(models) if models else None)
     library_path = Path(library) if library else params.score.library
-    catalog_path = Path(catalog) if catalog else params.score.catalog
+    catalog_path = (Path(catalog) if catalog else params.score.catalog).absolute()
     run_id = str(get_run_context().flow_run.id)
     try:
-        summary = _run(params, library_path, catalog_path, params_path, retry_errors, wait_for_lock, run_id)
+        summary = _run(params, library_path, catalog_path, str(Path(params_path).absolute()), retry_errors,
+                       wait_for_lock, run_id, models)  # fmt: skip
     except CatalogBusy as busy:
         get_run_logger().warning("skipping this run: %s", busy)
         return {"skipped_run": str(busy), "library": str(library_path), "catalog": str(catalog_path)}
@@ -50,14 +54,14 @@ def score_images(
     return summary
 
 
-def _run(
-    params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool, run_id: str
-) -> dict:
+def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool,
+         run_id: str, models: str | None) -> dict:  # fmt: skip
+    home = str(Path(models).expanduser().absolute()) if models else None
     return score_library(
         library,
         catalog,
         Identity.from_params(params),
-        lambda files: score_chunk.submit(files, catalog, params_path, run_id),
+        lambda files: score_chunk.submit(files, catalog, params_path, run_id, home),
         chunk_size=params.score.chunk_size,
         retry_errors=retry_errors,
         wait_for_lock=wait,

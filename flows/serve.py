@@ -92,7 +92,8 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def serve_library(library: Path, cron: str, catalog: Path | None, params: Path, name: str) -> None:
+def serve_library(library: Path, cron: str, catalog: Path | None, params: Path, name: str,
+                  models: Path | None = None) -> None:  # fmt: skip
     """Serve the scoring flow on `cron` until interrupted."""
     if not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")
@@ -104,6 +105,7 @@ def serve_library(library: Path, cron: str, catalog: Path | None, params: Path, 
             "catalog": str(catalog.resolve()) if catalog else None,
             "params_path": str(Path(params).resolve()),
             "wait_for_lock": False,
+            "models": str(Path(models).expanduser().resolve()) if models else None,
         }
         log.info("scoring %s on schedule %r; Ctrl-C stops", library, cron)
         try:

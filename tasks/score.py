@@ -10,17 +10,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from emoscore.catalog import ImageFile
-from emoscore.config import load_params
+from emoscore.models_home import resolve_params
 from emoscore.score import Scorer
 
 
 @functools.cache
-def _scorer(params_path: str) -> Scorer:
-    """One Scorer per worker process and params file (models load once, not per chunk)."""
-    return Scorer.from_params(load_params(params_path))
+def _scorer(params_path: str, models: str | None) -> Scorer:
+    """One Scorer per worker process and params file or models home (models load once, not per chunk)."""
+    return Scorer.from_params(resolve_params(Path(params_path), Path(models) if models else None))
 
 
 @task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def score_chunk(files: list[ImageFile], catalog: Path, params_path: str, flow_run_id: str) -> list[dict]:
+def score_chunk(files: list[ImageFile], catalog: Path, params_path: str, flow_run_id: str,
+                models: str | None = None) -> list[dict]:  # fmt: skip
     """Rows for a chunk of images (every image gets one, ok or error); writes MIDI, audio and charts."""
-    return _scorer(str(Path(params_path).resolve())).score_files(files, catalog, flow_run_id)
+    return _scorer(str(Path(params_path).resolve()), models).score_files(files, catalog, flow_run_id)

@@ -1,0 +1,108 @@
+"""The Python API: load a trained set, score photos, compose pieces.
+
+import emoscore
+models = emoscore.load("~/emoscore-models")          # a models home; None = $EMOSCORE_MODELS or ./params.yaml
+rows = models.score(["photo.jpg", "album/"])          # one catalog row (a dict) per image
+piece = models.compose(valence=7.5, arousal=8.0, out="piece.mid", audio="piece.flac")
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Self
+
+from emoscore import catalog as catalog_store
+from emoscore.catalog import ImageFile, error_row, unreadable_file
+from emoscore.config import Params
+from emoscore.library import Skipped, hash_images, iter_library
+from emoscore.models_home import resolve_params
+from emoscore.music.compose import Piece
+
+MEDIA_COLUMNS = ("midi_path", "audio_path", "chart_path")
+
+
+class Models:
+    """A trained set, loaded on first use: scoring starts its worker processes once, composing loads the music
+    model once. Close it (or use `with`) to stop the workers."""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self._scorer = None
+        self._media: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the scoring workers (media written without a catalog stay until the interpreter exits)."""
+        if self._scorer is not None:
+            self._scorer.close()
+            self._scorer = None
+
+    @property
+    def scorer(self):  # noqa: ANN201 (emoscore.score.Scorer, imported when first asked for)
+        """The scorer of this set (models loaded on first use)."""
+        if self._scorer is None:
+            from emoscore.score import Scorer
+
+            self._scorer = Scorer.from_params(self.params)
+        return self._scorer
+
+    def score(self, paths: Iterable[str | Path] | str | Path, catalog: str | Path | None = None) -> list[dict]:
+        """Rows for every image under `paths` (files or folders), in order, ok or error. With `catalog` the rows
+        are also written to it (media paths relative to it, as stored); without, the MIDI, audio and charts go
+        to a temporary folder and the rows carry their absolute paths."""
+        paths = [paths] if isinstance(paths, str | Path) else list(paths)
+        files: list[ImageFile] = []
+        failed: list[dict] = []
+        for path in paths:
+            for item in hash_images(iter_library(Path(path).expanduser(), self.params.score.follow_symlinks_outside)):
+                if isinstance(item, ImageFile):
+                    files.append(item)
+                elif not isinstance(item, Skipped):
+                    failed.append(error_row(self.scorer.identity, unreadable_file(item[0]), item[1]))
+        if catalog is None:
+            self._media = self._media or tempfile.TemporaryDirectory(prefix="emoscore-")
+            folder = Path(self._media.name)
+        else:
+            folder = Path(catalog).expanduser()
+        rows = self.scorer.score_files(files, folder) + failed
+        if catalog is not None:
+            with catalog_store.catalog_lock(folder):
+                catalog_store.write_part(folder, rows)
+            return rows
+        for row in rows:
+            row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
+        return rows
+
+    def compose(self, quadrant: str | int | None = None, *, valence: float | None = None,
+                arousal: float | None = None, bars: int | None = None, seed: int = 0,
+                out: str | Path = "piece.mid", audio: str | Path | None = None) -> Piece:  # fmt: skip
+        """Write a piece for a quadrant ('Q1'…'Q4') or for a (valence, arousal) on the 1–10 scale (which also
+        sets its intensity within the quadrant): MIDI at `out`, audio at `audio` when given."""
+        from emoscore.bridge import arousal_intensity, vad_to_quadrant
+        from emoscore.music.compose import compose_piece
+        from emoscore.music.generate import parse_quadrant
+        from emoscore.score import music_model
+
+        midpoint = self.params.score.quadrant_midpoint
+        if (valence is None) != (arousal is None) or (quadrant is None) == (valence is None):
+            raise ValueError("give a quadrant, or a valence and an arousal (not both)")
+        if valence is not None:
+            number, intensity = vad_to_quadrant(valence, arousal, midpoint).number, arousal_intensity(arousal, midpoint)
+        else:
+            number, intensity = parse_quadrant(quadrant), 0.0
+        model = music_model(Path(self.params.music.out), self.params.score.device, self.params.emopia.vocabulary)
+        generation = self.params.generation
+        return compose_piece(model, number, bars or self.params.score.bars, seed, generation, Path(out),
+                             Path(audio) if audio else None, self.params.render, intensity)  # fmt: skip
+
+
+def load(models: str | Path | None = None, params: str | Path = "params.yaml") -> Models:
+    """A trained set: the models home `models`, else $EMOSCORE_MODELS, else the project's `params`."""
+    return Models(resolve_params(Path(params), Path(models).expanduser() if models else None))
