@@ -33,11 +33,12 @@ install_python_packages() {
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
     local stamp=.venv/.emoscore-installed
     local wanted
-    wanted=$(sha256sum pyproject.toml | cut -c1-16)
+    wanted=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         .venv/bin/python -m pip install -q --upgrade pip
-        # pip takes the torch/torchvision pair pinned in pyproject.toml (several GB; runs on the CPU too).
-        .venv/bin/python -m pip install -q -e ".[dev]"
+        # pip takes the torch/torchvision pair pinned in pyproject.toml (several GB; runs on the CPU too), every
+        # other package at the version in constraints.txt (the set the tests passed with)
+        .venv/bin/python -m pip install -q -c constraints.txt -e ".[pipeline,dev]"
         echo "$wanted" > "$stamp"
     fi
 }
