@@ -57,8 +57,10 @@ def score(
     try:
         resolve_params(params, models)
         if dask or (prefect if prefect is not None else prefect_server_configured()):
-            from flows.score_images import dask_task_runner, score_images
+            from flows.score_images import dask_task_runner, dask_workers, score_images
 
+            if dask:  # every worker busy with one chunk and the next one queued behind it
+                arguments["max_in_flight"] = 2 * dask_workers(dask)
             flow = score_images.with_options(task_runner=dask_task_runner(dask)) if dask else score_images
             summary = flow(**arguments)
         else:

@@ -30,16 +30,18 @@ def score_images(
     wait_for_lock: bool = True,
     report: str | None = None,
     models: str | None = None,
+    max_in_flight: int = 2,
 ) -> dict:
     """Score what is new under `library` (default: params score.library) into `catalog`, with the models home
-    `models` when given (paths sent to task workers are absolute, so a worker on another machine finds them)."""
+    `models` when given (paths sent to task workers are absolute, so a worker on another machine finds them),
+    keeping `max_in_flight` chunks submitted at once (a Dask cluster: twice its workers)."""
     params = resolve_params(Path(params_path), Path(models) if models else None)
-    library_path = Path(library) if library else params.score.library
+    library_path = (Path(library) if library else params.score.library).absolute()
     catalog_path = (Path(catalog) if catalog else params.score.catalog).absolute()
     run_id = str(get_run_context().flow_run.id)
     try:
         summary = _run(params, library_path, catalog_path, str(Path(params_path).absolute()), retry_errors,
-                       wait_for_lock, run_id, models)  # fmt: skip
+                       wait_for_lock, run_id, models, max_in_flight)  # fmt: skip
     except CatalogBusy as busy:
         get_run_logger().warning("skipping this run: %s", busy)
         return {"skipped_run": str(busy), "library": str(library_path), "catalog": str(catalog_path)}
@@ -55,7 +57,7 @@ def score_images(
 
 
 def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool,
-         run_id: str, models: str | None) -> dict:  # fmt: skip
+         run_id: str, models: str | None, max_in_flight: int) -> dict:  # fmt: skip
     home = str(Path(models).expanduser().absolute()) if models else None
     return score_library(
         library,
@@ -63,6 +65,7 @@ def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_e
         Identity.from_params(params),
         lambda files: score_chunk.submit(files, catalog, params_path, run_id, home),
         chunk_size=params.score.chunk_size,
+        max_in_flight=max_in_flight,
         retry_errors=retry_errors,
         wait_for_lock=wait,
         follow_outside=params.score.follow_symlinks_outside,
@@ -78,6 +81,16 @@ def dask_task_runner(dask: str):  # noqa: ANN201 (prefect_dask is imported only 
         workers = int(dask.split(":", 1)[1] or 2)
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
     return DaskTaskRunner(address=dask)
+
+
+def dask_workers(dask: str) -> int:
+    """How many workers the cluster has: N for `local:N`, else asked of the scheduler (at least one)."""
+    if dask.startswith("local:"):
+        return int(dask.split(":", 1)[1] or 2)
+    from distributed import Client
+
+    with Client(dask, timeout=30) as client:
+        return max(1, len(client.scheduler_info()["workers"]))
 
 
 def score_demo() -> dict:

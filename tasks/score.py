@@ -4,6 +4,7 @@ fails on I/O, and concurrency (each chunk is submitted, locally or to a Dask clu
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 from prefect import task
@@ -13,10 +14,17 @@ from emoscore.catalog import ImageFile
 from emoscore.models_home import resolve_params
 from emoscore.score import Scorer
 
+_LOADING = threading.Lock()  # a Dask worker may run two chunks at once: the first one loads, the other waits
 
-@functools.cache
+
 def _scorer(params_path: str, models: str | None) -> Scorer:
     """One Scorer per worker process and params file or models home (models load once, not per chunk)."""
+    with _LOADING:
+        return _load_scorer(params_path, models)
+
+
+@functools.cache
+def _load_scorer(params_path: str, models: str | None) -> Scorer:
     return Scorer.from_params(resolve_params(Path(params_path), Path(models) if models else None))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -64,12 +65,15 @@ class _Predict(nn.Module):
         return self.model.predict(contexts, bodies)
 
 
+_EXPORT_LOCK = threading.Lock()  # torch.onnx.export keeps global state: one export at a time per process
+
+
 def export_onnx(model: EmoticNet) -> bytes:
     """The model as an ONNX graph with a dynamic batch size (kept in memory: ONNX Runtime loads it from bytes)."""
     context, body = model.config.context_size, model.config.body_size
     example = (torch.zeros(1, 3, context, context), torch.zeros(1, 3, body, body))
     buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    with _EXPORT_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice; its output is what we test
         torch.onnx.export(
             _Predict(model.eval()), example, buffer, input_names=["contexts", "bodies"],

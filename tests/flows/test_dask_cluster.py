@@ -1,0 +1,70 @@
+"""Scoring on a real Dask cluster: a scheduler and two workers as separate processes over TCP on 127.0.0.1, the
+command run from another folder, the same rows as a local run."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emoscore.catalog import read_catalog
+from emoscore.run import score_here
+from tests.helpers import photo
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_path):
+    library, elsewhere = tmp_path / "library", tmp_path / "elsewhere"
+    for index in range(7):
+        photo(library / f"p{index}.jpg", size=(60 + index, 48))
+    (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    elsewhere.mkdir()
+    address = f"tcp://127.0.0.1:{free_port()}"
+    environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment, "cwd": tmp_path}
+    scheduler = subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":")[-1],
+                                  "--no-dashboard"], **quiet)  # fmt: skip
+    workers = [subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet)
+               for _ in range(2)]  # fmt: skip
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        started = time.monotonic()
+        command = [BIN / "emoscore", "score", library, "--dask", address, "--catalog", tmp_path / "dask",
+                   "--params", project / "params.yaml", "--json"]  # fmt: skip
+        result = subprocess.run(command, cwd=elsewhere, capture_output=True, text=True, env=environment,
+                                timeout=600)  # fmt: skip
+        assert result.returncode == 1, result.stderr[-2000:]  # the broken file fails; the rest scored
+        summary = json.loads(result.stdout)
+        assert (summary["scored"], summary["failed"]) == (7, 1), summary
+        assert time.monotonic() - started < 600
+    finally:
+        for process in (*workers, scheduler):
+            process.terminate()
+        for process in (*workers, scheduler):
+            process.wait(timeout=60)
+    local = score_here(str(library), str(tmp_path / "local"), str(project / "params.yaml"), progress=False)
+    assert (local["scored"], local["failed"]) == (7, 1)
+    rows = {name: {r["image_id"]: r for r in read_catalog(tmp_path / name).to_pylist()} for name in ("local", "dask")}
+    assert rows["local"].keys() == rows["dask"].keys()
+    for image_id, here in rows["local"].items():
+        there = rows["dask"][image_id]
+        assert (here["status"], here["quadrant"], here["path"]) == (there["status"], there["quadrant"], there["path"])
+        if here["status"] == "ok":
+            assert abs(here["valence"] - there["valence"]) < 1e-4
+            midi = (tmp_path / "local" / here["midi_path"], tmp_path / "dask" / there["midi_path"])
+            assert midi[0].read_bytes() == midi[1].read_bytes()
