@@ -36,11 +36,16 @@ def score_images(
     `models` when given (paths sent to task workers are absolute, so a worker on another machine finds them),
     keeping `max_in_flight` chunks submitted at once (a Dask cluster: twice its workers)."""
     params = resolve_params(Path(params_path), Path(models) if models else None)
-    library_path = (Path(library) if library else params.score.library).absolute()
-    catalog_path = (Path(catalog) if catalog else params.score.catalog).absolute()
-    run_id = str(get_run_context().flow_run.id)
+    library_path = Path(library) if library else params.score.library
+    catalog_path = Path(catalog) if catalog else params.score.catalog
+    context = get_run_context()
+    run_id = str(context.flow_run.id)
+    # a Dask worker may run in another folder or on another machine: it gets absolute paths (rows then too)
+    library_sent, catalog_sent = (
+        (library_path.absolute(), catalog_path.absolute()) if _on_dask(context) else (library_path, catalog_path)
+    )
     try:
-        summary = _run(params, library_path, catalog_path, str(Path(params_path).absolute()), retry_errors,
+        summary = _run(params, library_sent, catalog_sent, str(Path(params_path).absolute()), retry_errors,
                        wait_for_lock, run_id, models, max_in_flight)  # fmt: skip
     except CatalogBusy as busy:
         get_run_logger().warning("skipping this run: %s", busy)
@@ -54,6 +59,11 @@ def score_images(
         f"Scoring run over {library_path}",
     )
     return summary
+
+
+def _on_dask(context: object) -> bool:
+    """Whether this flow run submits its tasks to a Dask cluster (asked without importing Dask, ~1 s)."""
+    return type(getattr(context, "task_runner", None)).__module__.startswith("prefect_dask")
 
 
 def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool,
