@@ -6,14 +6,32 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from emoscore.errors import InvalidImage
 
+pillow_heif.register_heif_opener()  # HEIC/HEIF, what iPhones store; Pillow reads AVIF itself
+
 # 100 megapixels: above any phone or DSLR still, far below what a decompression bomb asks for.
 DEFAULT_MAX_PIXELS = 100_000_000
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif", ".avif"}
+)
+# camera RAW: a demosaicing decoder is its own project; such files are skipped with this reason
+RAW_SUFFIXES = frozenset({".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".dng", ".raf", ".orf", ".rw2", ".pef",
+                          ".srw", ".x3f", ".3fr", ".iiq", ".rwl"})  # fmt: skip
+RAW_REASON = "camera RAW file (not decoded: export a JPEG or HEIC of it)"
+TRANSPOSING = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
+DISPLAYED_SIZE = "emoscore.displayed_size"  # info key: (width, height) of the full image as displayed
+
+
+def displayed_size(opened: Image.Image) -> tuple[int, int]:
+    """Width and height of an opened image as it is displayed: after its EXIF orientation, at full resolution."""
+    width, height = opened.size
+    orientation = opened.getexif().get(0x0112, 1)
+    return (height, width) if orientation in TRANSPOSING else (width, height)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -56,7 +74,8 @@ def decode_image(
 ) -> Image.Image:
     """Open an image fully (first frame of animations) as upright RGB or raise InvalidImage with the reason.
 
-    `draft` lets JPEG decoding scale down by a power of two while decoding, when the caller only needs that size.
+    `draft` lets JPEG decoding scale down by a power of two while decoding, when the caller only needs that size;
+    the full displayed size stays in `image.info[DISPLAYED_SIZE]` (what the catalog records, boxes are scaled to).
     """
     path = Path(path)
     try:
@@ -69,13 +88,16 @@ def decode_image(
                 if width == 0 or height == 0:
                     raise InvalidImage(path, "image has zero width or height")
                 opened.seek(0)
+                shown = displayed_size(opened)
                 if draft is not None and opened.format == "JPEG" and opened.mode in ("RGB", "L"):
-                    return _decode_jpeg_scaled(path, opened, draft)
-                if draft is not None and opened.format == "JPEG":
-                    opened.draft("RGB", draft)
-                opened.load()
-                upright = ImageOps.exif_transpose(opened)
-                return _to_rgb(upright).copy()
+                    image = _decode_jpeg_scaled(path, opened, draft)
+                else:
+                    if draft is not None and opened.format == "JPEG":
+                        opened.draft("RGB", draft)
+                    opened.load()
+                    image = _to_rgb(ImageOps.exif_transpose(opened)).copy()
+                image.info[DISPLAYED_SIZE] = shown
+                return image
     except InvalidImage:
         raise
     except FileNotFoundError:

@@ -21,7 +21,7 @@ from emoscore import catalog as catalog_store
 from emoscore.catalog import Identity, ImageFile, error_row, unreadable_file
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
-from emoscore.images import IMAGE_SUFFIXES
+from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ def iter_library(root: Path, follow_outside: bool = False) -> Iterator[Path | Sk
         folders.sort()
         for name in sorted(files):
             path = Path(directory) / name
+            if path.suffix.lower() in RAW_SUFFIXES:
+                yield Skipped(str(path), RAW_REASON)
+                continue
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             if path.is_symlink():

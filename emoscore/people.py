@@ -17,9 +17,10 @@ from emoscore.emotic.dataset import resize_rgb, to_tensor
 from emoscore.emotic.detect import Detection, build_detector
 from emoscore.emotic.inference import VadEngine
 from emoscore.errors import InvalidImage
-from emoscore.images import decode_image
+from emoscore.images import DISPLAYED_SIZE, decode_image
 
 PeopleScores = tuple[np.ndarray, np.ndarray]  # category probabilities [people, 26], VAD [people, 3]
+DETECTOR_SIDE = 800  # pixels on the short side a people detector sees at least (smaller people are missed)
 
 
 @dataclass
@@ -47,15 +48,19 @@ def prepare_image(
     """Decode (JPEG decoded at reduced size when large), find people, cut and resize crops. Runs in workers."""
     prepared = PreparedImage(file)
     try:
-        # JPEGs decode straight at 1/2…1/8 scale when that still leaves enough pixels for both crops
-        target = max(context_size, 2 * body_size)
+        # JPEGs decode straight at 1/2…1/8 scale when that still leaves enough pixels for both crops (and for
+        # a people detector, DETECTOR_SIDE on the short side); rows record the full displayed size regardless
+        target = max(context_size, 2 * body_size, DETECTOR_SIDE if detector != "none" else 0)
         image = decode_image(file.path, max_pixels=max_pixels, draft=(target, target))
-        prepared.width, prepared.height = image.size
+        prepared.width, prepared.height = image.info.get(DISPLAYED_SIZE, image.size)
+        scale_x, scale_y = prepared.width / image.width, prepared.height / image.height
         for detection in _detector(detector, detector_weights)(image):
             box = clip_box(detection.box, image.width, image.height, 2)
             if box is None:
                 continue
-            prepared.boxes.append(box)
+            left, top, right, bottom = box
+            prepared.boxes.append((round(left * scale_x), round(top * scale_y), round(right * scale_x),
+                                   round(bottom * scale_y)))  # fmt: skip
             prepared.detector_scores.append(detection.score)
             prepared.bodies.append(resize_rgb(image.crop(box), body_size))
         if not prepared.bodies:

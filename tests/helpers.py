@@ -58,3 +58,18 @@ def prepare_or_die(file, **options):
     if "crash" in file.path:
         os._exit(1)
     return prepare_image(file, **options)
+
+
+def assert_same_catalogs(first: Path, second: Path) -> None:
+    """Two catalogs of the same photos hold the same rows: status, path, quadrant, VAD and byte-identical MIDI."""
+    from emoscore.catalog import read_catalog
+
+    rows = [{r["image_id"]: r for r in read_catalog(catalog).to_pylist()} for catalog in (first, second)]
+    assert rows[0].keys() == rows[1].keys()
+    for image_id, here in rows[0].items():
+        there = rows[1][image_id]
+        for column in ("status", "path", "quadrant", "error"):
+            assert here[column] == there[column], column
+        if here["status"] == "ok":
+            assert abs(here["valence"] - there["valence"]) < 1e-4 and abs(here["arousal"] - there["arousal"]) < 1e-4
+            assert (first / here["midi_path"]).read_bytes() == (second / there["midi_path"]).read_bytes()

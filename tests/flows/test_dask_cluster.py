@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from emoscore.catalog import read_catalog
 from emoscore.run import score_here
-from tests.helpers import photo
+from tests.helpers import assert_same_catalogs, photo
 
 BIN = Path(sys.executable).parent
 
@@ -59,12 +58,4 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
             process.wait(timeout=60)
     local = score_here(str(library), str(tmp_path / "local"), str(project / "params.yaml"), progress=False)
     assert (local["scored"], local["failed"]) == (7, 1)
-    rows = {name: {r["image_id"]: r for r in read_catalog(tmp_path / name).to_pylist()} for name in ("local", "dask")}
-    assert rows["local"].keys() == rows["dask"].keys()
-    for image_id, here in rows["local"].items():
-        there = rows["dask"][image_id]
-        assert (here["status"], here["quadrant"], here["path"]) == (there["status"], there["quadrant"], there["path"])
-        if here["status"] == "ok":
-            assert abs(here["valence"] - there["valence"]) < 1e-4
-            midi = (tmp_path / "local" / here["midi_path"], tmp_path / "dask" / there["midi_path"])
-            assert midi[0].read_bytes() == midi[1].read_bytes()
+    assert_same_catalogs(tmp_path / "local", tmp_path / "dask")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from emoscore.catalog import read_catalog
-from tests.helpers import photo
+from tests.helpers import assert_same_catalogs, photo
 
 HOLD = """
 import sys, time
@@ -60,15 +60,7 @@ def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, t
         library=str(library), catalog=str(tmp_path / "dask"), params_path=params
     )
     assert (local["scored"], local["failed"]) == (on_dask["scored"], on_dask["failed"]) == (4, 1)
-    rows = {name: {r["image_id"]: r for r in read_catalog(tmp_path / name).to_pylist()} for name in ("local", "dask")}
-    assert rows["local"].keys() == rows["dask"].keys()
-    for image_id, here in rows["local"].items():
-        there = rows["dask"][image_id]
-        assert (here["status"], here["quadrant"], here["error"]) == (there["status"], there["quadrant"], there["error"])
-        if here["status"] == "ok":
-            assert abs(here["valence"] - there["valence"]) < 1e-4 and abs(here["arousal"] - there["arousal"]) < 1e-4
-            midi = (tmp_path / "local" / here["midi_path"], tmp_path / "dask" / there["midi_path"])
-            assert midi[0].read_bytes() == midi[1].read_bytes()
+    assert_same_catalogs(tmp_path / "local", tmp_path / "dask")
 
 
 def test_score_command_exit_codes_and_json_summary(prefect_harness, project, tmp_path):

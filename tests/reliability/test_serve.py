@@ -15,6 +15,17 @@ from tests.helpers import PROJECT, photo
 pytestmark = pytest.mark.slow
 
 
+def stop_cleanly(server: subprocess.Popen, stop: signal.Signals, output) -> None:
+    """Send `stop`; serve must exit 0 within a minute (killed, with its log shown, if it does not)."""
+    server.send_signal(stop)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        pytest.fail(f"serve did not stop within 60 s of {stop.name}:\n{output.read_text()[-3000:]}")
+    assert server.returncode == 0, f"serve exited with {server.returncode}:\n{output.read_text()[-3000:]}"
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project, stop):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
@@ -34,13 +45,7 @@ def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project, stop):
             time.sleep(2)
         assert part_files(catalog), f"no cron tick scored the library within 4 minutes:\n{output.read_text()[-3000:]}"
     finally:
-        server.send_signal(stop)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail(f"serve did not stop within 60 s of {stop.name}:\n{output.read_text()[-3000:]}")
-    assert server.returncode == 0, f"serve exited with {server.returncode}:\n{output.read_text()[-3000:]}"
+        stop_cleanly(server, stop, output)
     deadline = time.time() + 30  # the Prefect server serve started, and any flow-run process, are gone too
     while time.time() < deadline:
         try:
@@ -74,10 +79,4 @@ def test_serve_stops_every_time_whenever_the_signal_comes(tmp_path, project):
             time.sleep(0.2)
         assert "on schedule" in output.read_text(), output.read_text()[-3000:]
         time.sleep(attempt % 5)  # 0–4 s into serving: the runner starting, polling, idle
-        server.send_signal(stop)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            pytest.fail(f"attempt {attempt}: no stop within 60 s of {stop.name}:\n{output.read_text()[-3000:]}")
-        assert server.returncode == 0, f"attempt {attempt} exited {server.returncode}:\n{output.read_text()[-3000:]}"
+        stop_cleanly(server, stop, output)
