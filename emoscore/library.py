@@ -22,6 +22,7 @@ from emoscore.catalog import Identity, ImageFile, error_row, unreadable_file
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
+from emoscore.scan_index import ScanIndex
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,26 @@ def iter_library(root: Path, follow_outside: bool = False) -> Iterator[Path | Sk
             yield path
 
 
-def hash_images(paths: Iterable[Path | Skipped]) -> Iterator[ImageFile | Skipped | tuple[str, str]]:
-    """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row)."""
+def hash_images(paths: Iterable[Path | Skipped],
+                index: ScanIndex | None = None) -> Iterator[ImageFile | Skipped | tuple[str, str]]:  # fmt: skip
+    """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row).
+
+    With an `index`, a file unchanged since a pass hashed it (or only renamed) is not read again."""
     for path in paths:
         if isinstance(path, Skipped):
             yield path
             continue
         try:
-            image_id, size = file_sha256(path)
+            stat = path.stat()
+            image_id = index.known(str(path), stat) if index is not None else None
+            size = stat.st_size
+            if image_id is None:
+                image_id, size = file_sha256(path)
         except OSError as error:
             yield (str(path), f"cannot read: {error.strerror or error}")
             continue
+        if index is not None:
+            index.record(str(path), stat, image_id)
         yield ImageFile(str(path), image_id, size)
 
 
@@ -140,6 +150,7 @@ def score_library(
         if removed:
             log.warning("removed %d temporary part files left by an interrupted run", removed)
         done = catalog_store.done_keys(catalog, include_errors=not retry_errors)
+        index = ScanIndex.load(catalog)
         seen: dict[str, str] = {}
         in_flight: deque[RowsFuture] = deque()
         chunk: list[ImageFile] = []
@@ -157,7 +168,7 @@ def score_library(
             while len(in_flight) > limit:
                 write(in_flight.popleft().result())
 
-        for item in hash_images(found):
+        for item in hash_images(found, index):
             if isinstance(item, Skipped):
                 summary.skipped[item.reason.split(" (")[0]] += 1
                 log.warning("skipped %s: %s", item.path, item.reason)
@@ -191,4 +202,5 @@ def score_library(
             in_flight.append(submit(chunk))
         drain(0)
         bar.close()
+        index.save(catalog, library)  # only after every row is written: a killed pass re-hashes, loses nothing
     return summary

@@ -1,0 +1,90 @@
+"""The catalog's scan index: (path, size, mtime_ns, inode) → image id of every file a pass hashed, so the next pass
+reads only what changed.
+
+A file whose path, size, modification time and inode are all unchanged keeps its id without being read; a file
+at a new path with the size, time and inode of a known one (a rename or move within the file system) too. Any
+other file is hashed. The index lives with the catalog (`scan_index.parquet`) and is replaced atomically, like
+the part files; a missing or unreadable index only costs one full pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "scan_index.parquet"
+SCHEMA = pa.schema([("path", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("inode", pa.int64()),
+                    ("image_id", pa.string())])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a file looked like when it was hashed, and its content hash."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    image_id: str
+
+    def same_file(self, stat: os.stat_result) -> bool:
+        """The file was not changed since (size, modification time and inode all equal)."""
+        return (self.size, self.mtime_ns, self.inode) == (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+class ScanIndex:
+    """The index of a catalog: known files by path and by (size, mtime_ns, inode); records this pass's files."""
+
+    def __init__(self, entries: dict[str, Entry] | None = None) -> None:
+        self.entries = entries or {}
+        self.by_identity = {(e.size, e.mtime_ns, e.inode): e.image_id for e in self.entries.values()}
+        self.seen: dict[str, Entry] = {}
+
+    @classmethod
+    def load(cls, catalog: Path) -> ScanIndex:
+        """The catalog's index (empty when there is none yet or it cannot be read)."""
+        path = Path(catalog) / INDEX_FILE
+        if not path.exists():
+            return cls()
+        try:
+            table = pq.read_table(path, schema=SCHEMA)
+        except (OSError, pa.ArrowInvalid) as error:
+            log.warning("%s: unreadable (%s); this pass hashes every file", path, error)
+            return cls()
+        columns = table.to_pydict()
+        return cls({path: Entry(size, mtime, inode, image_id) for path, size, mtime, inode, image_id in zip(
+            columns["path"], columns["size"], columns["mtime_ns"], columns["inode"], columns["image_id"], strict=True
+        )})  # fmt: skip
+
+    def known(self, path: str, stat: os.stat_result) -> str | None:
+        """The image id of an unchanged (or only renamed) file, or None when it must be hashed."""
+        entry = self.entries.get(path)
+        if entry is not None and entry.same_file(stat):
+            return entry.image_id
+        return self.by_identity.get((stat.st_size, stat.st_mtime_ns, stat.st_ino))
+
+    def record(self, path: str, stat: os.stat_result, image_id: str) -> None:
+        """Remember a file of this pass."""
+        self.seen[path] = Entry(stat.st_size, stat.st_mtime_ns, stat.st_ino, image_id)
+
+    def save(self, catalog: Path, library: Path) -> None:
+        """Write the index atomically: this pass's files, and the known files outside the library it walked
+        (other libraries scored into the same catalog); files gone from this library are dropped."""
+        root = str(Path(library))
+        kept = {p: e for p, e in self.entries.items() if not (p == root or p.startswith(root.rstrip("/") + "/"))}
+        merged = {**kept, **self.seen}
+        table = pa.Table.from_pydict({
+            "path": list(merged), "size": [e.size for e in merged.values()],
+            "mtime_ns": [e.mtime_ns for e in merged.values()], "inode": [e.inode for e in merged.values()],
+            "image_id": [e.image_id for e in merged.values()],
+        }, schema=SCHEMA)  # fmt: skip
+        path = Path(catalog) / INDEX_FILE
+        temporary = path.with_name(f".{INDEX_FILE}.tmp")
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
