@@ -340,6 +340,18 @@ def catalog_query(
         raise fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
 
 
+@catalog_app.command("compact")
+def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
+    """Merge the catalog's part files into one, keeping the newest row per key (waits for a running scoring)."""
+    from emoscore.compaction import compact
+
+    try:
+        done = compact(_catalog_path(catalog, params))
+    except EmoscoreError as error:
+        raise fail(error) from None
+    console.print(f"{done.parts_before} part files, {done.rows_before} rows → 1 part file, {done.rows_after} rows")
+
+
 @catalog_app.command("stats")
 def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
     """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""

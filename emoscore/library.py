@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from emoscore import catalog as catalog_store
 from emoscore.catalog import Identity, ImageFile, error_row, unreadable_file
+from emoscore.compaction import finish_interrupted
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
@@ -146,6 +147,7 @@ def score_library(
     """Score every new image under `library` into `catalog`; returns the run's summary."""
     summary = RunSummary()
     with catalog_store.catalog_lock(catalog, wait=wait_for_lock):
+        finish_interrupted(catalog)  # a compaction killed mid-way, before its temporary file is swept below
         removed = catalog_store.remove_stale_temporaries(catalog)
         if removed:
             log.warning("removed %d temporary part files left by an interrupted run", removed)
