@@ -69,16 +69,26 @@ class Models:
         if catalog is None:
             self._media = self._media or tempfile.TemporaryDirectory(prefix="emoscore-")
             folder = Path(self._media.name)
-        else:
-            folder = Path(catalog).expanduser()
-        rows = self.scorer.score_files(files, folder) + failed
-        if catalog is not None:
-            with catalog_store.catalog_lock(folder):
-                catalog_store.write_part(folder, rows)
+            rows = self.scorer.score_files(files, folder) + failed
+            for row in rows:
+                row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
             return rows
-        for row in rows:
-            row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
-        return rows
+        return self._score_into(Path(catalog).expanduser(), files, failed)
+
+    def _score_into(self, catalog: Path, files: list[ImageFile], failed: list[dict]) -> list[dict]:
+        """Score into a catalog as a scoring run does: under its lock, images it already holds with these models
+        and settings are not scored again (their stored rows come back), the new rows are written."""
+        identity = self.scorer.identity
+        with catalog_store.catalog_lock(catalog):
+            done = catalog_store.done_keys(catalog)
+            new = [file for file in files if identity.key(file.image_id) not in done]
+            fresh = [row for row in failed if identity.key(row["image_id"]) not in done]
+            scored = {row["image_id"]: row for row in self.scorer.score_files(new, catalog) + fresh}
+            catalog_store.write_part(catalog, list(scored.values()))
+            stored = {row["image_id"]: row for row in catalog_store.read_catalog(catalog).to_pylist()
+                      if tuple(row[name] for name in catalog_store.KEY) in done}  # fmt: skip
+        wanted = [file.image_id for file in files] + [row["image_id"] for row in failed]
+        return [scored.get(image_id) or stored[image_id] for image_id in wanted]
 
     def compose(self, quadrant: str | int | None = None, *, valence: float | None = None,
                 arousal: float | None = None, bars: int | None = None, seed: int = 0,

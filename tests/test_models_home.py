@@ -80,3 +80,15 @@ def test_score_doctor_and_the_three_line_api_work_from_outside_the_project(home,
     status, midi, piece = json.loads(result.stdout.strip().splitlines()[-1])
     assert status == "ok" and Path(midi).is_absolute()
     assert miditoolkit.MidiFile(outside / piece).instruments[0].notes
+
+
+def test_the_api_scores_into_a_catalog_once(home, tmp_path):
+    from emoscore.api import load
+    from emoscore.catalog import dataset
+
+    picture = photo(tmp_path / "photos" / "a.jpg")
+    with load(home) as models:
+        first = models.score([picture], catalog=tmp_path / "cat")
+        again = models.score(tmp_path / "photos", catalog=tmp_path / "cat")
+    assert first[0]["status"] == again[0]["status"] == "ok" and first[0]["image_id"] == again[0]["image_id"]
+    assert dataset(tmp_path / "cat").count_rows() == 1 and (tmp_path / "cat" / first[0]["midi_path"]).exists()
