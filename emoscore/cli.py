@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,11 @@ from emoscore import __version__
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
+
+if TYPE_CHECKING:
+    from emoscore.catalog import Identity
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True)
 tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
@@ -251,11 +256,12 @@ def _query_from(
     descending: bool,
     limit: int | None,
     detected: str | None,
+    identity: Identity | None = None,
 ):
     from emoscore.query import Query, parse_range
 
     return Query(quadrant, category, minimum, parse_range(valence, "valence"), parse_range(arousal, "arousal"),
-                 status, path_glob, sort, descending, limit, detected)  # fmt: skip
+                 status, path_glob, sort, descending, limit, detected, identity)  # fmt: skip
 
 
 QuadrantOption = Annotated[str | None, typer.Option(help="Q1 … Q4.")]
@@ -270,6 +276,25 @@ GlobOption = Annotated[str | None, typer.Option("--path-glob", help="e.g. '*/act
 SortOption = Annotated[str, typer.Option(help="valence, arousal, dominance, quadrant_confidence, category, path…")]
 DescOption = Annotated[bool, typer.Option("--desc", help="Sort descending.")]
 CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (default: params).")]
+
+
+AllModelsOption = Annotated[
+    bool, typer.Option("--all-models", help="Rows of every model version, not only the current models' rows.")
+]
+
+
+def _current(params: Path, all_models: bool) -> Identity | None:
+    """The identity of the current view: the models and settings of params.yaml / the models home (None: every
+    row, also when those models are not here to be digested)."""
+    from emoscore.catalog import Identity
+
+    if all_models:
+        return None
+    try:
+        return Identity.from_params(resolve_params(params, None))
+    except EmoscoreError as error:
+        log.warning("showing rows of every model version: %s", error)
+        return None
 
 
 def _catalog_path(catalog: Path | None, params: Path) -> Path:
@@ -295,6 +320,7 @@ def catalog_query(
     out: Annotated[Path | None, typer.Option(help="File to write (needed for parquet).")] = None,
     catalog: CatalogOption = None,
     params: ParamsOption = Path("params.yaml"),
+    all_models: AllModelsOption = False,
 ) -> None:
     """Find images, e.g. `--quadrant Q3 --category Sadness --min 0.6 --sort arousal`."""
     import pyarrow as pa
@@ -305,7 +331,7 @@ def catalog_query(
 
     try:
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None,
-                            detected)  # fmt: skip
+                            detected, _current(params, all_models))  # fmt: skip
         table = run_query(_catalog_path(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
@@ -353,12 +379,13 @@ def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("
 
 
 @catalog_app.command("stats")
-def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
+def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"),
+                           all_models: AllModelsOption = False) -> None:  # fmt: skip
     """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""
     from emoscore.query import catalog_stats
 
     try:
-        stats = catalog_stats(_catalog_path(catalog, params))
+        stats = catalog_stats(_catalog_path(catalog, params), identity=_current(params, all_models))
     except EmoscoreError as error:
         raise fail(error) from None
     Console().print_json(json.dumps(stats, default=str))
@@ -377,6 +404,7 @@ def gallery(
     path_glob: GlobOption = None,
     catalog: CatalogOption = None,
     params: ParamsOption = Path("params.yaml"),
+    all_models: AllModelsOption = False,
 ) -> None:
     """Write a static HTML gallery (thumbnails, VAD charts, audio, MIDI) of the catalog, or of a query."""
     from emoscore.gallery import write_gallery
@@ -385,7 +413,7 @@ def gallery(
     try:
         source = _catalog_path(catalog, params)
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None,
-                            detected)  # fmt: skip
+                            detected, _current(params, all_models))  # fmt: skip
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None

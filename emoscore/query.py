@@ -1,6 +1,8 @@
 """Questions to the catalog, answered by DuckDB straight from the Parquet part files (nothing is loaded whole).
 
-One row per key survives: where an image was rescored after an error, the newest row wins.
+One row per key survives: where an image was rescored after an error, the newest row wins. The current view keeps
+the rows of one identity (the models and settings params.yaml names), so a retrained model's rows do not stand
+beside the old ones.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from emoscore.catalog import KEY, SCHEMA, part_files
+from emoscore.catalog import KEY, SCHEMA, Identity, part_files
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
 
@@ -33,6 +35,7 @@ class Query:
     descending: bool = False
     limit: int | None = 50
     detected: str | None = None  # a category named above its threshold (for a person of the image)
+    identity: Identity | None = None  # the current view: only rows of these models and settings (None: all)
 
 
 def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
@@ -48,15 +51,25 @@ def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
         raise EmoscoreError(f"--{name} expects LOW:HIGH on the 1–10 scale, got {text!r}") from None
 
 
-def _relation(connection: duckdb.DuckDBPyConnection, catalog: Path) -> str:
+def _relation(connection: duckdb.DuckDBPyConnection, catalog: Path, identity: Identity | None = None) -> str:
+    """SQL for the catalog's rows, newest per key; with `identity`, only the rows of those models and settings."""
     files = part_files(catalog)
     if not files:
         connection.register("catalog_rows", pa.Table.from_pylist([], schema=SCHEMA))
     else:
         listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        connection.execute(f"CREATE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)")
+        connection.execute(
+            f"CREATE OR REPLACE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
+        )
     keys = ", ".join(KEY)
-    return f"(SELECT * FROM catalog_rows QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)"
+    current = ""
+    if identity is not None:
+        values = (identity.vad_model, identity.music_model, identity.params_hash)
+        current = "WHERE " + " AND ".join(
+            f"{name} = '{value.replace(chr(39), chr(39) * 2)}'" for name, value in zip(KEY[1:], values, strict=True)
+        )
+    return (f"(SELECT * FROM catalog_rows {current} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)")  # fmt: skip
 
 
 def category_expression(category: str) -> str:
@@ -69,7 +82,7 @@ def category_expression(category: str) -> str:
 def run_query(catalog: Path, query: Query) -> pa.Table:
     """The catalog rows matching `query`, as an Arrow table."""
     connection = duckdb.connect()
-    source = _relation(connection, catalog)
+    source = _relation(connection, catalog, query.identity)
     where, arguments = [], []
     if query.quadrant:
         where.append("quadrant = ?")
@@ -109,10 +122,12 @@ def run_query(catalog: Path, query: Query) -> pa.Table:
     return connection.sql(sql, params=arguments).to_arrow_table()
 
 
-def catalog_stats(catalog: Path, top: int = 10) -> dict:
-    """Counts per quadrant and status, the VAD distribution, frequent top categories and model versions."""
+def catalog_stats(catalog: Path, top: int = 10, identity: Identity | None = None) -> dict:
+    """Counts per quadrant and status, the VAD distribution and frequent top categories (of the current view with
+    `identity`), and the images of every model version in the catalog."""
     connection = duckdb.connect()
-    source = _relation(connection, catalog)
+    every = _relation(connection, catalog)
+    source = _relation(connection, catalog, identity)
 
     def rows(sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
@@ -143,6 +158,6 @@ def catalog_stats(catalog: Path, top: int = 10) -> dict:
         ),
         "models": [
             {"vad_model": v, "music_model": m, "params_hash": p, "images": n}
-            for v, m, p, n in rows(f"SELECT vad_model, music_model, params_hash, count(*) FROM {source} GROUP BY 1,2,3")
+            for v, m, p, n in rows(f"SELECT vad_model, music_model, params_hash, count(*) FROM {every} GROUP BY 1,2,3")
         ],
     }

@@ -94,8 +94,8 @@ def test_stats(catalog):
 
 
 def test_catalog_commands(catalog, tmp_path):
-    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--quadrant", "Q3", "--format", "json",
-                                 "--sort", "valence"])  # fmt: skip
+    query = ["catalog", "query", "--all-models", "--catalog", str(catalog)]
+    result = runner.invoke(app, [*query, "--quadrant", "Q3", "--format", "json", "--sort", "valence"])
     assert result.exit_code == 0, result.output
     assert [row["path"] for row in json.loads(result.stdout)] == [
         "/lib/act1/e.jpg",
@@ -104,26 +104,47 @@ def test_catalog_commands(catalog, tmp_path):
     ]
     out = tmp_path / "q.parquet"
     result = runner.invoke(
-        app, ["catalog", "query", "--catalog", str(catalog), "--format", "parquet", "--out", str(out)]
+        app, ["catalog", "query", "--all-models", "--catalog", str(catalog), "--format", "parquet", "--out", str(out)]
     )
     assert result.exit_code == 0 and out.stat().st_size > 0
     csv_file = tmp_path / "sad.csv"
-    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--detected", "Sadness", "--format",
-                                 "csv", "--sort", "valence", "--out", str(csv_file)])  # fmt: skip
+    result = runner.invoke(app, [*query, "--detected", "Sadness", "--format", "csv", "--sort", "valence", "--out",
+                                 str(csv_file)])  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(csv_file.open()))
     assert [(r["path"], r["categories_above_threshold"]) for r in rows] == [
         ("/lib/act1/e.jpg", "Sadness"),
         ("/lib/act1/a.jpg", "Sadness"),
     ]
-    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--detected", "Sadness"],
-                           env={"COLUMNS": "200"})  # fmt: skip
+    result = runner.invoke(app, [*query, "--detected", "Sadness"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "above threshold" in result.stdout and "a.jpg" in result.stdout
-    result = runner.invoke(app, ["catalog", "query", "--catalog", str(catalog), "--category", "Nope"])
+    result = runner.invoke(app, ["catalog", "query", "--all-models", "--catalog", str(catalog), "--category", "Nope"])
     assert result.exit_code == 2 and "unknown category" in result.output
-    result = runner.invoke(app, ["catalog", "stats", "--catalog", str(catalog)])
+    result = runner.invoke(app, ["catalog", "stats", "--all-models", "--catalog", str(catalog)])
     assert result.exit_code == 0 and json.loads(result.stdout)["images"] == 5
     result = runner.invoke(
-        app, ["gallery", "--catalog", str(catalog), "--out", str(tmp_path / "g"), "--quadrant", "Q1"]
+        app, ["gallery", "--all-models", "--catalog", str(catalog), "--out", str(tmp_path / "g"), "--quadrant", "Q1"]
     )
     assert result.exit_code == 0 and "c.jpg" in (tmp_path / "g" / "index.html").read_text()
+
+
+def test_the_current_view_shows_the_rows_of_the_models_in_use(tmp_path, project):
+    """After a retrain both models' rows are in the catalog; queries, stats and the gallery show the current
+    models' rows unless asked for all."""
+    from emoscore.catalog import Identity
+    from emoscore.config import load_params
+
+    current = Identity.from_params(load_params(project / "params.yaml"))
+    old = {"vad_model": "old", "music_model": "old", "params_hash": "old"}
+    new = {"vad_model": current.vad_model, "music_model": current.music_model, "params_hash": current.params_hash}
+    write_part(tmp_path, [{**_row("a.jpg", "Q3", 2.0, 3.0, 0.9), **old}, {**_row("b.jpg", "Q1", 8, 8, 0.1), **old}])
+    write_part(tmp_path, [{**_row("a.jpg", "Q1", 7.0, 7.0, 0.2, when=9), **new}])
+    assert names(run_query(tmp_path, Query(identity=current))) == ["a.jpg"]
+    assert names(run_query(tmp_path, Query())) == ["a.jpg", "a.jpg", "b.jpg"]
+    stats = catalog_stats(tmp_path, identity=current)
+    assert stats["images"] == 1 and stats["by_quadrant"] == {"Q1": 1} and len(stats["models"]) == 2
+    base = ["catalog", "query", "--catalog", str(tmp_path), "--params", str(project / "params.yaml"), "--format",
+            "json"]  # fmt: skip
+    shown = json.loads(runner.invoke(app, base).stdout)
+    assert [(row["path"], row["quadrant"]) for row in shown] == [("/lib/a.jpg", "Q1")]
+    assert len(json.loads(runner.invoke(app, [*base, "--all-models"]).stdout)) == 3
