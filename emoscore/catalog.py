@@ -160,7 +160,7 @@ def base_row(
 def error_row(identity: Identity, file: ImageFile, reason: str, flow_run_id: str = "", width: int = 0,
               height: int = 0) -> dict:  # fmt: skip
     """The row of an image that could not be scored, with the reason."""
-    log.warning("%s: %s", file.path, reason)
+    log.warning("%s: %s", utf8_text(file.path), reason)  # a log line must be encodable, whatever the file's name
     return base_row(identity, file, "error", reason, flow_run_id, width, height)
 
 
@@ -183,6 +183,15 @@ def part_files(catalog: Path) -> list[Path]:
     return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
 
 
+def sync_directory(directory: Path) -> None:
+    """Make the directory's entries (a rename, a deletion) durable, as fsync does for a file's bytes."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 def write_part(catalog: Path, rows: Sequence[dict]) -> Path | None:
     """Write rows as one new part file atomically; nothing is left behind if writing fails."""
     if not rows:
@@ -198,11 +207,7 @@ def write_part(catalog: Path, rows: Sequence[dict]) -> Path | None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, final)
-        directory_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+        sync_directory(directory)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise CatalogError(f"{directory}: cannot write a part file: {error.strerror or error}") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from emoscore.catalog import catalog_lock, dataset, part_files, parts_dir, read_catalog
+from emoscore.catalog import catalog_lock, dataset, part_files, parts_dir, read_catalog, sync_directory
 
 log = logging.getLogger(__name__)
 JOURNAL = ".compacting.json"
@@ -32,14 +32,6 @@ class Compaction:
     parts_before: int
     rows_before: int
     rows_after: int
-
-
-def _sync_directory(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def finish_interrupted(catalog: Path) -> None:
@@ -57,7 +49,7 @@ def finish_interrupted(catalog: Path) -> None:
     for leftover in (directory / f"{JOURNAL}.tmp", *directory.glob(".part-*-compacted-*.tmp")):
         leftover.unlink(missing_ok=True)  # the unfinished files of a compaction that never took effect
     if directory.is_dir():
-        _sync_directory(directory)
+        sync_directory(directory)
 
 
 def compact(catalog: Path, wait: bool = True) -> Compaction:
@@ -80,11 +72,11 @@ def compact(catalog: Path, wait: bool = True) -> Compaction:
         staged = directory / f"{JOURNAL}.tmp"
         staged.write_text(json.dumps({"merged": merged, "replaces": [part.name for part in parts]}))
         os.replace(staged, journal)
-        _sync_directory(directory)
+        sync_directory(directory)
         os.replace(temporary, directory / merged)
-        _sync_directory(directory)
+        sync_directory(directory)
         for part in parts:
             part.unlink()
         journal.unlink()
-        _sync_directory(directory)
+        sync_directory(directory)
         return Compaction(len(parts), rows_before, table.num_rows)

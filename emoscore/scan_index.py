@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "scan_index.parquet"
-SCHEMA = pa.schema([("path", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("inode", pa.int64()),
+# paths as the file system's bytes: a name that is not UTF-8 (os.fsdecode's surrogates) must round-trip exactly
+SCHEMA = pa.schema([("path", pa.binary()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("inode", pa.int64()),
                     ("image_id", pa.string())])  # fmt: skip
 
 
@@ -58,9 +59,8 @@ class ScanIndex:
             log.warning("%s: unreadable (%s); this pass hashes every file", path, error)
             return cls()
         columns = table.to_pydict()
-        return cls({path: Entry(size, mtime, inode, image_id) for path, size, mtime, inode, image_id in zip(
-            columns["path"], columns["size"], columns["mtime_ns"], columns["inode"], columns["image_id"], strict=True
-        )})  # fmt: skip
+        fields = zip(columns["size"], columns["mtime_ns"], columns["inode"], columns["image_id"], strict=True)
+        return cls({os.fsdecode(path): Entry(*entry) for path, entry in zip(columns["path"], fields, strict=True)})
 
     def known(self, path: str, stat: os.stat_result) -> str | None:
         """The image id of an unchanged (or only renamed) file, or None when it must be hashed."""
@@ -80,7 +80,7 @@ class ScanIndex:
         kept = {p: e for p, e in self.entries.items() if not (p == root or p.startswith(root.rstrip("/") + "/"))}
         merged = {**kept, **self.seen}
         table = pa.Table.from_pydict({
-            "path": list(merged), "size": [e.size for e in merged.values()],
+            "path": [os.fsencode(path) for path in merged], "size": [e.size for e in merged.values()],
             "mtime_ns": [e.mtime_ns for e in merged.values()], "inode": [e.inode for e in merged.values()],
             "image_id": [e.image_id for e in merged.values()],
         }, schema=SCHEMA)  # fmt: skip

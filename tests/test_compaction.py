@@ -55,7 +55,7 @@ def counted(real):
         return real(*args, **kwargs)
     return call
 compaction.os.replace = counted(os.replace)
-compaction._sync_directory = counted(compaction._sync_directory)
+compaction.sync_directory = counted(compaction.sync_directory)
 Path.unlink = counted(Path.unlink)
 compaction.compact(Path(sys.argv[1]))
 """

@@ -79,3 +79,15 @@ def test_a_broken_index_costs_one_full_pass_and_is_rewritten(tmp_path, monkeypat
     hashed.clear()
     a_pass(library, catalog)
     assert hashed == []  # rewritten: the next pass reads nothing
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_and_found_again(tmp_path, monkeypatch):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    library.mkdir()
+    odd = library / os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes, as old cameras and Windows shares write them
+    odd.write_bytes(os.urandom(1000))
+    a_pass(library, catalog)
+    hashed = []
+    real = library_module.file_sha256
+    monkeypatch.setattr(library_module, "file_sha256", lambda path: hashed.append(path) or real(path))
+    assert a_pass(library, catalog).already_done == 1 and hashed == []
