@@ -1,39 +1,32 @@
-"""`emoscore …` commands that need no Prefect: generate music for an emotion, the tokenizer, catalog questions and
-the gallery. The commands that run flows (`score`, `serve`) are added on the flow side, in `flows/cli.py`."""
+"""`emoscore …` commands that need no Prefect: generate music for an emotion, the tokenizer, models, the doctor; the
+catalog commands and the gallery come from emoscore/catalog_cli.py. The commands that run flows (`score`, `serve`)
+are added on the flow side, in `flows/cli.py`."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
 from emoscore import __version__
+from emoscore.catalog_cli import catalog_app, gallery
+from emoscore.cli_common import ModelsOption, ParamsOption, console, fail
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
-
-if TYPE_CHECKING:
-    from emoscore.catalog import Identity
 
 log = logging.getLogger(__name__)
 
 app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True)
 tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
-catalog_app = typer.Typer(help="Ask the Parquet catalog questions.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-console = Console(stderr=True)
-
-ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read defaults from.")]
-ModelsOption = Annotated[
-    Path | None,
-    typer.Option("--models", help="A models folder (`emoscore models export`); default: $EMOSCORE_MODELS or --params."),
-]
+app.command()(gallery)
 models_app = typer.Typer(help="Trained model sets you can take anywhere.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -59,12 +52,6 @@ def main(
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
     for noisy in ("httpx", "httpcore", "distributed", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def fail(error: Exception | str) -> typer.Exit:
-    """Print the error for a person and return the exit to raise (code 2)."""
-    console.print(f"[red]error:[/red] {error}", soft_wrap=True, markup=True)
-    return typer.Exit(code=2)
 
 
 def _family_values(pairs: list[str] | None, option: str) -> dict[str, float]:
@@ -242,179 +229,3 @@ def tokens_decode(
         raise fail(f"{tokens}: {error}") from None
     decode_to_midi(steps, out)
     console.print(f"wrote [bold]{out}[/bold]: {len(decode_notes(steps)[0])} notes")
-
-
-def _query_from(
-    quadrant: str | None,
-    category: str | None,
-    minimum: float,
-    valence: str | None,
-    arousal: str | None,
-    status: str | None,
-    path_glob: str | None,
-    sort: str,
-    descending: bool,
-    limit: int | None,
-    detected: str | None,
-    identity: Identity | None = None,
-):
-    from emoscore.query import Query, parse_range
-
-    return Query(quadrant, category, minimum, parse_range(valence, "valence"), parse_range(arousal, "arousal"),
-                 status, path_glob, sort, descending, limit, detected, identity)  # fmt: skip
-
-
-QuadrantOption = Annotated[str | None, typer.Option(help="Q1 … Q4.")]
-CategoryOption = Annotated[str | None, typer.Option(help="An EMOTIC category, e.g. Sadness.")]
-MinOption = Annotated[float, typer.Option("--min", help="Lowest score of --category (0–1).")]
-DetectedOption = Annotated[
-    str | None, typer.Option(help="A category named for the image: above its threshold for one of its people.")
-]
-RangeOption = Annotated[str | None, typer.Option(help="LOW:HIGH on the 1–10 scale.")]
-StatusOption = Annotated[str | None, typer.Option(help="ok or error.")]
-GlobOption = Annotated[str | None, typer.Option("--path-glob", help="e.g. '*/act2/*'.")]
-SortOption = Annotated[str, typer.Option(help="valence, arousal, dominance, quadrant_confidence, category, path…")]
-DescOption = Annotated[bool, typer.Option("--desc", help="Sort descending.")]
-CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (default: params).")]
-
-
-AllModelsOption = Annotated[
-    bool, typer.Option("--all-models", help="Rows of every model version, not only the current models' rows.")
-]
-
-
-def _current(params: Path, all_models: bool) -> Identity | None:
-    """The identity of the current view: the models and settings of params.yaml / the models home (None: every
-    row, also when those models are not here to be digested)."""
-    from emoscore.catalog import Identity
-
-    if all_models:
-        return None
-    try:
-        return Identity.from_params(resolve_params(params, None))
-    except EmoscoreError as error:
-        log.warning("showing rows of every model version: %s", error)
-        return None
-
-
-def _catalog_path(catalog: Path | None, params: Path) -> Path:
-    if catalog is not None:
-        return catalog
-    return load_params(params).score.catalog if params.exists() else Path("data/catalog")
-
-
-@catalog_app.command("query")
-def catalog_query(
-    quadrant: QuadrantOption = None,
-    category: CategoryOption = None,
-    minimum: MinOption = 0.5,
-    detected: DetectedOption = None,
-    valence: RangeOption = None,
-    arousal: RangeOption = None,
-    status: StatusOption = None,
-    path_glob: GlobOption = None,
-    sort: SortOption = "path",
-    desc: DescOption = False,
-    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
-    output_format: Annotated[str, typer.Option("--format", help="table, json, csv or parquet.")] = "table",
-    out: Annotated[Path | None, typer.Option(help="File to write (needed for parquet).")] = None,
-    catalog: CatalogOption = None,
-    params: ParamsOption = Path("params.yaml"),
-    all_models: AllModelsOption = False,
-) -> None:
-    """Find images, e.g. `--quadrant Q3 --category Sadness --min 0.6 --sort arousal`."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    from emoscore.query import run_query
-
-    try:
-        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None,
-                            detected, _current(params, all_models))  # fmt: skip
-        table = run_query(_catalog_path(catalog, params), query)
-    except (EmoscoreError, ValueError) as error:
-        raise fail(error) from None
-    if output_format == "parquet":
-        if out is None:
-            raise fail("--format parquet needs --out FILE")
-        pq.write_table(table, out)
-    elif output_format == "csv":
-        flat = table.drop_columns([c for c in ("people", "top_categories") if c in table.column_names])
-        if "categories_above_threshold" in flat.column_names:  # CSV holds no lists: "Sadness;Fatigue"
-            index = flat.column_names.index("categories_above_threshold")
-            names = [";".join(value or []) for value in flat.column(index).to_pylist()]
-            flat = flat.set_column(index, "categories_above_threshold", pa.array(names, pa.string()))
-        target = out or "/dev/stdout"
-        pacsv.write_csv(flat, target)
-    elif output_format == "json":
-        text = json.dumps(table.to_pylist(), default=str, indent=1)
-        out.write_text(text) if out else typer.echo(text)
-    elif output_format == "table":
-        from rich.table import Table
-
-        view = Table(title=f"{table.num_rows} images")
-        for column in ("path", "status", "quadrant", "valence", "arousal", "dominance", "above threshold", "top"):
-            view.add_column(column)
-        for row in table.to_pylist():
-            top = ", ".join(f"{c['name']} {c['score']:.2f}" for c in (row["top_categories"] or [])[:3])
-            numbers = [f"{row[c]:.1f}" if row[c] is not None else "" for c in ("valence", "arousal", "dominance")]
-            named = ", ".join(row.get("categories_above_threshold") or [])
-            view.add_row(row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, named, top)
-        Console().print(view)
-    else:
-        raise fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
-
-
-@catalog_app.command("compact")
-def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
-    """Merge the catalog's part files into one, keeping the newest row per key (waits for a running scoring)."""
-    from emoscore.compaction import compact
-
-    try:
-        done = compact(_catalog_path(catalog, params))
-    except EmoscoreError as error:
-        raise fail(error) from None
-    console.print(f"{done.parts_before} part files, {done.rows_before} rows → 1 part file, {done.rows_after} rows")
-
-
-@catalog_app.command("stats")
-def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"),
-                           all_models: AllModelsOption = False) -> None:  # fmt: skip
-    """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""
-    from emoscore.query import catalog_stats
-
-    try:
-        stats = catalog_stats(_catalog_path(catalog, params), identity=_current(params, all_models))
-    except EmoscoreError as error:
-        raise fail(error) from None
-    Console().print_json(json.dumps(stats, default=str))
-
-
-@app.command()
-def gallery(
-    out: Annotated[Path, typer.Option(help="Folder for index.html, thumbnails and media.")] = Path("reports/gallery"),
-    quadrant: QuadrantOption = None,
-    category: CategoryOption = None,
-    minimum: MinOption = 0.5,
-    detected: DetectedOption = None,
-    valence: RangeOption = None,
-    arousal: RangeOption = None,
-    status: StatusOption = None,
-    path_glob: GlobOption = None,
-    catalog: CatalogOption = None,
-    params: ParamsOption = Path("params.yaml"),
-    all_models: AllModelsOption = False,
-) -> None:
-    """Write a static HTML gallery (thumbnails, VAD charts, audio, MIDI) of the catalog, or of a query."""
-    from emoscore.gallery import write_gallery
-    from emoscore.query import run_query
-
-    try:
-        source = _catalog_path(catalog, params)
-        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None,
-                            detected, _current(params, all_models))  # fmt: skip
-        page = write_gallery(run_query(source, query), source, out)
-    except (EmoscoreError, ValueError) as error:
-        raise fail(error) from None
-    console.print(f"wrote [bold]{page}[/bold]")
