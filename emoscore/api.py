@@ -96,9 +96,8 @@ class Models:
         """Write a piece for a quadrant ('Q1'…'Q4') or for a (valence, arousal) on the 1–10 scale (which also
         sets its intensity within the quadrant): MIDI at `out`, audio at `audio` when given."""
         from emoscore.bridge import arousal_intensity, vad_to_quadrant
-        from emoscore.music.compose import compose_piece
+        from emoscore.music.compose import compose_piece, music_model
         from emoscore.music.generate import parse_quadrant
-        from emoscore.score import music_model
 
         midpoint = self.params.score.quadrant_midpoint
         if (valence is None) != (arousal is None) or (quadrant is None) == (valence is None):

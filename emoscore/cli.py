@@ -103,10 +103,7 @@ def generate(
     """Write a solo-piano MIDI file for an emotion: a quadrant, or a (valence, arousal) point whose arousal also
     sets the intensity within its quadrant (tempo, loudness, density)."""
     from emoscore.config import GenerationParams
-    from emoscore.device import pick_device
-    from emoscore.music.compose import compose_piece
-    from emoscore.music.cp import Vocabulary
-    from emoscore.music.model import CPTransformer
+    from emoscore.music.compose import compose_piece, music_model
 
     try:
         settings = resolve_params(params, models, required=False)
@@ -118,10 +115,8 @@ def generate(
                 "top_p": {**settings.generation.top_p, **_family_values(top_p, "--top-p")},
             }
         )
-        vocabulary_path = vocabulary or settings.emopia.vocabulary
-        expected = Vocabulary.load(vocabulary_path) if Path(vocabulary_path).exists() else None
-        network, _ = CPTransformer.from_checkpoint(model or settings.music.out, expected)
-        network.to(pick_device(device or settings.music.device))
+        network = music_model(Path(model or settings.music.out), device or settings.music.device,
+                              Path(vocabulary or settings.emopia.vocabulary))  # fmt: skip
         piece = compose_piece(network, wanted, bars or generation.bars, seed, generation, out, audio, settings.render,
                               intensity)  # fmt: skip
     except (EmoscoreError, ValueError) as error:

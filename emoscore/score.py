@@ -11,7 +11,6 @@ import logging
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,30 +18,16 @@ from emoscore.bridge import arousal_intensity, music_seed, pool_people, vad_to_q
 from emoscore.catalog import Identity, ImageFile, base_row, error_row, scoring_params_hash, utf8_text
 from emoscore.chart import vad_chart
 from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
-from emoscore.device import pick_device
 from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
 from emoscore.emotic.thresholds import Thresholds
+from emoscore.music.compose import compose_pieces, music_model, write_piece
 from emoscore.music.generate import Request
 from emoscore.people import PreparedImage
 from emoscore.workers import Scored, VadPool
 
-if TYPE_CHECKING:
-    from emoscore.music.model import CPTransformer
-
 log = logging.getLogger(__name__)
-
-
-@functools.cache
-def music_model(checkpoint: Path, device: str, vocabulary: Path | None = None) -> CPTransformer:
-    """This process's music model: loaded once, on the device the VAD model uses (refuses another vocabulary)."""
-    from emoscore.music.cp import Vocabulary
-    from emoscore.music.model import CPTransformer
-
-    expected = Vocabulary.load(vocabulary) if vocabulary and Path(vocabulary).exists() else None
-    model, _ = CPTransformer.from_checkpoint(checkpoint, expected)
-    return model.to(pick_device(device))
 
 
 @dataclass(frozen=True)
@@ -77,7 +62,7 @@ class RowMaker:
                 continue
             if self.music_checkpoint is not None:
                 row = rows[-1]
-                wanted.append((len(rows) - 1, Request(int(row["quadrant"][1]), row["seed"], row["music_intensity"])))
+                wanted.append((len(rows) - 1, Request(row["quadrant"], row["seed"], row["music_intensity"])))
         if wanted:
             self._add_music(rows, wanted, scored, catalog, flow_run_id)
         return rows
@@ -85,8 +70,6 @@ class RowMaker:
     def _add_music(self, rows: list[dict], wanted: list[tuple[int, Request]], scored: list[Scored],
                    catalog: Path, flow_run_id: str) -> None:  # fmt: skip
         """Compose the pieces of the batch together, then write each one's MIDI and audio."""
-        from emoscore.music.compose import compose_pieces, write_piece
-
         try:
             model = music_model(self.music_checkpoint, self.score.device, self.vocabulary)
             pieces = compose_pieces(model, [request for _, request in wanted], self.score.bars, self.generation)

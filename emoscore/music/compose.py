@@ -5,6 +5,7 @@ Shared by `emoscore generate` and scoring, so a piece is written the same way wh
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from emoscore.config import GenerationParams, RenderParams
-from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
+from emoscore.device import pick_device
+from emoscore.music.cp import Vocabulary, decode_notes, decode_to_midi, duration_seconds
 from emoscore.music.generate import Request, Sampling, Steering, generate_batch
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import RenderUnavailable, render_audio
@@ -30,6 +32,14 @@ class Piece:
     duration_s: float
     audio_path: Path | None = None
     audio_problem: str | None = None
+
+
+@functools.cache
+def music_model(checkpoint: Path, device: str, vocabulary: Path | None = None) -> CPTransformer:
+    """This process's music model: loaded once, on `device`; refuses a vocabulary other than `vocabulary`'s."""
+    expected = Vocabulary.load(vocabulary) if vocabulary and Path(vocabulary).exists() else None
+    model, _ = CPTransformer.from_checkpoint(checkpoint, expected)
+    return model.to(pick_device(device))
 
 
 def compose_pieces(model: CPTransformer, requests: list[Request], bars: int,
