@@ -15,9 +15,10 @@ from emoscore.bridge import arousal_intensity
 from emoscore.chart import VAD_COLOURS, VAD_NAMES
 from emoscore.emotic.labels import VAD_MAX, VAD_MIN
 from emoscore.music.cp import decode_to_midi
-from emoscore.music.generate import Sampling, Steering, generate
+from emoscore.music.generate import generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import GAIN, find_soundfont
+from emoscore.music.sampling import Sampling, Steering
 from emoscore.score import Scorer
 
 

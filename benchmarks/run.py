@@ -37,9 +37,10 @@ from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
 from emoscore.emotic.thresholds import Thresholds  # noqa: E402
 from emoscore.library import hash_images, iter_library  # noqa: E402
 from emoscore.music.cp import encode_midi  # noqa: E402
-from emoscore.music.generate import Request, Sampling, Steering, generate, generate_batch  # noqa: E402
+from emoscore.music.generate import Request, generate, generate_batch  # noqa: E402
 from emoscore.music.model import CPTransformer, MusicConfig  # noqa: E402
 from emoscore.music.render import render_audio  # noqa: E402
+from emoscore.music.sampling import Sampling, Steering  # noqa: E402
 from emoscore.people import score_prepared  # noqa: E402
 from emoscore.sample import draw_person_state, paint_person, scene_background  # noqa: E402
 from emoscore.score import Scorer  # noqa: E402

@@ -42,7 +42,7 @@ def vad_to_quadrant(valence: float, arousal: float, midpoint: float = DEFAULT_MI
 def arousal_intensity(arousal: float, midpoint: float = DEFAULT_MIDPOINT) -> float:
     """How energetic within its quadrant a point is, −0.5 … 0.5: 0 at the middle of its arousal half, +0.5 at the
     high edge (10 or just under the midpoint), −0.5 at the low edge; generation steers tempo, velocity and density
-    by it (emoscore.music.generate.Steering)."""
+    by it (emoscore.music.sampling.Steering)."""
     if arousal >= midpoint:
         return float(np.clip((arousal - midpoint) / (VAD_MAX - midpoint), 0.0, 1.0) - 0.5)
     return float(np.clip((arousal - VAD_MIN) / (midpoint - VAD_MIN), 0.0, 1.0) - 0.5)

@@ -192,18 +192,19 @@ def sync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_part(catalog: Path, rows: Sequence[dict]) -> Path | None:
-    """Write rows as one new part file atomically; nothing is left behind if writing fails."""
+def write_part(catalog: Path, rows: Sequence[dict], schema: pa.Schema = SCHEMA, table: str = "parts") -> Path | None:
+    """Write rows as one new part file of a catalog table (the images' `parts`, or e.g. `scenes`) atomically;
+    nothing is left behind if writing fails."""
     if not rows:
         return None
-    directory = parts_dir(catalog)
+    directory = catalog / table
     name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
     temporary, final = directory / f".{name}.tmp", directory / name
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
+        table_rows = pa.Table.from_pylist(list(rows), schema=schema)  # a bad row fails here, before any file
         with temporary.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+            pq.write_table(table_rows, handle, compression="zstd")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, final)

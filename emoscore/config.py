@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from emoscore.errors import ConfigError
 from emoscore.music.families import SAMPLED_FAMILIES
@@ -54,6 +54,11 @@ class SampleParams(Section):
         0.34, ge=0, le=1, description="EMOPIA clips written as real transcriptions are: nominal 120 BPM, in seconds."
     )
     unlabeled_pieces: int = Field(60, ge=0, description="Pieces of the unlabeled MIDI corpus for pretraining.")
+    film_scenes: int = Field(4, ge=2, le=16, description="Scenes of the sample film (sample_film stage).")
+    film_scene_seconds: float = Field(6.0, ge=2, le=60)
+    film_fps: int = Field(25, ge=10, le=60)
+    film_width: int = Field(480, ge=64, le=1920)
+    film_height: int = Field(270, ge=64, le=1080)
 
 
 class EmoticParams(Section):
@@ -286,6 +291,32 @@ class ScoreParams(Section):
     charts: bool = True
 
 
+class FilmParams(Section):
+    """A film → scenes → one continuous soundtrack (`emoscore soundtrack`, the score_film_demo stage)."""
+
+    video: Path = Field(Path("data/sample/film.mp4"), description="What score_film_demo scores.")
+    out: Path = Path("data/film")
+    catalog: Path = Path("data/film/catalog")
+    cut_threshold: float = Field(10.0, gt=0, le=100, description="FFmpeg scdet score (0–100) that starts a scene.")
+    min_scene_s: float = Field(2.0, gt=0, description="Shorter scenes join a neighbour (a flash is not a scene).")
+    frames_per_scene: int = Field(5, ge=1, le=64)
+    smoothing: float = Field(0.1, ge=0, lt=0.5, description="Weight of each neighbouring scene in the arc.")
+    tempo_bpm: dict[str, float] = Field(
+        default_factory=lambda: {"Q1": 120.0, "Q2": 116.0, "Q3": 72.0, "Q4": 84.0},
+        description="Tempo a scene of each quadrant aims for before it is fitted to the scene's length.",
+    )
+    context_bars: int = Field(2, ge=0, le=8, description="Bars of the music before that each segment goes on from.")
+    chunk_bars: int = Field(6, ge=1, le=32, description="Bars generated at a time within a long scene.")
+    still_seconds: float = Field(6.0, gt=0, description="Length of a still's scene when no timecodes are given.")
+
+    @field_validator("tempo_bpm")
+    @classmethod
+    def _every_quadrant(cls, value: dict[str, float]) -> dict[str, float]:
+        if sorted(value) != ["Q1", "Q2", "Q3", "Q4"] or not all(40 <= bpm <= 200 for bpm in value.values()):
+            raise ValueError("needs Q1, Q2, Q3 and Q4, each 40–200 BPM")
+        return value
+
+
 class Params(Section):
     """All of params.yaml."""
 
@@ -302,6 +333,7 @@ class Params(Section):
     eval_music: EvalMusicParams = EvalMusicParams()
     render: RenderParams = RenderParams()
     score: ScoreParams = ScoreParams()
+    film: FilmParams = FilmParams()
 
 
 def _describe(error: ValidationError, source: str) -> str:

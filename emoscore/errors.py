@@ -49,3 +49,12 @@ class CheckpointError(EmoscoreError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+class InvalidVideo(EmoscoreError):
+    """A video file (or a film's stills and timecodes) cannot be read through to the end."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason

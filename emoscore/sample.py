@@ -78,12 +78,16 @@ class SamplePerson:
 def draw_person_state(rng: np.random.Generator) -> SamplePerson:
     """A VAD state and the categories near it (at least one, usually two or three)."""
     vad = np.clip(rng.normal([5.5, 5.5, 5.5], [2.2, 2.0, 1.8]), 1.0, 10.0).round(1)
+    return SamplePerson(vad=tuple(float(v) for v in vad), categories=categories_near(vad, rng))  # type: ignore[arg-type]
+
+
+def categories_near(vad: np.ndarray, rng: np.random.Generator) -> tuple[str, ...]:
+    """Categories drawn by closeness of their prototypes to a VAD state (the nearest always)."""
     distance = np.linalg.norm(PROTOTYPES - vad, axis=1)
     probability = 0.8 / (1.0 + np.exp(2.5 * (distance - 1.8)))
     chosen = rng.random(NUM_CATEGORIES) < probability
     chosen[int(np.argmin(distance))] = True
-    names = tuple(name for name, keep in zip(CATEGORIES, chosen, strict=True) if keep)
-    return SamplePerson(vad=tuple(float(v) for v in vad), categories=names)  # type: ignore[arg-type]
+    return tuple(name for name, keep in zip(CATEGORIES, chosen, strict=True) if keep)
 
 
 def scene_background(vad: np.ndarray, width: int, height: int, rng: np.random.Generator) -> np.ndarray:

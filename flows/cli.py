@@ -1,4 +1,5 @@
-"""The `emoscore` console script: the library's commands plus the two that run Prefect flows, `score` and `serve`.
+"""The `emoscore` console script: the library's commands plus those that run Prefect flows: `score`, `serve` and
+`soundtrack`.
 
 They live here, on the flow side, so that `emoscore/` never imports `flows/` or `tasks/`.
 """
@@ -21,10 +22,10 @@ from emoscore.models_home import resolve_params
 __all__ = ["app"]
 
 
-def _print_summary(summary: dict) -> None:
+def _print_summary(summary: dict, title: str = "scoring run") -> None:
     from rich.table import Table
 
-    table = Table(title="scoring run", show_header=False)
+    table = Table(title=title, show_header=False)
     for key, value in summary.items():
         table.add_row(key.replace("_", " "), str(value))
     Console().print(table)
@@ -73,6 +74,49 @@ def score(
         _print_summary(summary)
     if summary.get("failed"):
         raise typer.Exit(code=1)
+
+
+@app.command()
+def soundtrack(
+    film: Annotated[Path, typer.Argument(help="A video file, or a folder of stills in scene order.")],
+    out: Annotated[Path, typer.Option(help="Folder for the soundtrack, cue sheet and scored video.")],
+    catalog: Annotated[Path | None, typer.Option(help="Catalog whose `scenes` table gets the film's scenes.")] = None,
+    timecodes: Annotated[
+        Path | None, typer.Option(help="Scene in/out timecodes: a CSV (in,out) or a CMX3600 EDL.")
+    ] = None,
+    fps: Annotated[int, typer.Option(help="Frame rate of timecodes and of a stills slideshow.")] = 25,
+    prefect: Annotated[bool | None, typer.Option(help="Run as a Prefect flow (default: when a server is set).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON on stdout.")] = False,
+    params: ParamsOption = Path("params.yaml"),
+    models: ModelsOption = None,
+) -> None:
+    """Score a film: scenes, the emotion of their people, one continuous soundtrack that changes at the cuts.
+
+    Writes FILM's name with .mid, the audio (render.format), .cues.csv/.cues.json and .scored.<ext> into OUT.
+    Exit code 0 when written, 2 when FILM cannot be read (nothing is written then).
+    """
+    from emoscore.run import prefect_server_configured
+
+    arguments = {"video": str(film), "out": str(out), "catalog": str(catalog) if catalog else None,
+                 "timecodes": str(timecodes) if timecodes else None, "fps": fps, "params_path": str(params),
+                 "models": str(models) if models else None, "progress": not as_json}  # fmt: skip
+    try:
+        resolved = resolve_params(params, models)
+        if prefect if prefect is not None else prefect_server_configured():
+            from flows.score_film import score_film_flow
+
+            summary = score_film_flow(**arguments)
+        else:
+            from emoscore.film.scoring import score_film
+
+            result = score_film(film, out, resolved, catalog, timecodes, fps, progress=not as_json)
+            summary = result.summary()
+    except EmoscoreError as error:
+        raise fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+    else:
+        _print_summary(summary, "film")
 
 
 @app.command()

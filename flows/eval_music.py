@@ -15,10 +15,10 @@ from emoscore.music.classify import MusicClassifier, clip_accuracy_report
 from emoscore.music.cp import QUADRANTS, Vocabulary
 from emoscore.music.emopia import load_split
 from emoscore.music.evaluate import MusicalityTargets, check_targets, evaluate_music, intensity_trend, measure_pieces
-from emoscore.music.generate import EMOPIA_RELEASED, Sampling, Steering
 from emoscore.music.listening import Example, write_page
 from emoscore.music.metrics import MEASURES
 from emoscore.music.model import CPTransformer
+from emoscore.music.sampling import EMOPIA_RELEASED, Sampling, Steering
 from emoscore.reports import write_csv, write_json
 from flows._stage import publish_table, run_stage
 

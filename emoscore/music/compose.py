@@ -15,9 +15,10 @@ import numpy as np
 from emoscore.config import GenerationParams, RenderParams
 from emoscore.device import pick_device
 from emoscore.music.cp import Vocabulary, decode_notes, decode_to_midi, duration_seconds
-from emoscore.music.generate import Request, Sampling, Steering, generate_batch
+from emoscore.music.generate import Request, generate_batch
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import RenderUnavailable, render_audio
+from emoscore.music.sampling import Sampling, Steering
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,11 @@ nucleus sampling, and grammar masks so that every output decodes to a valid piec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from emoscore.config import GenerationParams
 from emoscore.music.cp import (
     BAR,
     BAR_BEAT,
@@ -26,83 +25,10 @@ from emoscore.music.cp import (
     TYPE_NOTE,
     VELOCITY,
     emotion_word,
-    tempo_bin,
-    tempo_of,
-    velocity_bin,
-    velocity_of,
 )
 from emoscore.music.families import CHORD
 from emoscore.music.model import CPTransformer, KVCache
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """Per-family temperature and nucleus (top-p) mass (params.yaml `generation` holds the defaults); a family
-    not named is sampled as the model says: temperature 1, no nucleus cut."""
-
-    temperature: dict[str, float] = field(default_factory=dict)
-    top_p: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def from_params(cls, generation: GenerationParams) -> Sampling:
-        """The sampling settings of params.yaml's `generation` section."""
-        return cls(dict(generation.temperature), dict(generation.top_p))
-
-    def for_family(self, name: str) -> tuple[float, float]:
-        """(temperature, top_p) of a family."""
-        return self.temperature.get(name, 1.0), self.top_p.get(name, 1.0)
-
-
-EMOPIA_RELEASED = Sampling(
-    {"type": 1.0, "tempo": 1.2, "chord": 1.0, "bar-beat": 1.2, "pitch": 1.0, "duration": 2.0, "velocity": 5.0},
-    {"type": 0.9, "tempo": 0.9, "chord": 0.99, "bar-beat": 1.0, "pitch": 0.9, "duration": 0.9, "velocity": 1.0},
-)  # annahung31/EMOPIA workspace/transformer/models.py; eval_music compares it with params.yaml's settings
-
-
-@dataclass(frozen=True)
-class Steering:
-    """Intensity within a quadrant, by rule, as a performance of what the model composed for the quadrant: the same
-    piece played slower, softer and thinner, or faster, louder and fuller.
-
-    EMOPIA labels clips only by quadrant, so there is no per-clip arousal to learn intensity from; and steering the
-    sampler instead (we tried exponential tilting of the logits) pushed the model into other modes of its data
-    rather than making the piece calmer. So, for intensity t: every tempo is scaled by 2^(tempo × t), every
-    velocity moved by velocity × t, and with probability density × |t| per onset the bass is doubled an octave
-    down (t > 0) or an upper note of a chord is left out (t < 0). The choices use their own random stream, so a
-    piece at a higher intensity is the same piece, never slower or thinner, and no note of it softer.
-    """
-
-    tempo: float = 0.0
-    velocity: float = 0.0
-    density: float = 0.0
-
-    @classmethod
-    def from_params(cls, generation: GenerationParams) -> Steering:
-        """The strengths of params.yaml's `generation.intensity`."""
-        return cls(**generation.intensity)
-
-    def perform(self, steps: np.ndarray, intensity: float, seed: int) -> np.ndarray:
-        """The steps as played at `intensity` (−1 … 1; 0 returns them unchanged)."""
-        if not intensity:
-            return steps
-        draws = np.random.default_rng([seed, 1])  # not the composing stream: the same piece at every intensity
-        chance = min(1.0, self.density * abs(intensity))
-        played, previous_type = [], TYPE_METRICAL
-        for word in steps.tolist():
-            kind, first_at_onset = word[TYPE], previous_type == TYPE_METRICAL
-            previous_type = kind
-            if kind == TYPE_METRICAL and word[BAR_BEAT] != BAR and word[TEMPO] >= 2:
-                word[TEMPO] = tempo_bin(tempo_of(word[TEMPO]) * 2.0 ** (self.tempo * intensity))
-            if kind != TYPE_NOTE:
-                played.append(word)
-                continue
-            word[VELOCITY] = velocity_bin(int(np.clip(velocity_of(word[VELOCITY]) + self.velocity * intensity, 1, 127)))
-            hit = draws.random() < chance
-            if intensity > 0 and first_at_onset and hit and word[PITCH] > 12:
-                played.append([*word[:PITCH], word[PITCH] - 12, *word[PITCH + 1 :]])  # bass first, as encoded
-            if not (intensity < 0 and not first_at_onset and hit):
-                played.append(word)
-        return np.array(played, dtype=np.int64)
+from emoscore.music.sampling import Sampling, Steering, sample_rows, to_host
 
 
 def parse_quadrant(quadrant: str | int) -> int:
@@ -113,42 +39,6 @@ def parse_quadrant(quadrant: str | int) -> int:
     if text in {"1", "2", "3", "4"}:
         return int(text)
     raise ValueError(f"unknown quadrant {quadrant!r}; choose one of {', '.join(QUADRANTS)}")
-
-
-def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
-                 rng: np.random.Generator) -> int:  # fmt: skip
-    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling."""
-    if isinstance(logits, torch.Tensor):
-        logits = to_host(logits)
-    return int(sample_rows(np.asarray(logits)[None], allowed[None], temperature, top_p, [rng])[0])
-
-
-def sample_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
-                rngs: list[np.random.Generator]) -> np.ndarray:  # fmt: skip
-    """One value per row of [R, V] logits restricted to `allowed`, each row drawing from its own random stream.
-
-    NumPy, not torch: on rows of a few dozen values each torch call costs more than the arithmetic; and a row's
-    result does not depend on the other rows, so a piece samples the same in a batch as alone.
-    """
-    values = np.where(allowed, np.asarray(logits, dtype=np.float64), -np.inf)
-    rows = np.arange(len(values))
-    if temperature <= 0:
-        return values.argmax(axis=1)
-    scaled = values / temperature
-    probabilities = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    order = np.argsort(-probabilities, axis=1, kind="stable")
-    ordered = np.take_along_axis(probabilities, order, axis=1) / probabilities.sum(axis=1, keepdims=True)
-    cumulative = np.cumsum(ordered, axis=1)
-    kept = np.maximum(1, np.count_nonzero(cumulative - ordered < top_p, axis=1))  # the nucleus: a prefix
-    draws = np.array([rng.random() for rng in rngs]) * cumulative[rows, kept - 1]
-    in_nucleus = np.arange(values.shape[1])[None, :] < kept[:, None]
-    choice = np.count_nonzero((cumulative <= draws[:, None]) & in_nucleus, axis=1)  # searchsorted, per row
-    return order[rows, np.minimum(choice, kept - 1)]
-
-
-def to_host(logits: torch.Tensor) -> np.ndarray:
-    """Logits from the model's device (any float type) as a float32 NumPy array: the one transfer per family."""
-    return logits.detach().float().cpu().numpy()
 
 
 @dataclass
@@ -215,11 +105,22 @@ class Grammar:
 
 @dataclass(frozen=True)
 class Request:
-    """One piece to compose: its quadrant, its seed (the piece is a function of these) and its intensity."""
+    """One piece to compose: its quadrant, its seed (the piece is a function of these) and its intensity; with
+    `context` (whole bars of steps, each bar opened by its Bar word: see `last_bars`) the piece goes on from them,
+    so a film's next segment continues the music of the one before. The context is not part of the result."""
 
     quadrant: str | int
     seed: int = 0
     intensity: float = 0.0
+    context: tuple[tuple[int, ...], ...] = ()
+
+
+def last_bars(steps: np.ndarray, bars: int) -> tuple[tuple[int, ...], ...]:
+    """The last `bars` whole bars of a piece's steps (Bar words included, Emotion and EOS left out): the context
+    for the piece that follows it."""
+    body = [tuple(int(v) for v in word) for word in steps if word[TYPE] in (TYPE_METRICAL, TYPE_NOTE)]
+    starts = [index for index, word in enumerate(body) if word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR]
+    return tuple(body[starts[-bars] :]) if bars > 0 and starts else ()
 
 
 def generate(
@@ -244,8 +145,12 @@ class _Piece:
 
     def __init__(self, request: Request, bars: int) -> None:
         self.request = request
-        self.words = [emotion_word(parse_quadrant(request.quadrant)), [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
-        self.grammar = Grammar(bars=bars)
+        context = [list(word) for word in request.context]
+        self.words = [emotion_word(parse_quadrant(request.quadrant)), *context, [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
+        self.given = len(context)  # the context's steps, dropped from the result
+        given_bars = sum(word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR for word in context)
+        beats = any(word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] > BAR for word in context)
+        self.grammar = Grammar(bars=given_bars + bars, bar=given_bars + 1, tempo_set=beats, chord_set=beats)
         self.rng = np.random.default_rng(request.seed)
         self.done = False
 
@@ -273,8 +178,11 @@ def generate_batch(
     model.eval()
     device = next(model.parameters()).device
     pieces = [_Piece(request, bars) for request in requests]
+    if len({len(piece.words) for piece in pieces}) > 1:
+        raise ValueError("the pieces of one batch need contexts of the same number of steps")
     live = list(range(len(pieces)))  # the pieces still decoding, in the cache's batch order
-    cache = KVCache(model.config, len(pieces), min(max_steps, 1024), device) if use_cache else None
+    capacity = min(max_steps, 1024) + pieces[0].given
+    cache = KVCache(model.config, len(pieces), capacity, device) if use_cache else None
     history = torch.tensor([piece.words for piece in pieces], device=device)
     pending = history
     for _ in range(max_steps - 3):  # every round adds one step to each piece still decoding
@@ -309,7 +217,7 @@ def generate_batch(
                 history = history[rows]
     results = []
     for piece in pieces:
-        steps = np.array([*piece.words, EOS_WORD], dtype=np.int64)
+        steps = np.array([piece.words[0], *piece.words[1 + piece.given :], EOS_WORD], dtype=np.int64)
         intensity = piece.request.intensity
         results.append((steering or Steering()).perform(steps, intensity, piece.request.seed) if intensity else steps)
     return results

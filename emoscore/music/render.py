@@ -136,18 +136,24 @@ class Synthesizer:
 
     def render(self, midi_path: Path, audio_path: Path) -> Path:
         """Render a MIDI file to `audio_path` in the format of its extension, written atomically."""
-        container, codec = audio_type(audio_path)
-        frames = self.samples(midi_path)
-        audio_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = audio_path.with_name(f".{audio_path.stem}.tmp{audio_path.suffix}")
-        try:
-            soundfile.write(temporary, frames, self.sample_rate, subtype=codec, format=container)
-        except (soundfile.LibsndfileError, RuntimeError) as error:
-            temporary.unlink(missing_ok=True)
-            raise RenderUnavailable(f"{audio_path}: cannot encode {container}/{codec}: {error}") from error
-        temporary.replace(audio_path)
+        audio_type(audio_path)
+        write_audio(self.samples(midi_path), self.sample_rate, audio_path)
         log.debug("rendered %s with %s", audio_path, self.soundfont.name)
         return audio_path
+
+
+def write_audio(frames: np.ndarray, sample_rate: int, audio_path: Path) -> Path:
+    """Encode int16 frames [n, channels] in the format of `audio_path`'s extension, written atomically."""
+    container, codec = audio_type(audio_path)
+    audio_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = audio_path.with_name(f".{audio_path.stem}.tmp{audio_path.suffix}")
+    try:
+        soundfile.write(temporary, frames, sample_rate, subtype=codec, format=container)
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        temporary.unlink(missing_ok=True)
+        raise RenderUnavailable(f"{audio_path}: cannot encode {container}/{codec}: {error}") from error
+    temporary.replace(audio_path)
+    return audio_path
 
 
 def audio_type(audio_path: Path) -> tuple[str, str]:

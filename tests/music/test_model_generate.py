@@ -21,18 +21,9 @@ from emoscore.music.cp import (
     decode_notes,
     encode_notes,
 )
-from emoscore.music.generate import (
-    Grammar,
-    Request,
-    Sampling,
-    Steering,
-    generate,
-    generate_batch,
-    parse_quadrant,
-    sample_rows,
-    sample_token,
-)
+from emoscore.music.generate import Grammar, Request, generate, generate_batch, last_bars, parse_quadrant
 from emoscore.music.model import CPTransformer, KVCache
+from emoscore.music.sampling import Sampling, Steering, sample_rows, sample_token
 from tests.helpers import SMALL, classifier_config
 
 
@@ -199,3 +190,27 @@ def test_generation_keeps_every_tensor_on_the_models_device(model, monkeypatch):
     monkeypatch.setattr(generate_module, "sample_rows", first_allowed)
     steps = generate(on_meta, "Q2", bars=2, seed=0, max_steps=64)
     assert seen == {"meta"} and steps[0, EMOTION] == 2 and steps[-1, TYPE] == TYPE_EOS
+
+
+def test_a_piece_goes_on_from_its_context(model):
+    """A film segment continues the previous one: the context is fed but not returned, the new piece has exactly
+    its own bars, the cache and full recompute agree, and a batch of contexted pieces equals each alone."""
+    first = generate(model, "Q3", bars=4, seed=1)
+    context = last_bars(first, 2)
+    assert context[0][TYPE] == TYPE_METRICAL and context[0][BAR_BEAT] == BAR
+    assert sum(word[BAR_BEAT] == BAR and word[TYPE] == TYPE_METRICAL for word in context) == 2
+    requests = [Request("Q1", 9, context=context), Request("Q2", 10, context=context)]
+    together = generate_batch(model, requests, bars=3)
+    for request, piece in zip(requests, together, strict=True):
+        alone = generate_batch(model, [request], bars=3)[0]
+        recomputed = generate_batch(model, [request], bars=3, use_cache=False)[0]
+        np.testing.assert_array_equal(piece, alone)
+        np.testing.assert_array_equal(piece, recomputed)
+        notes, _, emotion = decode_notes(piece)
+        assert emotion == parse_quadrant(request.quadrant)
+        assert sum(1 for w in piece if w[TYPE] == TYPE_METRICAL and w[BAR_BEAT] == BAR) == 3
+        assert notes and max(n.onset for n in notes) < 3 * 16
+    # the context changes what comes next (it is attended to), not just the random stream
+    assert not np.array_equal(together[0], generate(model, "Q1", bars=3, seed=9))
+    with pytest.raises(ValueError, match="same number of steps"):
+        generate_batch(model, [Request("Q1", 1, context=context), Request("Q1", 1)], bars=2)

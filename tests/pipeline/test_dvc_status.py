@@ -83,13 +83,13 @@ def test_a_training_knob_reruns_its_stage_and_everything_downstream(pipeline):
     assert changed_stages(pipeline) == {"train_vad", "compare_vad_objectives"}
     (pipeline / "models" / "vad.pt").write_text("retrained")  # what rerunning it does, then DVC records it
     dvc(pipeline, "commit", "--force", "-q", "train_vad")
-    assert changed_stages(pipeline) == {"eval_vad", "score_demo", "compare_vad_objectives"}
+    assert changed_stages(pipeline) == {"eval_vad", "score_demo", "score_film_demo", "compare_vad_objectives"}
 
 
 def test_a_code_change_reruns_the_stages_that_import_it(pipeline):
     with (pipeline / "emoscore" / "music" / "generate.py").open("a") as handle:
         handle.write("# a comment\n")
-    assert changed_stages(pipeline) == {"eval_music", "score_demo"}
+    assert changed_stages(pipeline) == {"eval_music", "score_demo", "score_film_demo"}
 
 
 def test_the_real_dataset_root_is_tracked(pipeline):

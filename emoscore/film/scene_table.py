@@ -1,0 +1,88 @@
+"""The catalog's `scenes` table and a film's cue sheet: one row per scene, keyed by the film's content hash, the
+scene's index and the models and settings that scored it, so scoring a film again adds nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from emoscore import catalog as catalog_store
+
+SCENES = "scenes"  # the table's folder inside a catalog
+SCENE_KEY = ("video_id", "scene_index", "vad_model", "music_model", "params_hash")
+SCENE_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("scene_index", pa.int32()),
+        ("path", pa.string()),
+        ("still", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("start_timecode", pa.string()),
+        ("end_timecode", pa.string()),
+        ("frames_read", pa.int32()),
+        ("people", pa.int32()),
+        ("own_valence", pa.float64()),
+        ("own_arousal", pa.float64()),
+        ("own_dominance", pa.float64()),
+        ("valence", pa.float64()),
+        ("arousal", pa.float64()),
+        ("dominance", pa.float64()),
+        ("quadrant", pa.string()),
+        ("quadrant_confidence", pa.float64()),
+        ("intensity", pa.float64()),
+        ("tempo_bpm", pa.float64()),
+        ("bars", pa.int32()),
+        ("first_bar", pa.int32()),
+        ("soundtrack_midi", pa.string()),
+        ("soundtrack_audio", pa.string()),
+        ("scored_video", pa.string()),
+        ("vad_model", pa.string()),
+        ("music_model", pa.string()),
+        ("params_hash", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+CUE_COLUMNS = ("scene_index", "start_timecode", "end_timecode", "start_s", "end_s", "valence", "arousal",
+               "dominance", "quadrant", "intensity", "tempo_bpm", "bars", "frames_read", "people", "still")  # fmt: skip
+
+
+def scene_keys(catalog: Path) -> set[tuple]:
+    """Keys of the scenes already in the catalog."""
+    files = sorted((catalog / SCENES).glob("part-*.parquet"))
+    if not files:
+        return set()
+    table = ds.dataset([str(f) for f in files], schema=SCENE_SCHEMA, format="parquet").to_table(columns=list(SCENE_KEY))
+    return set(zip(*(table.column(name).to_pylist() for name in SCENE_KEY), strict=True))
+
+
+def add_scenes(catalog: Path, rows: Sequence[dict]) -> int:
+    """Write the rows whose key the catalog lacks (under its lock), as one part file; how many were new."""
+    with catalog_store.catalog_lock(catalog):
+        known = scene_keys(catalog)
+        new = [row for row in rows if tuple(row[name] for name in SCENE_KEY) not in known]
+        catalog_store.write_part(catalog, new, SCENE_SCHEMA, SCENES)
+    return len(new)
+
+
+def read_scenes(catalog: Path) -> pa.Table:
+    """Every scene row of a catalog."""
+    files = sorted((catalog / SCENES).glob("part-*.parquet"))
+    if not files:
+        return SCENE_SCHEMA.empty_table()
+    return ds.dataset([str(f) for f in files], schema=SCENE_SCHEMA, format="parquet").to_table()
+
+
+def write_cue_sheet(rows: Sequence[dict], header: dict, csv_path: Path, json_path: Path) -> None:
+    """The cue sheet as CSV (one line per scene) and JSON (the film's facts and its scenes)."""
+    cues = [{name: row[name] for name in CUE_COLUMNS} for row in rows]
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CUE_COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in cue.items()} for cue in cues)
+    json_path.write_text(json.dumps({**header, "scenes": cues}, indent=1, default=str), encoding="utf-8")

@@ -1,0 +1,219 @@
+"""Scoring a film end to end: scenes, frames read through the photo scoring path, the emotional arc, the plan,
+the music, and the outputs (MIDI, audio, cue sheet, scored video) written all together or not at all."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from emoscore.catalog import ImageFile
+from emoscore.config import Params, section_hash
+from emoscore.digests import file_sha256
+from emoscore.errors import InvalidVideo
+from emoscore.film.arc import SceneMood, emotional_arc, frame_vad
+from emoscore.film.mux import mux_soundtrack, scored_video_name, slideshow
+from emoscore.film.plan import Segment, plan_segments
+from emoscore.film.scene_table import add_scenes, write_cue_sheet
+from emoscore.film.scenes import Scene, read_timecodes, scenes_from_scan, still_scenes, timecode
+from emoscore.film.soundtrack import assemble, compose_segments, fit_length, write_midi
+from emoscore.film.video import FilmScan, frames_at, scan_film
+from emoscore.music.compose import music_model
+from emoscore.music.render import OPUS_RATE, RenderUnavailable, synthesizer, write_audio
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = OPUS_RATE  # film sound runs at 48 kHz, and both AAC and Opus take it as it is
+
+
+@dataclass(frozen=True)
+class FilmResult:
+    """What scoring a film wrote: the files (None where the renderer was missing, with why) and its scene rows."""
+
+    video_id: str
+    duration_s: float
+    scenes: list[dict]
+    midi: Path
+    cues_csv: Path
+    cues_json: Path
+    audio: Path | None
+    scored_video: Path | None
+    audio_problem: str | None
+    added_rows: int
+
+    def summary(self) -> dict:
+        """What a person or a script wants to know about the run (the CLI's table and --json)."""
+        return {
+            "video_id": self.video_id, "duration_s": round(self.duration_s, 3), "scenes": len(self.scenes),
+            "quadrants": " ".join(row["quadrant"] for row in self.scenes), "midi": str(self.midi),
+            "audio": str(self.audio) if self.audio else None,
+            "scored_video": str(self.scored_video) if self.scored_video else None,
+            "cue_sheet": str(self.cues_csv), "cue_sheet_json": str(self.cues_json), "added_rows": self.added_rows,
+            "audio_problem": self.audio_problem,
+        }  # fmt: skip
+
+
+def frame_times(scene: Scene, count: int) -> list[float]:
+    """`count` moments spread through a scene, away from its cuts (the middles of equal parts)."""
+    return [scene.start_s + scene.duration_s * (k + 0.5) / count for k in range(count)]
+
+
+def film_scenes(source: Path, params: Params, timecodes: Path | None, fps: int, progress: bool
+                ) -> tuple[list[Scene], FilmScan | None, float]:  # fmt: skip
+    """The scenes of a video (cuts found, or the timecodes given) or of a folder of stills, the scan of a video,
+    and the frame rate the cue sheet counts frames in."""
+    film = params.film
+    if source.is_dir():
+        return still_scenes(source, timecodes, film.still_seconds, fps), None, float(fps)
+    scan = scan_film(source, film.cut_threshold, progress)
+    if timecodes is None:
+        return scenes_from_scan(scan, film.min_scene_s), scan, float(scan.fps)
+    spans = read_timecodes(timecodes, float(scan.fps))
+    origin = spans[0][0]
+    bounds = [start - origin for start, _ in spans] + [min(spans[-1][1] - origin, scan.duration_s)]
+    if bounds[-1] <= bounds[-2] or any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise InvalidVideo(timecodes, f"scenes do not fit the {scan.duration_s:.2f} s of {source.name}")
+    scenes = [Scene(i, start, end) for i, (start, end) in enumerate(itertools.pairwise(bounds))]
+    return scenes, scan, float(scan.fps)
+
+
+def film_id(source: Path, scenes: list[Scene], timecodes: Path | None) -> str:
+    """Content hash of a video file; of a folder of stills, the hash of its stills' hashes and its timecodes."""
+    if not source.is_dir():
+        return file_sha256(source)[0]
+    digest = hashlib.sha256()
+    for scene in scenes:
+        digest.update(file_sha256(scene.still)[0].encode())  # type: ignore[arg-type]
+    if timecodes is not None:
+        digest.update(timecodes.read_bytes())
+    return digest.hexdigest()
+
+
+def read_frames(source: Path, scenes: list[Scene], count: int, folder: Path) -> list[list[ImageFile]]:
+    """The image files the scoring path reads for each scene: its still, or `count` frames saved as JPEG."""
+    if source.is_dir():
+        return [[ImageFile(str(scene.still), *file_sha256(scene.still))] for scene in scenes]  # type: ignore[arg-type]
+    wanted = {time: scene.index for scene in scenes for time in frame_times(scene, count)}
+    files: list[list[ImageFile]] = [[] for _ in scenes]
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, (time, image) in enumerate(frames_at(source, list(wanted))):
+        path = folder / f"frame_{number:06d}.jpg"
+        image.save(path, quality=95)
+        files[wanted[time]].append(ImageFile(str(path), *file_sha256(path)))
+    return files
+
+
+def score_film(source: Path | str, out: Path | str, params: Params, catalog: Path | str | None = None,
+               timecodes: Path | str | None = None, fps: int = 25, progress: bool = False) -> FilmResult:  # fmt: skip
+    """Score a video file, or a folder of stills, into `out`: `<name>.mid`, `<name>.<render.format>`,
+    `<name>.cues.csv`/`.json` and `<name>.scored.<ext>`; add its scenes to `catalog` when given. Everything is
+    made in a temporary folder beside `out` and moved in at the end: a film that fails leaves nothing there."""
+    from emoscore.score import Scorer  # the scoring path's models and workers, loaded only when a film is scored
+
+    source, out = Path(source), Path(out)
+    timecodes = Path(timecodes) if timecodes else None
+    if not source.exists():
+        raise InvalidVideo(source, "file not found")
+    scenes, scan, rate = film_scenes(source, params, timecodes, fps, progress)
+    duration = scenes[-1].end_s
+    video_id = film_id(source, scenes, timecodes)
+    out.mkdir(parents=True, exist_ok=True)
+    scorer = Scorer.from_params(params)
+    try:
+        made, rows, problem = _make(source, scenes, scan, video_id, rate, fps, scorer, params, out, progress)
+    finally:
+        scorer.close()
+    added = add_scenes(Path(catalog), rows) if catalog is not None else 0
+    log.info("%s: %d scenes scored into %s", source, len(scenes), out)
+    return FilmResult(video_id, duration, rows, made["midi"], made["cues_csv"], made["cues_json"],
+                      made.get("audio"), made.get("video"), problem, added)  # fmt: skip
+
+
+def _make(source: Path, scenes: list[Scene], scan: FilmScan | None, video_id: str, rate: float, fps: int, scorer,  # noqa: ANN001
+          params: Params, out: Path, progress: bool) -> tuple[dict[str, Path], list[dict], str | None]:  # fmt: skip
+    """Make every file in a work folder inside `out`, then move them in; (files, scene rows, audio problem)."""
+    duration = scenes[-1].end_s
+    with tempfile.TemporaryDirectory(dir=out, prefix=".partial-") as work_dir:
+        work = Path(work_dir)
+        files = read_frames(source, scenes, params.film.frames_per_scene, work / "frames")
+        moods = _moods(scorer, files, params)
+        segments = plan_segments([s.duration_s for s in scenes], [m.quadrant.number for m in moods],
+                                 [m.intensity for m in moods], params.film.tempo_bpm,
+                                 params.generation.intensity.get("tempo", 0.0))  # fmt: skip
+        model = music_model(params.music.out, params.score.device, params.emopia.vocabulary)
+        composed = compose_segments(model, segments, int(video_id[:15], 16), params.generation, params.film, progress)
+        name = source.stem if not source.is_dir() else source.name
+        midi = write_midi(segments, assemble(segments, composed), work / f"{name}.mid")
+        made = {"midi": midi}
+        problem = None
+        try:
+            samples = fit_length(synthesizer(params.render.soundfont, SAMPLE_RATE).samples(midi), duration,
+                                 SAMPLE_RATE)  # fmt: skip
+            made["audio"] = write_audio(samples, SAMPLE_RATE, work / f"{name}.{params.render.format}")
+            picture = source if scan is not None else slideshow(scenes, work / "slides.mp4", fps)
+            video_name = scored_video_name(source if scan is not None else Path(f"{name}.mp4"))
+            made["video"] = mux_soundtrack(picture, samples, SAMPLE_RATE, work / video_name)
+        except RenderUnavailable as error:
+            problem = str(error)
+            log.warning("no audio or scored video for %s: %s", source, error)
+        rows = _rows(scenes, moods, segments, source, video_id, rate, scorer, params, out, made)
+        made["cues_csv"], made["cues_json"] = work / f"{name}.cues.csv", work / f"{name}.cues.json"
+        header = {"film": str(source), "video_id": video_id, "duration_s": duration, "fps": rate,
+                  "soundtrack": {k: v.name for k, v in made.items() if k in ("midi", "audio", "video")}}  # fmt: skip
+        write_cue_sheet(rows, header, made["cues_csv"], made["cues_json"])
+        final = {key: out / path.name for key, path in made.items()}
+        for key, path in made.items():
+            os.replace(path, final[key])
+    return final, rows, problem
+
+
+def _moods(scorer, files: list[list[ImageFile]], params: Params) -> list[SceneMood]:  # noqa: ANN001
+    """Each scene's mood from the VAD of the people in its frames."""
+    flat = [file for scene in files for file in scene]
+    vads, people = {}, {}
+    for prepared, outputs in scorer.pool.iter_vad(flat):
+        if outputs is None:
+            log.debug("%s: %s", prepared.file.path, prepared.error)
+        found = None if outputs is None else outputs[1]
+        vads[prepared.file.path] = frame_vad(found, params.score.pooling, params.score.quadrant_midpoint)
+        people[prepared.file.path] = 0 if found is None else len(found)
+    try:
+        return emotional_arc([[vads[f.path] for f in scene] for scene in files],
+                             [sum(people[f.path] for f in scene) for scene in files], params.film.smoothing,
+                             params.score.quadrant_midpoint)  # fmt: skip
+    except ValueError as error:
+        raise InvalidVideo(files[0][0].path if files and files[0] else "film", str(error)) from None
+
+
+def _rows(scenes: list[Scene], moods: list[SceneMood], segments: list[Segment], source: Path, video_id: str,
+          rate: float, scorer, params: Params, out: Path, made: dict[str, Path]) -> list[dict]:  # noqa: ANN001  # fmt: skip
+    """The scene rows (catalog and cue sheet), with paths to where the files will be once moved in."""
+    film = params.film.model_dump(mode="json", exclude={"video", "out", "catalog"})
+    params_hash = hashlib.sha256(json.dumps([scorer.identity.params_hash, film, section_hash(params.render)],
+                                            sort_keys=True).encode()).hexdigest()[:16]  # fmt: skip
+    now = datetime.now(UTC)
+    where = {key: str((out / path.name).resolve()) for key, path in made.items()}
+    rows = []
+    for scene, mood, segment in zip(scenes, moods, segments, strict=True):
+        own = [round(value, 4) for value in mood.own] if mood.own else [None, None, None]
+        rows.append({
+            "video_id": video_id, "scene_index": scene.index, "path": str(source.resolve()),
+            "still": str(scene.still) if scene.still else None,
+            "start_s": round(scene.start_s, 6), "end_s": round(scene.end_s, 6),
+            "start_timecode": timecode(scene.start_s, rate), "end_timecode": timecode(scene.end_s, rate),
+            "frames_read": mood.frames, "people": mood.people,
+            "own_valence": own[0], "own_arousal": own[1], "own_dominance": own[2],
+            "valence": round(mood.vad[0], 4), "arousal": round(mood.vad[1], 4), "dominance": round(mood.vad[2], 4),
+            "quadrant": mood.quadrant.name, "quadrant_confidence": mood.quadrant.confidence,
+            "intensity": round(mood.intensity, 4), "tempo_bpm": round(segment.tempo_bpm, 3), "bars": segment.bars,
+            "first_bar": segment.first_bar, "soundtrack_midi": where["midi"], "soundtrack_audio": where.get("audio"),
+            "scored_video": where.get("video"), "vad_model": scorer.identity.vad_model,
+            "music_model": scorer.identity.music_model, "params_hash": params_hash, "scored_at": now,
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,105 @@
+"""One continuous soundtrack: each segment composed for its scene's quadrant and intensity, going on from the
+bars before it (the model's context), laid end to end on the film's tempo map; the dynamics eased across each cut;
+written as one MIDI file and rendered to exactly the film's length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from emoscore.config import FilmParams, GenerationParams
+from emoscore.film.plan import Segment, tempo_map
+from emoscore.music.cp import BAR, BAR_BEAT, POSITIONS_PER_BAR, TYPE, TYPE_METRICAL, Note, decode_notes, notes_to_midi
+from emoscore.music.generate import Request, generate_batch, last_bars
+from emoscore.music.model import CPTransformer
+from emoscore.music.sampling import Sampling, Steering
+
+FADE_S = 0.5  # the music fades out over the film's last half second instead of being cut off
+
+
+def segment_seed(film_seed: int, scene: int, chunk: int) -> int:
+    """The random stream of one chunk of one scene: the same film always gets the same music."""
+    return int(np.random.SeedSequence([film_seed, scene, chunk]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def compose_segments(model: CPTransformer, segments: Sequence[Segment], film_seed: int, generation: GenerationParams,
+                     film: FilmParams, progress: bool = False) -> list[list[np.ndarray]]:  # fmt: skip
+    """CP steps per segment, in chunks of at most `film.chunk_bars` bars, each going on from the last
+    `film.context_bars` bars composed before it (across cuts too): segments follow each other, so one at a time."""
+    sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
+    composed: list[list[np.ndarray]] = []
+    previous: np.ndarray | None = None
+    with tqdm(total=sum(s.bars for s in segments), desc="composing", unit="bar", disable=not progress) as bar:
+        for segment in segments:
+            chunks, left = [], segment.bars
+            while left > 0:
+                bars = min(film.chunk_bars, left)
+                context = last_bars(previous, film.context_bars) if previous is not None else ()
+                request = Request(segment.quadrant, segment_seed(film_seed, segment.scene, len(chunks)),
+                                  segment.intensity, context)  # fmt: skip
+                previous = generate_batch(model, [request], bars, sampling, generation.max_steps,
+                                          steering=steering)[0]  # fmt: skip
+                chunks.append(previous)
+                left -= bars
+                bar.update(bars)
+            composed.append(chunks)
+    return composed
+
+
+def bar_count(steps: np.ndarray) -> int:
+    """Bars in a piece's steps."""
+    return int(np.count_nonzero((steps[:, TYPE] == TYPE_METRICAL) & (steps[:, BAR_BEAT] == BAR)))
+
+
+def assemble(segments: Sequence[Segment], composed: Sequence[Sequence[np.ndarray]]) -> list[Note]:
+    """Every segment's notes at its place on the film's grid, cut at the film's end, with each cut's first bar
+    eased from the loudness of the bar before it to its own."""
+    notes: list[Note] = []
+    for segment, chunks in zip(segments, composed, strict=True):
+        bar = segment.first_bar
+        for steps in chunks:
+            offset = bar * POSITIONS_PER_BAR
+            notes.extend(Note(n.onset + offset, n.pitch, n.duration, n.velocity) for n in decode_notes(steps)[0])
+            bar += bar_count(steps)
+    end = (segments[-1].first_bar + segments[-1].bars) * POSITIONS_PER_BAR
+    notes = [Note(n.onset, n.pitch, min(n.duration, end - n.onset), n.velocity) for n in notes if n.onset < end]
+    for segment in segments[1:]:
+        notes = ease_dynamics(notes, segment.first_bar * POSITIONS_PER_BAR)
+    return sorted(notes, key=lambda n: (n.onset, n.pitch))
+
+
+def ease_dynamics(notes: list[Note], cut: int) -> list[Note]:
+    """Move the first bar after `cut` (a 16th-note position) from the mean velocity of the bar before it to its
+    own, linearly over the bar: the music changes at the cut without a jump in loudness."""
+    before = [n.velocity for n in notes if cut - POSITIONS_PER_BAR <= n.onset < cut]
+    after = [n.velocity for n in notes if cut <= n.onset < cut + POSITIONS_PER_BAR]
+    if not before or not after:
+        return notes
+    gap = float(np.mean(before) - np.mean(after))
+    eased = []
+    for note in notes:
+        if cut <= note.onset < cut + POSITIONS_PER_BAR:
+            share = 1.0 - (note.onset - cut) / POSITIONS_PER_BAR
+            note = Note(note.onset, note.pitch, note.duration, int(np.clip(round(note.velocity + gap * share), 1, 127)))
+        eased.append(note)
+    return eased
+
+
+def write_midi(segments: Sequence[Segment], notes: Sequence[Note], path: Path) -> Path:
+    """The soundtrack as a one-track piano MIDI file on the film's tempo map."""
+    notes_to_midi(notes, tempo_map(segments)).dump(str(path))
+    return path
+
+
+def fit_length(samples: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
+    """Rendered audio cut or padded with silence to exactly `seconds`, faded out over its last FADE_S."""
+    frames = round(seconds * sample_rate)
+    fitted = np.zeros((frames, samples.shape[1]), dtype=np.int16)
+    fitted[: min(frames, len(samples))] = samples[:frames]
+    fade = min(frames, round(FADE_S * sample_rate))
+    ramp = np.linspace(1.0, 0.0, fade)[:, None]
+    fitted[frames - fade :] = (fitted[frames - fade :] * ramp).astype(np.int16)
+    return fitted

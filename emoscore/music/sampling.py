@@ -1,0 +1,131 @@
+"""How a next value is drawn, and how a piece is played at an intensity: per-family temperature and nucleus
+sampling over many rows at once, and Steering's rules for tempo, velocity and density."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from emoscore.config import GenerationParams
+from emoscore.music.cp import (
+    BAR,
+    BAR_BEAT,
+    PITCH,
+    TEMPO,
+    TYPE,
+    TYPE_METRICAL,
+    TYPE_NOTE,
+    VELOCITY,
+    tempo_bin,
+    tempo_of,
+    velocity_bin,
+    velocity_of,
+)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Per-family temperature and nucleus (top-p) mass (params.yaml `generation` holds the defaults); a family
+    not named is sampled as the model says: temperature 1, no nucleus cut."""
+
+    temperature: dict[str, float] = field(default_factory=dict)
+    top_p: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, generation: GenerationParams) -> Sampling:
+        """The sampling settings of params.yaml's `generation` section."""
+        return cls(dict(generation.temperature), dict(generation.top_p))
+
+    def for_family(self, name: str) -> tuple[float, float]:
+        """(temperature, top_p) of a family."""
+        return self.temperature.get(name, 1.0), self.top_p.get(name, 1.0)
+
+
+EMOPIA_RELEASED = Sampling(
+    {"type": 1.0, "tempo": 1.2, "chord": 1.0, "bar-beat": 1.2, "pitch": 1.0, "duration": 2.0, "velocity": 5.0},
+    {"type": 0.9, "tempo": 0.9, "chord": 0.99, "bar-beat": 1.0, "pitch": 0.9, "duration": 0.9, "velocity": 1.0},
+)  # annahung31/EMOPIA workspace/transformer/models.py; eval_music compares it with params.yaml's settings
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Intensity within a quadrant, by rule, as a performance of what the model composed for the quadrant: the same
+    piece played slower, softer and thinner, or faster, louder and fuller.
+
+    EMOPIA labels clips only by quadrant, so there is no per-clip arousal to learn intensity from; and steering the
+    sampler instead (we tried exponential tilting of the logits) pushed the model into other modes of its data
+    rather than making the piece calmer. So, for intensity t: every tempo is scaled by 2^(tempo × t), every
+    velocity moved by velocity × t, and with probability density × |t| per onset the bass is doubled an octave
+    down (t > 0) or an upper note of a chord is left out (t < 0). The choices use their own random stream, so a
+    piece at a higher intensity is the same piece, never slower or thinner, and no note of it softer.
+    """
+
+    tempo: float = 0.0
+    velocity: float = 0.0
+    density: float = 0.0
+
+    @classmethod
+    def from_params(cls, generation: GenerationParams) -> Steering:
+        """The strengths of params.yaml's `generation.intensity`."""
+        return cls(**generation.intensity)
+
+    def perform(self, steps: np.ndarray, intensity: float, seed: int) -> np.ndarray:
+        """The steps as played at `intensity` (−1 … 1; 0 returns them unchanged)."""
+        if not intensity:
+            return steps
+        draws = np.random.default_rng([seed, 1])  # not the composing stream: the same piece at every intensity
+        chance = min(1.0, self.density * abs(intensity))
+        played, previous_type = [], TYPE_METRICAL
+        for word in steps.tolist():
+            kind, first_at_onset = word[TYPE], previous_type == TYPE_METRICAL
+            previous_type = kind
+            if kind == TYPE_METRICAL and word[BAR_BEAT] != BAR and word[TEMPO] >= 2:
+                word[TEMPO] = tempo_bin(tempo_of(word[TEMPO]) * 2.0 ** (self.tempo * intensity))
+            if kind != TYPE_NOTE:
+                played.append(word)
+                continue
+            word[VELOCITY] = velocity_bin(int(np.clip(velocity_of(word[VELOCITY]) + self.velocity * intensity, 1, 127)))
+            hit = draws.random() < chance
+            if intensity > 0 and first_at_onset and hit and word[PITCH] > 12:
+                played.append([*word[:PITCH], word[PITCH] - 12, *word[PITCH + 1 :]])  # bass first, as encoded
+            if not (intensity < 0 and not first_at_onset and hit):
+                played.append(word)
+        return np.array(played, dtype=np.int64)
+
+
+def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
+                 rng: np.random.Generator) -> int:  # fmt: skip
+    """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling."""
+    if isinstance(logits, torch.Tensor):
+        logits = to_host(logits)
+    return int(sample_rows(np.asarray(logits)[None], allowed[None], temperature, top_p, [rng])[0])
+
+
+def sample_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
+                rngs: list[np.random.Generator]) -> np.ndarray:  # fmt: skip
+    """One value per row of [R, V] logits restricted to `allowed`, each row drawing from its own random stream.
+
+    NumPy, not torch: on rows of a few dozen values each torch call costs more than the arithmetic; and a row's
+    result does not depend on the other rows, so a piece samples the same in a batch as alone.
+    """
+    values = np.where(allowed, np.asarray(logits, dtype=np.float64), -np.inf)
+    rows = np.arange(len(values))
+    if temperature <= 0:
+        return values.argmax(axis=1)
+    scaled = values / temperature
+    probabilities = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    order = np.argsort(-probabilities, axis=1, kind="stable")
+    ordered = np.take_along_axis(probabilities, order, axis=1) / probabilities.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(ordered, axis=1)
+    kept = np.maximum(1, np.count_nonzero(cumulative - ordered < top_p, axis=1))  # the nucleus: a prefix
+    draws = np.array([rng.random() for rng in rngs]) * cumulative[rows, kept - 1]
+    in_nucleus = np.arange(values.shape[1])[None, :] < kept[:, None]
+    choice = np.count_nonzero((cumulative <= draws[:, None]) & in_nucleus, axis=1)  # searchsorted, per row
+    return order[rows, np.minimum(choice, kept - 1)]
+
+
+def to_host(logits: torch.Tensor) -> np.ndarray:
+    """Logits from the model's device (any float type) as a float32 NumPy array: the one transfer per family."""
+    return logits.detach().float().cpu().numpy()

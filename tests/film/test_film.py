@@ -1,0 +1,227 @@
+"""Film scoring end to end on a sample film the test writes: cuts found, one soundtrack of the film's length whose
+bar lines fall on the cuts, each segment composed for its scene, a scored video Chromium plays, a `scenes` table
+that a rerun does not grow, and bad films refused with nothing written."""
+
+import csv
+import functools
+import http.server
+import shutil
+import threading
+
+import av
+import duckdb
+import miditoolkit
+import numpy as np
+import pytest
+import soundfile
+import yaml
+from typer.testing import CliRunner
+
+from emoscore.config import SampleParams, load_params
+from emoscore.errors import InvalidVideo
+from emoscore.film import soundtrack as soundtrack_module
+from emoscore.film.scene_table import SCENES, read_scenes
+from emoscore.film.scoring import score_film
+from emoscore.film.video import scan_film
+from emoscore.music.render import renderer_available
+from emoscore.sample_film import write_sample_film
+from flows.cli import app
+from tests.helpers import photo
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_audio = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a SoundFont is not installed")
+SAMPLE = SampleParams(film_scenes=3, film_scene_seconds=2.5, film_fps=25, film_width=160, film_height=96)
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    """The sample film at a small size: its path, true cuts and intended quadrants."""
+    return write_sample_film(SAMPLE, tmp_path_factory.mktemp("film") / "film.mp4")
+
+
+@pytest.fixture(scope="module")
+def params(project, tmp_path_factory):
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["film"] = {"frames_per_scene": 2, "min_scene_s": 1.0, "chunk_bars": 2, "context_bars": 1}
+    path = tmp_path_factory.mktemp("film_params") / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored(film, params, tmp_path_factory):
+    """The sample film scored once, with every generation request recorded."""
+    root = tmp_path_factory.mktemp("scored")
+    requests = []
+
+    def recording(model, batch, *args, **kwargs):
+        requests.append(batch)
+        return generate_batch(model, batch, *args, **kwargs)
+
+    generate_batch = soundtrack_module.generate_batch
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(soundtrack_module, "generate_batch", recording)
+        result = score_film(film[0], root / "out", load_params(params), root / "catalog")
+    return result, requests, root
+
+
+def test_the_sample_films_cuts_are_found_within_one_frame(film):
+    path, cuts, _ = film
+    scan = scan_film(path)
+    assert len(scan.cuts) == len(cuts)
+    assert all(abs(found - true) <= 1 for found, true in zip(scan.cuts, cuts, strict=True))
+    assert scan.duration_s == pytest.approx((cuts[-1] + (scan.frames - cuts[-1])) / 25)
+
+
+def test_the_soundtrack_changes_on_bar_lines_at_the_cuts(scored, film):
+    result, _, _ = scored
+    scan = scan_film(film[0])
+    midi = miditoolkit.MidiFile(str(result.midi))
+    seconds = midi.get_tick_to_time_mapping()
+    bar = 4 * midi.ticks_per_beat
+    for row in result.scenes:
+        start = seconds[row["first_bar"] * bar]
+        beat = 60.0 / row["tempo_bpm"]
+        assert abs(start - row["start_s"]) < 0.005 < beat  # on the bar line, well within one beat of the cut
+        assert row["start_s"] == pytest.approx(scan.frame_times[scan.cuts[row["scene_index"] - 1]] if
+                                               row["scene_index"] else 0.0)  # fmt: skip
+    last = result.scenes[-1]
+    assert seconds[(last["first_bar"] + last["bars"]) * bar] == pytest.approx(scan.duration_s, abs=0.005)
+    notes = midi.instruments[0].notes
+    assert notes and max(note.end for note in notes) <= (last["first_bar"] + last["bars"]) * bar
+
+
+def test_each_segment_is_composed_for_its_scene_going_on_from_the_music_before(scored):
+    result, requests, _ = scored
+    by_scene = [row["quadrant"] for row in result.scenes]
+    asked = [request for batch in requests for request in batch]
+    scene_of_chunk = [row["scene_index"] for row in result.scenes for _ in range((row["bars"] + 1) // 2)]  # 2 bars
+    for scene, request in zip(scene_of_chunk, asked, strict=True):
+        assert f"Q{request.quadrant}" == by_scene[scene]
+    assert asked[0].context == () and all(request.context for request in asked[1:])
+
+
+@needs_audio
+def test_the_audio_and_the_scored_video_last_as_long_as_the_film(scored, film):
+    result, _, _ = scored
+    duration = scan_film(film[0]).duration_s
+    info = soundfile.info(str(result.audio))
+    assert abs(info.frames / info.samplerate - duration) < 0.05
+    with av.open(str(result.scored_video)) as video:
+        assert [s.type for s in video.streams] == ["video", "audio"]
+        samples = sum(frame.samples for frame in video.decode(audio=0))
+        rate = video.streams.audio[0].rate
+    assert abs(samples / rate - duration) < 0.05
+    assert scan_film(result.scored_video).frames == scan_film(film[0]).frames  # the picture copied, every frame
+
+
+def test_the_cue_sheet_and_the_scenes_table_agree_and_a_rerun_adds_nothing(scored, film, params):
+    result, _, root = scored
+    with result.cues_csv.open() as handle:
+        cues = list(csv.DictReader(handle))
+    assert [c["quadrant"] for c in cues] == [r["quadrant"] for r in result.scenes]
+    assert (
+        cues[0]["start_timecode"] == "00:00:00:00" and cues[1]["start_timecode"] == result.scenes[1]["start_timecode"]
+    )
+    again = score_film(film[0], root / "out", load_params(params), root / "catalog")
+    assert result.added_rows == len(result.scenes) and again.added_rows == 0
+    assert read_scenes(root / "catalog").num_rows == len(result.scenes)
+    parts = str(root / "catalog" / SCENES / "*.parquet")
+    count, videos = duckdb.sql(f"select count(*), count(distinct video_id) from '{parts}'").fetchall()[0]
+    assert (count, videos) == (len(result.scenes), 1)
+    assert sorted(p.name for p in (root / "out").iterdir()) == sorted(
+        p.name for p in (result.midi, result.cues_csv, result.cues_json, result.audio, result.scored_video) if p
+    )
+
+
+def _faststart_then_cut(film, target):
+    """The film rewritten with its index first (as web video is), then cut at 60%: it opens, then runs out."""
+    with av.open(str(film)) as source, av.open(str(target), "w", options={"movflags": "faststart"}) as copy:
+        stream = copy.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                copy.mux(packet)
+    data = target.read_bytes()
+    target.write_bytes(data[: int(len(data) * 0.6)])
+    return target
+
+
+def test_a_bad_film_is_refused_by_name_and_nothing_is_written(film, params, tmp_path):
+    out = tmp_path / "out"
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a film")
+    half = tmp_path / "half.mp4"
+    half.write_bytes(film[0].read_bytes()[:20_000])
+    cut = _faststart_then_cut(film[0], tmp_path / "cut.mp4")
+    sound = tmp_path / "sound.wav"
+    soundfile.write(sound, np.zeros((4800, 2), dtype=np.int16), 48000)
+    for bad, reason in ((text, "not a video"), (half, "not a video"), (cut, "truncated"),
+                        (sound, "no video stream"), (tmp_path / "gone.mp4", "not found")):  # fmt: skip
+        with pytest.raises(InvalidVideo, match=reason) as caught:
+            score_film(bad, out, load_params(params), tmp_path / "catalog")
+        assert bad.name in str(caught.value)
+    assert not out.exists() or not any(out.iterdir())
+    assert not (tmp_path / "catalog" / SCENES).exists()
+
+
+def test_a_folder_of_stills_with_an_edl_becomes_a_scored_slideshow(params, tmp_path):
+    stills = tmp_path / "board"
+    for index in (1, 2, 3):
+        photo(stills / f"shot_{index}.jpg", size=(120, 80))
+    edl = tmp_path / "board.edl"
+    edl.write_text("TITLE: BOARD\nFCM: NON-DROP FRAME\n\n"
+                   "001  AX V C 00:00:00:00 00:00:02:00 01:00:00:00 01:00:02:00\n"
+                   "002  AX V C 00:00:00:00 00:00:03:00 01:00:02:00 01:00:05:00\n"
+                   "003  AX V C 00:00:00:00 00:00:01:12 01:00:05:00 01:00:06:12\n")  # fmt: skip
+    result = score_film(stills, tmp_path / "out", load_params(params), timecodes=edl, fps=25)
+    assert [(r["start_s"], r["end_s"]) for r in result.scenes] == [(0.0, 2.0), (2.0, 5.0), (5.0, 6.48)]
+    assert [r["still"].rsplit("/", 1)[-1] for r in result.scenes] == ["shot_1.jpg", "shot_2.jpg", "shot_3.jpg"]
+    assert result.scenes[2]["end_timecode"] == "00:00:06:12"
+    if result.scored_video is not None:
+        assert scan_film(result.scored_video).duration_s == pytest.approx(6.48, abs=0.05)
+
+
+@needs_audio
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
+def test_the_scored_video_plays_to_its_end_in_chromium_with_sound(scored):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    result, _, _ = scored
+    folder = result.scored_video.parent
+    (folder / "watch.html").write_text(
+        f'<!doctype html><link rel="icon" href="data:,"><video id="v" src="{result.scored_video.name}" muted></video>'
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    console_errors = []
+    try:
+        with playwright.sync_playwright() as p:
+            flags = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"]
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+            tab = browser.new_page()
+            tab.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+            tab.goto(f"http://127.0.0.1:{server.server_port}/watch.html")
+            tab.evaluate("v.playbackRate = 4; v.play()")
+            tab.wait_for_function("v.ended || v.error !== null", timeout=60_000)
+            state = tab.evaluate("({ended: v.ended, error: v.error && v.error.message, duration: v.duration,"
+                                 " at: v.currentTime, audio: v.webkitAudioDecodedByteCount})")  # fmt: skip
+            browser.close()
+    finally:
+        server.shutdown()
+    assert state["error"] is None and state["ended"] and state["at"] == pytest.approx(state["duration"], abs=0.1)
+    assert state["duration"] == pytest.approx(result.duration_s, abs=0.05) and state["audio"] > 0
+    assert not console_errors
+
+
+def test_the_soundtrack_command(film, params, tmp_path):
+    runner = CliRunner()
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("nope")
+    refused = runner.invoke(app, ["soundtrack", str(bad), "--out", str(tmp_path / "o"), "--params", str(params)])
+    assert refused.exit_code == 2 and "bad.mp4" in refused.output
+    arguments = ["soundtrack", str(film[0]), "--out", str(tmp_path / "o"), "--params", str(params), "--json"]
+    done = runner.invoke(app, arguments)
+    assert done.exit_code == 0, done.output
+    summary = yaml.safe_load(done.output[done.output.index("{") :])
+    assert summary["scenes"] == 3 and (tmp_path / "o" / "film.cues.json").is_file()
