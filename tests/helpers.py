@@ -1,8 +1,15 @@
-"""Helpers shared by the scoring tests: photos written with Pillow and a finished "future" for local runs."""
+"""Helpers shared by the tests: photos written with Pillow, a finished "future" for local runs, a folder served
+to headless Chromium."""
 
+import contextlib
 import dataclasses
+import functools
+import http.server
 import os
+import shutil
+import threading
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +80,42 @@ def assert_same_catalogs(first: Path, second: Path) -> None:
         if here["status"] == "ok":
             assert abs(here["valence"] - there["valence"]) < 1e-4 and abs(here["arousal"] - there["arousal"]) < 1e-4
             assert (first / here["midi_path"]).read_bytes() == (second / there["midi_path"]).read_bytes()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required")  # fmt: skip
+
+
+@dataclasses.dataclass
+class PageProblems:
+    """What went wrong on a page: error responses, requests that never finished (Chromium also aborts media
+    requests it has read enough of), console errors, dialogs it opened."""
+
+    failures: list[str] = dataclasses.field(default_factory=list)
+    unfinished: list[str] = dataclasses.field(default_factory=list)
+    console_errors: list[str] = dataclasses.field(default_factory=list)
+    dialogs: list[str] = dataclasses.field(default_factory=list)
+
+
+@contextlib.contextmanager
+def chromium_page(folder: Path, width: int = 1280, height: int = 900) -> Iterator[tuple[object, str, PageProblems]]:
+    """Serve `folder` on 127.0.0.1 and open a headless Chromium tab: (tab, base URL, what went wrong on it)."""
+    from playwright.sync_api import sync_playwright
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    problems = PageProblems()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
+            tab = browser.new_page(viewport={"width": width, "height": height})
+            tab.on("response", lambda r: r.status >= 400 and problems.failures.append(f"{r.status} {r.url}"))
+            tab.on("requestfailed", lambda r: problems.unfinished.append(r.url))
+            tab.on("console", lambda m: m.type == "error" and problems.console_errors.append(m.text))
+            tab.on("dialog", lambda d: (problems.dialogs.append(d.message), d.dismiss()))
+            yield tab, f"http://127.0.0.1:{server.server_port}", problems
+            browser.close()
+    finally:
+        server.shutdown()

@@ -1,12 +1,9 @@
 """The static gallery: escaping, relative media, and a real headless-Chromium check of the page."""
 
 import datetime as dt
-import functools
-import http.server
 import math
 import shutil
 import struct
-import threading
 import wave
 from pathlib import Path
 
@@ -17,9 +14,9 @@ from emoscore.catalog import read_catalog, write_part
 from emoscore.chart import vad_chart
 from emoscore.gallery import write_gallery
 from emoscore.music.cp import Note, notes_to_midi
+from tests.helpers import CHROMIUM, chromium_page
 
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _wav(path: Path, seconds: float = 0.5) -> None:
@@ -96,50 +93,33 @@ def test_thumbnails_are_cached_by_content_hash(catalog, tmp_path):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
 def test_gallery_in_headless_chromium(catalog, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
     out = tmp_path / "gallery"
     write_gallery(read_catalog(catalog), catalog, out)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    failures, console_errors, dialogs = [], [], []
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"],
-            )  # fmt: skip
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
-            page.on("requestfailed", lambda r: failures.append(f"failed {r.url}"))
-            page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
-            assert page.locator("article.card").count() == 4
-            assert page.get_by_text(HOSTILE).count() == 1  # shown as text, not run
-            loaded = page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
-            assert loaded and page.locator("img").count() == 6  # 3 thumbnails + 3 charts
-            page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
-            durations = page.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
-            assert len(durations) == 3 and all(d == pytest.approx(0.5, abs=0.05) for d in durations)
-            page.select_option("#quadrant", "Q3")
-            assert page.locator("article.card").count() == 1
-            assert page.locator("#count").text_content() == "1 of 4 images"
-            page.select_option("#quadrant", "")
-            page.select_option("#category", "Sadness")
-            page.fill("#min", "0.4")
-            assert page.locator("article.card").count() == 2
-            page.select_option("#category", "")
-            page.select_option("#named", "Sadness")  # named above its threshold: dark.jpg only
-            assert page.locator("article.card").count() == 1
-            assert page.locator("article.card .named").text_content() == "Peace · Sadness"
-            page.select_option("#named", "")
-            page.screenshot(path=str(tmp_path / "gallery.png"), full_page=True)
-            browser.close()
-    finally:
-        server.shutdown()
-    assert not failures and not console_errors and not dialogs, (failures, console_errors, dialogs)
+    with chromium_page(out) as (page, base, problems):
+        page.goto(f"{base}/index.html", wait_until="networkidle")
+        assert page.locator("article.card").count() == 4
+        assert page.get_by_text(HOSTILE).count() == 1  # shown as text, not run
+        loaded = page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        assert loaded and page.locator("img").count() == 6  # 3 thumbnails + 3 charts
+        page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+        durations = page.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
+        assert len(durations) == 3 and all(d == pytest.approx(0.5, abs=0.05) for d in durations)
+        page.select_option("#quadrant", "Q3")
+        assert page.locator("article.card").count() == 1
+        assert page.locator("#count").text_content() == "1 of 4 images"
+        page.select_option("#quadrant", "")
+        page.select_option("#category", "Sadness")
+        page.fill("#min", "0.4")
+        assert page.locator("article.card").count() == 2
+        page.select_option("#category", "")
+        page.select_option("#named", "Sadness")  # named above its threshold: dark.jpg only
+        assert page.locator("article.card").count() == 1
+        assert page.locator("article.card .named").text_content() == "Peace · Sadness"
+        page.select_option("#named", "")
+        page.screenshot(path=str(tmp_path / "gallery.png"), full_page=True)
+    assert not problems.failures and not problems.unfinished, problems
+    assert not problems.console_errors and not problems.dialogs, problems
     assert (tmp_path / "gallery.png").stat().st_size > 20_000
 
 
@@ -163,7 +143,7 @@ def test_a_repainted_chart_equals_a_freshly_drawn_one(tmp_path):
 def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
     """10,000 rows: the first page renders in under 2 s, no console error, a filter counts across every page, a
     later page shows its cards and its audio's metadata loads."""
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
     import numpy as np
 
     from emoscore.gallery import PAGE_SIZE
@@ -190,29 +170,18 @@ def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
     write_part(catalog, rows)
     out = tmp_path / "gallery"
     write_gallery(read_catalog(catalog), catalog, out)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    console_errors = []
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
-            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="load")
-            assert page.evaluate("window.firstRenderMs") < 2000
-            assert page.locator("article.card").count() == PAGE_SIZE
-            assert page.locator("#pages").text_content() == f"page 1 of {-(-10_000 // PAGE_SIZE)}"
-            page.select_option("#quadrant", "Q3")
-            assert page.locator("#count").text_content() == "2500 of 10000 images"
-            page.click("#next")
-            assert page.locator("#pages").text_content() == f"page 2 of {-(-2500 // PAGE_SIZE)}"
-            names = page.locator("article.card .name").all_text_contents()
-            assert len(names) == PAGE_SIZE and all(int(name[:5]) % 4 == 2 for name in names)
-            assert names[0] == f"{4 * PAGE_SIZE + 2:05d}.jpg"  # sorted by name: page 2 starts after 48 of them
-            page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
-            assert page.evaluate("document.querySelectorAll('img[loading=lazy]').length") == PAGE_SIZE
-            browser.close()
-    finally:
-        server.shutdown()
-    assert console_errors == []
+    with chromium_page(out) as (page, base, problems):
+        page.goto(f"{base}/index.html", wait_until="load")
+        assert page.evaluate("window.firstRenderMs") < 2000
+        assert page.locator("article.card").count() == PAGE_SIZE
+        assert page.locator("#pages").text_content() == f"page 1 of {-(-10_000 // PAGE_SIZE)}"
+        page.select_option("#quadrant", "Q3")
+        assert page.locator("#count").text_content() == "2500 of 10000 images"
+        page.click("#next")
+        assert page.locator("#pages").text_content() == f"page 2 of {-(-2500 // PAGE_SIZE)}"
+        names = page.locator("article.card .name").all_text_contents()
+        assert len(names) == PAGE_SIZE and all(int(name[:5]) % 4 == 2 for name in names)
+        assert names[0] == f"{4 * PAGE_SIZE + 2:05d}.jpg"  # sorted by name: page 2 starts after 48 of them
+        page.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+        assert page.evaluate("document.querySelectorAll('img[loading=lazy]').length") == PAGE_SIZE
+    assert problems.console_errors == []

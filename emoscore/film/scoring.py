@@ -8,10 +8,13 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from tqdm import tqdm
 
 from emoscore.catalog import ImageFile
 from emoscore.config import Params, section_hash
@@ -139,10 +142,11 @@ def _make(source: Path, scenes: list[Scene], scan: FilmScan | None, video_id: st
           params: Params, out: Path, progress: bool) -> tuple[dict[str, Path], list[dict], str | None]:  # fmt: skip
     """Make every file in a work folder inside `out`, then move them in; (files, scene rows, audio problem)."""
     duration = scenes[-1].end_s
-    with tempfile.TemporaryDirectory(dir=out, prefix=".partial-") as work_dir:
+    remove_abandoned(out)
+    with tempfile.TemporaryDirectory(dir=out, prefix=f".partial-{os.getpid()}-") as work_dir:
         work = Path(work_dir)
         files = read_frames(source, scenes, params.film.frames_per_scene, work / "frames")
-        moods = _moods(scorer, files, params)
+        moods = _moods(scorer, files, params, progress)
         segments = plan_segments([s.duration_s for s in scenes], [m.quadrant.number for m in moods],
                                  [m.intensity for m in moods], params.film.tempo_bpm,
                                  params.generation.intensity.get("tempo", 0.0))  # fmt: skip
@@ -173,11 +177,25 @@ def _make(source: Path, scenes: list[Scene], scan: FilmScan | None, video_id: st
     return final, rows, problem
 
 
-def _moods(scorer, files: list[list[ImageFile]], params: Params) -> list[SceneMood]:  # noqa: ANN001
+def remove_abandoned(out: Path) -> None:
+    """Remove the work folders that killed runs left in `out` (their process is gone); a live run's stay."""
+    for leftover in out.glob(".partial-*"):
+        owner = leftover.name.split("-")[1]
+        try:
+            os.kill(int(owner), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(leftover, ignore_errors=True)
+        except PermissionError:  # alive, someone else's
+            continue
+
+
+def _moods(scorer, files: list[list[ImageFile]], params: Params, progress: bool) -> list[SceneMood]:  # noqa: ANN001
     """Each scene's mood from the VAD of the people in its frames."""
     flat = [file for scene in files for file in scene]
     vads, people = {}, {}
-    for prepared, outputs in scorer.pool.iter_vad(flat):
+    scored = tqdm(scorer.pool.iter_vad(flat), total=len(flat), desc="reading people", unit="frame",
+                  disable=not progress)  # fmt: skip
+    for prepared, outputs in scored:
         if outputs is None:
             log.debug("%s: %s", prepared.file.path, prepared.error)
         found = None if outputs is None else outputs[1]

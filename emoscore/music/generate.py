@@ -116,11 +116,11 @@ class Request:
 
 
 def last_bars(steps: np.ndarray, bars: int) -> tuple[tuple[int, ...], ...]:
-    """The last `bars` whole bars of a piece's steps (Bar words included, Emotion and EOS left out): the context
-    for the piece that follows it."""
+    """The last `bars` whole bars of a piece's steps (all of them when it has fewer; Bar words included, Emotion and
+    EOS left out): the context for the piece that follows it."""
     body = [tuple(int(v) for v in word) for word in steps if word[TYPE] in (TYPE_METRICAL, TYPE_NOTE)]
     starts = [index for index, word in enumerate(body) if word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR]
-    return tuple(body[starts[-bars] :]) if bars > 0 and starts else ()
+    return tuple(body[starts[-min(bars, len(starts))] :]) if bars > 0 and starts else ()
 
 
 def generate(

@@ -3,10 +3,8 @@ bar lines fall on the cuts, each segment composed for its scene, a scored video 
 that a rerun does not grow, and bad films refused with nothing written."""
 
 import csv
-import functools
-import http.server
-import shutil
-import threading
+import os
+import subprocess
 
 import av
 import duckdb
@@ -21,14 +19,13 @@ from emoscore.config import SampleParams, load_params
 from emoscore.errors import InvalidVideo
 from emoscore.film import soundtrack as soundtrack_module
 from emoscore.film.scene_table import SCENES, read_scenes
-from emoscore.film.scoring import score_film
+from emoscore.film.scoring import remove_abandoned, score_film
 from emoscore.film.video import scan_film
 from emoscore.music.render import renderer_available
 from emoscore.sample_film import write_sample_film
 from flows.cli import app
-from tests.helpers import photo
+from tests.helpers import CHROMIUM, chromium_page, photo
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_audio = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a SoundFont is not installed")
 SAMPLE = SampleParams(film_scenes=3, film_scene_seconds=2.5, film_fps=25, film_width=160, film_height=96)
 
@@ -185,33 +182,21 @@ def test_a_folder_of_stills_with_an_edl_becomes_a_scored_slideshow(params, tmp_p
 @needs_audio
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
 def test_the_scored_video_plays_to_its_end_in_chromium_with_sound(scored):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
     result, _, _ = scored
     folder = result.scored_video.parent
     (folder / "watch.html").write_text(
         f'<!doctype html><link rel="icon" href="data:,"><video id="v" src="{result.scored_video.name}" muted></video>'
     )
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    console_errors = []
-    try:
-        with playwright.sync_playwright() as p:
-            flags = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"]
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
-            tab = browser.new_page()
-            tab.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
-            tab.goto(f"http://127.0.0.1:{server.server_port}/watch.html")
-            tab.evaluate("v.playbackRate = 4; v.play()")
-            tab.wait_for_function("v.ended || v.error !== null", timeout=60_000)
-            state = tab.evaluate("({ended: v.ended, error: v.error && v.error.message, duration: v.duration,"
-                                 " at: v.currentTime, audio: v.webkitAudioDecodedByteCount})")  # fmt: skip
-            browser.close()
-    finally:
-        server.shutdown()
+    with chromium_page(folder) as (tab, base, problems):
+        tab.goto(f"{base}/watch.html")
+        tab.evaluate("v.playbackRate = 4; v.play()")
+        tab.wait_for_function("v.ended || v.error !== null", timeout=60_000)
+        state = tab.evaluate("({ended: v.ended, error: v.error && v.error.message, duration: v.duration,"
+                             " at: v.currentTime, audio: v.webkitAudioDecodedByteCount})")  # fmt: skip
     assert state["error"] is None and state["ended"] and state["at"] == pytest.approx(state["duration"], abs=0.1)
     assert state["duration"] == pytest.approx(result.duration_s, abs=0.05) and state["audio"] > 0
-    assert not console_errors
+    assert not problems.console_errors and not problems.failures
 
 
 def test_the_soundtrack_command(film, params, tmp_path):
@@ -225,3 +210,13 @@ def test_the_soundtrack_command(film, params, tmp_path):
     assert done.exit_code == 0, done.output
     summary = yaml.safe_load(done.output[done.output.index("{") :])
     assert summary["scenes"] == 3 and (tmp_path / "o" / "film.cues.json").is_file()
+
+
+def test_work_left_by_a_killed_run_is_removed_and_a_live_runs_is_not(tmp_path):
+    dead = subprocess.Popen(["true"])  # a process id that has just ended
+    dead.wait()
+    (tmp_path / f".partial-{dead.pid}-x1").mkdir()
+    (tmp_path / f".partial-{os.getpid()}-x2").mkdir()
+    (tmp_path / "keep.mid").write_text("mine")
+    remove_abandoned(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".partial-{os.getpid()}-x2", "keep.mid"])

@@ -1,10 +1,6 @@
 """The evaluation's listening page (piano rolls, audio, measures) in headless Chromium, and the report's targets."""
 
-import functools
-import http.server
 import json
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,8 +10,8 @@ from emoscore.music.evaluate import MusicalityTargets, check_targets, measure_pi
 from emoscore.music.listening import Example, write_page
 from emoscore.music.metrics import MEASURES
 from emoscore.music.render import renderer_available
+from tests.helpers import CHROMIUM, chromium_page
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REPORT = Path(__file__).parents[2] / "reports" / "eval_music.json"
 
 
@@ -43,31 +39,19 @@ def test_the_page_escapes_and_links_every_medium_relatively(page):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
 def test_the_listening_page_in_headless_chromium(page):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(page.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    failures, console_errors = [], []
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            tab = browser.new_page(viewport={"width": 1200, "height": 900})
-            tab.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
-            tab.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
-            tab.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="networkidle")
-            assert tab.locator("section").count() == 4 and tab.locator("article").count() == 8
-            assert tab.locator("article.generated").count() == 4 and tab.locator("article.real").count() == 4
-            assert tab.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 600)")
-            if renderer_available():
-                tab.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
-                durations = tab.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
-                assert len(durations) == 8 and all(d > 3 for d in durations)  # 4 bars at 96 BPM: 10 s
-            else:
-                assert tab.locator(".note").count() == 1  # says why there is no audio
-            browser.close()
-    finally:
-        server.shutdown()
-    assert not failures and not console_errors
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    with chromium_page(page.parent, width=1200) as (tab, base, problems):
+        tab.goto(f"{base}/index.html", wait_until="networkidle")
+        assert tab.locator("section").count() == 4 and tab.locator("article").count() == 8
+        assert tab.locator("article.generated").count() == 4 and tab.locator("article.real").count() == 4
+        assert tab.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 600)")
+        if renderer_available():
+            tab.wait_for_function("[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+            durations = tab.evaluate("[...document.querySelectorAll('audio')].map(a => a.duration)")
+            assert len(durations) == 8 and all(d > 3 for d in durations)  # 4 bars at 96 BPM: 10 s
+        else:
+            assert tab.locator(".note").count() == 1  # says why there is no audio
+    assert not problems.failures and not problems.console_errors
 
 
 def test_targets_are_judged_per_quadrant():

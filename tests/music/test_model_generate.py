@@ -199,6 +199,7 @@ def test_a_piece_goes_on_from_its_context(model):
     context = last_bars(first, 2)
     assert context[0][TYPE] == TYPE_METRICAL and context[0][BAR_BEAT] == BAR
     assert sum(word[BAR_BEAT] == BAR and word[TYPE] == TYPE_METRICAL for word in context) == 2
+    assert last_bars(first, 9) == last_bars(first, 4) and last_bars(first, 0) == ()  # never more than there is
     requests = [Request("Q1", 9, context=context), Request("Q2", 10, context=context)]
     together = generate_batch(model, requests, bars=3)
     for request, piece in zip(requests, together, strict=True):
