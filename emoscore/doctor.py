@@ -91,6 +91,24 @@ def check_prefect() -> Check:
     return Check("prefect", healthy, f"{version}; server at {url}", "" if healthy else "check the server's logs")
 
 
+FILM_CODECS = ("libx264", "aac", "libopus")  # a stills slideshow, and the soundtrack in MP4/MOV/MKV and WebM
+
+
+def check_video() -> Check:
+    """PyAV (its own FFmpeg) reads films, finds cuts with scdet and writes the scored video (`emoscore soundtrack`)."""
+    try:
+        import av
+    except ImportError:
+        return Check("video", False, "PyAV not installed", "pip install av", required=False)
+    missing = [codec for codec in FILM_CODECS if codec not in av.codecs_available]
+    if "scdet" not in av.filter.filters_available:
+        missing.append("scdet filter")
+    found = f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}"
+    fix = "install a PyAV wheel (they bundle an FFmpeg with these)" if missing else ""
+    return Check("video", not missing, found + (f"; missing {', '.join(missing)}" if missing else ""), fix,
+                 required=False)  # fmt: skip
+
+
 def check_chromium() -> Check:
     """Chromium drives the browser tests of the gallery (optional for everything else)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -106,5 +124,6 @@ def run_checks(params: Params) -> list[Check]:
         *check_audio(params),
         *check_models(params),
         check_prefect(),
+        check_video(),
         check_chromium(),
     ]

@@ -27,6 +27,7 @@ def test_doctor_reports_models_with_digests_and_missing_ones_with_the_fix(projec
     assert lines["ok      VAD model"].endswith(")") and "sha256 " in lines["ok      VAD model"]
     assert "absent_classifier.pt: not found — fix: train it with `dvc repro`" in lines["missing music classifier"]
     assert lines["ok      torch"] and "emoscore" in result.stdout
+    assert "FFmpeg" in lines["ok      video"]  # PyAV's own FFmpeg, with what film scoring needs
 
 
 def test_doctor_passes_when_everything_required_is_there(project, tmp_path):
@@ -42,3 +43,13 @@ def test_doctor_passes_when_everything_required_is_there(project, tmp_path):
                            env={"COLUMNS": "250", "PREFECT_API_URL": unreachable})  # fmt: skip
     assert result.exit_code == 1 and f"{unreachable} unreachable" in result.stdout
     assert "fix: start it, or unset PREFECT_API_URL" in result.stdout
+
+
+def test_doctor_names_what_film_scoring_lacks(monkeypatch):
+    import av
+
+    from emoscore.doctor import check_video
+
+    monkeypatch.setattr(av, "codecs_available", av.codecs_available - {"aac"})
+    check = check_video()
+    assert not check.ok and not check.required and "missing aac" in check.found and "PyAV wheel" in check.fix
