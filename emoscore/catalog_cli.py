@@ -156,6 +156,32 @@ def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("
     console.print(f"{done.parts_before} part files, {done.rows_before} rows → 1 part file, {done.rows_after} rows")
 
 
+@catalog_app.command("scenes")
+def catalog_scenes(
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Every column of every scene row, as JSON.")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """The films scored into the catalog (`emoscore soundtrack --catalog`), one line per scene, in film order."""
+    from emoscore.film.scene_table import read_scenes
+
+    rows = sorted(read_scenes(_catalog_path(catalog, params)).to_pylist(),
+                  key=lambda row: (row["path"], row["scored_at"], row["scene_index"]))  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=1))
+        return
+    from rich.table import Table
+
+    view = Table(title=f"{len(rows)} scenes of {len({row['video_id'] for row in rows})} films")
+    for column in ("film", "scene", "in", "out", "quadrant", "valence", "arousal", "tempo", "bars"):
+        view.add_column(column)
+    for row in rows:
+        view.add_row(Path(row["path"]).name, str(row["scene_index"]), row["start_timecode"], row["end_timecode"],
+                     row["quadrant"], f"{row['valence']:.1f}", f"{row['arousal']:.1f}", f"{row['tempo_bpm']:.0f}",
+                     str(row["bars"]))  # fmt: skip
+    Console().print(view)
+
+
 @catalog_app.command("stats")
 def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"),
                            all_models: AllModelsOption = False) -> None:  # fmt: skip

@@ -3,6 +3,7 @@ bar lines fall on the cuts, each segment composed for its scene, a scored video 
 that a rerun does not grow, and bad films refused with nothing written."""
 
 import csv
+import json
 import os
 import subprocess
 
@@ -126,6 +127,10 @@ def test_the_cue_sheet_and_the_scenes_table_agree_and_a_rerun_adds_nothing(score
     parts = str(root / "catalog" / SCENES / "*.parquet")
     count, videos = duckdb.sql(f"select count(*), count(distinct video_id) from '{parts}'").fetchall()[0]
     assert (count, videos) == (len(result.scenes), 1)
+    listed = CliRunner().invoke(app, ["catalog", "scenes", "--catalog", str(root / "catalog"), "--json"])
+    assert [row["quadrant"] for row in json.loads(listed.output)] == [row["quadrant"] for row in result.scenes]
+    table = CliRunner().invoke(app, ["catalog", "scenes", "--catalog", str(root / "catalog")], env={"COLUMNS": "200"})
+    assert "3 scenes of 1 films" in table.output and result.scenes[1]["start_timecode"] in table.output
     assert sorted(p.name for p in (root / "out").iterdir()) == sorted(
         p.name for p in (result.midi, result.cues_csv, result.cues_json, result.audio, result.scored_video) if p
     )
