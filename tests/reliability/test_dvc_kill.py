@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 TINY = {
     "sample": {"emotic_images": {"train": 16, "val": 8, "test": 8}, "image_width": 96, "image_height": 80,
                "emopia_songs_per_quadrant": 2, "emopia_clips_per_song": 2, "emopia_bars": 4, "photos": 3,
-               "unlabeled_pieces": 4},
+               "unlabeled_pieces": 4, "film_scenes": 2, "film_scene_seconds": 2.0, "film_width": 96,
+               "film_height": 64},
     "midi_corpus": {"music21_files": 2, "transpositions": [0]},
     "pretrain_music": {"epochs": 1},
     "emotic": {"context_size": 32, "body_size": 32, "num_workers": 0},
@@ -27,6 +28,7 @@ TINY = {
     "music_classifier": {"d_model": 16, "n_layers": 1, "window": 64, "epochs": 1},
     "eval_music": {"pieces_per_quadrant": 1, "intensity_pieces": 1, "bars": 2},
     "score": {"bars": 1, "render_audio": False, "workers": 0},
+    "film": {"frames_per_scene": 1},
 }  # fmt: skip
 
 
@@ -62,3 +64,4 @@ def test_killed_stage_reruns_and_status_is_clean(tmp_path):
     status = subprocess.run(["dvc", "status"], cwd=project, env=environment, capture_output=True, text=True)
     assert "up to date" in status.stdout, status.stdout + status.stderr
     assert (project / "data/catalog/parts").is_dir() and (project / "reports/eval_vad.json").is_file()
+    assert (project / "data/film/film.cues.csv").is_file() and (project / "reports/score_film_demo.json").is_file()
