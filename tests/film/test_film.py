@@ -25,7 +25,7 @@ from emoscore.film.video import scan_film
 from emoscore.music.render import renderer_available
 from emoscore.sample_film import write_sample_film
 from flows.cli import app
-from tests.helpers import CHROMIUM, chromium_page, photo
+from tests.helpers import CHROMIUM, PROJECT, chromium_page, photo
 
 needs_audio = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a SoundFont is not installed")
 SAMPLE = SampleParams(film_scenes=3, film_scene_seconds=2.5, film_fps=25, film_width=160, film_height=96)
@@ -225,3 +225,13 @@ def test_work_left_by_a_killed_run_is_removed_and_a_live_runs_is_not(tmp_path):
     (tmp_path / "keep.mid").write_text("mine")
     remove_abandoned(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".partial-{os.getpid()}-x2", "keep.mid"])
+
+
+def test_the_committed_demo_report_found_the_sample_films_cuts_and_read_its_emotions():
+    """What `dvc repro` measured on the trained sample models: every cut on its frame (±1), every scene read as
+    the quadrant its people were drawn in, and one cue per scene."""
+    report = json.loads((PROJECT / "reports" / "score_film_demo.json").read_text())
+    sample = report["sample"]
+    assert len(sample["cut_frames_found"]) == len(sample["cut_frames"])
+    assert all(abs(a - b) <= 1 for a, b in zip(sample["cut_frames_found"], sample["cut_frames"], strict=True))
+    assert sample["quadrants_read"] == sample["quadrants"] and len(report["cues"]) == report["scenes"]
