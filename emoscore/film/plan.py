@@ -4,6 +4,7 @@ map of the whole film as MIDI tempo changes, so every segment's first bar line f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,8 +45,9 @@ def bars_for(duration_s: float, tempo: float) -> int:
 def plan_segments(durations: Sequence[float], quadrants: Sequence[int], intensities: Sequence[float],
                   tempo_bpm: dict[str, float], steering: float) -> list[Segment]:  # fmt: skip
     """A segment per scene: whole bars near the aimed tempo, and a tempo that fills the scene exactly while its
-    last bar steps towards the next segment's tempo (planned from the film's end backwards, so each ramp ends
-    one equal step short of where the next segment starts; the film's last bar slows a little)."""
+    last bar (half of a one-bar segment) steps towards the next segment's tempo (planned from the film's end
+    backwards, so each ramp ends one equal step short of where the next segment starts; the film's last bar slows
+    a little)."""
     aims = [aimed_tempo(q, i, tempo_bpm, steering) for q, i in zip(quadrants, intensities, strict=True)]
     bars = [bars_for(duration, aim) for duration, aim in zip(durations, aims, strict=True)]
     tempi: list[list[float]] = [[] for _ in durations]
@@ -61,22 +63,25 @@ def plan_segments(durations: Sequence[float], quadrants: Sequence[int], intensit
 
 
 def _fit(duration: float, bars: int, following: float | None) -> list[float]:
-    """Beat tempi of `bars` bars lasting `duration`: steady, then the last bar in equal steps towards `following`
-    (towards a ritardando when None). Bisection on the steady tempo: the length falls as it rises."""
+    """Beat tempi of `bars` bars lasting exactly `duration`: steady, then a ramp of equal tempo ratios towards
+    `following` (towards a ritardando when None). The length falls steadily as the steady tempo rises, from
+    endless to nothing, so a bisection (on its logarithm) always finds it."""
+    beats = BEATS_PER_BAR * bars
+    ramp = min(BEATS_PER_BAR, beats // 2)
 
-    def beats(steady: float) -> list[float]:
+    def tempi(steady: float) -> list[float]:
         goal = following if following is not None else steady * FINAL_RITARDANDO
-        ramp = [steady + (goal - steady) * (beat + 1) / (BEATS_PER_BAR + 1) for beat in range(BEATS_PER_BAR)]
-        return [steady] * (BEATS_PER_BAR * (bars - 1)) + ramp
+        ratio = (goal / steady) ** (1 / (ramp + 1))
+        return [steady] * (beats - ramp) + [steady * ratio ** (step + 1) for step in range(ramp)]
 
-    low, high = 1.0, 2000.0
-    for _ in range(100):
+    low, high = math.log(1.0), math.log(100_000.0)
+    for _ in range(200):
         middle = (low + high) / 2
-        if sum(60.0 / tempo for tempo in beats(middle)) > duration:
+        if sum(60.0 / tempo for tempo in tempi(math.exp(middle))) > duration:
             low = middle
         else:
             high = middle
-    return beats((low + high) / 2)
+    return tempi(math.exp((low + high) / 2))
 
 
 def tempo_map(segments: Sequence[Segment]) -> list[tuple[int, float]]:
@@ -88,14 +93,3 @@ def tempo_map(segments: Sequence[Segment]) -> list[tuple[int, float]]:
             if not changes or abs(changes[-1][1] - tempo) > 1e-9:
                 changes.append((position, tempo))
     return changes
-
-
-def seconds_at(changes: Sequence[tuple[int, float]], position: int) -> float:
-    """Time (s) of a 16th-note position under a tempo map."""
-    seconds = 0.0
-    for (at, tempo), (next_at, _) in zip(changes, [*changes[1:], (max(position, changes[-1][0]), 0.0)],
-                                         strict=True):  # fmt: skip
-        if at >= position:
-            break
-        seconds += (min(next_at, position) - at) * 60.0 / tempo / POSITIONS_PER_BEAT
-    return seconds

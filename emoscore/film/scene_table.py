@@ -54,10 +54,7 @@ CUE_COLUMNS = ("scene_index", "start_timecode", "end_timecode", "start_s", "end_
 
 def scene_keys(catalog: Path) -> set[tuple]:
     """Keys of the scenes already in the catalog."""
-    files = sorted((catalog / SCENES).glob("part-*.parquet"))
-    if not files:
-        return set()
-    table = ds.dataset([str(f) for f in files], schema=SCENE_SCHEMA, format="parquet").to_table(columns=list(SCENE_KEY))
+    table = read_scenes(catalog, SCENE_KEY)
     return set(zip(*(table.column(name).to_pylist() for name in SCENE_KEY), strict=True))
 
 
@@ -70,12 +67,14 @@ def add_scenes(catalog: Path, rows: Sequence[dict]) -> int:
     return len(new)
 
 
-def read_scenes(catalog: Path) -> pa.Table:
-    """Every scene row of a catalog."""
+def read_scenes(catalog: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """The scene rows of a catalog (only `columns` when given); empty, with the schema, when there are none."""
     files = sorted((catalog / SCENES).glob("part-*.parquet"))
     if not files:
-        return SCENE_SCHEMA.empty_table()
-    return ds.dataset([str(f) for f in files], schema=SCENE_SCHEMA, format="parquet").to_table()
+        empty = SCENE_SCHEMA.empty_table()
+        return empty.select(list(columns)) if columns else empty
+    dataset = ds.dataset([str(f) for f in files], schema=SCENE_SCHEMA, format="parquet")
+    return dataset.to_table(columns=list(columns) if columns else None)
 
 
 def write_cue_sheet(rows: Sequence[dict], header: dict, csv_path: Path, json_path: Path) -> None:

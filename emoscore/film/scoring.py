@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -29,6 +30,9 @@ from emoscore.film.soundtrack import assemble, compose_segments, fit_length, wri
 from emoscore.film.video import FilmScan, frames_at, scan_film
 from emoscore.music.compose import music_model
 from emoscore.music.render import OPUS_RATE, RenderUnavailable, synthesizer, write_audio
+
+if TYPE_CHECKING:
+    from emoscore.score import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -86,22 +90,20 @@ def film_scenes(source: Path, params: Params, timecodes: Path | None, fps: int, 
     return scenes, scan, float(scan.fps)
 
 
-def film_id(source: Path, scenes: list[Scene], timecodes: Path | None) -> str:
+def film_id(source: Path, stills: list[ImageFile], timecodes: Path | None) -> str:
     """Content hash of a video file; of a folder of stills, the hash of its stills' hashes and its timecodes."""
-    if not source.is_dir():
+    if not stills:
         return file_sha256(source)[0]
     digest = hashlib.sha256()
-    for scene in scenes:
-        digest.update(file_sha256(scene.still)[0].encode())  # type: ignore[arg-type]
+    for still in stills:
+        digest.update(still.image_id.encode())
     if timecodes is not None:
         digest.update(timecodes.read_bytes())
     return digest.hexdigest()
 
 
 def read_frames(source: Path, scenes: list[Scene], count: int, folder: Path) -> list[list[ImageFile]]:
-    """The image files the scoring path reads for each scene: its still, or `count` frames saved as JPEG."""
-    if source.is_dir():
-        return [[ImageFile(str(scene.still), *file_sha256(scene.still))] for scene in scenes]  # type: ignore[arg-type]
+    """The image files the scoring path reads for each scene: `count` frames of the film, saved as JPEG."""
     wanted = {time: scene.index for scene in scenes for time in frame_times(scene, count)}
     files: list[list[ImageFile]] = [[] for _ in scenes]
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,11 +127,12 @@ def score_film(source: Path | str, out: Path | str, params: Params, catalog: Pat
         raise InvalidVideo(source, "file not found")
     scenes, scan, rate = film_scenes(source, params, timecodes, fps, progress)
     duration = scenes[-1].end_s
-    video_id = film_id(source, scenes, timecodes)
+    stills = [ImageFile(str(scene.still), *file_sha256(scene.still)) for scene in scenes if scene.still]
+    video_id = film_id(source, stills, timecodes)
     out.mkdir(parents=True, exist_ok=True)
     scorer = Scorer.from_params(params)
     try:
-        made, rows, problem = _make(source, scenes, scan, video_id, rate, fps, scorer, params, out, progress)
+        made, rows, problem = _make(source, scenes, stills, scan, video_id, rate, fps, scorer, params, out, progress)
     finally:
         scorer.close()
     added = add_scenes(Path(catalog), rows) if catalog is not None else 0
@@ -138,19 +141,21 @@ def score_film(source: Path | str, out: Path | str, params: Params, catalog: Pat
                       made.get("audio"), made.get("video"), problem, added)  # fmt: skip
 
 
-def _make(source: Path, scenes: list[Scene], scan: FilmScan | None, video_id: str, rate: float, fps: int, scorer,  # noqa: ANN001
-          params: Params, out: Path, progress: bool) -> tuple[dict[str, Path], list[dict], str | None]:  # fmt: skip
+def _make(source: Path, scenes: list[Scene], stills: list[ImageFile], scan: FilmScan | None, video_id: str,
+          rate: float, fps: int, scorer: Scorer, params: Params, out: Path,
+          progress: bool) -> tuple[dict[str, Path], list[dict], str | None]:  # fmt: skip
     """Make every file in a work folder inside `out`, then move them in; (files, scene rows, audio problem)."""
     duration = scenes[-1].end_s
     remove_abandoned(out)
     with tempfile.TemporaryDirectory(dir=out, prefix=f".partial-{os.getpid()}-") as work_dir:
         work = Path(work_dir)
-        files = read_frames(source, scenes, params.film.frames_per_scene, work / "frames")
+        files = [[still] for still in stills] or read_frames(source, scenes, params.film.frames_per_scene,
+                                                             work / "frames")  # fmt: skip
         moods = _moods(scorer, files, params, progress)
         segments = plan_segments([s.duration_s for s in scenes], [m.quadrant.number for m in moods],
                                  [m.intensity for m in moods], params.film.tempo_bpm,
                                  params.generation.intensity.get("tempo", 0.0))  # fmt: skip
-        model = music_model(params.music.out, params.score.device, params.emopia.vocabulary)
+        model = music_model(Path(params.music.out).resolve(), params.score.device, params.emopia.vocabulary)
         composed = compose_segments(model, segments, int(video_id[:15], 16), params.generation, params.film, progress)
         name = source.stem if not source.is_dir() else source.name
         midi = write_midi(segments, assemble(segments, composed), work / f"{name}.mid")
@@ -189,7 +194,7 @@ def remove_abandoned(out: Path) -> None:
             continue
 
 
-def _moods(scorer, files: list[list[ImageFile]], params: Params, progress: bool) -> list[SceneMood]:  # noqa: ANN001
+def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progress: bool) -> list[SceneMood]:
     """Each scene's mood from the VAD of the people in its frames."""
     flat = [file for scene in files for file in scene]
     vads, people = {}, {}
@@ -210,7 +215,7 @@ def _moods(scorer, files: list[list[ImageFile]], params: Params, progress: bool)
 
 
 def _rows(scenes: list[Scene], moods: list[SceneMood], segments: list[Segment], source: Path, video_id: str,
-          rate: float, scorer, params: Params, out: Path, made: dict[str, Path]) -> list[dict]:  # noqa: ANN001  # fmt: skip
+          rate: float, scorer: Scorer, params: Params, out: Path, made: dict[str, Path]) -> list[dict]:  # fmt: skip
     """The scene rows (catalog and cue sheet), with paths to where the files will be once moved in."""
     film = params.film.model_dump(mode="json", exclude={"video", "out", "catalog"})
     params_hash = hashlib.sha256(json.dumps([scorer.identity.params_hash, film, section_hash(params.render)],
