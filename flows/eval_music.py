@@ -71,7 +71,7 @@ def eval_music(params_path: str = "params.yaml") -> dict:
                   for m in ("scale_consistency", "note_density")}}
         for name, r in (("params_yaml", report), ("emopia_released", released))
     }  # fmt: skip
-    targets = MusicalityTargets(settings.scale_consistency_target, settings.tolerance, settings.controllability_target)
+    targets = MusicalityTargets.from_params(settings)
     report["musicality_targets"] = check_targets(report, targets)
     write_json(REPORT, report)
     for source, grouped in (("generated", evaluation.generated), ("fine_tuning_data", train)):

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emoscore.bridge import arousal_intensity
+from emoscore.config import EvalMusicParams
 from emoscore.music.classify import MusicClassifier
 from emoscore.music.cp import QUADRANTS, decode_notes
 from emoscore.music.generate import Request, generate_batch
@@ -99,9 +100,14 @@ class MusicalityTargets:
     """What generated music must reach on the sample: scale consistency in every quadrant, pitch-class entropy and
     note density within a relative tolerance of the fine-tuning data, and controllability."""
 
-    scale_consistency: float = 0.90
-    tolerance: float = 0.15
-    controllability: float = 0.85
+    scale_consistency: float
+    tolerance: float
+    controllability: float
+
+    @classmethod
+    def from_params(cls, settings: EvalMusicParams) -> MusicalityTargets:
+        """The targets of params.yaml's `eval_music` section (their only defaults)."""
+        return cls(settings.scale_consistency_target, settings.tolerance, settings.controllability_target)
 
 
 @dataclass

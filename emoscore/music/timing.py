@@ -105,9 +105,9 @@ def tempo_score(autocorrelation: np.ndarray, bpm: float) -> float:
     return float(comb * np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTER_BPM) / PRIOR_OCTAVES) ** 2))
 
 
-def estimate_period(envelope: np.ndarray) -> float:
-    """Beat period in frames: the autocorrelation lag (with its multiples) that is strongest under a log-tempo prior."""
-    autocorrelation = periodicity(envelope)
+def estimate_period(autocorrelation: np.ndarray) -> float:
+    """Beat period in frames: the lag of an onset envelope's autocorrelation (`periodicity`), with its multiples,
+    that is strongest under a log-tempo prior."""
     tempi = np.arange(BPM_RANGE[0], BPM_RANGE[1], 0.25)
     scores = [tempo_score(autocorrelation, bpm) for bpm in tempi]
     if not np.isfinite(max(scores)) or max(scores) <= 0:
@@ -199,7 +199,7 @@ def track(midi: miditoolkit.MidiFile) -> BeatGrid | None:
         return None
     envelope = onset_envelope(starts, ends, pitches, velocities)
     autocorrelation = periodicity(envelope)
-    period = estimate_period(envelope)
+    period = estimate_period(autocorrelation)
     best: tuple[float, float, np.ndarray] | None = None
     for candidate in (period * f for f in LEVELS if BPM_RANGE[0] <= 60.0 * FPS / (period * f) <= BPM_RANGE[1]):
         frames = track_beats(envelope, candidate)

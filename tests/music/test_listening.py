@@ -10,7 +10,7 @@ from emoscore.music.evaluate import MusicalityTargets, check_targets, measure_pi
 from emoscore.music.listening import Example, write_page
 from emoscore.music.metrics import MEASURES
 from emoscore.music.render import renderer_available
-from tests.helpers import CHROMIUM, chromium_page
+from tests.helpers import CHROMIUM, DEFAULTS, chromium_page
 
 REPORT = Path(__file__).parents[2] / "reports" / "eval_music.json"
 
@@ -58,9 +58,9 @@ def test_targets_are_judged_per_quadrant():
     entry = {"generated": {"scale_consistency": 0.95, "pitch_class_entropy": 3.0, "note_density": 10.0},
              "fine_tuning_data": {"pitch_class_entropy": 2.8, "note_density": 11.0}}  # fmt: skip
     report = {"controllability": 0.9, "per_quadrant": {"Q1": entry, "Q2": json.loads(json.dumps(entry))}}
-    assert check_targets(report, MusicalityTargets())["all_met"]
+    assert check_targets(report, MusicalityTargets.from_params(DEFAULTS.eval_music))["all_met"]
     report["per_quadrant"]["Q2"]["generated"]["note_density"] = 7.0  # 36% under the data's
-    judged = check_targets(report, MusicalityTargets())
+    judged = check_targets(report, MusicalityTargets.from_params(DEFAULTS.eval_music))
     assert not judged["all_met"] and judged["met"] == {"controllability": True, "scale_consistency": True,
                                                        "pitch_class_entropy": True, "note_density": False}  # fmt: skip
 
