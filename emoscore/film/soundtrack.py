@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from emoscore.config import FilmParams, GenerationParams
 from emoscore.film.plan import Segment, tempo_map
-from emoscore.music.cp import BAR, BAR_BEAT, POSITIONS_PER_BAR, TYPE, TYPE_METRICAL, Note, decode_notes, notes_to_midi
+from emoscore.music.cp import POSITIONS_PER_BAR, Note, bar_starts, decode_notes, notes_to_midi
 from emoscore.music.generate import Request, generate_batch, last_bars
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
@@ -49,11 +49,6 @@ def compose_segments(model: CPTransformer, segments: Sequence[Segment], film_see
     return composed
 
 
-def bar_count(steps: np.ndarray) -> int:
-    """Bars in a piece's steps."""
-    return int(np.count_nonzero((steps[:, TYPE] == TYPE_METRICAL) & (steps[:, BAR_BEAT] == BAR)))
-
-
 def assemble(segments: Sequence[Segment], composed: Sequence[Sequence[np.ndarray]]) -> list[Note]:
     """Every segment's notes at its place on the film's grid, cut at the film's end, with each cut's first bar
     eased from the loudness of the bar before it to its own."""
@@ -63,7 +58,7 @@ def assemble(segments: Sequence[Segment], composed: Sequence[Sequence[np.ndarray
         for steps in chunks:
             offset = bar * POSITIONS_PER_BAR
             notes.extend(Note(n.onset + offset, n.pitch, n.duration, n.velocity) for n in decode_notes(steps)[0])
-            bar += bar_count(steps)
+            bar += len(bar_starts(steps))
     end = (segments[-1].first_bar + segments[-1].bars) * POSITIONS_PER_BAR
     notes = [Note(n.onset, n.pitch, min(n.duration, end - n.onset), n.velocity) for n in notes if n.onset < end]
     for segment in segments[1:]:

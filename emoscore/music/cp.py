@@ -217,6 +217,12 @@ def beat_chords(notes: Sequence[Note], beats: int) -> np.ndarray:
     return chords
 
 
+def bar_starts(words: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+    """Indices of the Bar words among a piece's steps."""
+    steps = np.asarray(words, dtype=np.int64).reshape(-1, len(FAMILIES))
+    return np.flatnonzero((steps[:, TYPE] == TYPE_METRICAL) & (steps[:, BAR_BEAT] == BAR))
+
+
 def emotion_word(emotion: int) -> list[int]:
     """The Emotion step a piece starts with: 1–4 for a quadrant, 0 for unlabeled music (pretraining)."""
     return [0, 0, 0, TYPE_EMOTION, 0, 0, 0, emotion]

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emoscore.errors import InvalidMidi
-from emoscore.music.cp import BAR, BAR_BEAT, QUADRANTS, TYPE, TYPE_METRICAL, encode_notes, load_notes
+from emoscore.music.cp import QUADRANTS, bar_starts, encode_notes, load_notes
 from emoscore.music.timing import Timing
 from emoscore.reports import SkipCounter
 
@@ -140,14 +140,14 @@ def windows(words: np.ndarray, length: int) -> list[np.ndarray]:
     emotion, body = words[:1], words[1:]
     if len(words) <= length:
         return [words]
-    bar_starts = np.flatnonzero((body[:, TYPE] == TYPE_METRICAL) & (body[:, BAR_BEAT] == BAR))
+    starts = bar_starts(body)
     pieces, start, room = [], 0, length - 1
     while True:
         window = body[start : start + room]
         pieces.append(np.concatenate([emotion, window]))
         if start + room >= len(body):
             return pieces
-        later = bar_starts[(bar_starts > start) & (bar_starts <= start + room // 2)]
+        later = starts[(starts > start) & (starts <= start + room // 2)]
         start = int(later[-1]) if len(later) else start + room // 2
 
 

@@ -24,6 +24,7 @@ from emoscore.music.cp import (
     TYPE_METRICAL,
     TYPE_NOTE,
     VELOCITY,
+    bar_starts,
     emotion_word,
 )
 from emoscore.music.families import CHORD
@@ -119,8 +120,8 @@ def last_bars(steps: np.ndarray, bars: int) -> tuple[tuple[int, ...], ...]:
     """The last `bars` whole bars of a piece's steps (all of them when it has fewer; Bar words included, Emotion and
     EOS left out): the context for the piece that follows it."""
     body = [tuple(int(v) for v in word) for word in steps if word[TYPE] in (TYPE_METRICAL, TYPE_NOTE)]
-    starts = [index for index, word in enumerate(body) if word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR]
-    return tuple(body[starts[-min(bars, len(starts))] :]) if bars > 0 and starts else ()
+    starts = bar_starts(body)
+    return tuple(body[starts[-min(bars, len(starts))] :]) if bars > 0 and len(starts) else ()
 
 
 def generate(
@@ -148,7 +149,7 @@ class _Piece:
         context = [list(word) for word in request.context]
         self.words = [emotion_word(parse_quadrant(request.quadrant)), *context, [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]]
         self.given = len(context)  # the context's steps, dropped from the result
-        given_bars = sum(word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR for word in context)
+        given_bars = len(bar_starts(context))
         beats = any(word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] > BAR for word in context)
         self.grammar = Grammar(bars=given_bars + bars, bar=given_bars + 1, tempo_set=beats, chord_set=beats)
         self.rng = np.random.default_rng(request.seed)
