@@ -37,7 +37,7 @@ def score_film_demo(params_path: str = "params.yaml") -> None:
     report = {key: summary[key] for key in ("duration_s", "scenes", "quadrants", "added_rows")}
     report["cues"] = [{k: cue[k] for k in ("start_timecode", "end_timecode", "quadrant", "tempo_bpm", "bars")}
                       for cue in cues["scenes"]]  # fmt: skip
-    truth = Path(resolve_params(Path(params_path)).film.video).with_suffix(".json")
+    truth = Path(cues["film"]).with_suffix(".json")  # the film the cue sheet is of
     if truth.is_file():
         made = json.loads(truth.read_text())
         found = [round(cue["start_s"] * cues["fps"]) for cue in cues["scenes"][1:]]
