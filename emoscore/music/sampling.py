@@ -108,22 +108,24 @@ def sample_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top
     """One value per row of [R, V] logits restricted to `allowed`, each row drawing from its own random stream.
 
     NumPy, not torch: on rows of a few dozen values each torch call costs more than the arithmetic; and a row's
-    result does not depend on the other rows, so a piece samples the same in a batch as alone.
+    result does not depend on the other rows, so a piece samples the same in a batch as alone. The draw is read
+    off the nucleus in vocabulary order, not in order of probability: two values within rounding of each other
+    (another kernel, another device) may swap places in a sort, and that must not change which value is drawn.
     """
     values = np.where(allowed, np.asarray(logits, dtype=np.float64), -np.inf)
-    rows = np.arange(len(values))
     if temperature <= 0:
         return values.argmax(axis=1)
     scaled = values / temperature
     probabilities = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
     order = np.argsort(-probabilities, axis=1, kind="stable")
-    ordered = np.take_along_axis(probabilities, order, axis=1) / probabilities.sum(axis=1, keepdims=True)
-    cumulative = np.cumsum(ordered, axis=1)
-    kept = np.maximum(1, np.count_nonzero(cumulative - ordered < top_p, axis=1))  # the nucleus: a prefix
-    draws = np.array([rng.random() for rng in rngs]) * cumulative[rows, kept - 1]
-    in_nucleus = np.arange(values.shape[1])[None, :] < kept[:, None]
-    choice = np.count_nonzero((cumulative <= draws[:, None]) & in_nucleus, axis=1)  # searchsorted, per row
-    return order[rows, np.minimum(choice, kept - 1)]
+    ordered = np.take_along_axis(probabilities, order, axis=1)
+    kept = np.maximum(1, np.count_nonzero(np.cumsum(ordered, axis=1) - ordered < top_p, axis=1))  # the nucleus
+    in_nucleus = np.zeros(values.shape, dtype=bool)
+    np.put_along_axis(in_nucleus, order, np.arange(values.shape[1])[None, :] < kept[:, None], axis=1)
+    cumulative = np.cumsum(np.where(in_nucleus, probabilities, 0.0), axis=1)
+    draws = np.array([rng.random() for rng in rngs]) * cumulative[:, -1]
+    return np.minimum(np.count_nonzero(cumulative <= draws[:, None], axis=1), values.shape[1] - 1)
 
 
 def to_host(logits: torch.Tensor) -> np.ndarray:
