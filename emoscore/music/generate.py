@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,8 +28,9 @@ from emoscore.music.cp import (
     bar_starts,
     emotion_word,
 )
+from emoscore.music.decoding import HEAD_FAMILIES, Decoder, EagerDecoder, FixedDecoder
 from emoscore.music.families import CHORD
-from emoscore.music.model import CPTransformer, KVCache
+from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering, sample_rows, to_host
 
 
@@ -159,6 +161,20 @@ class _Piece:
 EOS_WORD = [0, 0, 0, TYPE_EOS, 0, 0, 0, 0]
 
 
+Decoding = Literal["auto", "eager", "fixed"]
+
+
+def pick_decoder(model: CPTransformer, batch: int, capacity: int, use_cache: bool, decoding: Decoding) -> Decoder:
+    """auto: fixed shapes replayed as CUDA graphs on a GPU, eager on the CPU (where launches cost little); fixed on
+    the CPU runs the fixed-shape arithmetic op by op (what the tests compare with eager)."""
+    on_gpu = next(model.parameters()).device.type == "cuda"
+    if decoding == "eager" or not use_cache or (decoding == "auto" and not on_gpu):
+        return EagerDecoder(model, batch, capacity, use_cache)
+    if decoding not in ("auto", "fixed"):
+        raise ValueError(f"unknown decoding {decoding!r}; choose auto, eager or fixed")
+    return FixedDecoder(model, batch, capacity, graphs=on_gpu)
+
+
 @torch.inference_mode()
 def generate_batch(
     model: CPTransformer,
@@ -168,6 +184,7 @@ def generate_batch(
     max_steps: int = 4096,
     use_cache: bool = True,
     steering: Steering | None = None,
+    decoding: Decoding = "auto",
 ) -> list[np.ndarray]:
     """Pieces for all requests decoded together (one key/value cache of batch B, each piece with its own grammar
     and random stream): the same steps as generating them one at a time, in a fraction of the time."""
@@ -181,20 +198,17 @@ def generate_batch(
     pieces = [_Piece(request, bars) for request in requests]
     if len({len(piece.words) for piece in pieces}) > 1:
         raise ValueError("the pieces of one batch need contexts of the same number of steps")
-    live = list(range(len(pieces)))  # the pieces still decoding, in the cache's batch order
-    capacity = min(max_steps, 1024) + pieces[0].given
-    cache = KVCache(model.config, len(pieces), capacity, device) if use_cache else None
-    history = torch.tensor([piece.words for piece in pieces], device=device)
-    pending = history
+    live = list(range(len(pieces)))  # the pieces still decoding, in the decoder's batch order
+    capacity = min(max_steps, 1024) + len(pieces[0].words)
+    decoder = pick_decoder(model, len(pieces), capacity, use_cache, decoding)
+    pending = torch.tensor([piece.words for piece in pieces], device=device)
     for _ in range(max_steps - 3):  # every round adds one step to each piece still decoding
-        hidden = model.hidden(pending, cache) if cache is not None else model.hidden(history)
-        last = hidden[:, -1]  # stays on the model's device: the heads run there, only logits come to the CPU
-        types = _sample_types(model, last, [pieces[i] for i in live], sampling)
-        conditioned = model.condition_on_type(last, torch.tensor(types, device=device))
+        types = _sample_types(decoder.type_logits(pending), [pieces[i] for i in live], sampling)
+        heads = decoder.family_logits(torch.tensor(types, device=device))
         for piece, word_type in zip((pieces[i] for i in live), types, strict=True):
             piece.done = word_type == TYPE_EOS
             piece.words.append([0] * TYPE + [word_type] + [0] * (len(FAMILIES) - TYPE - 1))
-        _sample_families(model, conditioned, [pieces[i] for i in live], sampling)
+        _sample_families(model, heads, [pieces[i] for i in live], sampling)
         step = [pieces[i].words[-1] if not pieces[i].done else EOS_WORD for i in live]
         for index in live:
             if pieces[index].done:
@@ -202,20 +216,15 @@ def generate_batch(
             else:
                 pieces[index].grammar.advance(pieces[index].words[-1])
         pending = torch.tensor([[word] for word in step], device=device)
-        if cache is None:
-            history = torch.cat([history, pending], dim=1)
         finished = [position for position, index in enumerate(live) if pieces[index].done]
         if len(finished) == len(live):
             break
-        if len(finished) * 4 >= len(live):  # drop finished pieces from the batch: the tail costs what is left
+        if len(finished) * 4 >= len(live):  # finished pieces leave: the tail costs what is left
             keep = [position for position, index in enumerate(live) if not pieces[index].done]
             live = [live[position] for position in keep]
             rows = torch.tensor(keep, device=device)
             pending = pending[rows]
-            if cache is not None:
-                cache.select(rows)
-            else:
-                history = history[rows]
+            decoder.select(rows)
     results = []
     for piece in pieces:
         steps = np.array([piece.words[0], *piece.words[1 + piece.given :], EOS_WORD], dtype=np.int64)
@@ -224,28 +233,25 @@ def generate_batch(
     return results
 
 
-def _sample_types(model: CPTransformer, last: torch.Tensor, pieces: list[_Piece], sampling: Sampling) -> list[int]:
+def _sample_types(logits: torch.Tensor, pieces: list[_Piece], sampling: Sampling) -> list[int]:
     """The next step's type of every piece (EOS for those already finished), each from its own grammar."""
-    size = model.config.vocab_sizes[TYPE]
+    size = logits.shape[-1]
     allowed = np.stack([piece.grammar.allowed_types(size) for piece in pieces])
     for row, piece in enumerate(pieces):
         if piece.done:
             allowed[row] = False
             allowed[row, TYPE_EOS] = True
     temperature, top_p = sampling.for_family("type")
-    drawn = sample_rows(to_host(model.type_logits(last)), allowed, temperature, top_p, [p.rng for p in pieces])
+    drawn = sample_rows(to_host(logits), allowed, temperature, top_p, [p.rng for p in pieces])
     return [TYPE_EOS if piece.done else int(value) for piece, value in zip(pieces, drawn, strict=True)]
 
 
-def _sample_families(model: CPTransformer, conditioned: torch.Tensor, pieces: list[_Piece],
-                     sampling: Sampling) -> None:  # fmt: skip
+def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Piece], sampling: Sampling) -> None:
     """Fill in the families of each piece's new step (the last of its words), family by family across the batch;
     a piece draws them in the order a piece alone does, so its random stream is consumed the same way."""
     sizes = model.config.vocab_sizes
-    families = (PITCH, DURATION, VELOCITY, BAR_BEAT, TEMPO, CHORD)
-    heads = torch.cat([model.family_head(conditioned, FAMILIES[index]) for index in families], dim=-1)
-    logits = dict(zip(families, np.split(to_host(heads), np.cumsum([sizes[i] for i in families])[:-1], axis=1),
-                      strict=True))  # fmt: skip
+    columns = np.cumsum([sizes[index] for index in HEAD_FAMILIES])[:-1]
+    logits = dict(zip(HEAD_FAMILIES, np.split(to_host(heads), columns, axis=1), strict=True))
     notes = [row for row, piece in enumerate(pieces) if not piece.done and piece.words[-1][TYPE] == TYPE_NOTE]
     beats = [row for row, piece in enumerate(pieces) if not piece.done and piece.words[-1][TYPE] == TYPE_METRICAL]
 

@@ -9,6 +9,7 @@ as in the CP paper. Positions are sinusoidal, so generation may run past the tra
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -23,6 +24,7 @@ from emoscore.errors import CheckpointError
 from emoscore.music.cp import FAMILIES, TYPE, VOCABULARY, Vocabulary
 
 CHECKPOINT_FORMAT = "emoscore.music/1"
+PositionTable = Callable[[int, int, torch.device], torch.Tensor]  # (start, length, device) → [length, width]
 
 
 @dataclass(frozen=True)
@@ -58,35 +60,95 @@ class KVCache:
     """Keys and values of every layer for the steps decoded so far, in preallocated buffers.
 
     Incremental decoding writes each new step in place and attends over a view of the filled prefix, instead of
-    concatenating (and so copying) the whole history at every step; the buffers double when full.
+    concatenating (and so copying) the whole history at every step; the buffers double when full. Empty slots are
+    zeros, never garbage: a masked read (FixedCache) weighs them by 0, and 0 × NaN would still be NaN.
     """
 
     def __init__(self, config: MusicConfig, batch: int = 1, capacity: int = 1024, device: str = "cpu") -> None:
         shape = (batch, config.n_heads, capacity, config.d_model // config.n_heads)
-        self.keys = [torch.empty(shape, device=device) for _ in range(config.n_layers)]
-        self.values = [torch.empty(shape, device=device) for _ in range(config.n_layers)]
+        self.keys = [torch.zeros(shape, device=device) for _ in range(config.n_layers)]
+        self.values = [torch.zeros(shape, device=device) for _ in range(config.n_layers)]
         self.length = 0
 
-    def extend(self, layer: int, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store one layer's keys/values of the new steps; views of all steps so far (cached and new)."""
+    def extend(self, layer: int, keys: torch.Tensor,
+               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:  # fmt: skip
+        """Store one layer's keys/values of the new steps; views of all steps so far (cached and new), and no mask
+        (attention over exactly those steps)."""
         end = self.length + keys.shape[2]
         if end > self.keys[layer].shape[2]:
-            grown = max(end, 2 * self.keys[layer].shape[2])
-            for buffers in (self.keys, self.values):
-                old = buffers[layer]
-                buffers[layer] = torch.empty((*old.shape[:2], grown, old.shape[3]), device=old.device)
-                buffers[layer].narrow(2, 0, self.length).copy_(old.narrow(2, 0, self.length))
+            self.grow(layer, max(end, 2 * self.keys[layer].shape[2]))
         # narrow + copy_: two tensor ops per write, where slice assignment costs four (each op counts at one step)
         self.keys[layer].narrow(2, self.length, keys.shape[2]).copy_(keys)
         self.values[layer].narrow(2, self.length, values.shape[2]).copy_(values)
-        return self.keys[layer].narrow(2, 0, end), self.values[layer].narrow(2, 0, end)
+        return self.keys[layer].narrow(2, 0, end), self.values[layer].narrow(2, 0, end), None
+
+    def grow(self, layer: int, capacity: int) -> None:
+        """Give one layer's buffers room for `capacity` steps, keeping the steps cached so far."""
+        for buffers in (self.keys, self.values):
+            old = buffers[layer]
+            buffers[layer] = torch.zeros((*old.shape[:2], capacity, old.shape[3]), device=old.device)
+            buffers[layer].narrow(2, 0, self.length).copy_(old.narrow(2, 0, self.length))
+
+    @property
+    def capacity(self) -> int:
+        """Steps the buffers hold before they grow."""
+        return self.keys[0].shape[2]
+
+    def position_codes(self, positions: PositionTable, steps: int, device: torch.device) -> torch.Tensor:
+        """Position encodings of the `steps` new steps, which follow the cached ones."""
+        return positions(self.length, steps, device)
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only these batch rows (pieces that finished leave the batch)."""
         for buffers in (self.keys, self.values):
             for layer, old in enumerate(buffers):
-                buffers[layer] = torch.empty((len(rows), *old.shape[1:]), device=old.device, dtype=old.dtype)
+                buffers[layer] = torch.zeros((len(rows), *old.shape[1:]), device=old.device, dtype=old.dtype)
                 buffers[layer].narrow(2, 0, self.length).copy_(old.narrow(2, 0, self.length).index_select(0, rows))
+
+
+class FixedCache(KVCache):
+    """A cache whose single-step writes and reads have fixed shapes: the step's position is a tensor on the device,
+    the new keys/values are written there, and attention reads the whole buffer through a mask of the filled slots.
+    So one step is the same sequence of kernels at every position, which a CUDA graph can capture and replay."""
+
+    def __init__(self, config: MusicConfig, batch: int = 1, capacity: int = 1024, device: str = "cpu") -> None:
+        super().__init__(config, batch, capacity, device)
+        self.position = torch.zeros((), dtype=torch.long, device=device)  # set before each step (see set_position)
+        self.slots = torch.arange(capacity, device=device)
+        self.mask: torch.Tensor | None = None
+
+    def set_position(self) -> None:
+        """Point the next single step at slot `length` (a device-side write, outside any captured graph)."""
+        self.position.fill_(self.length)
+
+    def extend(self, layer: int, keys: torch.Tensor,
+               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:  # fmt: skip
+        """Several steps (the prompt): as KVCache. One step: written at `position`; all slots, masked to the filled."""
+        if keys.shape[2] > 1:
+            return super().extend(layer, keys, values)
+        if layer == 0:
+            self.mask = (self.slots <= self.position).view(1, 1, 1, -1)
+        index = self.position.view(1)
+        self.keys[layer].index_copy_(2, index, keys)
+        self.values[layer].index_copy_(2, index, values)
+        return self.keys[layer], self.values[layer], self.mask
+
+    def make_room(self) -> bool:
+        """Double every layer's buffers if the next step has no slot left; True when they moved (a graph captured
+        over the old buffers must be captured again)."""
+        if self.length < self.capacity:
+            return False
+        capacity = 2 * self.capacity
+        for layer in range(len(self.keys)):
+            self.grow(layer, capacity)
+        self.slots = torch.arange(capacity, device=self.slots.device)
+        return True
+
+    def position_codes(self, positions: PositionTable, steps: int, device: torch.device) -> torch.Tensor:
+        """One step: the code at `position`, gathered on the device; several: as KVCache."""
+        if steps > 1:
+            return super().position_codes(positions, steps, device)
+        return positions(0, self.capacity, device).index_select(0, self.position.view(1))
 
 
 class CausalSelfAttention(nn.Module):
@@ -103,12 +165,14 @@ class CausalSelfAttention(nn.Module):
         """Attend over cached and new steps (adding the new steps' keys/values to the cache)."""
         batch, steps, width = x.shape
         q, k, v = self.qkv(x).view(batch, steps, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
-        past = 0
+        past, mask = 0, None
         if cache is not None:
             past = cache.length
-            k, v = cache.extend(layer, k, v)
+            k, v, mask = cache.extend(layer, k, v)
         dropout = self.dropout if self.training else 0.0
-        if past == 0 or steps == 1:
+        if mask is not None:  # a fixed-shape step: the cache says which of its slots are filled
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        elif past == 0 or steps == 1:
             # a single new step may see every cached key: no mask needed (the fast path of incremental decoding)
             y = F.scaled_dot_product_attention(q, k, v, is_causal=past == 0 and steps > 1, dropout_p=dropout)
         else:
@@ -184,10 +248,14 @@ class CPTransformer(MusicCheckpoint):
 
     def hidden(self, words: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Hidden states [B, T, D] for steps [B, T, 8], continuing after the cached steps (the cache grows)."""
-        past = cache.length if cache is not None else 0
         embedded = torch.cat([embedding(words[..., i]) for i, embedding in enumerate(self.embeddings)], dim=-1)
         x = self.input_projection(embedded)
-        x = self.dropout(x + self.positions(past, words.shape[1], x.device))
+        steps = words.shape[1]
+        if cache is None:
+            codes = self.positions(0, steps, x.device)
+        else:
+            codes = cache.position_codes(self.positions, steps, x.device)
+        x = self.dropout(x + codes)
         for index, block in enumerate(self.blocks):
             x = block(x, cache, index)
         if cache is not None:
