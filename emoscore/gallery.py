@@ -65,9 +65,10 @@ def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
 
 
 def gallery_items(rows: pa.Table, catalog: Path, out: Path) -> list[dict]:
-    """Per row, what the page shows, with media placed under `out`."""
+    """Per row, what the page shows, with media placed under `out`; in (path, image id) order, so the same rows make
+    the same page whatever order the catalog's part files were read in."""
     items = []
-    for row in rows.to_pylist():
+    for row in sorted(rows.to_pylist(), key=lambda row: (row["path"], row["image_id"])):
         item = {
             "id": row["image_id"],
             "name": Path(row["path"]).name,

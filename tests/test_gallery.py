@@ -91,6 +91,14 @@ def test_thumbnails_are_cached_by_content_hash(catalog, tmp_path):
     assert thumb.stat().st_mtime_ns == before
 
 
+def test_the_same_rows_in_another_order_make_the_same_page(catalog, tmp_path):
+    """Part files written in one second are read in the order of a random suffix: the page must not follow it."""
+    rows = read_catalog(catalog)
+    first = write_gallery(rows, catalog, tmp_path / "a").read_bytes()
+    second = write_gallery(rows.take(list(reversed(range(rows.num_rows)))), catalog, tmp_path / "b").read_bytes()
+    assert rows.num_rows > 1 and first == second
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
 def test_gallery_in_headless_chromium(catalog, tmp_path):
     pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
