@@ -92,7 +92,7 @@ def unreadable_file(path: str) -> ImageFile:
 
 # Settings that leave a row's content as it is: how fast it is made, and where files live.
 # how a row is computed, not what it says: engines and precisions agree within rounding (bf16: < 0.1 VAD)
-SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine", "device", "precision"})
+SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine", "device", "precision", "jpeg_decoder"})
 WHERE_ONLY = frozenset({"library", "catalog"})
 
 

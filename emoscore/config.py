@@ -23,7 +23,9 @@ class Section(BaseModel):
 
 
 Engine = Literal["torch", "onnxruntime"]  # what runs the VAD model when scoring (emoscore.emotic.inference)
-ScorePrecision = Literal["auto", "fp32", "bf16"]  # auto: bfloat16 on a GPU, fp32 on the CPU
+# auto = fp32: on a GPU torch runs fp32 convolutions as TF32 on tensor cores, which measured faster than bf16
+# autocast for the VAD model (an H200, batch 256: docs/performance.md); bf16 stays selectable
+ScorePrecision = Literal["auto", "fp32", "bf16"]
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")]
 Precision = Literal["fp32", "bf16"]
 Timing = Literal["auto", "file", "beat_track"]  # emoscore.music.timing
@@ -283,7 +285,12 @@ class ScoreParams(Section):
         "onnxruntime", description="What runs the VAD model: ONNX Runtime on an export of the weights, or torch."
     )
     device: Device = Field("cpu", description="Where the VAD model runs; on cuda torch runs it, in each worker.")
-    precision: ScorePrecision = Field("auto", description="VAD arithmetic: auto = bfloat16 on a GPU, fp32 on the CPU.")
+    precision: ScorePrecision = Field("auto", description="VAD arithmetic: auto = fp32 (TF32 on a GPU), or bf16.")
+    jpeg_decoder: Literal["auto", "cpu", "device"] = Field(
+        "auto",
+        description="cpu: libjpeg-turbo decodes each JPEG at 1/8…8/8 scale in the workers; device: a batch's JPEGs"
+        " are decoded together on `device` (nvjpeg on a GPU) and scaled there; auto: device on a GPU, else cpu.",
+    )
     max_pixels: int = Field(100_000_000, ge=1)
     follow_symlinks_outside: bool = False
     render_audio: bool = True

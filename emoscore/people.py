@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from emoscore.catalog import ImageFile
+from emoscore.device import pick_device
 from emoscore.emotic.annotations import clip_box
 from emoscore.emotic.dataset import resize_rgb, to_tensor
 from emoscore.emotic.detect import Detection, build_detector
@@ -42,16 +43,29 @@ def _detector(name: str, weights: str | None) -> Callable[[Image.Image], list[De
     return build_detector(name, Path(weights) if weights else None)
 
 
+def least_side(context_size: int, body_size: int, detector: str) -> int:
+    """Pixels an image needs on its short side: enough for both crops and, with a people detector, DETECTOR_SIDE.
+    JPEGs are decoded straight at the 1/2…1/8 scale that still leaves this many."""
+    return max(context_size, 2 * body_size, DETECTOR_SIDE if detector != "none" else 0)
+
+
 def prepare_image(
-    file: ImageFile, context_size: int, body_size: int, detector: str, detector_weights: str | None, max_pixels: int
+    file: ImageFile,
+    context_size: int,
+    body_size: int,
+    detector: str,
+    detector_weights: str | None,
+    max_pixels: int,
+    decoded: Image.Image | None = None,
 ) -> PreparedImage:
-    """Decode (JPEG decoded at reduced size when large), find people, cut and resize crops. Runs in workers."""
+    """Decode (JPEG decoded at reduced size when large) unless `decoded` already holds the image, find people, cut
+    and resize crops. Runs in workers; rows record the full displayed size whatever scale was decoded."""
     prepared = PreparedImage(file)
     try:
-        # JPEGs decode straight at 1/2…1/8 scale when that still leaves enough pixels for both crops (and for
-        # a people detector, DETECTOR_SIDE on the short side); rows record the full displayed size regardless
-        target = max(context_size, 2 * body_size, DETECTOR_SIDE if detector != "none" else 0)
-        image = decode_image(file.path, max_pixels=max_pixels, draft=(target, target))
+        if decoded is None:
+            target = least_side(context_size, body_size, detector)
+            decoded = decode_image(file.path, max_pixels=max_pixels, draft=(target, target))
+        image = decoded
         prepared.width, prepared.height = image.info.get(DISPLAYED_SIZE, image.size)
         scale_x, scale_y = prepared.width / image.width, prepared.height / image.height
         for detection in _detector(detector, detector_weights)(image):
@@ -71,6 +85,19 @@ def prepare_image(
     except Exception as error:  # a decoder bug on one hostile file must not end the batch
         prepared.error = f"cannot decode: {type(error).__name__}: {error}"
     return prepared
+
+
+def prepare_images(files: list[ImageFile], prepare: functools.partial, jpeg_device: str | None) -> list[PreparedImage]:
+    """`prepare` (a prepare_image partial) of each file; with `jpeg_device`, the batch's JPEGs are first decoded
+    together on that device (jpeg_device.decode_jpegs), the rest as usual."""
+    if jpeg_device is None:
+        return [prepare(file) for file in files]
+    from emoscore.jpeg_device import decode_jpegs  # torch work on the device: only when asked for
+
+    options = prepare.keywords
+    side = least_side(options["context_size"], options["body_size"], options["detector"])
+    images = decode_jpegs([Path(file.path) for file in files], pick_device(jpeg_device), side, options["max_pixels"])
+    return [prepare(file, decoded=image) for file, image in zip(files, images, strict=True)]
 
 
 def infer_people(model: VadEngine, batch: list[PreparedImage]) -> list[PeopleScores]:

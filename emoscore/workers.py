@@ -7,6 +7,7 @@ leave when it dies, and a file that kills its worker is retried alone so it cost
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import multiprocessing
 import os
@@ -22,9 +23,10 @@ import torch
 
 from emoscore.catalog import ImageFile
 from emoscore.config import Engine, ScoreParams, ScorePrecision
+from emoscore.device import pick_device
 from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
 from emoscore.emotic.model import EmoticNet
-from emoscore.people import PeopleScores, PreparedImage, prepare_image, score_prepared
+from emoscore.people import PeopleScores, PreparedImage, prepare_image, prepare_images, score_prepared
 
 log = logging.getLogger(__name__)
 SPAWN = multiprocessing.get_context("spawn")
@@ -63,12 +65,13 @@ def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, de
     _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device, precision)
 
 
-def _score_batch(files: list[ImageFile], prepare: functools.partial, finish: Finish | None = None) -> list:
+def _score_batch(files: list[ImageFile], prepare: functools.partial, finish: Finish | None = None,
+                 jpeg_device: str | None = None) -> list:  # fmt: skip
     """One batch in a worker: decode, infer, then `finish` it here (the rows, music and charts) or send back
     only what the rows need (no pixel arrays)."""
     if _WORKER_MODEL is None:
         raise RuntimeError("a scoring worker must be started by _start_worker")
-    results = score_prepared(_WORKER_MODEL, [prepare(file) for file in files])
+    results = score_prepared(_WORKER_MODEL, prepare_images(files, prepare, jpeg_device))
     for prepared, _ in results:
         prepared.context, prepared.bodies = None, []
     return finish(results) if finish is not None else results
@@ -92,6 +95,8 @@ class VadPool:
             detector_weights=str(settings.detector_weights) if settings.detector_weights else None,
             max_pixels=settings.max_pixels,
         )
+        on_gpu = settings.jpeg_decoder == "auto" and pick_device(settings.device).type == "cuda"
+        self.jpeg_device = settings.device if settings.jpeg_decoder == "device" or on_gpu else None
 
     @property
     def vad(self) -> VadEngine:
@@ -141,17 +146,20 @@ class VadPool:
         the file), everything runs here.
         """
         done = finish if finish is not None else list
+        size = self.settings.batch_size
         if self.workers == 0 or (len(files) == 1 and self._executor is None):
-            for batch in self._batched(self.prepare(file) for file in files):
+            here = (self._prepare_all(files[start : start + size]) for start in range(0, len(files), size))
+            for batch in self._batched(itertools.chain.from_iterable(here)):
                 yield from done(batch)
             return
         pool = self._pool()
         if isinstance(pool, ThreadPoolExecutor):
-            for batch in self._batched(pool.map(self.prepare, files)):
+            chunks = [files[start : start + size] for start in range(0, len(files), size)]
+            for batch in self._batched(itertools.chain.from_iterable(pool.map(self._prepare_all, chunks))):
                 yield from done(batch)
             return
-        batches = even_batches(files, self.settings.batch_size, self.workers)
-        futures = [pool.submit(_score_batch, batch, self.prepare, finish) for batch in batches]
+        batches = even_batches(files, size, self.workers)
+        futures = [pool.submit(_score_batch, batch, self.prepare, finish, self.jpeg_device) for batch in batches]
         for batch, future in zip(batches, futures, strict=True):
             try:
                 results = future.result()
@@ -166,13 +174,17 @@ class VadPool:
         results = []
         for file in batch:
             try:
-                results.extend(self._pool().submit(_score_batch, [file], self.prepare, finish).result())
+                single = self._pool().submit(_score_batch, [file], self.prepare, finish, self.jpeg_device)
+                results.extend(single.result())
             except BrokenProcessPool:
                 self.close()
                 log.error("%s: the worker scoring it died", file.path)
                 failed = PreparedImage(file, error="the worker process died while decoding or scoring this file")
                 results.extend(finish([(failed, None)]) if finish is not None else [(failed, None)])
         return results
+
+    def _prepare_all(self, files: list[ImageFile]) -> list[PreparedImage]:
+        return prepare_images(files, self.prepare, self.jpeg_device)
 
     def _batched(self, prepared_images: Iterable[PreparedImage]) -> Iterator[list[Scored]]:
         """Prepared images → scored batches of up to `batch_size` decodable images each."""

@@ -107,9 +107,9 @@ class OnnxVad:
 def vad_engine(model: EmoticNet, engine: Engine, threads: int, device: str = "cpu",
                precision: ScorePrecision = "auto") -> VadEngine:  # fmt: skip
     """A loaded VAD model ready for scoring on `device` (`threads` CPU threads); on a GPU torch runs it (the
-    ONNX Runtime installed here is the CPU build), in bfloat16 unless `precision` says fp32."""
+    ONNX Runtime installed here is the CPU build), in fp32 unless `precision` says bf16 (see ScorePrecision)."""
     resolved = pick_device(device)
-    bf16 = precision == "bf16" or (precision == "auto" and resolved.type == "cuda")
+    bf16 = precision == "bf16"
     if resolved.type == "cuda" or bf16:
         if engine == "onnxruntime":
             log.info("scoring on %s with torch: the installed ONNX Runtime runs on the CPU only, in fp32", resolved)
