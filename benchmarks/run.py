@@ -485,7 +485,7 @@ def bench_overhead(work: Path) -> None:
         record("no-op dvc repro", "seconds", noop, "≤ 5 s", noop <= 5 and up_to_date, detail)
     from prefect import flow, task
 
-    import tasks  # noqa: F401
+    import emoscore_tasks  # noqa: F401
 
     @task
     def nothing(index: int) -> int:

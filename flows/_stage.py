@@ -1,5 +1,5 @@
-"""What every stage flow shares: running as `python -m flows.<stage>` with a one-line error instead of a traceback
-for bad input, and a table artifact of its figures for people reading the Prefect UI."""
+"""What every stage flow shares: running as `python -m emoscore_flows.<stage>` with a one-line error instead of a
+traceback for bad input, and a table artifact of its figures for people reading the Prefect UI."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def score(
     try:
         resolve_params(params, models)
         if dask or (prefect if prefect is not None else prefect_server_configured()):
-            from flows.score_images import dask_task_runner, dask_workers, score_images
+            from emoscore_flows.score_images import dask_task_runner, dask_workers, score_images
 
             if dask:  # every worker busy with one chunk and the next one queued behind it
                 arguments["max_in_flight"] = 2 * dask_workers(dask)
@@ -103,7 +103,7 @@ def soundtrack(
     try:
         resolved = resolve_params(params, models)
         if prefect if prefect is not None else prefect_server_configured():
-            from flows.score_film import score_film_flow
+            from emoscore_flows.score_film import score_film_flow
 
             summary = score_film_flow(**arguments)
         else:
@@ -129,7 +129,7 @@ def serve(
     models: ModelsOption = None,
 ) -> None:
     """Score what is new under LIBRARY on a schedule until Ctrl-C (starts a local Prefect server if needed)."""
-    from flows.serve import serve_library
+    from emoscore_flows.serve import serve_library
 
     try:
         resolve_params(params, models)

@@ -14,7 +14,7 @@ from emoscore.emotic.evaluate import evaluation_report, predict_split, threshold
 from emoscore.emotic.model import EmoticNet
 from emoscore.emotic.train import train_vad_model
 from emoscore.reports import write_json
-from flows._stage import publish_table, run_stage
+from emoscore_flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/vad_objectives.json")
 OBJECTIVES = ("reference", "normalized")

@@ -20,7 +20,7 @@ from emoscore.music.metrics import MEASURES
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import EMOPIA_RELEASED, Sampling, Steering
 from emoscore.reports import write_csv, write_json
-from flows._stage import publish_table, run_stage
+from emoscore_flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/eval_music.json")
 PLOTS = Path("reports/plots")

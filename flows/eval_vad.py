@@ -14,7 +14,7 @@ from emoscore.emotic.evaluate import evaluation_report, plot_pr_curves, predict_
 from emoscore.emotic.model import EmoticNet
 from emoscore.emotic.thresholds import Thresholds
 from emoscore.reports import write_json
-from flows._stage import publish_table, run_stage
+from emoscore_flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/eval_vad.json")
 PR_PLOT = Path("reports/plots/pr_curves.png")

@@ -10,7 +10,7 @@ from emoscore.config import load_params
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import prepare_emopia as tokenise_emopia
 from emoscore.reports import write_json
-from flows._stage import publish_table, run_stage
+from emoscore_flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/prepare_emopia.json")
 

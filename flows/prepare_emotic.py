@@ -9,7 +9,7 @@ from prefect import flow
 from emoscore.config import load_params
 from emoscore.emotic.prepare import SPLITS, check_prepared, prepare_emotic_split
 from emoscore.reports import write_json
-from flows._stage import publish_table, run_stage
+from emoscore_flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/prepare_emotic.json")
 

@@ -9,7 +9,7 @@ from prefect import flow
 from emoscore.config import load_params
 from emoscore.music.corpus import prepare_corpus
 from emoscore.reports import write_json
-from flows._stage import run_stage
+from emoscore_flows._stage import run_stage
 
 REPORT = Path("reports/prepare_midi_corpus.json")
 

@@ -11,7 +11,7 @@ from emoscore.config import load_params
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.train import Schedule, train_music_model
 from emoscore.reports import write_csv, write_json
-from flows._stage import run_stage
+from emoscore_flows._stage import run_stage
 
 REPORT = Path("reports/pretrain_music.json")
 CURVE = Path("reports/plots/pretrain_music.csv")

@@ -7,7 +7,7 @@ from prefect import flow
 from emoscore.config import load_params
 from emoscore.sample import write_emotic_sample, write_sample_photos
 from emoscore.sample_music import write_emopia_sample, write_unlabeled_sample
-from flows._stage import run_stage
+from emoscore_flows._stage import run_stage
 
 
 @flow(name="sample_data")

@@ -9,7 +9,7 @@ from prefect import flow
 
 from emoscore.config import load_params
 from emoscore.sample_film import write_sample_film
-from flows._stage import run_stage
+from emoscore_flows._stage import run_stage
 
 
 @flow(name="sample_film")

@@ -10,7 +10,7 @@ from prefect import flow
 
 from emoscore.film.scoring import score_film
 from emoscore.models_home import resolve_params
-from flows._stage import publish_table, run_stage
+from emoscore_flows._stage import publish_table, run_stage
 
 REPORT = Path("reports/score_film_demo.json")
 

@@ -14,8 +14,8 @@ from emoscore.gallery import write_gallery
 from emoscore.library import score_library
 from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
-from flows._stage import publish_table, run_stage
-from tasks.score import score_chunk
+from emoscore_flows._stage import publish_table, run_stage
+from emoscore_tasks.score import score_chunk
 
 REPORT = Path("reports/score_demo.json")
 GALLERY = Path("reports/gallery")

@@ -98,7 +98,7 @@ def serve_library(library: Path, cron: str, catalog: Path | None, params: Path, 
     if not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")
     with stop_on_signals(), prefect_server():
-        from flows.score_images import score_images  # after PREFECT_API_URL is set
+        from emoscore_flows.score_images import score_images  # after PREFECT_API_URL is set
 
         parameters = {
             "library": str(Path(library).resolve()),

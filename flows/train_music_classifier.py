@@ -10,7 +10,7 @@ from emoscore.config import load_params
 from emoscore.music.cp import Vocabulary
 from emoscore.music.train import train_music_classifier as train_classifier
 from emoscore.reports import write_json
-from flows._stage import run_stage
+from emoscore_flows._stage import run_stage
 
 REPORT = Path("reports/train_music_classifier.json")
 

@@ -9,7 +9,7 @@ from prefect import flow
 from emoscore.config import load_params
 from emoscore.emotic.train import train_vad_model
 from emoscore.reports import write_csv, write_json
-from flows._stage import run_stage
+from emoscore_flows._stage import run_stage
 
 REPORT = Path("reports/train_vad.json")
 CURVE = Path("reports/plots/train_vad.csv")

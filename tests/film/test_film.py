@@ -24,7 +24,7 @@ from emoscore.film.scoring import remove_abandoned, score_film
 from emoscore.film.video import scan_film
 from emoscore.music.render import renderer_available
 from emoscore.sample_film import write_sample_film
-from flows.cli import app
+from emoscore_flows.cli import app
 from tests.helpers import CHROMIUM, PROJECT, chromium_page, photo
 
 needs_audio = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a SoundFont is not installed")

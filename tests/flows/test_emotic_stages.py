@@ -30,11 +30,11 @@ def tiny_project(tmp_path, monkeypatch):
 
 
 def test_emotic_stages_end_to_end(prefect_harness, tiny_project):
-    from flows.compare_vad_objectives import compare_vad_objectives
-    from flows.eval_vad import eval_vad
-    from flows.prepare_emotic import prepare_emotic
-    from flows.sample_data import sample_data
-    from flows.train_vad import train_vad
+    from emoscore_flows.compare_vad_objectives import compare_vad_objectives
+    from emoscore_flows.eval_vad import eval_vad
+    from emoscore_flows.prepare_emotic import prepare_emotic
+    from emoscore_flows.sample_data import sample_data
+    from emoscore_flows.train_vad import train_vad
 
     sample_data()
     assert (tiny_project / "data/sample/emotic/Annotations/Annotations.mat").is_file()
@@ -62,7 +62,7 @@ def test_emotic_stages_end_to_end(prefect_harness, tiny_project):
 
 def test_bad_params_stop_the_stage_with_the_key(prefect_harness, tiny_project):
     from emoscore.errors import ConfigError
-    from flows.train_vad import train_vad
+    from emoscore_flows.train_vad import train_vad
 
     (tiny_project / "params.yaml").write_text(yaml.safe_dump({"vad": {"continuous_loss": "l3"}}))
     with pytest.raises(ConfigError, match=r"vad\.continuous_loss"):

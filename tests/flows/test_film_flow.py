@@ -11,7 +11,7 @@ from emoscore.sample_film import write_sample_film
 
 def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(prefect_harness, project, tmp_path,
                                                                              monkeypatch):  # fmt: skip
-    from flows.score_film import score_film_demo
+    from emoscore_flows.score_film import score_film_demo
 
     sample = SampleParams(film_scenes=2, film_scene_seconds=2.0, film_width=128, film_height=80)
     video, cuts, quadrants = write_sample_film(sample, tmp_path / "film.mp4")

@@ -19,7 +19,7 @@ with catalog_lock(Path(sys.argv[1])):
 
 
 def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):
-    from flows.score_images import score_images
+    from emoscore_flows.score_images import score_images
 
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     for name in ("a.jpg", "b.png", "c.webp"):
@@ -48,7 +48,7 @@ def test_score_flow_then_rerun_then_busy(prefect_harness, project, tmp_path):
 
 
 def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, tmp_path):
-    from flows.score_images import dask_task_runner, score_images
+    from emoscore_flows.score_images import dask_task_runner, score_images
 
     library = tmp_path / "library"
     for index in range(4):
@@ -66,7 +66,7 @@ def test_dask_run_gives_the_same_rows_as_a_local_run(prefect_harness, project, t
 def test_score_command_exit_codes_and_json_summary(prefect_harness, project, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from emoscore_flows.cli import app
 
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     photo(library / "a.jpg")

@@ -11,14 +11,17 @@ import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
-PACKAGES = ("emoscore", "flows", "tasks")
+FOLDERS = {"emoscore": "emoscore", "emoscore_flows": "flows", "emoscore_tasks": "tasks"}  # pyproject's package-dir
+IMPORT_NAMES = {folder: name for name, folder in FOLDERS.items()}
+PACKAGES = tuple(FOLDERS.values())
 
 
 def module_file(name: str) -> Path | None:
     """The project file of a dotted module name (a package's __init__.py), or None when it is not ours."""
-    if name.split(".")[0] not in PACKAGES:
+    top, *rest = name.split(".")
+    if top not in FOLDERS:
         return None
-    base = PROJECT.joinpath(*name.split("."))
+    base = PROJECT.joinpath(FOLDERS[top], *rest)
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             return candidate
@@ -28,7 +31,8 @@ def module_file(name: str) -> Path | None:
 def imported_modules(path: Path) -> set[str]:
     """Every module a file imports, at any depth (function-level imports included), as dotted names."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = ".".join(path.relative_to(PROJECT).with_suffix("").parts[:-1])
+    folder, *inner = path.relative_to(PROJECT).with_suffix("").parts[:-1]
+    package = ".".join([IMPORT_NAMES[folder], *inner])
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -74,7 +78,7 @@ def covers(dep: Path, path: Path) -> bool:
 def test_stage_depends_on_exactly_the_code_it_imports(name):
     stage = stages()[name]
     module = re.fullmatch(r"python -m ([\w.]+)", stage["cmd"].strip())
-    assert module, f"{name}: cmd should be `python -m flows.<stage>`, is {stage['cmd']!r}"
+    assert module, f"{name}: cmd should be `python -m emoscore_flows.<stage>`, is {stage['cmd']!r}"
     closure = import_closure(module.group(1))
     deps = code_deps(stage)
     missing = sorted(str(p.relative_to(PROJECT)) for p in closure if not any(covers(d, p) for d in deps))
@@ -88,12 +92,13 @@ def test_stage_depends_on_exactly_the_code_it_imports(name):
 
 def test_core_library_never_imports_flows_or_tasks():
     for path in sorted((PROJECT / "emoscore").rglob("*.py")):
-        reaching_up = sorted(m for m in imported_modules(path) if m.split(".")[0] in {"flows", "tasks"})
+        names = {"emoscore_flows", "emoscore_tasks", "flows", "tasks"}
+        reaching_up = sorted(m for m in imported_modules(path) if m.split(".")[0] in names)
         assert not reaching_up, f"{path.relative_to(PROJECT)} imports {reaching_up}"
 
 
 def test_closure_follows_function_level_and_package_imports(tmp_path):
-    closure = {str(p.relative_to(PROJECT)) for p in import_closure("flows.score_images")}
+    closure = {str(p.relative_to(PROJECT)) for p in import_closure("emoscore_flows.score_images")}
     assert {"flows/__init__.py", "tasks/__init__.py", "tasks/score.py", "emoscore/__init__.py"} <= closure
     assert "emoscore/music/compose.py" in closure  # imported inside Scorer._music only
     assert "emoscore/music/train.py" not in closure

@@ -33,8 +33,8 @@ def test_serve_scores_on_schedule_and_stops_cleanly(tmp_path, project, stop):
     photo(library / "b.png")
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     environment["PYTHONPATH"] = str(PROJECT)
-    command = [sys.executable, "-m", "flows.cli", "serve", "--library", str(library), "--catalog", str(catalog),
-               "--cron", "* * * * *", "--params", str(project / "params.yaml")]  # fmt: skip
+    command = [sys.executable, "-m", "emoscore_flows.cli", "serve", "--library", str(library), "--catalog",
+               str(catalog), "--cron", "* * * * *", "--params", str(project / "params.yaml")]  # fmt: skip
     output = tmp_path / "serve.log"  # a file, not a pipe nobody reads: a full pipe would block serve's logging
     with output.open("w") as log:
         server = subprocess.Popen(command, cwd=PROJECT, env=environment, stdout=log, stderr=subprocess.STDOUT,
@@ -68,7 +68,7 @@ def test_serve_stops_every_time_whenever_the_signal_comes(tmp_path, project):
     for attempt in range(10):
         stop = (signal.SIGINT, signal.SIGTERM)[attempt % 2]
         output = tmp_path / f"serve{attempt}.log"
-        command = [sys.executable, "-m", "flows.cli", "-v", "serve", "--library", str(tmp_path / "library"),
+        command = [sys.executable, "-m", "emoscore_flows.cli", "-v", "serve", "--library", str(tmp_path / "library"),
                    "--catalog", str(tmp_path / "catalog"), "--cron", "0 0 1 1 *",
                    "--params", str(project / "params.yaml")]  # fmt: skip
         with output.open("w") as log:
