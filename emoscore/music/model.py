@@ -134,15 +134,18 @@ class FixedCache(KVCache):
         return self.keys[layer], self.values[layer], self.mask
 
     def make_room(self) -> bool:
-        """Double every layer's buffers if the next step has no slot left; True when they moved (a graph captured
-        over the old buffers must be captured again)."""
-        if self.length < self.capacity:
-            return False
-        capacity = 2 * self.capacity
-        for layer in range(len(self.keys)):
-            self.grow(layer, capacity)
-        self.slots = torch.arange(capacity, device=self.slots.device)
-        return True
+        """Before a single step: double every layer's buffers if no slot is left, and number the slots of the
+        buffers as they are (a long prompt may have grown them); True when anything moved (a graph captured over
+        the old buffers must be captured again)."""
+        moved = self.length >= self.capacity
+        if moved:
+            capacity = 2 * self.capacity
+            for layer in range(len(self.keys)):
+                self.grow(layer, capacity)
+        if self.slots.numel() != self.capacity:
+            self.slots = torch.arange(self.capacity, device=self.slots.device)
+            moved = True
+        return moved
 
     def position_codes(self, positions: PositionTable, steps: int, device: torch.device) -> torch.Tensor:
         """One step: the code at `position`, gathered on the device; several: as KVCache."""

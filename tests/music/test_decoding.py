@@ -53,6 +53,19 @@ def test_a_fixed_cache_doubles_in_place_and_keeps_every_step(model):
     assert fixed.cache.capacity == 64 * 2 ** math.ceil(math.log2(steps.shape[1] / 64))  # the smallest that holds it
 
 
+@torch.inference_mode()
+def test_a_prompt_longer_than_the_fixed_cache_grows_it_and_decoding_goes_on(model):
+    """A film segment's context may be longer than the cache's first 64 slots: the prompt grows the buffers, and
+    the next single step reads all of them through a mask of the same length."""
+    steps = torch.from_numpy(generate_batch(model, [Request("Q2", 5)], bars=24)[0][None])
+    eager, fixed = EagerDecoder(model, 1, 8), FixedDecoder(model, 1, 8, graphs=False)
+    prompt = steps[:, :100]
+    torch.testing.assert_close(fixed.type_logits(prompt), eager.type_logits(prompt), rtol=0, atol=1e-5)
+    for index in range(100, 110):
+        step = steps[:, index : index + 1]
+        torch.testing.assert_close(fixed.type_logits(step), eager.type_logits(step), rtol=0, atol=1e-5)
+
+
 def test_the_decoder_is_chosen_by_device_and_asked_for_by_name(model):
     assert isinstance(pick_decoder(model, 2, 16, True, "auto"), EagerDecoder)  # the CPU: launches are cheap
     assert isinstance(pick_decoder(model, 2, 16, True, "fixed"), FixedDecoder)
