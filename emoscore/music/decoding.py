@@ -93,6 +93,7 @@ class FixedDecoder:
         self.types = torch.zeros(batch, dtype=torch.long, device=device)
         self.last = torch.zeros(batch, model.config.d_model, device=device)
         self._captured: tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.cuda.CUDAGraph, torch.Tensor] | None = None
+        self._table = torch.empty(0)
 
     def _step(self) -> torch.Tensor:
         hidden = self.model.hidden(self.words, self.cache)
@@ -140,7 +141,9 @@ class FixedDecoder:
     def _capture(self) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.cuda.CUDAGraph, torch.Tensor]:
         """Capture both halves of a round over the current buffers. Warm-up runs write this step's slot, which the
         replay that follows writes again; the cache's length is put back after each pretend step."""
-        self.model.positions(0, self.cache.capacity, self.words.device)  # the table grows now, never inside a graph
+        # the position table grows now, never inside a graph; holding it keeps its memory while the graphs read it,
+        # even if another call on the model grows a new one
+        self._table = self.model.positions(0, self.cache.capacity, self.words.device)
         length = self.cache.length
         pool = torch.cuda.graph_pool_handle()
         outputs: list[torch.Tensor] = []
@@ -160,6 +163,6 @@ def _captured(graph: torch.cuda.CUDAGraph, pool: tuple, function: Callable[[], t
         for _ in range(2):
             function()
     torch.cuda.current_stream().wait_stream(stream)
-    with torch.cuda.graph(graph, pool=pool):
+    with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):  # other threads may use the GPU
         output = function()
     return output
