@@ -49,7 +49,12 @@ def main(
 ) -> None:
     """Set up logging for every command: quiet (warnings and errors) unless -v or -vv."""
     level = VERBOSITY[min(verbose, len(VERBOSITY) - 1)]
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(console=console, show_path=False)
+    else:  # a log file or a pipe: whole lines with their time, never wrapped or cut at 80 columns
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler])
     for noisy in ("httpx", "httpcore", "distributed", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

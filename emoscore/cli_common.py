@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -19,5 +20,5 @@ ModelsOption = Annotated[
 
 def fail(error: Exception | str) -> typer.Exit:
     """Print the error for a person and return the exit to raise (code 2)."""
-    console.print(f"[red]error:[/red] {error}", soft_wrap=True, markup=True)
+    console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True, markup=True)
     return typer.Exit(code=2)

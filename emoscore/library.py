@@ -83,6 +83,9 @@ def hash_images(paths: Iterable[Path | Skipped],
             size = stat.st_size
             if image_id is None:
                 image_id, size = file_sha256(path)
+        except FileNotFoundError:  # removed since the listing (a library in use): no row, not an error
+            yield Skipped(str(path), "removed before it was read")
+            continue
         except OSError as error:
             yield (str(path), f"cannot read: {error.strerror or error}")
             continue

@@ -11,6 +11,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +61,7 @@ def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, de
                   precision: ScorePrecision) -> None:  # fmt: skip
     """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
     global _WORKER_MODEL
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends its workers
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
     _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device, precision)

@@ -122,18 +122,26 @@ def soundtrack(
 @app.command()
 def serve(
     library: Annotated[Path, typer.Option(help="Folder to keep scoring.")],
-    cron: Annotated[str, typer.Option(help="When to look for new images (cron syntax).")] = "*/15 * * * *",
+    cron: Annotated[
+        str | None, typer.Option(help="When to look for new images, in cron syntax (default: */15 * * * *).")
+    ] = None,
+    every: Annotated[str | None, typer.Option(help="Or at a fixed interval, from now on: 30s, 5m, 1h, 1h30m.")] = None,
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "emoscore-library",
+    name: Annotated[str, typer.Option(help="Name of the flow runs (NAME-tick-N).")] = "emoscore-library",
     params: ParamsOption = Path("params.yaml"),
     models: ModelsOption = None,
 ) -> None:
-    """Score what is new under LIBRARY on a schedule until Ctrl-C (starts a local Prefect server if needed)."""
-    from emoscore_flows.serve import serve_library
+    """Score what is new under LIBRARY at every tick until Ctrl-C or SIGTERM (starts a local Prefect server unless
+    PREFECT_API_URL names one). Each tick logs one line: scored, failed, already done, skipped, seconds."""
+    from emoscore.schedule import Schedule
 
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
     try:
+        schedule = Schedule.parse(cron="*/15 * * * *" if cron is None and every is None else cron, every=every)
         resolve_params(params, models)
-        serve_library(library, cron, catalog, params, name, models)
+        from emoscore_flows.serve import serve_library
+
+        serve_library(library, schedule, catalog=catalog, params=params, name=name, models=models)
     except EmoscoreError as error:
         raise fail(error) from None
 

@@ -15,7 +15,7 @@ from emoscore.library import score_library
 from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
 from emoscore_flows._stage import publish_table, run_stage
-from emoscore_tasks.score import score_chunk
+from emoscore_tasks.score import release_scorers, score_chunk
 
 REPORT = Path("reports/score_demo.json")
 GALLERY = Path("reports/gallery")
@@ -31,10 +31,13 @@ def score_images(
     report: str | None = None,
     models: str | None = None,
     max_in_flight: int = 2,
+    keep_workers: bool = False,
+    progress: bool = True,
 ) -> dict:
     """Score what is new under `library` (default: params score.library) into `catalog`, with the models home
     `models` when given (paths sent to task workers are absolute, so a worker on another machine finds them),
-    keeping `max_in_flight` chunks submitted at once (a Dask cluster: twice its workers)."""
+    keeping `max_in_flight` chunks submitted at once (a Dask cluster: twice its workers). The run's worker pool
+    ends with it unless `keep_workers` (`serve` keeps it warm for the next tick); `progress` shows a bar."""
     params = resolve_params(Path(params_path), Path(models) if models else None)
     library_path = Path(library) if library else params.score.library
     catalog_path = Path(catalog) if catalog else params.score.catalog
@@ -46,10 +49,13 @@ def score_images(
     )
     try:
         summary = _run(params, library_sent, catalog_sent, str(Path(params_path).absolute()), retry_errors,
-                       wait_for_lock, run_id, models, max_in_flight)  # fmt: skip
+                       wait_for_lock, run_id, models, max_in_flight, progress)  # fmt: skip
     except CatalogBusy as busy:
         get_run_logger().warning("skipping this run: %s", busy)
         return {"skipped_run": str(busy), "library": str(library_path), "catalog": str(catalog_path)}
+    finally:
+        if not keep_workers:
+            release_scorers()
     summary.update(library=str(library_path), catalog=str(catalog_path))
     if report:
         write_json(Path(report), summary)
@@ -67,7 +73,7 @@ def _on_dask(context: object) -> bool:
 
 
 def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool,
-         run_id: str, models: str | None, max_in_flight: int) -> dict:  # fmt: skip
+         run_id: str, models: str | None, max_in_flight: int, progress: bool) -> dict:  # fmt: skip
     home = str(Path(models).expanduser().absolute()) if models else None
     return score_library(
         library,
@@ -80,6 +86,7 @@ def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_e
         wait_for_lock=wait,
         follow_outside=params.score.follow_symlinks_outside,
         flow_run_id=run_id,
+        progress=progress,
     ).as_dict()
 
 

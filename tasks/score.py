@@ -3,7 +3,6 @@ fails on I/O, and concurrency (each chunk is submitted, locally or to a Dask clu
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 
@@ -15,17 +14,32 @@ from emoscore.models_home import resolve_params
 from emoscore.score import Scorer
 
 _LOADING = threading.Lock()  # a Dask worker may run two chunks at once: the first one loads, the other waits
+_SCORERS: dict[tuple[str, str | None], tuple[str, Scorer]] = {}
 
 
 def _scorer(params_path: str, models: str | None) -> Scorer:
-    """One Scorer per worker process and params file or models home (models load once, not per chunk)."""
+    """One Scorer per process and params file or models home, loaded once and kept warm across chunks and runs;
+    loaded again (the old one closed) when the settings it was made from have changed since."""
+    params = resolve_params(Path(params_path), Path(models) if models else None)
+    settings = params.model_dump_json()
     with _LOADING:
-        return _load_scorer(params_path, models)
+        key = (params_path, models)
+        cached = _SCORERS.get(key)
+        if cached is not None and cached[0] == settings:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        scorer = Scorer.from_params(params)
+        _SCORERS[key] = (settings, scorer)
+        return scorer
 
 
-@functools.cache
-def _load_scorer(params_path: str, models: str | None) -> Scorer:
-    return Scorer.from_params(resolve_params(Path(params_path), Path(models) if models else None))
+def release_scorers() -> None:
+    """Close every Scorer this process holds (their worker processes end): a finished run leaves nothing behind."""
+    with _LOADING:
+        for _, scorer in _SCORERS.values():
+            scorer.close()
+        _SCORERS.clear()
 
 
 @task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)

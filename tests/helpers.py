@@ -13,12 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
+import yaml
 from PIL import Image
 
 from emoscore.config import Params
-from emoscore.emotic.model import EmoticNetConfig
+from emoscore.digests import model_digest
+from emoscore.emotic.labels import CATEGORIES
+from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.emotic.thresholds import Thresholds
 from emoscore.music.classify import ClassifierConfig
-from emoscore.music.model import MusicConfig
+from emoscore.music.cp import VOCABULARY
+from emoscore.music.model import CPTransformer, MusicConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULTS = Params()
@@ -47,6 +53,24 @@ class Now:
 
     def result(self):
         return self.rows
+
+
+def tiny_project(root: Path, **score) -> Path:
+    """Small untrained models in `root` and a params.yaml that points at them (`score` overrides its section)."""
+    torch.manual_seed(0)
+    EmoticNet(vad_config(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
+    # thresholds at the middle of the scores a random model gives, so some categories are named and some not
+    Thresholds.from_mapping(model_digest(root / "vad.pt"), dict.fromkeys(CATEGORIES, 0.0)).save(root / "th.json")
+    CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
+    params = {
+        "vad": {"out": str(root / "vad.pt")},
+        "eval_vad": {"thresholds": str(root / "th.json")},
+        "music": {"out": str(root / "music.pt")},
+        "emopia": {"vocabulary": str(root / "absent_vocab.json")},
+        "score": {"bars": 1, "chunk_size": 3, "workers": 0, "render_audio": False, "max_pixels": 50_000_000, **score},
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
 
 
 def photo(path, size=(96, 72), mode="RGB", **save):

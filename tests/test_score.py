@@ -19,7 +19,7 @@ from PIL import Image
 from emoscore.catalog import Identity, ImageFile, catalog_lock, part_files, read_catalog
 from emoscore.config import load_params
 from emoscore.emotic.labels import CATEGORIES
-from emoscore.library import hash_images, iter_library, score_library
+from emoscore.library import Skipped, hash_images, iter_library, score_library
 from emoscore.music.render import renderer_available
 from emoscore.score import Scorer
 from emoscore.workers import even_batches
@@ -329,3 +329,12 @@ def test_a_file_that_kills_its_worker_costs_only_its_own_row(tmp_path, project):
     assert [p.file.path for p, _ in results] == [f.path for f in files]
     failed = {Path(p.file.path).name: p.error for p, outputs in results if outputs is None}
     assert list(failed) == ["p2_crash.jpg"] and "worker process died" in failed["p2_crash.jpg"]
+
+
+def test_a_photo_removed_between_listing_and_hashing_is_skipped_not_an_error(tmp_path):
+    kept, gone = photo(tmp_path / "kept.jpg"), photo(tmp_path / "gone.jpg")
+    listed = list(iter_library(tmp_path))
+    gone.unlink()
+    items = list(hash_images(listed))
+    assert [item.path for item in items if isinstance(item, ImageFile)] == [str(kept)]
+    assert [item.reason for item in items if isinstance(item, Skipped)] == ["removed before it was read"]
