@@ -89,6 +89,7 @@ class VadPool:
         self._vad: VadEngine | None = None
         self._executor: Executor | None = None
         self._lock = threading.Lock()
+        self._shut_down = False
         self.prepare = functools.partial(
             prepare_image,
             context_size=model.config.context_size,
@@ -111,6 +112,8 @@ class VadPool:
 
     def _pool(self) -> Executor:
         with self._lock:  # chunks in flight may ask from two threads at once
+            if self._shut_down:
+                raise RuntimeError("the scoring worker pool was shut down")
             return self._executor or self._new_pool()
 
     def _new_pool(self) -> Executor:
@@ -137,6 +140,14 @@ class VadPool:
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
             self._executor = None
+
+    def shut_down(self) -> None:
+        """Stop for good, waiting for nothing: no worker starts again, not even to retry a batch (the caller ends
+        the running ones; a process that is about to exit must not leave new ones behind)."""
+        with self._lock:
+            self._shut_down = True
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
 
     def iter_vad(self, files: list[ImageFile], finish: Finish | None = None) -> Iterator:
         """(prepared image, (category probabilities, VAD) per person) in the order given, None for failures; or,

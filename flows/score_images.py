@@ -3,6 +3,7 @@ and the scheduled `emoscore serve`). Runs locally, or on a Dask cluster through 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -10,6 +11,7 @@ from prefect.context import get_run_context
 
 from emoscore.catalog import CatalogBusy, Identity, read_catalog
 from emoscore.config import Params, load_params
+from emoscore.errors import ConfigError
 from emoscore.gallery import write_gallery
 from emoscore.library import score_library
 from emoscore.models_home import resolve_params
@@ -90,24 +92,44 @@ def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_e
     ).as_dict()
 
 
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+
+
+def local_dask_workers(dask: str) -> int | None:
+    """N for `local:N` (2 for `local:`), None for a scheduler address; ConfigError naming a value that is neither
+    (`local:0` once started a cluster with no worker and waited for one forever)."""
+    if dask.startswith("local:"):
+        count = dask.split(":", 1)[1].strip() or "2"
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"--dask {dask!r}: local:N needs a whole number of workers N ≥ 1")
+        return int(count)
+    if not _ADDRESS.match(dask):
+        raise ConfigError(f"--dask {dask!r}: expected local:N or a scheduler address such as tcp://host:8786")
+    return None
+
+
 def dask_task_runner(dask: str):  # noqa: ANN201 (prefect_dask is imported only when asked for)
     """A Dask task runner: `local:N` starts N local worker processes; anything else is a scheduler address."""
     from prefect_dask import DaskTaskRunner
 
-    if dask.startswith("local:"):
-        workers = int(dask.split(":", 1)[1] or 2)
+    workers = local_dask_workers(dask)
+    if workers is not None:
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
     return DaskTaskRunner(address=dask)
 
 
 def dask_workers(dask: str) -> int:
     """How many workers the cluster has: N for `local:N`, else asked of the scheduler (at least one)."""
-    if dask.startswith("local:"):
-        return int(dask.split(":", 1)[1] or 2)
+    workers = local_dask_workers(dask)
+    if workers is not None:
+        return workers
     from distributed import Client
 
-    with Client(dask, timeout=30) as client:
-        return max(1, len(client.scheduler_info()["workers"]))
+    try:
+        with Client(dask, timeout=20) as client:
+            return max(1, len(client.scheduler_info()["workers"]))
+    except (OSError, TimeoutError) as error:
+        raise ConfigError(f"--dask {dask}: cannot reach the Dask scheduler ({error})") from None
 
 
 def score_demo() -> dict:

@@ -189,6 +189,7 @@ def serve_library(library: Path, schedule: Schedule, *, catalog: Path | None, pa
         raise EmoscoreError(f"{library}: library folder not found")
     for talker in (log, logging.getLogger("emoscore.schedule")):  # a tick's one line shows without -v
         talker.setLevel(min(talker.getEffectiveLevel(), logging.INFO))
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # serve's own lines, between runs
     job = ServeJob(Path(library), catalog, Path(params), name, models)
     stop = threading.Event()
     with stop_on_signals(stop), prefect_server(stop) as url:
@@ -226,7 +227,11 @@ def _release_and_drain() -> None:
 def _abandon(ticks: Ticks) -> None:
     """A tick outlived the grace period: mark its run cancelled, end every process serving started, and exit now
     (its threads cannot be interrupted; each chunk written is in the catalog, the next run picks up the rest)."""
+    from emoscore_tasks.score import release_scorers
+
     log.warning("the tick in progress did not finish within %.0f s of the stop: abandoning it", GRACE_S)
+    logging.getLogger("prefect").setLevel(logging.CRITICAL)  # its tasks now fail by our hand: no tracebacks
+    release_scorers(abandon=True)
     ticks.cancel_running()
     _end_processes(psutil.Process().children(), SERVER_STOP_S)
     log.info("stopped")

@@ -12,5 +12,4 @@ os.environ.setdefault("PREFECT_HOME", str(_PROJECT / ".prefect"))
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "240")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "emoscore")
-os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # serve's own lines, between runs
 os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")

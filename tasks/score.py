@@ -15,6 +15,7 @@ from emoscore.score import Scorer
 
 _LOADING = threading.Lock()  # a Dask worker may run two chunks at once: the first one loads, the other waits
 _SCORERS: dict[tuple[str, str | None], tuple[str, Scorer]] = {}
+_ABANDONED = threading.Event()  # this process is ending: no scorer (and no worker) starts again, retries included
 
 
 def _scorer(params_path: str, models: str | None) -> Scorer:
@@ -23,6 +24,8 @@ def _scorer(params_path: str, models: str | None) -> Scorer:
     params = resolve_params(Path(params_path), Path(models) if models else None)
     settings = params.model_dump_json()
     with _LOADING:
+        if _ABANDONED.is_set():
+            raise RuntimeError("scoring was abandoned: this process is stopping")
         key = (params_path, models)
         cached = _SCORERS.get(key)
         if cached is not None and cached[0] == settings:
@@ -34,11 +37,17 @@ def _scorer(params_path: str, models: str | None) -> Scorer:
         return scorer
 
 
-def release_scorers() -> None:
-    """Close every Scorer this process holds (their worker processes end): a finished run leaves nothing behind."""
+def release_scorers(*, abandon: bool = False) -> None:
+    """Close every Scorer this process holds (their worker processes end): a finished run leaves nothing behind.
+    With `abandon`, wait for nothing and let no worker start again (the process is about to end its children)."""
+    if abandon:
+        _ABANDONED.set()
     with _LOADING:
         for _, scorer in _SCORERS.values():
-            scorer.close()
+            if abandon:
+                scorer.pool.shut_down()
+            else:
+                scorer.close()
         _SCORERS.clear()
 
 

@@ -3,7 +3,7 @@ a library that changes between them (scored here, without Prefect)."""
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from emoscore.schedule import Schedule, format_every, parse_every, run_on_schedu
 from emoscore_flows.cli import app
 from tests.helpers import photo
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @given(st.integers(min_value=1, max_value=10 * 86400))
@@ -123,3 +123,16 @@ def test_many_ticks_score_what_was_added_removed_or_edited_since_the_last(tmp_pa
     assert len({row["image_id"] for row in rows}) == len(rows) == 25
     on_disk = {Path(row["path"]).name for row in rows}
     assert {path.name for path in library.iterdir()} <= on_disk
+
+
+@pytest.mark.parametrize("dask", ["local:0", "local:-1", "local:two", "bogus", "tcp://host"])
+def test_score_refuses_a_dask_target_that_cannot_work_in_one_line(tmp_path, project, dask):
+    """`local:0` once started a cluster with no worker and waited for one forever; `bogus` was a traceback."""
+    photo(tmp_path / "one.jpg")
+    arguments = ["score", str(tmp_path / "one.jpg"), "--dask", dask, "--catalog", str(tmp_path / "catalog"),
+                 "--params", str(project / "params.yaml")]  # fmt: skip
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().startswith("error: --dask")
+    assert not (tmp_path / "catalog").exists()

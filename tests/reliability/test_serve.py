@@ -195,7 +195,8 @@ def test_serve_stops_within_seconds_whenever_the_signal_comes(tmp_path, pooled_p
     url, environment = outside_server
     moments = {
         "while its server starts": (None, lambda serve: time.sleep(3)),
-        "before the first tick": (environment, lambda serve: None),
+        # once its handlers are in (the CLI's imports, ~0.5 s); before that a signal ends Python as it ends any program
+        "before the first tick": (environment, lambda serve: time.sleep(1.0)),
         "during a tick": (environment, lambda serve: serve.wait_for(lambda: "scoring" in serve.text(), "serving")),
         "between ticks": (environment, lambda serve: serve.wait_for(lambda: serve.ticks(), "a tick")),
         "after many ticks": (environment, lambda serve: serve.wait_for(lambda: len(serve.ticks()) >= 4, "4 ticks")),
@@ -246,6 +247,7 @@ def test_soak_twenty_ticks_over_a_growing_library(tmp_path, pooled_project, outs
         assert time.time() - serve.log.stat().st_ctime < 400, "the soak ran too long"
         time.sleep(0.5)
     assert set(counts) == {len(family)}, f"process count changed after the first tick: {sorted(set(counts))}"
+    serve.wait_for(lambda: len(serve.ticks()) >= seen_ticks + 2, "two more ticks for the last photos added")
     took = serve.stop(signal.SIGINT, whole_group=True)
     rows = catalog_is_whole(serve.catalog)
     scored_at = {Path(row["path"]).name: row["scored_at"].timestamp() for row in rows}
