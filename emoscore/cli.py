@@ -122,8 +122,8 @@ def generate(
         )
         network = music_model(Path(model or settings.music.out), device or settings.music.device,
                               Path(vocabulary or settings.emopia.vocabulary))  # fmt: skip
-        piece = compose_piece(network, wanted, bars or generation.bars, seed, generation, out, audio, settings.render,
-                              intensity)  # fmt: skip
+        length = generation.bars if bars is None else bars  # 0 is a length to refuse, not "not given"
+        piece = compose_piece(network, wanted, length, seed, generation, out, audio, settings.render, intensity)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     console.print(f"wrote [bold]{out}[/bold]: Q{wanted} (intensity {intensity:+.2f}), {piece.n_notes} notes, "

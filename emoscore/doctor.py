@@ -76,13 +76,15 @@ def check_models(params: Params) -> list[Check]:
 
 
 def check_prefect() -> Check:
-    """Prefect runs `score` and `serve`: the server at PREFECT_API_URL when set, else a temporary local one."""
+    """Prefect reports `serve`'s ticks (and `score` runs, when a server is set): the server at PREFECT_API_URL when
+    set, else one `serve` starts."""
     version = _version("prefect")
     if version is None:
         return Check("prefect", False, "not installed", "pip install prefect (emoscore's pipeline extra)")
     url = os.environ.get("PREFECT_API_URL")
     if not url:
-        return Check("prefect", True, f"{version}; no PREFECT_API_URL: each run starts a temporary local server")
+        return Check("prefect", True, f"{version}; no PREFECT_API_URL: `score` runs in its own process, `serve` "
+                     "starts a local server on 127.0.0.1 and stops it on exit")  # fmt: skip
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=3) as response:
             healthy = response.status == 200

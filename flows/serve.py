@@ -35,7 +35,8 @@ GRACE_S = 4.0  # how long a tick in progress may take to finish after a stop
 SERVER_STOP_S = 3.0  # how long the server we started may take to exit before it is killed
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -48,14 +49,14 @@ def prefect_server(stop: threading.Event, timeout_s: float = 180.0) -> Iterator[
     if os.environ.get("PREFECT_API_URL"):
         yield os.environ["PREFECT_API_URL"]
         return
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     log.info("starting a local Prefect server on %s", url)
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + timeout_s
-        while not stop.is_set() and not _healthy(url):
+        while not stop.is_set() and not healthy(url):
             if server.poll() is not None:
                 raise EmoscoreError(f"prefect server exited: {(server.stderr.read() if server.stderr else '')[-500:]}")
             if time.monotonic() > deadline:
@@ -67,7 +68,8 @@ def prefect_server(stop: threading.Event, timeout_s: float = 180.0) -> Iterator[
         _end_processes([psutil.Process(server.pid)], SERVER_STOP_S)
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the Prefect API at `url` answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
             return response.status == 200

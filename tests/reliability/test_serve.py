@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from emoscore.catalog import catalog_lock, read_catalog
+from emoscore_flows.serve import free_port, healthy
 from tests.helpers import PROJECT, photo, tiny_project
 
 pytestmark = pytest.mark.slow
@@ -126,7 +127,7 @@ def pooled_project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def outside_server(tmp_path_factory):
     """A Prefect server that is not serve's: started here on 127.0.0.1 and stopped at the end of the module."""
-    port = psutil_free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     home = tmp_path_factory.mktemp("prefect-home")
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
@@ -141,22 +142,6 @@ def outside_server(tmp_path_factory):
     yield url, {**environment, "PREFECT_API_URL": url}
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
-
-
-def psutil_free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def flow_runs(url: str, name: str) -> list[dict]:
