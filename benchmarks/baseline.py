@@ -90,7 +90,7 @@ def main() -> None:
         return score_library(library, catalog, vad_only.identity, chunk.submit, progress=False).as_dict()
 
     params = load_params("params.yaml")
-    off = {"music": False, "render_audio": False, "charts": False}
+    off = {"music": False, "audio": "none", "charts": False}
     vad_only = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=off)}))
     model, _ = CPTransformer.from_checkpoint(params.music.out)
     try:

@@ -36,10 +36,10 @@ from emoscore.emotic.labels import CATEGORIES  # noqa: E402
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
 from emoscore.emotic.thresholds import Thresholds  # noqa: E402
 from emoscore.library import hash_images, iter_library  # noqa: E402
+from emoscore.music.audio import render_audio  # noqa: E402
 from emoscore.music.cp import encode_midi  # noqa: E402
 from emoscore.music.generate import Request, generate, generate_batch  # noqa: E402
 from emoscore.music.model import CPTransformer, MusicConfig  # noqa: E402
-from emoscore.music.render import render_audio  # noqa: E402
 from emoscore.music.sampling import Sampling, Steering  # noqa: E402
 from emoscore.people import score_prepared  # noqa: E402
 from emoscore.sample import draw_person_state, paint_person, scene_background  # noqa: E402
@@ -102,7 +102,7 @@ def scorer_for(directory: Path, workers: int = 2, batch_size: int = 16, charts: 
     params = parse_params({
         "vad": {"out": str(checkpoint)},
         "score": {"music": False, "charts": charts, "workers": workers, "batch_size": batch_size,
-                  "render_audio": False, "engine": engine},
+                  "audio": "none", "engine": engine},
     })  # fmt: skip
     return Scorer(params.vad.out, None, params.score, params.generation, params.render, thresholds)
 
@@ -252,7 +252,7 @@ def bench_music_scoring(work: Path, count: int) -> None:
     library = photos(work / "photos_1600", count, (1600, 1200), seed=4)
     files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)][:count]
     ours = Scorer.from_params(params)
-    off = {"music": False, "render_audio": False, "charts": False}
+    off = {"music": False, "audio": "none", "charts": False}
     vad_only = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=off)}))
     model, _ = CPTransformer.from_checkpoint(PROJECT / params.music.out)
     with tempfile.TemporaryDirectory() as temporary:

@@ -101,7 +101,7 @@ def scoring_params_hash(score: ScoreParams, generation: GenerationParams, render
     digest of the thresholds file applied."""
     relevant = score.model_dump(mode="json", exclude=set(SPEED_ONLY | WHERE_ONLY))
     sections = {"score": relevant, "generation": generation.model_dump(mode="json"), "thresholds": thresholds}
-    if score.render_audio:
+    if score.audio != "none":
         sections["render"] = render.model_dump(mode="json")
     text = json.dumps(sections, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

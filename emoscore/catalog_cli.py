@@ -221,3 +221,47 @@ def gallery(
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     console.print(f"wrote [bold]{page}[/bold]")
+
+
+def render(
+    catalog: CatalogOption = None,
+    audio_format: Annotated[str, typer.Option("--format", help="flac, wav or opus.")] = "flac",
+    out: Annotated[Path | None, typer.Option(help="Folder for the audio (default: CATALOG/renders/FORMAT).")] = None,
+    quadrant: QuadrantOption = None,
+    category: CategoryOption = None,
+    minimum: MinOption = 0.5,
+    valence: RangeOption = None,
+    arousal: RangeOption = None,
+    path_glob: GlobOption = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: one per core).")] = None,
+    build_bank: Annotated[bool, typer.Option("--build-bank", help="Build the note bank now, then render.")] = False,
+    params: ParamsOption = Path("params.yaml"),
+    all_models: AllModelsOption = False,
+) -> None:
+    """Render the catalog's pieces (all, or a query's) to audio files, in parallel; what is there is kept."""
+    from emoscore.music.audio import bank_for, rate_for, render_files
+    from emoscore.query import run_query
+
+    if audio_format not in ("flac", "wav", "opus"):
+        raise fail(f"unknown --format {audio_format!r}; choose flac, wav or opus")
+    try:
+        settings = load_params(params).render if params.exists() else None
+        from emoscore.config import RenderParams
+
+        settings = settings or RenderParams()
+        if build_bank:
+            folder = bank_for(settings, rate_for(Path(f"x.{audio_format}"), settings), progress=True)
+            console.print(f"note bank ready: {len(folder.anchors)} velocity anchors, {folder.sample_rate} Hz")
+        source = _catalog_path(catalog, params)
+        query = _query_from(quadrant, category, minimum, valence, arousal, "ok", path_glob, "path", False, None,
+                            None, _current(params, all_models))  # fmt: skip
+        rows = [row for row in run_query(source, query).to_pylist() if row.get("midi_path")]
+        folder_out = out or source / "renders" / audio_format
+        jobs = [(source / row["midi_path"], folder_out / f"{row['image_id']}.{audio_format}") for row in rows]
+        summary = render_files(jobs, settings, workers=workers, progress=console.is_terminal)
+    except (EmoscoreError, ValueError, OSError) as error:
+        raise fail(error) from None
+    console.print(f"rendered {summary.rendered}, already there {summary.already_there}, failed {len(summary.failed)}"
+                  f" → {folder_out}", markup=False, highlight=False)  # fmt: skip
+    if summary.failed:
+        raise typer.Exit(1)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from emoscore import __version__
-from emoscore.catalog_cli import catalog_app, gallery
+from emoscore.catalog_cli import catalog_app, gallery, render
 from emoscore.cli_common import ModelsOption, ParamsOption, console, fail
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
@@ -27,6 +27,7 @@ tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens."
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(catalog_app, name="catalog")
 app.command()(gallery)
+app.command()(render)
 models_app = typer.Typer(help="Trained model sets you can take anywhere.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 

@@ -256,13 +256,26 @@ class EvalMusicParams(Section):
 
 
 class RenderParams(Section):
-    """MIDI → audio with FluidSynth."""
+    """MIDI → audio: FluidSynth's sound of a General MIDI SoundFont, played from its note bank or by FluidSynth."""
 
     soundfont: Path | None = Field(None, description="A General MIDI .sf2; null = look in the usual system places.")
     sample_rate: int = Field(44100, ge=8000)
     format: Literal["flac", "wav", "ogg", "opus", "mp3"] = Field(
-        "flac", description="Audio of scored photos: lossless FLAC, or Opus at a quarter of its size, etc."
+        "flac", description="Deliverable audio (a film's soundtrack, `score.audio: lossless`) by its extension."
     )
+    engine: Literal["bank", "fluidsynth"] = Field(
+        "bank",
+        description="bank: the SoundFont's notes rendered once by FluidSynth, pieces overlap-added from them (NumPy,"
+        " or torch on a GPU); fluidsynth: every piece synthesized by FluidSynth.",
+    )
+    bank: Path | None = Field(
+        None, description="A note-bank folder to use as it is (no SoundFont or FluidSynth needed); null = cached."
+    )
+    bank_cache: Path | None = Field(
+        None, description="Where banks are built and kept; null = $EMOSCORE_CACHE or ~/.cache/emoscore."
+    )
+    preview_bitrate: int = Field(64000, ge=6000, le=510000, description="Ogg Opus previews, bits per second.")
+    preview_complexity: int = Field(0, ge=0, le=10, description="libopus's effort: 0 is fastest (measured).")
 
 
 class ScoreParams(Section):
@@ -293,7 +306,10 @@ class ScoreParams(Section):
     )
     max_pixels: int = Field(100_000_000, ge=1)
     follow_symlinks_outside: bool = False
-    render_audio: bool = True
+    audio: Literal["preview", "lossless", "none"] = Field(
+        "preview",
+        description="Audio per photo: preview = Ogg Opus (render.preview_*), lossless = FLAC; none = MIDI only.",
+    )
     music: bool = True
     charts: bool = True
 

@@ -22,6 +22,7 @@ from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet
 from emoscore.emotic.thresholds import Thresholds
+from emoscore.music.audio import render_many
 from emoscore.music.compose import compose_pieces, music_model, write_piece
 from emoscore.music.generate import Request
 from emoscore.people import PreparedImage
@@ -76,22 +77,31 @@ class RowMaker:
         except Exception as error:
             log.error("composing %d pieces failed: %s\n%s", len(wanted), error, traceback.format_exc(limit=3))
             pieces = [error] * len(wanted)
+        extension = {"preview": "opus", "lossless": "flac"}.get(self.score.audio)
+        written: list[tuple[int, Path, Path]] = []
         for (index, _), steps in zip(wanted, pieces, strict=True):
             image_id = rows[index]["image_id"]
-            midi, audio = Path("midi") / f"{image_id}.mid", Path("audio") / f"{image_id}.{self.render.format}"
+            midi = Path("midi") / f"{image_id}.mid"
             try:
                 if isinstance(steps, Exception):
                     raise steps
-                piece = write_piece(steps, catalog / midi, catalog / audio if self.score.render_audio else None,
-                                    self.render)  # fmt: skip
+                piece = write_piece(steps, catalog / midi)
             except Exception as error:
                 prepared = scored[index][0]
                 log.error("%s: %s", prepared.file.path, error)
                 rows[index] = self.error_row(prepared.file, f"composing failed: {error}", flow_run_id, prepared)
                 continue
             rows[index].update(midi_path=str(midi), n_notes=piece.n_notes, duration_s=piece.duration_s)
-            if piece.audio_path is not None:
-                rows[index]["audio_path"] = str(audio)
+            if extension:
+                written.append((index, midi, Path("audio") / f"{image_id}.{extension}"))
+        if written:  # the chunk's pieces rendered together (one batch on a GPU)
+            made = render_many([catalog / midi for _, midi, _ in written], [catalog / audio for *_, audio in written],
+                               self.render, self.score.device)  # fmt: skip
+            for (index, _, audio), result in zip(written, made, strict=True):
+                if isinstance(result, Exception):
+                    log.debug("no audio for %s: %s", rows[index]["image_id"], result)
+                else:
+                    rows[index]["audio_path"] = str(audio)
 
     def ok_row(
         self, prepared: PreparedImage, probabilities: np.ndarray, vad: np.ndarray, catalog: Path, flow_run_id: str

@@ -90,7 +90,7 @@ def eval_music(params_path: str = "params.yaml") -> dict:
             for q, r in report["per_quadrant"].items()]  # fmt: skip
     summary = {"controllability": report["controllability"], "measures": MEASURES, "rows": rows,
                "targets_met": report["musicality_targets"]["all_met"]}  # fmt: skip
-    write_page(examples, summary, PAGE, params.render.soundfont)
+    write_page(examples, summary, PAGE, params.render)
     publish_table(
         "eval-music",
         [{"quadrant": q, "controllability": r["controllability"], "grooving": r["grooving_similarity_to_real"],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from emoscore.score import Scorer
 from tests.helpers import tiny_project
 
 logging.getLogger("emoscore").setLevel(logging.INFO)
+# note banks are built once (~20 s each) into the repository's ignored .cache/, shared by every test process
+os.environ.setdefault("EMOSCORE_CACHE", str(Path(__file__).resolve().parents[1] / ".cache"))
 
 
 @pytest.fixture(scope="session")

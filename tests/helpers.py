@@ -67,7 +67,7 @@ def tiny_project(root: Path, **score) -> Path:
         "eval_vad": {"thresholds": str(root / "th.json")},
         "music": {"out": str(root / "music.pt")},
         "emopia": {"vocabulary": str(root / "absent_vocab.json")},
-        "score": {"bars": 1, "chunk_size": 3, "workers": 0, "render_audio": False, "max_pixels": 50_000_000, **score},
+        "score": {"bars": 1, "chunk_size": 3, "workers": 0, "audio": "none", "max_pixels": 50_000_000, **score},
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root

@@ -281,7 +281,7 @@ def test_rows_music_audio_and_charts_made_in_workers_equal_those_made_here(tmp_p
     params = load_params(project / "params.yaml")
     rows = {}
     for workers in (0, 2):
-        update = {"workers": workers, "batch_size": 3, "render_audio": renderer_available()}
+        update = {"workers": workers, "batch_size": 3, "audio": "lossless" if renderer_available() else "none"}
         scorer = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=update)}))
         try:
             rows[workers] = scorer.score_files(files, tmp_path / f"catalog{workers}", "run")

@@ -28,8 +28,9 @@ from emoscore.film.scene_table import add_scenes, write_cue_sheet
 from emoscore.film.scenes import Scene, read_timecodes, scenes_from_scan, still_scenes, timecode
 from emoscore.film.soundtrack import assemble, compose_segments, fit_length, write_midi
 from emoscore.film.video import FilmScan, frames_at, scan_film
+from emoscore.music.audio import piece_frames
 from emoscore.music.compose import music_model
-from emoscore.music.render import OPUS_RATE, RenderUnavailable, synthesizer, write_audio
+from emoscore.music.render import OPUS_RATE, RenderUnavailable, write_audio
 
 if TYPE_CHECKING:
     from emoscore.score import Scorer
@@ -162,8 +163,10 @@ def _make(source: Path, scenes: list[Scene], stills: list[ImageFile], scan: Film
         made = {"midi": midi}
         problem = None
         try:
-            samples = fit_length(synthesizer(params.render.soundfont, SAMPLE_RATE).samples(midi), duration,
-                                 SAMPLE_RATE)  # fmt: skip
+            frames = piece_frames([midi], params.render, SAMPLE_RATE, params.score.device)[0]
+            if isinstance(frames, RenderUnavailable):
+                raise frames
+            samples = fit_length(frames, duration, SAMPLE_RATE)
             made["audio"] = write_audio(samples, SAMPLE_RATE, work / f"{name}.{params.render.format}")
             picture = source if scan is not None else slideshow(scenes, work / "slides.mp4", fps)
             video_name = scored_video_name(source if scan is not None else Path(f"{name}.mp4"))

@@ -14,10 +14,11 @@ import numpy as np
 
 from emoscore.config import GenerationParams, RenderParams
 from emoscore.device import pick_device
+from emoscore.music.audio import render_audio
 from emoscore.music.cp import Vocabulary, decode_notes, decode_to_midi, duration_seconds
 from emoscore.music.generate import Request, generate_batch
 from emoscore.music.model import CPTransformer
-from emoscore.music.render import RenderUnavailable, render_audio
+from emoscore.music.render import RenderUnavailable
 from emoscore.music.sampling import Sampling, Steering
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,8 @@ def write_piece(steps: np.ndarray, midi_path: Path, audio_path: Path | None = No
     notes, tempi, _ = decode_notes(steps)
     written, problem = None, None
     if audio_path is not None:
-        render = render or RenderParams()
         try:
-            written = render_audio(midi_path, Path(audio_path), render.soundfont, render.sample_rate)
+            written = render_audio(midi_path, Path(audio_path), render)
         except RenderUnavailable as error:
             problem = str(error)
             log.debug("no audio for %s: %s", midi_path, error)

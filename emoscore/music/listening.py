@@ -16,8 +16,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from emoscore.config import RenderParams
+from emoscore.music.audio import render_audio
 from emoscore.music.cp import POSITIONS_PER_BAR, POSITIONS_PER_BEAT, decode_notes, decode_to_midi
-from emoscore.music.render import RenderUnavailable, render_audio
+from emoscore.music.render import RenderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def piano_roll(steps: np.ndarray, path: Path, title: str) -> Path:
     return path
 
 
-def write_page(examples: list[Example], summary: dict, out: Path, soundfont: Path | None = None) -> Path:
+def write_page(examples: list[Example], summary: dict, out: Path, render: RenderParams | None = None) -> Path:
     """Write `out/index.html` with a roll, MIDI and audio per example; returns the page's path."""
     if out.exists():
         shutil.rmtree(out)
@@ -68,7 +70,7 @@ def write_page(examples: list[Example], summary: dict, out: Path, soundfont: Pat
         decode_to_midi(example.steps, out / "media" / f"{stem}.mid")
         audio = None
         try:
-            render_audio(out / "media" / f"{stem}.mid", out / "media" / f"{stem}.flac", soundfont)
+            render_audio(out / "media" / f"{stem}.mid", out / "media" / f"{stem}.flac", render)
             audio = f"media/{stem}.flac"
         except RenderUnavailable as error:
             audio_problem = str(error)

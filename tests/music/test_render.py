@@ -45,7 +45,7 @@ def test_a_file_sounds_the_same_whatever_was_rendered_before_it(synthesizer, tmp
 @pytest.mark.parametrize(("suffix", "container", "rate"), [(".flac", "FLAC", 44100), (".wav", "WAV", 44100),
                          (".ogg", "OGG", 44100), (".opus", "OGG", OPUS_RATE), (".mp3", "MP3", 44100)])  # fmt: skip
 def test_every_format_decodes_to_the_piece(synthesizer, tmp_path, suffix, container, rate):
-    from emoscore.music.render import render_audio
+    from emoscore.music.audio import render_audio
 
     midi = a_midi(tmp_path / "piece.mid", [60, 62, 64, 65])
     out = render_audio(midi, tmp_path / f"piece{suffix}")

@@ -27,7 +27,7 @@ TINY = {
     "music": {"d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 128, "epochs": 1},
     "music_classifier": {"d_model": 16, "n_layers": 1, "window": 64, "epochs": 1},
     "eval_music": {"pieces_per_quadrant": 1, "intensity_pieces": 1, "bars": 2},
-    "score": {"bars": 1, "render_audio": False, "workers": 0},
+    "score": {"bars": 1, "audio": "none", "workers": 0},
     "film": {"frames_per_scene": 1},
 }  # fmt: skip
 

@@ -1,0 +1,306 @@
+"""A SoundFont's piano rendered once, note by note, by FluidSynth itself: the note bank that `overlap` plays from.
+
+A solo-piano piece is a sum of notes, and each note's sound depends only on its key, its velocity and when it is
+released; FluidSynth's reverb is a linear filter on the sum. So the bank keeps, per key: the note held (dry) at a
+few anchor velocities, the gain and anchor that give every other velocity (measured against FluidSynth's own render
+of it, so the SoundFont's velocity layers and curves are what they are), and the gain its release envelope applies,
+block by block, after a note-off at several hold times; plus the reverb's impulse response, fitted by least squares
+to FluidSynth's wet minus dry renders. The audio is stored as FLAC (each note scaled to its own peak), the rest in an
+.npz of plain arrays (never a pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from tqdm import tqdm
+
+from emoscore.digests import file_sha256
+from emoscore.music.playback import BLOCK
+from emoscore.music.render import GAIN, RenderUnavailable, _fluidsynth, find_soundfont
+
+log = logging.getLogger(__name__)
+
+FORMAT = 4
+KEYS = np.arange(21, 109)  # the 88 piano keys: the CP vocabulary's range
+HOLD_MAX_S = 8.0  # a bar at the slowest tempo the vocabulary has (32 BPM is 7.5 s); a longer note is released here
+SILENCE_DB = -60.0  # a held note is kept until it stays this far below its key's loudest note
+RELEASE_HOLDS_S = (0.0015, 0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+RELEASE_MAX_S = 1.5  # a release longer than this is cut here (FluidR3's piano: ~0.4 s)
+VELOCITY_PROBE_S = 0.35  # how much of a note decides its velocity's anchor and gain
+ANCHOR_TARGET_DB = 40.0  # a velocity's residual, below its key's loudest note, that needs no further anchor
+MAX_ANCHORS = 4
+VOICE_VELOCITIES = (8, 24, 48, 72, 100, 127)  # how long a voice outlasts its note-off depends on its level
+VOICE_STEP = 8  # blocks between looks at FluidSynth's voice count after a note-off
+DITHER = 2  # FluidSynth's 16-bit output dithers by a level or two: a block no louder than this is silence
+REVERB_S = 2.0  # the impulse response's length (the player's own grace for the reverb tail)
+
+
+@dataclass(frozen=True)
+class NoteBank:
+    """Everything a piece needs to be rendered without FluidSynth, at one sample rate."""
+
+    sample_rate: int
+    anchors: np.ndarray  # [A] anchor velocities
+    starts: np.ndarray  # [K, A] where each held note begins in `audio`
+    lengths: np.ndarray  # [K, A] its length in samples
+    audio: np.ndarray  # [N, 2] float32: every held note, one after another
+    anchor_of: np.ndarray  # [K, 128] which anchor plays each velocity
+    gain_of: np.ndarray  # [K, 128] and at what gain
+    holds: np.ndarray  # [H] hold times (samples, block starts) the release gains were measured after
+    release: np.ndarray  # [K, H, B] float32 gain per block after a note-off, 0 once the voice has ended
+    voice_end: np.ndarray  # [K, H] blocks after a note-off until FluidSynth's voice ended (the player waits for it)
+    voice_shift: np.ndarray  # [K, V] and how much longer (blocks) at VOICE_VELOCITIES than at the loudest anchor
+    release_rate: np.ndarray  # [K, V] the release's speed in dB at VOICE_VELOCITIES, relative to the loudest anchor's
+    reverb: np.ndarray  # [M, 2] float32: the reverb's response (left, right) to the dry left + right
+
+    def key_index(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each MIDI key (keys outside the piano are clipped to its ends, as the CP vocabulary drops them)."""
+        return np.clip(np.asarray(keys) - KEYS[0], 0, len(KEYS) - 1)
+
+    @property
+    def release_samples(self) -> int:
+        return self.release.shape[-1] * BLOCK
+
+    def save(self, folder: Path, meta: dict) -> None:
+        """Write the bank to `folder` atomically: notes.flac, arrays.npz, bank.json."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            peaks = np.zeros(self.starts.shape, dtype=np.float32)
+            scaled = np.zeros_like(self.audio)
+            for index in np.ndindex(*self.starts.shape):
+                piece = slice(self.starts[index], self.starts[index] + self.lengths[index])
+                peaks[index] = max(float(np.abs(self.audio[piece]).max(initial=0.0)), 1e-9)
+                scaled[piece] = self.audio[piece] / peaks[index]
+            soundfile.write(work / "notes.flac", np.clip(scaled, -1, 1), self.sample_rate, subtype="PCM_16")
+            arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("audio", "sample_rate")}
+            np.savez(work / "arrays.npz", peaks=peaks, **arrays)
+            (work / "bank.json").write_text(
+                json.dumps({"format": FORMAT, "sample_rate": self.sample_rate, **meta}, indent=1) + "\n"
+            )
+            if folder.exists():
+                shutil.rmtree(folder)
+            work.rename(folder)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> NoteBank:
+        """Read a bank `save` wrote (RenderUnavailable naming the folder when it is not one)."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "bank.json").read_text())
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')}, expected {FORMAT}")
+            with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+            audio, rate = soundfile.read(folder / "notes.flac", dtype="float32", always_2d=True)
+        except (OSError, ValueError, KeyError, soundfile.LibsndfileError) as error:
+            raise RenderUnavailable(f"{folder}: not a readable note bank ({error})") from error
+        peaks = arrays.pop("peaks")
+        for index in np.ndindex(*peaks.shape):
+            start, length = arrays["starts"][index], arrays["lengths"][index]
+            audio[start : start + length] *= peaks[index]
+        return cls(sample_rate=int(rate), audio=audio, **arrays)
+
+
+class _Dry:
+    """One FluidSynth synthesizer without reverb or chorus, playing one note at a time from silence."""
+
+    def __init__(self, soundfont: Path, sample_rate: int, reverb: bool = False) -> None:
+        fluidsynth = _fluidsynth()
+        self.rate = sample_rate
+        self.synth = fluidsynth.Synth(gain=GAIN, samplerate=sample_rate)
+        self.synth.setting("synth.reverb.active", int(reverb))
+        self.synth.setting("synth.chorus.active", 0)
+        font = self.synth.sfload(str(soundfont))
+        if font == -1:
+            self.synth.delete()
+            raise RenderUnavailable(f"{soundfont}: FluidSynth cannot load this SoundFont")
+        self.synth.program_select(0, font, 0, 0)
+
+    def blocks(self, seconds: float) -> int:
+        return max(1, round(seconds * self.rate / BLOCK))
+
+    def note(self, key: int, velocity: int, hold_blocks: int, tail_blocks: int, lead_blocks: int = 0) -> np.ndarray:
+        """float32 [n, 2]: `lead_blocks` of silence, the note on for `hold_blocks`, then off for `tail_blocks` (then
+        every voice killed)."""
+        lead = self.synth.get_samples(int(lead_blocks) * BLOCK) if lead_blocks else None
+        self.synth.noteon(0, int(key), int(velocity))
+        held = self.synth.get_samples(int(hold_blocks) * BLOCK)
+        self.synth.noteoff(0, int(key))
+        self.voice_end = -1  # blocks after the note-off until FluidSynth had no voice left (to VOICE_STEP)
+        tail = []
+        for done in range(0, int(tail_blocks), VOICE_STEP):
+            tail.append(self.synth.get_samples(min(VOICE_STEP, int(tail_blocks) - done) * BLOCK))
+            if self.voice_end < 0 and self.synth.get_active_voice_count() == 0:
+                self.voice_end = done + VOICE_STEP
+        self.synth.all_sounds_off(0)
+        self.synth.get_samples(BLOCK * 64)  # let the killed voices and any effect state empty out
+        return np.concatenate([held, *tail] if lead is None else [lead, held, *tail]).reshape(-1, 2).astype(np.float32)
+
+    def close(self) -> None:
+        self.synth.delete()
+
+
+def _block_gains(released: np.ndarray, held: np.ndarray, blocks: int) -> np.ndarray:
+    """Least-squares gain, block by block, that turns `held` into `released` (the same voice, enveloped)."""
+    n = min(len(released), len(held)) // BLOCK * BLOCK
+    r = released[:n].reshape(-1, BLOCK * 2).astype(np.float64)
+    h = held[:n].reshape(-1, BLOCK * 2).astype(np.float64)
+    gains = (r * h).sum(axis=1) / np.maximum((h * h).sum(axis=1), 1e-12)
+    ended = np.flatnonzero(np.abs(r).max(axis=1) <= DITHER)
+    if len(ended):  # the voice has ended: only FluidSynth's dither is left
+        gains[ended[0] :] = 0.0
+    gains = np.clip(gains, 0.0, 1.0)
+    out = np.zeros(blocks, dtype=np.float32)
+    out[: min(blocks, len(gains))] = gains[:blocks]
+    return out
+
+
+def _rate(gains: np.ndarray, reference: np.ndarray) -> float:
+    """How many times faster (in dB) one release falls than a reference, over where both are above -40 dB."""
+    both = (gains > 0.01) & (reference > 0.01)
+    a, b = np.log(gains[both]), np.log(reference[both])
+    return float((a @ b) / (b @ b)) if both.sum() > 4 and (b @ b) > 0 else 1.0
+
+
+def _velocity_map(dry: _Dry, key: int, anchors: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per velocity 1–127 of a key: the best anchor, its gain, and the residual (dB below the key's loudest)."""
+    blocks = dry.blocks(VELOCITY_PROBE_S)
+    truth = np.stack([dry.note(key, v, blocks, 0).ravel() for v in range(1, 128)]).astype(np.float64)
+    truth = np.concatenate([np.zeros((1, truth.shape[1])), truth])  # row = velocity
+    references = truth[anchors]  # [A, n]
+    gains = truth @ references.T / np.maximum((references * references).sum(axis=1), 1e-12)  # [128, A]
+    errors = (
+        (truth**2).sum(axis=1)[:, None] - 2 * gains * (truth @ references.T) + gains**2 * (references**2).sum(axis=1)
+    )
+    loudest = max(float((truth * truth).sum(axis=1).max()), 1e-12)
+    best = np.argmin(errors, axis=1)
+    below = 10 * np.log10(loudest / np.maximum(errors[np.arange(128), best], 1e-12))
+    below[0] = np.inf
+    return best.astype(np.int8), gains[np.arange(128), best].astype(np.float32), below
+
+
+def _choose_anchors(dry: _Dry) -> list[int]:
+    """Anchor velocities, added where the worst velocity on a spread of keys is further from its anchor than
+    ANCHOR_TARGET_DB (velocity layers or a velocity-driven filter need them; a gain-only piano needs one)."""
+    anchors = [100]
+    probes = KEYS[::11]
+    while len(anchors) < MAX_ANCHORS:
+        worst = np.full(128, np.inf)
+        for key in probes:
+            worst = np.minimum(worst, _velocity_map(dry, int(key), anchors)[2])
+        worst[0] = np.inf
+        velocity = int(np.argmin(worst))
+        if worst[velocity] >= ANCHOR_TARGET_DB or velocity in anchors:
+            break
+        anchors.append(velocity)
+    return sorted(anchors)
+
+
+def _fit_reverb(soundfont: Path, sample_rate: int, dry: _Dry) -> np.ndarray:
+    """The reverb's response [M, 2] to the dry left + right, by least squares over notes across the keyboard."""
+    wet = _Dry(soundfont, sample_rate, reverb=True)
+    try:
+        length = round(REVERB_S * sample_rate)
+        hold, tail, most_lead = dry.blocks(0.3), dry.blocks(REVERB_S + 0.5), dry.blocks(3.0)
+        size = 1 << int(np.ceil(np.log2((most_lead + hold + tail) * BLOCK + length)))
+        cross, power = np.zeros((size // 2 + 1, 2), np.complex128), np.zeros(size // 2 + 1)
+        # notes started at many moments of the synthesizer's life: FluidSynth's reverb modulates its delay lines,
+        # so its response drifts with time; the fit is the response averaged over those moments
+        for i, key in enumerate(KEYS[::2]):
+            lead = (i * 97) % most_lead
+            x = dry.note(int(key), 100, hold, tail, lead).astype(np.float64)
+            d = wet.note(int(key), 100, hold, tail, lead).astype(np.float64) - x
+            spectrum = np.fft.rfft(x.sum(axis=1), size)
+            cross += np.conj(spectrum)[:, None] * np.fft.rfft(d, size, axis=0)
+            power += np.abs(spectrum) ** 2
+        response = np.fft.irfft(cross / (power + 1e-6 * power.max())[:, None], size, axis=0)[:length]
+        fade = np.ones(length)
+        fade[-length // 10 :] = np.linspace(1, 0, length // 10)
+        return (response * fade[:, None]).astype(np.float32)
+    finally:
+        wet.close()
+
+
+def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> NoteBank:
+    """Render the bank with FluidSynth: anchors, velocity map, held notes, release gains, reverb."""
+    dry = _Dry(soundfont, sample_rate)
+    try:
+        anchors = _choose_anchors(dry)
+        holds = np.array([dry.blocks(h) for h in RELEASE_HOLDS_S]) * BLOCK
+        max_hold, release_blocks = dry.blocks(HOLD_MAX_S), dry.blocks(RELEASE_MAX_S)
+        pieces: list[np.ndarray] = []
+        starts = np.zeros((len(KEYS), len(anchors)), np.int64)
+        lengths = np.zeros_like(starts)
+        anchor_of, gain_of = np.zeros((len(KEYS), 128), np.int8), np.zeros((len(KEYS), 128), np.float32)
+        release = np.zeros((len(KEYS), len(holds), release_blocks), np.float32)
+        voice_end = np.full((len(KEYS), len(holds)), release_blocks, np.int64)
+        voice_shift = np.zeros((len(KEYS), len(VOICE_VELOCITIES)), np.int64)
+        release_rate = np.ones((len(KEYS), len(VOICE_VELOCITIES)), np.float32)
+        offset = 0
+        for k, key in enumerate(tqdm(KEYS, desc="note bank", unit="key", disable=not progress)):
+            anchor_of[k], gain_of[k], _ = _velocity_map(dry, int(key), anchors)
+            held = {a: dry.note(int(key), v, max_hold + release_blocks, 0) for a, v in enumerate(anchors)}
+            levels = {a: np.sqrt((x.reshape(-1, BLOCK * 2).astype(np.float64) ** 2).mean(axis=1))
+                      for a, x in held.items()}  # fmt: skip
+            loudest = max(float(level.max()) for level in levels.values())
+            for a, x in held.items():
+                level = levels[a]
+                audible = np.flatnonzero(level > loudest * 10 ** (SILENCE_DB / 20))
+                length = ((int(audible[-1]) + 1) if len(audible) else 1) * BLOCK
+                pieces.append(x[:length])
+                starts[k, a], lengths[k, a] = offset, length
+                offset += length
+            reference = held[len(anchors) - 1]
+            for h, hold in enumerate(holds):
+                released = dry.note(int(key), anchors[-1], hold // BLOCK, release_blocks)
+                release[k, h] = _block_gains(released[hold:], reference[hold:], release_blocks)
+                voice_end[k, h] = dry.voice_end if dry.voice_end >= 0 else release_blocks
+            # a SoundFont may make a louder note's release longer (FluidR3's piano does): measured per velocity
+            probe = int(np.searchsorted(holds, dry.blocks(0.25) * BLOCK))
+            hold = int(holds[probe])
+            for j, velocity in enumerate(VOICE_VELOCITIES):
+                held_v = dry.note(int(key), velocity, hold // BLOCK + release_blocks, 0)
+                released = dry.note(int(key), velocity, hold // BLOCK, release_blocks)
+                voice_shift[k, j] = (dry.voice_end if dry.voice_end >= 0 else release_blocks) - voice_end[k, probe]
+                release_rate[k, j] = _rate(_block_gains(released[hold:], held_v[hold:], release_blocks),
+                                           release[k, probe])  # fmt: skip
+        reverb = _fit_reverb(soundfont, sample_rate, dry)
+    finally:
+        dry.close()
+    return NoteBank(sample_rate, np.array(anchors), starts, lengths, np.concatenate(pieces), anchor_of, gain_of,
+                    holds, release, voice_end, voice_shift, release_rate, reverb)  # fmt: skip
+
+
+def bank_folder(soundfont: Path, sample_rate: int, cache: Path) -> Path:
+    """Where the bank of a SoundFont (by its SHA-256) at a sample rate is kept."""
+    digest, _ = file_sha256(Path(soundfont))
+    return Path(cache) / f"notebank-{digest[:16]}-{sample_rate}"
+
+
+def load_or_build(soundfont: Path | None, sample_rate: int, cache: Path, *, progress: bool = False) -> NoteBank:
+    """The cached bank for this SoundFont and rate, built (and kept) on first use."""
+    font = find_soundfont(soundfont)
+    folder = bank_folder(font, sample_rate, cache)
+    if (folder / "bank.json").is_file():
+        return NoteBank.load(folder)
+    log.info("building the note bank of %s at %d Hz in %s (once)", font.name, sample_rate, folder)
+    bank = build_bank(font, sample_rate, progress=progress)
+    bank.save(folder, {"soundfont": font.name, "sha256": file_sha256(font)[0], "fluidsynth": _version()})
+    return NoteBank.load(folder)
+
+
+def _version() -> str:
+    fluidsynth = _fluidsynth()
+    return fluidsynth.fluid_version_str() if hasattr(fluidsynth, "fluid_version_str") else "unknown"
