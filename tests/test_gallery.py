@@ -19,6 +19,16 @@ from tests.helpers import CHROMIUM, chromium_page
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
 
 
+def _opus(path):
+    """Half a second of a quiet tone as Ogg Opus, written by scoring's own encoder."""
+    import numpy as np
+
+    from emoscore.music.render import OPUS_RATE, write_audio
+
+    tone = (np.sin(np.arange(OPUS_RATE // 2) / 10) * 3000).astype(np.int16)
+    return write_audio(np.stack([tone, tone], axis=1), OPUS_RATE, _ensure(path))
+
+
 def _wav(path: Path, seconds: float = 0.5) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as handle:
@@ -42,14 +52,15 @@ def catalog(tmp_path):
         Image.new("RGB", (120, 90), (40 * index, 90, 160)).save(path, "PNG" if name.endswith("png") else "JPEG")
         vad_chart(catalog / "charts" / f"{image_id}.png", (valence, 5.0, 5.0), [("Peace", 0.7), ("Sadness", 0.2)])
         notes_to_midi([Note(0, 60, 4, 80)], [(0, 100.0)]).dump(str(_ensure(catalog / "midi" / f"{image_id}.mid")))
-        _wav(catalog / "audio" / f"{image_id}.wav")
+        audio = f"audio/{image_id}.{'opus' if index == 1 else 'wav'}"  # the preview codec scoring writes
+        _opus(catalog / audio) if index == 1 else _wav(catalog / audio)
         rows.append({
             "image_id": image_id, "path": str(path), "size_bytes": 1, "width": 120, "height": 90, "status": "ok",
             "error": None, "people": [], "valence": valence, "arousal": 5.0, "dominance": 5.0,
             "top_categories": [{"name": "Peace", "score": 0.7}, {"name": "Sadness", "score": 0.2 + 0.3 * index}],
             "categories_above_threshold": ["Peace", "Sadness"][: 1 + (index == 2)],
             "quadrant": quadrant, "quadrant_confidence": 0.4, "midi_path": f"midi/{image_id}.mid",
-            "audio_path": f"audio/{image_id}.wav", "chart_path": f"charts/{image_id}.png", "seed": 1, "n_notes": 1,
+            "audio_path": audio, "chart_path": f"charts/{image_id}.png", "seed": 1, "n_notes": 1,
             "duration_s": 0.6, "vad_model": "v", "music_model": "m", "params_hash": "p",
             "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
         })  # fmt: skip
