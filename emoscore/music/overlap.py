@@ -120,6 +120,10 @@ def _kernel(response: np.ndarray, size: int) -> np.ndarray:
 
 def render_pieces(bank: NoteBank, pieces: Sequence[Schedule], device: str = "cpu") -> list[np.ndarray]:
     """Render several pieces: NumPy one by one on the CPU, or together with torch on a GPU device."""
+    if str(device) == "auto":
+        from emoscore.device import pick_device
+
+        device = str(pick_device("auto"))
     if not str(device).startswith("cuda") or not pieces:
         return [render_piece(bank, piece) for piece in pieces]
     from emoscore.music.overlap_torch import render_together
