@@ -32,7 +32,7 @@ from emoscore.music.render import Synthesizer, find_soundfont
 from emoscore.music.scores import corpus_files, score_notes
 
 PROJECT = Path(__file__).resolve().parent.parent
-COLLECTIONS = ["bach", "beethoven", "mozart", "haydn", "joplin", "schumann", "chopin"]
+COLLECTIONS = ["bach", "beethoven", "mozart", "haydn", "joplin", "schumann_robert", "chopin"]
 
 
 def generated_midis(folder: Path, count: int) -> tuple[list[Path], str]:

@@ -102,13 +102,18 @@ class Models:
         midpoint = self.params.score.quadrant_midpoint
         if (valence is None) != (arousal is None) or (quadrant is None) == (valence is None):
             raise ValueError("give a quadrant, or a valence and an arousal (not both)")
+        for name, value in (("valence", valence), ("arousal", arousal)):
+            if value is not None and not 1 <= value <= 10:  # also refuses NaN
+                raise ValueError(f"{name} must be on the 1–10 scale, got {value}")
+        if bars is not None and (isinstance(bars, bool) or not isinstance(bars, int) or bars < 1):
+            raise ValueError(f"bars must be a whole number >= 1, got {bars!r}")
         if valence is not None:
             number, intensity = vad_to_quadrant(valence, arousal, midpoint).number, arousal_intensity(arousal, midpoint)
         else:
             number, intensity = parse_quadrant(quadrant), 0.0
         model = music_model(Path(self.params.music.out), self.params.score.device, self.params.emopia.vocabulary)
-        generation = self.params.generation
-        return compose_piece(model, number, bars or self.params.score.bars, seed, generation, Path(out),
+        length = self.params.score.bars if bars is None else bars
+        return compose_piece(model, number, length, seed, self.params.generation, Path(out),
                              Path(audio) if audio else None, self.params.render, intensity)  # fmt: skip
 
 

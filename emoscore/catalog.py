@@ -90,6 +90,8 @@ def unreadable_file(path: str) -> ImageFile:
     return ImageFile(path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest()[:40], 0)
 
 
+GALLERY_MARKER = ".emoscore-gallery"  # in every folder `emoscore gallery` writes: scoring never enters one
+
 # Settings that leave a row's content as it is: how fast it is made, and where files live.
 # how a row is computed, not what it says: engines and precisions agree within rounding (bf16: < 0.1 VAD)
 SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine", "device", "precision", "jpeg_decoder"})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from emoscore.cli_common import ParamsOption, console, fail
+from emoscore.cli_common import ParamsOption, console, fail, file_to_write
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
@@ -76,9 +76,12 @@ def _current(params: Path, all_models: bool) -> Identity | None:
 
 
 def _catalog_path(catalog: Path | None, params: Path) -> Path:
-    if catalog is not None:
-        return catalog
-    return load_params(params).score.catalog if params.exists() else Path("data/catalog")
+    """The catalog asked for; a usage error when there is none there (a mistyped path read as an empty catalog)."""
+    if catalog is None:
+        catalog = load_params(params).score.catalog if params.exists() else Path("data/catalog")
+    if not Path(catalog).is_dir():
+        raise fail(f"{catalog}: no catalog there (score photos into it first, or give --catalog)")
+    return catalog
 
 
 @catalog_app.command("query")
@@ -93,7 +96,7 @@ def catalog_query(
     path_glob: GlobOption = None,
     sort: SortOption = "path",
     desc: DescOption = False,
-    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many rows (0 = all).")] = 50,
     output_format: Annotated[str, typer.Option("--format", help="table, json, csv or parquet.")] = "table",
     out: Annotated[Path | None, typer.Option(help="File to write (needed for parquet).")] = None,
     catalog: CatalogOption = None,
@@ -107,6 +110,8 @@ def catalog_query(
 
     from emoscore.query import run_query
 
+    if out is not None:
+        file_to_write(out, "--out")
     try:
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None,
                             detected, _current(params, all_models))  # fmt: skip

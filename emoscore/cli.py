@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 
 from emoscore import __version__
 from emoscore.catalog_cli import catalog_app, gallery, render
-from emoscore.cli_common import ModelsOption, ParamsOption, console, fail
+from emoscore.cli_common import ModelsOption, ParamsOption, console, fail, file_to_write, folder_to_write
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
@@ -110,8 +110,14 @@ def generate(
     sets the intensity within its quadrant (tempo, loudness, density)."""
     from emoscore.config import GenerationParams
     from emoscore.music.compose import compose_piece, music_model
+    from emoscore.music.render import audio_type
 
+    file_to_write(out, "--out")
+    if audio is not None:
+        file_to_write(audio, "--audio")
     try:
+        if audio is not None:
+            audio_type(audio)  # refused before the MIDI is written, not after
         settings = resolve_params(params, models, required=False)
         wanted, intensity = _emotion(quadrant, valence, arousal, settings.score.quadrant_midpoint)
         generation = GenerationParams.model_validate(
@@ -143,6 +149,7 @@ def models_export(
     """Pack the models `dvc repro` trained (as params.yaml names them) into one folder you can use anywhere."""
     from emoscore.models_home import export_models
 
+    folder_to_write(out, "OUT")
     try:
         written = export_models(load_params(params), params, out)
     except EmoscoreError as error:

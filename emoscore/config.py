@@ -234,10 +234,10 @@ class GenerationParams(Section):
         for name in [*self.temperature, *self.top_p]:
             if name not in SAMPLED_FAMILIES:
                 raise ValueError(f"unknown token family {name!r}; choose from {list(SAMPLED_FAMILIES)}")
-        if any(not 0 < value <= 1 for value in self.top_p.values()):
+        if any(not 0 < value <= 1 for value in self.top_p.values()):  # also refuses NaN
             raise ValueError("top_p values must be in (0, 1]")
-        if any(value < 0 for value in self.temperature.values()):
-            raise ValueError("temperatures must be >= 0")
+        if any(not 0 <= value < float("inf") for value in self.temperature.values()):
+            raise ValueError("temperatures must be finite numbers >= 0")
         if unknown := set(self.intensity) - {"tempo", "velocity", "density"}:
             raise ValueError(f"unknown intensity features {sorted(unknown)}; choose tempo, velocity, density")
         return self

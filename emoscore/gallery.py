@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 from PIL import Image
 
+from emoscore.catalog import GALLERY_MARKER
 from emoscore.errors import InvalidImage
 from emoscore.images import decode_image
 
@@ -101,6 +102,7 @@ def _json_for_script(data: object) -> str:
 def write_gallery(rows: pa.Table, catalog: Path, out: Path, title: str = "emoscore gallery") -> Path:
     """Write `out/index.html` (+ thumbs/ and media/) for the rows; returns the page's path."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / GALLERY_MARKER).touch()  # a gallery inside a library is not scored as photos
     items = gallery_items(rows, catalog, out)
     values = {"title": html.escape(title), "data": _json_for_script(items), "count": str(len(items)),
               "page_size": str(PAGE_SIZE)}  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Protocol
 from tqdm import tqdm
 
 from emoscore import catalog as catalog_store
-from emoscore.catalog import Identity, ImageFile, error_row, unreadable_file
+from emoscore.catalog import GALLERY_MARKER, Identity, ImageFile, error_row, unreadable_file
 from emoscore.compaction import finish_interrupted
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
@@ -36,11 +36,20 @@ class Skipped:
     reason: str
 
 
-def iter_library(root: Path, follow_outside: bool = False) -> Iterator[Path | Skipped]:
+def _ours(folder: Path, excluded: set[Path]) -> bool:
+    """A folder emoscore wrote: the run's catalog, any catalog (its lock and parts) or a gallery (its marker)."""
+    return (folder.resolve() in excluded or (folder / GALLERY_MARKER).is_file()
+            or ((folder / ".lock").is_file() and (folder / "parts").is_dir()))  # fmt: skip
+
+
+def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Path] = ()) -> Iterator[Path | Skipped]:
     """Image files under `root` (any case of extension, nested folders), streamed in a stable order.
 
-    Broken symlinks and symlinks that leave the library (unless `follow_outside`) come out as Skipped.
+    Broken symlinks and symlinks that leave the library (unless `follow_outside`) come out as Skipped; folders
+    emoscore wrote (the catalog in `exclude`, any catalog or gallery) are not entered: their charts and thumbnails
+    are not photos.
     """
+    excluded = {Path(path).resolve() for path in exclude}
     root = Path(root)
     if root.is_file():
         yield root
@@ -49,7 +58,10 @@ def iter_library(root: Path, follow_outside: bool = False) -> Iterator[Path | Sk
         raise InvalidImage(root, "library folder not found")
     resolved_root = root.resolve()
     for directory, folders, files in os.walk(root):
-        folders.sort()
+        ours = [name for name in folders if _ours(Path(directory) / name, excluded)]
+        for name in ours:
+            log.info("%s: emoscore's own output inside the library, not scored", Path(directory) / name)
+        folders[:] = sorted(name for name in folders if name not in ours)
         for name in sorted(files):
             path = Path(directory) / name
             if path.suffix.lower() in RAW_SUFFIXES:
@@ -159,7 +171,8 @@ def score_library(
         seen: dict[str, str] = {}
         in_flight: deque[RowsFuture] = deque()
         chunk: list[ImageFile] = []
-        found = list(iter_library(library, follow_outside))  # listing first gives the bar its total (and an ETA)
+        # listing first gives the bar its total (and an ETA)
+        found = list(iter_library(library, follow_outside, exclude=[catalog]))
         images = sum(not isinstance(item, Skipped) for item in found)
         bar = tqdm(total=images, desc="scoring", unit="img", disable=not progress)
 

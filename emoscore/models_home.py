@@ -78,6 +78,8 @@ def load_home(home: Path, verify: bool = False) -> Params:
     """The params of a models home, every model path pointing into it (with `verify`, each file's digest is
     checked against the manifest); a ConfigError saying what is wrong with the folder."""
     home = Path(home).expanduser().resolve()
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"{home}: a file, not a models folder (make one with `emoscore models export`)")
     try:
         manifest = json.loads((home / MANIFEST).read_text())
     except FileNotFoundError:

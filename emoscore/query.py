@@ -17,6 +17,8 @@ from emoscore.catalog import KEY, SCHEMA, Identity, part_files
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
 
+QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+STATUSES = ("ok", "error")
 SORTABLE = {"valence", "arousal", "dominance", "quadrant_confidence", "scored_at", "path", "size_bytes", "category"}
 
 
@@ -37,6 +39,20 @@ class Query:
     detected: str | None = None  # a category named above its threshold (for a person of the image)
     identity: Identity | None = None  # the current view: only rows of these models and settings (None: all)
 
+    def __post_init__(self) -> None:
+        """Refuse a filter that can match nothing by construction (a mistyped value reads as "0 images")."""
+        if self.quadrant is not None and self.quadrant.upper() not in QUADRANTS:
+            raise EmoscoreError(f"--quadrant {self.quadrant!r}: choose one of {', '.join(QUADRANTS)}")
+        if self.status is not None and self.status not in STATUSES:
+            raise EmoscoreError(f"--status {self.status!r}: choose one of {', '.join(STATUSES)}")
+        if not 0 <= self.min_score <= 1:  # also refuses NaN
+            raise EmoscoreError(f"--min {self.min_score}: category scores are 0–1")
+        for name in (self.category, self.detected):
+            if name is not None:
+                category_expression(name)
+        if self.limit is not None and self.limit < 0:
+            raise EmoscoreError(f"--limit {self.limit}: at least 0")
+
 
 def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
     """'1:4' → (1.0, 4.0); a clear error otherwise."""
@@ -46,9 +62,12 @@ def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
     try:
         if not separator:
             raise ValueError
-        return (float(low) if low else 1.0, float(high) if high else 10.0)
+        bounds = (float(low) if low else 1.0, float(high) if high else 10.0)
+        if not 1 <= bounds[0] <= bounds[1] <= 10:  # also refuses NaN
+            raise ValueError
+        return bounds
     except ValueError:
-        raise EmoscoreError(f"--{name} expects LOW:HIGH on the 1–10 scale, got {text!r}") from None
+        raise EmoscoreError(f"--{name} expects LOW:HIGH with 1 <= LOW <= HIGH <= 10, got {text!r}") from None
 
 
 def _relation(connection: duckdb.DuckDBPyConnection, catalog: Path, identity: Identity | None = None) -> str:

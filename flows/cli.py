@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from emoscore.cli import ModelsOption, ParamsOption, app, fail
+from emoscore.cli_common import folder_to_write
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
 
@@ -85,7 +86,7 @@ def soundtrack(
     timecodes: Annotated[
         Path | None, typer.Option(help="Scene in/out timecodes: a CSV (in,out) or a CMX3600 EDL.")
     ] = None,
-    fps: Annotated[int, typer.Option(help="Frame rate of timecodes and of a stills slideshow.")] = 25,
+    fps: Annotated[int, typer.Option(min=1, max=240, help="Frame rate of timecodes and of a stills slideshow.")] = 25,
     prefect: Annotated[bool | None, typer.Option(help="Run as a Prefect flow (default: when a server is set).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON on stdout.")] = False,
     params: ParamsOption = Path("params.yaml"),
@@ -98,6 +99,7 @@ def soundtrack(
     """
     from emoscore.run import prefect_server_configured
 
+    folder_to_write(out, "--out")
     arguments = {"video": str(film), "out": str(out), "catalog": str(catalog) if catalog else None,
                  "timecodes": str(timecodes) if timecodes else None, "fps": fps, "params_path": str(params),
                  "models": str(models) if models else None, "progress": not as_json}  # fmt: skip

@@ -26,7 +26,7 @@ import miditoolkit
 import numpy as np
 from chorder import Dechorder
 
-from emoscore.errors import InvalidMidi
+from emoscore.errors import ConfigError, InvalidMidi
 from emoscore.music.families import BAR_BEAT, DURATION, EMOTION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY
 from emoscore.music.timing import Timing, apply_timing
 
@@ -98,8 +98,12 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path | str) -> Vocabulary:
-        """Read a vocabulary JSON."""
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a vocabulary JSON; a ConfigError naming the file when it is not one."""
+        try:
+            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+            raise ConfigError(f"{path}: not a CP vocabulary file ({detail})") from None
 
     def describe(self, word: Sequence[int]) -> dict[str, str]:
         """Readable names of the used families of one step."""

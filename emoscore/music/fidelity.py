@@ -23,7 +23,7 @@ from emoscore.music.render import Synthesizer
 
 LATE_BLOCKS = 1000  # 1.45 s at 44.1 kHz: how much later the second FluidSynth render starts
 MEL_BANDS = 64
-FLOOR_DB = -80.0  # spectra are floored this far below their loudest value (16-bit dither is ~ -90 dB)
+FLOOR_DB = -80.0  # spectra are floored this far below their loudest value, and at 16-bit dither
 
 
 class _FluidSynth(Synthesizer):
@@ -61,15 +61,25 @@ def _mel_filters(sample_rate: int, size: int) -> np.ndarray:
 def log_mel_distance(reference: np.ndarray, other: np.ndarray, sample_rate: int) -> float:
     """Mean |log-mel(reference) − log-mel(other)| in dB over the frames where the reference sounds."""
     n = min(len(reference), len(other))
-    powers = []
-    for audio in (reference[:n], other[:n]):
-        mono = audio.astype(np.float64).mean(axis=1)
-        _, _, stft = scipy.signal.stft(mono, sample_rate, nperseg=2048, noverlap=1536)
-        powers.append(_mel_filters(sample_rate, 2048) @ (np.abs(stft) ** 2))
-    floor = powers[0].max() * 10 ** (FLOOR_DB / 10)
+    powers = [_mel_power(audio[:n].astype(np.float64).mean(axis=1), sample_rate) for audio in (reference, other)]
+    # below 16-bit dither (FluidSynth dithers its output, the bank does not) or 80 dB under the loudest, nothing
+    # is heard: both spectra are floored there
+    floor = np.maximum(powers[0].max() * 10 ** (FLOOR_DB / 10), _dither_floor(sample_rate)[:, None])
     spectra = [10 * np.log10(np.maximum(power, floor)) for power in powers]
-    loud = powers[0].max(axis=0) > floor
+    loud = (powers[0] > floor).any(axis=0)
     return float(np.abs(spectra[0] - spectra[1])[:, loud].mean())
+
+
+def _mel_power(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    _, _, stft = scipy.signal.stft(mono, sample_rate, nperseg=2048, noverlap=1536)
+    return _mel_filters(sample_rate, 2048) @ (np.abs(stft) ** 2)
+
+
+@functools.cache
+def _dither_floor(sample_rate: int) -> np.ndarray:
+    """Mean mel power of triangular dither of ±1 level (16-bit output's noise floor) in each band."""
+    noise = np.random.default_rng(0).triangular(-1, 0, 1, sample_rate * 2)
+    return _mel_power(noise, sample_rate).mean(axis=1)
 
 
 def compare(midi: Path, bank: NoteBank, soundfont: Path) -> dict[str, float]:

@@ -1,7 +1,6 @@
 """`emoscore render`: a catalog's pieces rendered to audio files later, in parallel, doing only what is missing; a
 broken MIDI file costs only its own audio and the exit code says so."""
 
-
 import pytest
 import soundfile
 from typer.testing import CliRunner

@@ -1,0 +1,110 @@
+"""What a new user met in their first hour (issue #30), one test per finding: each failed on the code it was found
+on. Commands run through typer's runner, as a user types them."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from emoscore.catalog import read_catalog
+from emoscore.cli import app
+from emoscore.gallery import write_gallery
+from emoscore.run import score_here
+from tests.helpers import photo
+
+runner = CliRunner()
+
+
+def test_a_catalog_or_gallery_inside_the_library_is_never_scored(project, tmp_path):
+    """`score lib --catalog lib/cat` three times: one row, not a new one per run for the catalog's own charts; a
+    gallery written into the library is not scored either, nor is another catalog found there."""
+    library = tmp_path / "library"
+    photo(library / "only.jpg")
+    params = str(project / "params.yaml")
+    runs = [score_here(str(library), str(library / "cat"), params, progress=False) for _ in range(3)]
+    assert [run["scored"] for run in runs] == [1, 0, 0]
+    write_gallery(read_catalog(library / "cat"), library / "cat", library / "web")
+    assert any((library / "web").rglob("*.jpg")) or any((library / "web").rglob("*.png"))
+    score_here(str(library / "cat"), str(library / "cat2"), params, progress=False)  # charts as photos: a user's call
+    again = score_here(str(library), str(library / "cat"), params, progress=False)
+    assert again["scored"] == 0 and again["already_done"] == 1
+    rows = read_catalog(library / "cat").to_pylist()
+    assert [Path(row["path"]).name for row in rows] == ["only.jpg"]
+    result = runner.invoke(app, ["catalog", "stats", "--catalog", str(library / "cat"), "--params", params])
+    assert result.exit_code == 0 and '"images": 1' in result.output.replace(" ", "").replace('":', '": ')
+
+
+WRONG_PATHS = [
+    (["generate", "-q", "Q1", "--out", "{dir}"], "is a folder"),
+    (["generate", "-q", "Q1", "--out", "{tmp}/nofolder/x.mid"], "does not exist"),
+    (["generate", "-q", "Q1", "--out", "{tmp}/a.mid", "--audio", "{tmp}/b.aiff"], "audio must end in"),
+    (["generate", "-q", "Q1", "--out", "{tmp}/y.mid", "--vocabulary", "{tmp}/bad.json"], "not a CP vocabulary"),
+    (["generate", "-q", "Q1", "--out", "{tmp}/z.mid", "--models", "{file}"], "not a models folder"),
+    (["catalog", "query", "--limit", "-1", "--catalog", "{dir}"], "--limit"),
+    (["catalog", "query", "--format", "csv", "--out", "{dir}", "--catalog", "{dir}"], "is a folder"),
+    (
+        ["catalog", "query", "--format", "parquet", "--out", "{tmp}/missing/q.parquet", "--catalog", "{dir}"],
+        "does not exist",
+    ),
+    (["models", "export", "{file}"], "is a file"),
+    (["soundtrack", "{dir}", "--out", "{file}"], "is a file"),
+    (["soundtrack", "{dir}", "--out", "{tmp}/o", "--fps", "0"], "--fps"),
+    (["soundtrack", "{dir}", "--out", "{tmp}/o", "--fps", "-5"], "--fps"),
+]
+
+
+@pytest.mark.parametrize(("command", "says"), WRONG_PATHS, ids=[" ".join(c[:2]) + f" {i}" for i, (c, _) in
+                                                                 enumerate(WRONG_PATHS)])  # fmt: skip
+def test_a_wrong_path_or_value_is_one_line_and_exit_2_before_any_work(project, tmp_path, command, says):
+    """Each was a traceback with exit 1 (or, for --fps -5, an error only after all the scoring)."""
+    from emoscore_flows.cli import app as full_app
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "bad.json").write_text('{"x": 1}')
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    args = [a.format(dir=tmp_path / "dir", file=tmp_path / "file", tmp=tmp_path) for a in command]
+    needs_params = args[0] in ("generate", "soundtrack", "models") and "--models" not in args
+    result = runner.invoke(full_app, [*args, *(["--params", str(project / "params.yaml")] if needs_params else [])])
+    assert result.exit_code == 2, result.output
+    assert says in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+WRONG_VALUES = [
+    ["generate", "-q", "Q1", "--out", "{tmp}/n.mid", "--temperature", "pitch=nan"],
+    ["generate", "-q", "Q1", "--out", "{tmp}/n.mid", "--top-p", "pitch=inf"],
+    ["catalog", "query", "--quadrant", "Q5", "--catalog", "{catalog}"],
+    ["catalog", "query", "--status", "bogus", "--catalog", "{catalog}"],
+    ["catalog", "query", "--valence", "9:2", "--catalog", "{catalog}"],
+    ["catalog", "query", "--arousal", "0:nan", "--catalog", "{catalog}"],
+    ["catalog", "query", "--category", "Sadness", "--min", "1.5", "--catalog", "{catalog}"],
+    ["catalog", "query", "--catalog", "{tmp}/mistyped"],
+    ["catalog", "stats", "--catalog", "{tmp}/mistyped"],
+    ["catalog", "scenes", "--catalog", "{tmp}/mistyped"],
+    ["catalog", "compact", "--catalog", "{tmp}/mistyped"],
+    ["gallery", "--catalog", "{tmp}/mistyped", "--out", "{tmp}/g"],
+]
+
+
+@pytest.mark.parametrize("command", WRONG_VALUES, ids=[" ".join(c[:3]) + f" {i}" for i, c in enumerate(WRONG_VALUES)])
+def test_a_value_that_cannot_mean_anything_is_refused_not_taken(project, tmp_path, command):
+    """Each ran with exit 0: NaN sampling wrote 0 notes; a mistyped quadrant, status, range or catalog read as
+    '0 images'; compact created the mistyped folder and reported a compaction."""
+    (tmp_path / "catalog").mkdir()
+    args = [a.format(tmp=tmp_path, catalog=tmp_path / "catalog") for a in command]
+    result = runner.invoke(app, [*args, "--params", str(project / "params.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 6
+    assert not (tmp_path / "mistyped").exists() and not (tmp_path / "n.mid").exists()
+
+
+@pytest.mark.parametrize("wrong", [{"valence": -100, "arousal": -100}, {"valence": float("nan"), "arousal": 5},
+                                   {"valence": 11, "arousal": 5}, {"quadrant": "Q1", "bars": 0}])  # fmt: skip
+def test_the_api_refuses_what_the_cli_refuses(project, tmp_path, wrong):
+    from emoscore.api import load
+
+    models = load(params=project / "params.yaml")
+    with pytest.raises(ValueError, match=r"valence|bars"):
+        models.compose(**wrong, out=tmp_path / "p.mid")
+    assert not (tmp_path / "p.mid").exists()
