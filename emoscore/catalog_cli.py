@@ -70,8 +70,10 @@ def _current(params: Path, all_models: bool) -> Identity | None:
         return None
     try:
         return Identity.from_params(resolve_params(params, None))
-    except EmoscoreError as error:
-        log.warning("showing rows of every model version: %s", error)
+    except EmoscoreError as error:  # its hint names options of other commands: say what applies here
+        reason = str(error).split(";")[0]
+        log.warning("showing rows of every model version (%s: use --all-models, or set EMOSCORE_MODELS to tell the "
+                    "current models)", reason)  # fmt: skip
         return None
 
 

@@ -44,13 +44,16 @@ def load_weights_only(path: Path | str) -> object:
         with torch.serialization.safe_globals(_legacy_safe_globals()), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="pickle_load_args only works")  # encoding is still used
             return torch.load(path, map_location="cpu", weights_only=True, encoding="latin1")
-    except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unpickling refused"
+    except pickle.UnpicklingError:
+        # torch's own message advises loading with weights_only=False, i.e. running the file's code: never ours
         raise CheckpointError(
-            path, f"refused: holds objects other than tensors and plain data ({first_line})"
+            path, "refused: it holds objects other than tensors and plain data, and emoscore never runs a file's code"
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError) as error:
-        raise CheckpointError(path, f"not a readable torch checkpoint: {error}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "weights_only" in str(error):
+            reason = "its contents are not a checkpoint torch can read safely"
+        raise CheckpointError(path, f"not a readable torch checkpoint: {reason}") from None
 
 
 def extract_state_dict(payload: object, path: Path | str) -> dict[str, torch.Tensor]:

@@ -108,3 +108,32 @@ def test_the_api_refuses_what_the_cli_refuses(project, tmp_path, wrong):
     with pytest.raises(ValueError, match=r"valence|bars"):
         models.compose(**wrong, out=tmp_path / "p.mid")
     assert not (tmp_path / "p.mid").exists()
+
+
+def test_a_garbage_or_pickled_weights_file_never_gets_the_advice_to_load_it_unsafely(tmp_path):
+    """torch's message says to retry with weights_only=False (running the file's code); ours names the file."""
+    import pickle
+
+    import torch
+
+    from emoscore.errors import CheckpointError
+    from emoscore.music.model import CPTransformer
+
+    garbage, pickled = tmp_path / "garbage.pt", tmp_path / "pickled.pt"
+    garbage.write_bytes(b"\x80\x04not a checkpoint at all" * 100)
+    torch.save({"model": pickle.PickleError("an object, not a tensor")}, pickled)
+    for path in (garbage, pickled):
+        with pytest.raises(CheckpointError) as caught:
+            CPTransformer.from_checkpoint(path)
+        message = str(caught.value)
+        assert path.name in message and "weights_only" not in message and "trust the source" not in message
+
+
+def test_catalog_commands_never_recommend_an_option_they_do_not_have(project, tmp_path, caplog):
+    library, catalog = tmp_path / "library", tmp_path / "catalog"
+    photo(library / "a.jpg")
+    score_here(str(library), str(catalog), str(project / "params.yaml"), progress=False)
+    result = runner.invoke(app, ["catalog", "stats", "--catalog", str(catalog), "--params", str(tmp_path / "none")])
+    assert result.exit_code == 0
+    said = result.output + caplog.text
+    assert "every model version" in said and "--models" not in said and "--all-models" in said
