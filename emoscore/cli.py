@@ -9,9 +9,11 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from typer.core import TyperGroup
 
 from emoscore import __version__
 from emoscore.catalog_cli import catalog_app, gallery, render
@@ -22,7 +24,20 @@ from emoscore.models_home import resolve_params
 
 log = logging.getLogger(__name__)
 
-app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True)
+
+class _GlobalFlagsAnywhere(TyperGroup):
+    """Accepts `-v`/`-vv`/`--verbose` after the subcommand too (`emoscore score lib -v`), as users type them: they
+    are moved in front of it before Click parses (no command has options of these names; `--` ends the hoisting)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"})]
+        rest = [a for a in args[:end] if a not in flags]
+        return super().parse_args(ctx, [*flags, *rest, *args[end:]])
+
+
+app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True,
+                  cls=_GlobalFlagsAnywhere)  # fmt: skip
 tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(catalog_app, name="catalog")
@@ -56,7 +71,7 @@ def main(
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler])
-    for noisy in ("httpx", "httpcore", "distributed", "asyncio"):
+    for noisy in ("httpx", "httpcore", "distributed", "asyncio", "matplotlib", "pydot", "PIL", "numba", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

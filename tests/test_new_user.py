@@ -137,3 +137,28 @@ def test_catalog_commands_never_recommend_an_option_they_do_not_have(project, tm
     assert result.exit_code == 0
     said = result.output + caplog.text
     assert "every model version" in said and "--models" not in said and "--all-models" in said
+
+
+def test_verbosity_flags_work_after_the_subcommand_and_stay_free_of_third_party_noise(tmp_path):
+    """`score … -v` was "No such option"; `-vv` printed matplotlib and pydot DEBUG lines."""
+    import subprocess
+    import sys
+
+    from tests.helpers import PROJECT
+
+    source = PROJECT / "data" / "sample" / "unlabeled" / "scores"
+    midi = next(iter(sorted(source.glob("*.mid"))), None)
+    if midi is None:
+        from emoscore.music.cp import Note, notes_to_midi
+
+        midi = tmp_path / "one.mid"
+        notes_to_midi([Note(0, 60, 4, 80)], [(0, 100.0)]).dump(str(midi))
+    for flags in (["-vv"], ["--verbose", "-v"]):
+        command = [sys.executable, "-m", "emoscore_flows.cli", "tokens", "encode", str(midi), "--out",
+                   str(tmp_path / "t.json"), *flags]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "No such option" not in done.stderr
+        assert not [line for line in done.stderr.splitlines() if "matplotlib" in line or "pydot" in line]
+    result = runner.invoke(app, ["tokens", "encode", str(midi), "--out", str(tmp_path / "u.json"), "-v"])
+    assert result.exit_code == 0, result.output
