@@ -56,6 +56,9 @@ def export_models(params: Params, params_file: Path, out: Path) -> Path:
             raise ConfigError(f"{source}: not found ({member}); train it with `dvc repro` first")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it (mkdtemp's is private, 0700)
     try:
         files = {}
         for member, source in sources.items():
@@ -65,7 +68,8 @@ def export_models(params: Params, params_file: Path, out: Path) -> Path:
         shutil.copy2(params_file, staging / "params.yaml")
         manifest = {"format": FORMAT, "emoscore": __version__, "files": files}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        if out.exists():
+        if out.exists():  # empty (checked above): its own permissions stay as they were
+            staging.chmod(out.stat().st_mode & 0o7777)
             out.rmdir()
         staging.rename(out)
     except BaseException:

@@ -162,3 +162,22 @@ def test_verbosity_flags_work_after_the_subcommand_and_stay_free_of_third_party_
         assert not [line for line in done.stderr.splitlines() if "matplotlib" in line or "pydot" in line]
     result = runner.invoke(app, ["tokens", "encode", str(midi), "--out", str(tmp_path / "u.json"), "-v"])
     assert result.exit_code == 0, result.output
+
+
+def test_models_export_makes_a_folder_as_mkdir_would(project, tmp_path):
+    """It was 0700 under umask 0022, and an existing empty folder was tightened to 0700."""
+    import os
+
+    from emoscore.cli import app as cli_app
+
+    fresh, existing = tmp_path / "fresh", tmp_path / "existing"
+    existing.mkdir()
+    existing.chmod(0o775)
+    old = os.umask(0o022)
+    try:
+        for out in (fresh, existing):
+            result = runner.invoke(cli_app, ["models", "export", str(out), "--params", str(project / "params.yaml")])
+            assert result.exit_code == 0, result.output
+    finally:
+        os.umask(old)
+    assert fresh.stat().st_mode & 0o777 == 0o755 and existing.stat().st_mode & 0o777 == 0o775
