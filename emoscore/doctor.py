@@ -54,7 +54,31 @@ def check_audio(params: Params) -> list[Check]:
     except RenderUnavailable as error:
         fix = "set render.soundfont in params.yaml" if params.render.soundfont else INSTALL_HINT
         checks.append(Check("soundfont", False, str(error), fix, required=False))
+    if params.render.engine == "bank":
+        checks.append(_note_bank(params))
     return checks
+
+
+def _note_bank(params: Params) -> Check:
+    """Where the note bank comes from: a folder given, the cache, or a build on first use (~20 s)."""
+    from emoscore.music.audio import default_cache
+    from emoscore.music.bank import NoteBank, bank_folder
+    from emoscore.music.render import RenderUnavailable, find_soundfont
+
+    render = params.render
+    try:
+        if render.bank is not None:
+            NoteBank.load(render.bank)
+            return Check("note bank", True, f"{render.bank} (given)", required=False)
+        folder = bank_folder(find_soundfont(render.soundfont), render.sample_rate,
+                             Path(render.bank_cache) if render.bank_cache else default_cache())  # fmt: skip
+    except RenderUnavailable as error:
+        return Check("note bank", False, str(error), "build one where FluidSynth is: emoscore render --build-bank",
+                     required=False)  # fmt: skip
+    if (folder / "bank.json").is_file():
+        return Check("note bank", True, f"{folder}", required=False)
+    return Check("note bank", True, f"built on first use into {folder} (~20 s; or: emoscore render --build-bank)",
+                 required=False)  # fmt: skip
 
 
 def check_models(params: Params) -> list[Check]:
