@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 from emoscore.errors import InvalidVideo
 from emoscore.film.video import FilmScan
 from emoscore.images import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,13 @@ def read_timecodes(path: Path, fps: float) -> list[tuple[float, float]]:
             columns = {key.strip().lower(): value for key, value in row.items() if key}
             lines.append((number, columns.get("in", columns.get("start")), columns.get("out", columns.get("end"))))
     spans: list[tuple[float, float]] = []
+    numbers: list[int] = []
     for number, start, end in lines:
         try:
             if start is None or end is None:
                 raise ValueError("needs columns in,out (or start,end)")
             spans.append((parse_timecode(start, fps), parse_timecode(end, fps)))
+            numbers.append(number)
         except ValueError as error:
             raise InvalidVideo(path, f"line {number}: {error}") from None
     if not spans:
@@ -104,6 +109,18 @@ def read_timecodes(path: Path, fps: float) -> list[tuple[float, float]]:
     for start, end in spans:
         if end <= start:
             raise InvalidVideo(path, f"a scene ends ({end:.3f} s) before it starts ({start:.3f} s)")
+    frame = 1 / fps
+    for (before, after), (line_before, line) in zip(itertools.pairwise(spans), itertools.pairwise(numbers),
+                                                    strict=True):  # fmt: skip
+        if after[0] < before[1] - frame / 2:
+            raise InvalidVideo(
+                path,
+                f"line {line}: starts at {after[0]:.3f} s, inside the scene of line "
+                f"{line_before} ({before[0]:.3f}–{before[1]:.3f} s): scenes must not overlap",
+            )
+        if after[0] > before[1] + frame / 2:
+            log.warning("%s: line %d starts %.3f s after the scene before it ends; that scene's music runs on "
+                        "over the gap", path, line, after[0] - before[1])  # fmt: skip
     return spans
 
 

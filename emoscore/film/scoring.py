@@ -83,6 +83,11 @@ def film_scenes(source: Path, params: Params, timecodes: Path | None, fps: int, 
     if timecodes is None:
         return scenes_from_scan(scan, film.min_scene_s), scan, float(scan.fps)
     spans = read_timecodes(timecodes, float(scan.fps))
+    covered = spans[-1][1] - spans[0][0]
+    if covered < scan.duration_s - 1 / float(scan.fps):
+        raise InvalidVideo(timecodes, f"its scenes cover {covered:.2f} s of the {scan.duration_s:.2f} s of "
+                                      f"{source.name}: the music would stop before the picture; add the remaining "
+                                      f"scenes")  # fmt: skip
     origin = spans[0][0]
     bounds = [start - origin for start, _ in spans] + [min(spans[-1][1] - origin, scan.duration_s)]
     if bounds[-1] <= bounds[-2] or any(b <= a for a, b in itertools.pairwise(bounds)):

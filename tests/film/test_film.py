@@ -243,3 +243,19 @@ def test_the_committed_demo_report_found_the_sample_films_cuts_and_read_its_emot
         assert (drawn in positive) == (read in positive), (drawn, read)
         if drawn in positive:
             assert read == drawn
+
+
+def test_timecodes_that_overlap_or_stop_before_the_film_are_refused_by_line(film, params, tmp_path):
+    """`0,4` then `3,9.5` was taken silently, and spans covering half the film gave half a soundtrack (#30)."""
+    runner = CliRunner()
+    cases = {
+        "overlap.csv": ("in,out\n00:00:00:00,00:00:04:00\n00:00:03:00,00:00:07:12\n", "line 3: starts at 3.000 s"),
+        "short.csv": ("in,out\n00:00:00:00,00:00:02:00\n00:00:02:00,00:00:03:00\n", "cover 3.00 s of the"),
+    }
+    for name, (text, says) in cases.items():
+        (tmp_path / name).write_text(text)
+        out = tmp_path / f"out_{name}"
+        result = runner.invoke(app, ["soundtrack", str(film[0]), "--out", str(out), "--timecodes",
+                                     str(tmp_path / name), "--params", str(params)])  # fmt: skip
+        assert result.exit_code == 2 and says in " ".join(result.output.split()), result.output
+        assert not out.exists() or not any(out.iterdir())
