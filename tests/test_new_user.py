@@ -1,9 +1,12 @@
 """What a new user met in their first hour (issue #30), one test per finding: each failed on the code it was found
 on. Commands run through typer's runner, as a user types them."""
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from emoscore.catalog import read_catalog
@@ -181,3 +184,47 @@ def test_models_export_makes_a_folder_as_mkdir_would(project, tmp_path):
     finally:
         os.umask(old)
     assert fresh.stat().st_mode & 0o777 == 0o755 and existing.stat().st_mode & 0o777 == 0o775
+
+
+def _query_catalog(project, root):
+    """A small scored catalog to ask questions of (made once per test directory)."""
+    library, catalog = root / "library", root / "catalog"
+    if not catalog.exists():
+        for index in range(3):
+            photo(library / f"q{index}.jpg")
+        score_here(str(library), str(catalog), str(project / "params.yaml"), progress=False)
+    return catalog
+
+
+numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 15).map(float))
+texts = st.text(alphabet="Qq0123456789okerrbgus:.-naif ", max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(quadrant=st.one_of(st.none(), texts, st.sampled_from(["Q1", "q4", "Q5"])),
+       status=st.one_of(st.none(), texts, st.sampled_from(["ok", "error"])),
+       valence=st.one_of(st.none(), texts, st.tuples(numbers, numbers).map(lambda p: f"{p[0]}:{p[1]}")),
+       minimum=numbers, limit=st.integers(-3, 5))  # fmt: skip
+def test_any_catalog_query_is_answered_in_range_or_refused_in_one_line(project, tmp_path_factory, quadrant, status,
+                                                                      valence, minimum, limit):  # fmt: skip
+    """Whatever a user types for a query's filters: a table whose rows satisfy them, or exit 2 and one line."""
+    catalog = _query_catalog(project, tmp_path_factory.getbasetemp() / "query_catalog")
+    args = ["catalog", "query", "--catalog", str(catalog), "--params", str(project / "params.yaml"), "--format", "json",
+            "--min", str(minimum), "--limit", str(limit), "--all-models"]  # fmt: skip
+    for option, value in (("--quadrant", quadrant), ("--status", status), ("--valence", valence)):
+        if value is not None:
+            args += [option, value]
+    result = runner.invoke(app, args)
+    assert result.exit_code in (0, 2), result.output
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert len([line for line in result.output.splitlines() if line.strip()]) <= 6
+        return
+    rows = json.loads(result.output)
+    assert len(rows) <= (limit or 10**9)
+    low, high = (float(x) for x in valence.split(":")) if valence and ":" in valence else (1.0, 10.0)
+    for row in rows:
+        assert quadrant is None or row["quadrant"] == quadrant.strip().upper()
+        assert status is None or row["status"] == status
+        if valence and row["valence"] is not None:
+            assert low <= row["valence"] <= high
