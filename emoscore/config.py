@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -312,6 +313,19 @@ class ScoreParams(Section):
     )
     music: bool = True
     charts: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _render_audio_was_renamed(cls, data: object) -> object:
+        """`render_audio: true|false` (before #29) reads as `audio: preview|none`, with a warning to rename it."""
+        if isinstance(data, dict) and "render_audio" in data:
+            data = dict(data)
+            old = data.pop("render_audio")
+            data.setdefault("audio", "preview" if old else "none")
+            logging.getLogger(__name__).warning(
+                "score.render_audio is now score.audio (preview | lossless | none); read %r as %r", old, data["audio"]
+            )
+        return data
 
 
 class FilmParams(Section):

@@ -228,3 +228,12 @@ def test_any_catalog_query_is_answered_in_range_or_refused_in_one_line(project, 
         assert status is None or row["status"] == status
         if valence and row["valence"] is not None:
             assert low <= row["valence"] <= high
+
+
+def test_a_params_file_from_before_the_note_bank_still_reads(caplog):
+    """`score.render_audio` became `score.audio` (#29): an older params.yaml keeps working and is told the new name."""
+    from emoscore.config import parse_params
+
+    assert parse_params({"score": {"render_audio": False}}).score.audio == "none"
+    assert parse_params({"score": {"render_audio": True}}).score.audio == "preview"
+    assert "score.audio" in caplog.text
