@@ -26,7 +26,7 @@ from emoscore.music.cp import decode_to_midi, notes_to_midi
 from emoscore.music.fidelity import compare
 from emoscore.music.generate import Request
 from emoscore.music.model import CPTransformer, MusicConfig
-from emoscore.music.overlap import render_piece
+from emoscore.music.overlap import render_piece, to_int16
 from emoscore.music.playback import schedule
 from emoscore.music.render import Synthesizer, find_soundfont
 from emoscore.music.scores import corpus_files, score_notes
@@ -112,7 +112,7 @@ def bench_render(work: Path, generated: int = 40, scores: int = 20) -> list[dict
         render_piece(bank, schedules[0])  # compile the numba pass once
         synthesizer.samples(midis[0])
         start = time.perf_counter()
-        ours = [np.clip(np.rint(render_piece(bank, piece)), -32768, 32767).astype(np.int16) for piece in schedules]
+        ours = [to_int16(render_piece(bank, piece)) for piece in schedules]
         bank_time = time.perf_counter() - start
         start = time.perf_counter()
         theirs = [synthesizer.samples(m) for m in midis]

@@ -31,6 +31,7 @@ from emoscore.music.render import (
     _fluidsynth,
     audio_type,
     find_soundfont,
+    fluidsynth_library,
     synthesizer,
     write_audio,
 )
@@ -68,10 +69,8 @@ def note_bank(soundfont: Path | None, sample_rate: int, cache: Path, given: Path
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (folder / "bank.json").is_file():
                 log.info("building the note bank of %s at %d Hz into %s (once, ~20 s)", font.name, sample_rate, folder)
-                fluidsynth = _fluidsynth()
-                version = fluidsynth.fluid_version_str() if hasattr(fluidsynth, "fluid_version_str") else "unknown"
                 build_bank(font, sample_rate, progress=progress).save(
-                    folder, {"soundfont": font.name, "soundfont_path": str(font), "fluidsynth": version}
+                    folder, {"soundfont": font.name, "soundfont_path": str(font), "fluidsynth": fluidsynth_library()}
                 )
     return NoteBank.load(folder)
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from emoscore.digests import file_sha256
 from emoscore.music.playback import BLOCK
-from emoscore.music.render import GAIN, RenderUnavailable, _fluidsynth, find_soundfont
+from emoscore.music.render import GAIN, RenderUnavailable, _fluidsynth
 
 log = logging.getLogger(__name__)
 
@@ -287,20 +287,3 @@ def bank_folder(soundfont: Path, sample_rate: int, cache: Path) -> Path:
     """Where the bank of a SoundFont (by its SHA-256) at a sample rate is kept."""
     digest, _ = file_sha256(Path(soundfont))
     return Path(cache) / f"notebank-{digest[:16]}-{sample_rate}"
-
-
-def load_or_build(soundfont: Path | None, sample_rate: int, cache: Path, *, progress: bool = False) -> NoteBank:
-    """The cached bank for this SoundFont and rate, built (and kept) on first use."""
-    font = find_soundfont(soundfont)
-    folder = bank_folder(font, sample_rate, cache)
-    if (folder / "bank.json").is_file():
-        return NoteBank.load(folder)
-    log.info("building the note bank of %s at %d Hz in %s (once)", font.name, sample_rate, folder)
-    bank = build_bank(font, sample_rate, progress=progress)
-    bank.save(folder, {"soundfont": font.name, "sha256": file_sha256(font)[0], "fluidsynth": _version()})
-    return NoteBank.load(folder)
-
-
-def _version() -> str:
-    fluidsynth = _fluidsynth()
-    return fluidsynth.fluid_version_str() if hasattr(fluidsynth, "fluid_version_str") else "unknown"

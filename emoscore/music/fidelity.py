@@ -17,7 +17,7 @@ import numpy as np
 import scipy.signal
 
 from emoscore.music.bank import NoteBank
-from emoscore.music.overlap import render_piece
+from emoscore.music.overlap import render_piece, to_int16
 from emoscore.music.playback import BLOCK, schedule
 from emoscore.music.render import Synthesizer
 
@@ -89,9 +89,8 @@ def compare(midi: Path, bank: NoteBank, soundfont: Path) -> dict[str, float]:
     wet, late = _FluidSynth(soundfont, rate), _FluidSynth(soundfont, rate, late_blocks=LATE_BLOCKS)
     dry = _FluidSynth(soundfont, rate, reverb=False)
     reference, reference_dry, reference_late = wet.samples(midi), dry.samples(midi), late.samples(midi)
-    ours = np.clip(np.rint(render_piece(bank, piece)), -32768, 32767)
-    ours_dry = np.clip(np.rint(render_piece(dataclasses.replace(bank, reverb=np.zeros((1, 2), np.float32)), piece)),
-                       -32768, 32767)  # fmt: skip
+    ours = to_int16(render_piece(bank, piece))
+    ours_dry = to_int16(render_piece(dataclasses.replace(bank, reverb=np.zeros((1, 2), np.float32)), piece))
     return {
         "notes": len(piece),
         "seconds": len(reference) / rate,
