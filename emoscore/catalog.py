@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
+from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams, result_dump
 from emoscore.digests import model_digest
 from emoscore.emotic.labels import NUM_CATEGORIES
 from emoscore.errors import EmoscoreError
@@ -92,17 +92,13 @@ def unreadable_file(path: str) -> ImageFile:
 
 GALLERY_MARKER = ".emoscore-gallery"  # in every folder `emoscore gallery` writes: scoring never enters one
 
-# Settings that leave a row's content as it is: how fast it is made, and where files live.
-# how a row is computed, not what it says: engines and precisions agree within rounding (bf16: < 0.1 VAD)
-SPEED_ONLY = frozenset({"batch_size", "chunk_size", "workers", "engine", "device", "precision", "jpeg_decoder"})
-WHERE_ONLY = frozenset({"library", "catalog"})
-
 
 def scoring_params_hash(score: ScoreParams, generation: GenerationParams, render: RenderParams, thresholds: str) -> str:
     """Hash of every setting that changes a row's content (not where files live or how fast it runs), with the
     digest of the thresholds file applied."""
-    relevant = score.model_dump(mode="json", exclude=set(SPEED_ONLY | WHERE_ONLY))
-    sections = {"score": relevant, "generation": generation.model_dump(mode="json"), "thresholds": thresholds}
+    # score's runtime and location fields are left out by their marks; generation and render enter whole, as they
+    # did before the marks (render.bank_cache left out now would change every stored key and rescore libraries)
+    sections = {"score": result_dump(score), "generation": generation.model_dump(mode="json"), "thresholds": thresholds}
     if score.audio != "none":
         sections["render"] = render.model_dump(mode="json")
     text = json.dumps(sections, sort_keys=True)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -15,6 +15,35 @@ from emoscore.errors import ConfigError
 from emoscore.music.families import SAMPLED_FAMILIES
 
 DEFAULT_PARAMS = Path("params.yaml")
+
+Role = Literal["result", "runtime", "location"]
+
+
+def runtime(default: Any = ..., **kwargs: Any) -> Any:
+    """A field that changes how fast (or how loudly) a job runs, never what it makes: left out of DVC's params,
+    the catalog identity and resume fingerprints."""
+    return Field(default, json_schema_extra={"role": "runtime"}, **kwargs)
+
+
+def location(default: Any = ..., **kwargs: Any) -> Any:
+    """A field that says where an input or output lives: DVC tracks it as a dep or an out, not as a param."""
+    return Field(default, json_schema_extra={"role": "location"}, **kwargs)
+
+
+def role(section: type[BaseModel], name: str) -> Role:
+    """The mark of one field (unmarked fields change results)."""
+    extra = section.model_fields[name].json_schema_extra
+    return extra.get("role", "result") if isinstance(extra, dict) else "result"
+
+
+def result_keys(section: type[BaseModel]) -> list[str]:
+    """The fields of a section that change what its job makes, in declaration order."""
+    return [name for name in section.model_fields if role(section, name) == "result"]
+
+
+def result_dump(section: BaseModel) -> dict:
+    """A section's result-changing values as JSON types: what a fingerprint or an identity hashes."""
+    return section.model_dump(mode="json", include=set(result_keys(type(section))))
 
 
 class Section(BaseModel):
@@ -44,7 +73,7 @@ class SampleParams(Section):
     """The deterministic sample dataset written by the `sample_data` stage."""
 
     seed: int = 7
-    out: Path = Path("data/sample")
+    out: Path = location(Path("data/sample"))
     emotic_images: SplitSizes = SplitSizes()
     max_people_per_image: int = Field(2, ge=1, le=6)
     image_width: int = Field(320, ge=64, le=4096)
@@ -67,17 +96,19 @@ class SampleParams(Section):
 class EmoticParams(Section):
     """Where EMOTIC lives and how person records become model inputs (`prepare_emotic`)."""
 
-    root: Path = Field(Path("data/sample/emotic"), description="Unpacked EMOTIC; a DVC dependency of prepare_emotic.")
+    root: Path = location(
+        Path("data/sample/emotic"), description="Unpacked EMOTIC; a DVC dependency of prepare_emotic."
+    )
     annotations: Path = Field(
         Path("Annotations"), description="Under root: Annotations.mat, or a folder of {train,val,test}.csv."
     )
     images_dir: Path = Field(Path("emotic"), description="Under root: the folder holding <folder>/<filename>.")
-    out: Path = Path("data/processed/emotic")
+    out: Path = location(Path("data/processed/emotic"))
     context_size: int = Field(112, ge=32, le=512)
     body_size: int = Field(64, ge=32, le=512)
     min_box_side: int = Field(2, ge=1, description="Boxes thinner than this many pixels after clipping are skipped.")
-    max_logged_errors: int = Field(10, ge=0)
-    num_workers: int = Field(2, ge=0, description="Processes decoding images while preparing.")
+    max_logged_errors: int = runtime(10, ge=0)
+    num_workers: int = runtime(2, ge=0, description="Processes decoding images while preparing.")
 
 
 BackboneName = Literal["resnet18", "resnet50", "swin_b", "omnivore_swin_b"]
@@ -104,14 +135,14 @@ class VadParams(Section):
     continuous_loss: Literal["l2", "smooth_l1"] = "l2"
     continuous_margin: float = Field(1.0, ge=0, description="In VAD points (1–10 scale); smaller errors cost 0.")
     hflip: bool = True
-    num_workers: int = Field(1, ge=0, description="Loader processes; on a GPU, enough to keep it fed (4–8).")
+    num_workers: int = runtime(1, ge=0, description="Loader processes; on a GPU, enough to keep it fed (4–8).")
     seed: int = 0
-    device: Device = "auto"
+    device: Device = runtime("auto")
     precision: Precision = Field("fp32", description="bf16 = autocast matmuls and convolutions (GPUs from Ampere).")
-    resume: Path = Field(
+    resume: Path = location(
         Path(".resume/train_vad.pt"), description="Per-epoch state to resume a killed run from; removed on success."
     )
-    out: Path = Path("models/vad.pt")
+    out: Path = location(Path("models/vad.pt"))
 
     @model_validator(mode="after")
     def _some_loss(self) -> VadParams:
@@ -125,23 +156,23 @@ class EvalVadParams(Section):
 
     split: Literal["val", "test"] = "test"
     threshold_split: Literal["train", "val"] = "val"
-    batch_size: int = Field(64, ge=1)
-    thresholds: Path = Field(Path("models/thresholds.json"), description="Per-category thresholds scoring applies.")
+    batch_size: int = runtime(64, ge=1)
+    thresholds: Path = location(Path("models/thresholds.json"), description="Per-category thresholds scoring applies.")
 
 
 class EmopiaParams(Section):
     """Where EMOPIA lives (`prepare_emopia`)."""
 
-    root: Path = Field(Path("data/sample/emopia"), description="Unpacked EMOPIA (midis/, label.csv, split/).")
-    out: Path = Path("data/processed/emopia")
-    vocabulary: Path = Path("models/cp_vocab.json")
+    root: Path = location(Path("data/sample/emopia"), description="Unpacked EMOPIA (midis/, label.csv, split/).")
+    out: Path = location(Path("data/processed/emopia"))
+    vocabulary: Path = location(Path("models/cp_vocab.json"))
     timing: Timing = Field("auto", description="auto: track beats where the tempo map is nominal | file | beat_track.")
 
 
 class MidiCorpusParams(Section):
     """An unlabeled MIDI corpus for pretraining (`prepare_midi_corpus`)."""
 
-    root: Path = Field(Path("data/sample/unlabeled"), description="Any folder of MIDI files, searched recursively.")
+    root: Path = location(Path("data/sample/unlabeled"), description="Any folder of MIDI files, searched recursively.")
     timing: Timing = "auto"
     music21: list[str] = Field(
         default_factory=lambda: ["bach", "joplin", "mozart", "haydn", "beethoven", "schumann_robert",
@@ -150,7 +181,7 @@ class MidiCorpusParams(Section):
     )  # fmt: skip
     music21_files: int = Field(60, ge=0, description="At most this many corpus files (the whole corpus: 3194).")
     transpositions: list[int] = Field(default_factory=lambda: [0, 5], description="Semitones, per score.")
-    out: Path = Path("data/processed/midi_corpus")
+    out: Path = location(Path("data/processed/midi_corpus"))
 
 
 class PretrainMusicParams(Section):
@@ -162,8 +193,8 @@ class PretrainMusicParams(Section):
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
     precision: Precision = "fp32"
-    resume: Path = Field(Path(".resume/pretrain_music.pt"), description="Per-epoch state; removed on success.")
-    out: Path = Path("models/music_pretrained.pt")
+    resume: Path = location(Path(".resume/pretrain_music.pt"), description="Per-epoch state; removed on success.")
+    out: Path = location(Path("models/music_pretrained.pt"))
 
 
 class MusicParams(Section):
@@ -183,11 +214,11 @@ class MusicParams(Section):
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up to one optimizer step.")
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
-    device: Device = "auto"
+    device: Device = runtime("auto")
     precision: Precision = "fp32"
-    resume: Path = Field(Path(".resume/train_music.pt"), description="Per-epoch state; removed on success.")
+    resume: Path = location(Path(".resume/train_music.pt"), description="Per-epoch state; removed on success.")
     pretrained: bool = Field(True, description="Fine-tune the `pretrain_music` checkpoint; false: from scratch.")
-    out: Path = Path("models/music.pt")
+    out: Path = location(Path("models/music.pt"))
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> MusicParams:
@@ -208,7 +239,7 @@ class MusicClassifierParams(Section):
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
-    out: Path = Path("models/music_classifier.pt")
+    out: Path = location(Path("models/music_classifier.pt"))
 
 
 class GenerationParams(Section):
@@ -272,7 +303,7 @@ class RenderParams(Section):
     bank: Path | None = Field(
         None, description="A note-bank folder to use as it is (no SoundFont or FluidSynth needed); null = cached."
     )
-    bank_cache: Path | None = Field(
+    bank_cache: Path | None = location(
         None, description="Where banks are built and kept; null = $EMOSCORE_CACHE or ~/.cache/emoscore."
     )
     preview_bitrate: int = Field(64000, ge=6000, le=510000, description="Ogg Opus previews, bits per second.")
@@ -282,25 +313,25 @@ class RenderParams(Section):
 class ScoreParams(Section):
     """Scoring photos into the catalog (`emoscore score`, `serve`, and the `score_demo` stage)."""
 
-    library: Path = Path("data/sample/photos")
-    catalog: Path = Path("data/catalog")
+    library: Path = location(Path("data/sample/photos"))
+    catalog: Path = location(Path("data/catalog"))
     detector: Literal["none", "hog", "torchvision"] = "none"
     detector_weights: Path | None = None
     pooling: Literal["mean", "most_confident"] = "mean"
     quadrant_midpoint: float = Field(5.5, ge=1, le=10)
     top_categories: int = Field(5, ge=1, le=26)
     bars: int = Field(8, ge=1, le=128)
-    batch_size: int = Field(16, ge=1, description="Images whose people go through the VAD model together.")
-    chunk_size: int = Field(64, ge=1, description="Images per Prefect task (and per catalog part file).")
-    workers: int | None = Field(
+    batch_size: int = runtime(16, ge=1, description="Images whose people go through the VAD model together.")
+    chunk_size: int = runtime(64, ge=1, description="Images per Prefect task (and per catalog part file).")
+    workers: int | None = runtime(
         None, ge=0, description="Processes that decode and run the VAD model (None: one per core, 0: in-process)."
     )
-    engine: Engine = Field(
+    engine: Engine = runtime(
         "onnxruntime", description="What runs the VAD model: ONNX Runtime on an export of the weights, or torch."
     )
-    device: Device = Field("cpu", description="Where the VAD model runs; on cuda torch runs it, in each worker.")
-    precision: ScorePrecision = Field("auto", description="VAD arithmetic: auto = fp32 (TF32 on a GPU), or bf16.")
-    jpeg_decoder: Literal["auto", "cpu", "device"] = Field(
+    device: Device = runtime("cpu", description="Where the VAD model runs; on cuda torch runs it, in each worker.")
+    precision: ScorePrecision = runtime("auto", description="VAD arithmetic: auto = fp32 (TF32 on a GPU), or bf16.")
+    jpeg_decoder: Literal["auto", "cpu", "device"] = runtime(
         "auto",
         description="cpu: libjpeg-turbo decodes each JPEG at 1/8…8/8 scale in the workers; device: a batch's JPEGs"
         " are decoded together on `device` (nvjpeg on a GPU) and scaled there; auto: device on a GPU, else cpu.",
@@ -331,9 +362,9 @@ class ScoreParams(Section):
 class FilmParams(Section):
     """A film → scenes → one continuous soundtrack (`emoscore soundtrack`, the score_film_demo stage)."""
 
-    video: Path = Field(Path("data/sample/film.mp4"), description="What score_film_demo scores.")
-    out: Path = Path("data/film")
-    catalog: Path = Path("data/film/catalog")
+    video: Path = location(Path("data/sample/film.mp4"), description="What score_film_demo scores.")
+    out: Path = location(Path("data/film"))
+    catalog: Path = location(Path("data/film/catalog"))
     cut_threshold: float = Field(10.0, gt=0, le=100, description="FFmpeg scdet score (0–100) that starts a scene.")
     min_scene_s: float = Field(2.0, gt=0, description="Shorter scenes join a neighbour (a flash is not a scene).")
     frames_per_scene: int = Field(5, ge=1, le=64)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from emoscore.config import EmoticParams, VadParams
+from emoscore.config import EmoticParams, VadParams, result_dump
 from emoscore.device import autocast, pick_device
 from emoscore.emotic.dataset import EmoticArrays, make_loader
 from emoscore.emotic.evaluate import predict
@@ -25,7 +25,6 @@ from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 from emoscore.resume import fingerprint, load_state, save_state
 
 log = logging.getLogger(__name__)
-SPEED_ONLY = {"num_workers", "device", "resume", "out"}  # may differ between a killed run and its resumption
 
 
 def run_fingerprint(data_dir: Path, emotic: EmoticParams, params: VadParams) -> str:
@@ -33,7 +32,7 @@ def run_fingerprint(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
     return fingerprint({
         "data": str(Path(data_dir).resolve()),
         "emotic": emotic.model_dump(mode="json", include={"context_size", "body_size"}),
-        "vad": params.model_dump(mode="json", exclude=SPEED_ONLY),
+        "vad": result_dump(params),  # runtime and location may differ between a killed run and its resumption
     })  # fmt: skip
 
 

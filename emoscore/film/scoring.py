@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from emoscore.catalog import ImageFile
-from emoscore.config import Params, section_hash
+from emoscore.config import Params, result_dump, section_hash
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidVideo
 from emoscore.film.arc import SceneMood, emotional_arc, frame_vad
@@ -225,7 +225,7 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
 def _rows(scenes: list[Scene], moods: list[SceneMood], segments: list[Segment], source: Path, video_id: str,
           rate: float, scorer: Scorer, params: Params, out: Path, made: dict[str, Path]) -> list[dict]:  # fmt: skip
     """The scene rows (catalog and cue sheet), with paths to where the files will be once moved in."""
-    film = params.film.model_dump(mode="json", exclude={"video", "out", "catalog"})
+    film = result_dump(params.film)
     params_hash = hashlib.sha256(json.dumps([scorer.identity.params_hash, film, section_hash(params.render)],
                                             sort_keys=True).encode()).hexdigest()[:16]  # fmt: skip
     now = datetime.now(UTC)
