@@ -11,15 +11,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from emoscore.bridge import arousal_intensity
-from emoscore.chart import VAD_COLOURS, VAD_NAMES
 from emoscore.emotic.labels import VAD_MAX, VAD_MIN
 from emoscore.music.cp import decode_to_midi
 from emoscore.music.generate import generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import GAIN, find_soundfont
 from emoscore.music.sampling import Sampling, Steering
-from emoscore.score import Scorer
+from emoscore.scoring.bridge import arousal_intensity
+from emoscore.scoring.chart import VAD_COLOURS, VAD_NAMES
+from emoscore.scoring.scorer import Scorer
 
 
 def old_chart(path: Path, vad: list[float], top: list[tuple[str, float]], title: str) -> None:
@@ -77,7 +77,7 @@ def main() -> None:
     from prefect.cache_policies import NO_CACHE
 
     from emoscore.config import load_params
-    from emoscore.library import score_library
+    from emoscore.scoring.library import score_library
 
     library, catalog = Path(sys.argv[1]), Path(sys.argv[2])
 

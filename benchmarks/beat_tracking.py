@@ -20,7 +20,7 @@ import numpy as np
 
 from emoscore.music.cp import load_notes
 from emoscore.music.timing import track
-from emoscore.sample_music import compose_clip
+from emoscore.samples.music import compose_clip
 
 
 def real_scores(count: int) -> list[tuple[str, list[tuple[float, int, float]]]]:

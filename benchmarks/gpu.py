@@ -178,7 +178,7 @@ def jpeg(device: torch.device, quick: bool) -> dict:
     import tempfile
 
     from emoscore.images import decode_image
-    from emoscore.jpeg_device import decode_jpegs
+    from emoscore.scoring.jpeg_device import decode_jpegs
 
     width, height = (800, 600) if quick else (4000, 3000)
     count = 4 if quick else 64

@@ -35,7 +35,7 @@ from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 from emoscore.emotic.thresholds import Thresholds
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer, MusicConfig
-from emoscore.sample import draw_person_state, paint_person, scene_background
+from emoscore.samples.datasets import draw_person_state, paint_person, scene_background
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -114,7 +114,7 @@ def _flows_on_path(root: Path) -> dict[str, str]:
 
 def score_run(library: Path, catalog: Path, params: Path, environment: dict[str, str]) -> tuple[float, dict]:
     """Wall time of `emoscore score LIBRARY` (a new process: start-up included) and its JSON summary."""
-    from emoscore.catalog import read_catalog
+    from emoscore.catalog.table import read_catalog
 
     shutil.rmtree(catalog, ignore_errors=True)
     command = [sys.executable, "-m", "emoscore_flows.cli", "score", str(library), "--catalog", str(catalog),
@@ -139,7 +139,6 @@ def score_run(library: Path, catalog: Path, params: Path, environment: dict[str,
 def stage_times(params_path: Path, photos: list[Path], device: str, pieces: int) -> dict:
     """Each stage alone, per photo: generation of a batch, its note-bank render on the device, FLAC encoding and the
     chart on one core."""
-    from emoscore.chart import vad_chart
     from emoscore.config import load_params
     from emoscore.music.audio import bank_for
     from emoscore.music.compose import compose_pieces
@@ -148,6 +147,7 @@ def stage_times(params_path: Path, photos: list[Path], device: str, pieces: int)
     from emoscore.music.overlap import render_pieces, to_int16
     from emoscore.music.playback import schedule
     from emoscore.music.render import write_audio
+    from emoscore.scoring.chart import vad_chart
 
     params = load_params(params_path)
     model, _ = CPTransformer.from_checkpoint(params.music.out)

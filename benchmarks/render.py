@@ -130,7 +130,7 @@ def bench_render(work: Path, generated: int = 40, scores: int = 20) -> list[dict
 
 def bench_chart(work: Path, count: int = 200) -> list[dict]:
     """Milliseconds per VAD chart (the target is absolute: ≤ 10 ms a photo)."""
-    from emoscore.chart import vad_chart
+    from emoscore.scoring.chart import vad_chart
 
     top = [("Disquietment", 0.8), ("Engagement", 0.6), ("Peace", 0.5), ("Pleasure", 0.4), ("Excitement", 0.3)]
     with tempfile.TemporaryDirectory() as temporary:

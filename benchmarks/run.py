@@ -36,15 +36,15 @@ from emoscore.emotic.inference import load_vad_engine  # noqa: E402
 from emoscore.emotic.labels import CATEGORIES  # noqa: E402
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig  # noqa: E402
 from emoscore.emotic.thresholds import Thresholds  # noqa: E402
-from emoscore.library import hash_images, iter_library  # noqa: E402
 from emoscore.music.audio import render_audio  # noqa: E402
 from emoscore.music.cp import encode_midi  # noqa: E402
 from emoscore.music.generate import Request, generate, generate_batch  # noqa: E402
 from emoscore.music.model import CPTransformer, MusicConfig  # noqa: E402
 from emoscore.music.sampling import Sampling, Steering  # noqa: E402
-from emoscore.people import score_prepared  # noqa: E402
-from emoscore.sample import draw_person_state, paint_person, scene_background  # noqa: E402
-from emoscore.score import Scorer  # noqa: E402
+from emoscore.samples.datasets import draw_person_state, paint_person, scene_background  # noqa: E402
+from emoscore.scoring.library import hash_images, iter_library  # noqa: E402
+from emoscore.scoring.people import score_prepared  # noqa: E402
+from emoscore.scoring.scorer import Scorer  # noqa: E402
 
 RESULTS: list[dict] = []
 
@@ -410,9 +410,9 @@ def bench_vad_limit(work: Path, count: int, repeats: int) -> None:
 
 def bench_incremental_scan(work: Path, count: int, repeats: int) -> None:
     """A second pass over an unchanged library of small files: with the scan index vs hashing every file again."""
-    from emoscore.catalog import Identity, error_row
-    from emoscore.library import score_library
-    from emoscore.scan_index import INDEX_FILE
+    from emoscore.catalog.scan_index import INDEX_FILE
+    from emoscore.catalog.table import Identity, error_row
+    from emoscore.scoring.library import score_library
 
     library = work / f"scan_{count}"
     if not library.exists():
@@ -523,7 +523,7 @@ import resource, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[4])
 from benchmarks.run import scorer_for
-from emoscore.library import score_library
+from emoscore.scoring.library import score_library
 scorer = scorer_for(Path(sys.argv[3]), small=True)
 class Now:
     def __init__(self, files): self.rows = scorer.score_files(files, Path(sys.argv[2]))

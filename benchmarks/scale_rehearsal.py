@@ -37,7 +37,8 @@ def params_for(out: Path, images: int) -> dict:
 
 PHASES = {
     "write": (
-        "from emoscore.sample import write_emotic_sample\nwrite_emotic_sample(params.sample, inject_faults=False)\n"
+        "from emoscore.samples.datasets import write_emotic_sample\n"
+        "write_emotic_sample(params.sample, inject_faults=False)\n"
     ),
     "prepare": (
         "from emoscore.emotic.prepare import SPLITS, prepare_emotic_split\n"

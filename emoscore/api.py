@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
-from emoscore import catalog as catalog_store
-from emoscore.catalog import ImageFile, error_row, unreadable_file
+from emoscore.catalog import table as catalog_store
+from emoscore.catalog.table import ImageFile, error_row, unreadable_file
 from emoscore.config import Params
-from emoscore.library import Skipped, hash_images, iter_library
 from emoscore.models_home import resolve_params
 from emoscore.music.compose import Piece
+from emoscore.scoring.library import Skipped, hash_images, iter_library
 
 MEDIA_COLUMNS = ("midi_path", "audio_path", "chart_path")
 
@@ -45,10 +45,10 @@ class Models:
             self._scorer = None
 
     @property
-    def scorer(self):  # noqa: ANN201 (emoscore.score.Scorer, imported when first asked for)
+    def scorer(self):  # noqa: ANN201 (emoscore.scoring.scorer.Scorer, imported when first asked for)
         """The scorer of this set (models loaded on first use)."""
         if self._scorer is None:
-            from emoscore.score import Scorer
+            from emoscore.scoring.scorer import Scorer
 
             self._scorer = Scorer.from_params(self.params)
         return self._scorer
@@ -95,9 +95,9 @@ class Models:
                 out: str | Path = "piece.mid", audio: str | Path | None = None) -> Piece:  # fmt: skip
         """Write a piece for a quadrant ('Q1'…'Q4') or for a (valence, arousal) on the 1–10 scale (which also
         sets its intensity within the quadrant): MIDI at `out`, audio at `audio` when given."""
-        from emoscore.bridge import arousal_intensity, vad_to_quadrant
         from emoscore.music.compose import compose_piece, music_model
         from emoscore.music.generate import parse_quadrant
+        from emoscore.scoring.bridge import arousal_intensity, vad_to_quadrant
 
         midpoint = self.params.score.quadrant_midpoint
         if (valence is None) != (arousal is None) or (quadrant is None) == (valence is None):

@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from emoscore.cli import ModelsOption, ParamsOption, app, fail
-from emoscore.cli_common import folder_to_write
+from emoscore.cli.app import ModelsOption, ParamsOption, app, fail
+from emoscore.cli.common import folder_to_write
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
 
@@ -53,7 +53,7 @@ def score(
     """
     # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
-    from emoscore.run import prefect_server_configured, score_here
+    from emoscore.scoring.run import prefect_server_configured, score_here
 
     arguments = {"library": str(path), "catalog": str(catalog) if catalog else None, "params_path": str(params),
                  "retry_errors": retry_errors, "models": str(models) if models else None}  # fmt: skip
@@ -97,7 +97,7 @@ def soundtrack(
     Writes FILM's name with .mid, the audio (render.format), .cues.csv/.cues.json and .scored.<ext> into OUT.
     Exit code 0 when written, 2 when FILM cannot be read (nothing is written then).
     """
-    from emoscore.run import prefect_server_configured
+    from emoscore.scoring.run import prefect_server_configured
 
     folder_to_write(out, "--out")
     arguments = {"video": str(film), "out": str(out), "catalog": str(catalog) if catalog else None,
@@ -136,7 +136,7 @@ def serve(
 ) -> None:
     """Score what is new under LIBRARY at every tick until Ctrl-C or SIGTERM (starts a local Prefect server unless
     PREFECT_API_URL names one). Each tick logs one line: scored, failed, already done, skipped, seconds."""
-    from emoscore.schedule import Schedule
+    from emoscore.scoring.schedule import Schedule
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
     try:

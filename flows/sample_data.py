@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.sample import write_emotic_sample, write_sample_photos
-from emoscore.sample_music import write_emopia_sample, write_unlabeled_sample
+from emoscore.samples.datasets import write_emotic_sample, write_sample_photos
+from emoscore.samples.music import write_emopia_sample, write_unlabeled_sample
 from emoscore_flows._stage import run_stage
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.sample_film import write_sample_film
+from emoscore.samples.film import write_sample_film
 from emoscore_flows._stage import run_stage
 
 

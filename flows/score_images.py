@@ -9,13 +9,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
-from emoscore.catalog import CatalogBusy, Identity, read_catalog
+from emoscore.catalog.gallery import write_gallery
+from emoscore.catalog.table import CatalogBusy, Identity, read_catalog
 from emoscore.config import Params, load_params
 from emoscore.errors import ConfigError
-from emoscore.gallery import write_gallery
-from emoscore.library import score_library
 from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
+from emoscore.scoring.library import score_library
 from emoscore_flows._stage import publish_table, run_stage
 from emoscore_tasks.score import release_scorers, score_chunk
 

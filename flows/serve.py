@@ -3,7 +3,7 @@ hand, for as long as it runs, and stopped by Ctrl-C or SIGTERM within seconds at
 
 Each tick is a `score_images` flow run in this process, reported to the Prefect server at PREFECT_API_URL or to
 one started here on 127.0.0.1 (stopped on exit). The scoring worker pool stays warm between ticks; ticks never
-overlap (emoscore.schedule). Stopping lets a tick in progress finish for a few seconds; one that runs longer is
+overlap (emoscore.scoring.schedule). Stopping lets a tick in progress finish for a few seconds; one that runs longer is
 marked cancelled in the API and abandoned (each chunk it wrote is in the catalog; the rest is scored next time).
 """
 
@@ -27,7 +27,7 @@ from types import FrameType
 import psutil
 
 from emoscore.errors import EmoscoreError
-from emoscore.schedule import Schedule, run_on_schedule
+from emoscore.scoring.schedule import Schedule, run_on_schedule
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def serve_library(library: Path, schedule: Schedule, *, catalog: Path | None, pa
     """Score what is new under `library` at each tick of `schedule` until SIGINT or SIGTERM."""
     if not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")
-    for talker in (log, logging.getLogger("emoscore.schedule")):  # a tick's one line shows without -v
+    for talker in (log, logging.getLogger("emoscore.scoring.schedule")):  # a tick's one line shows without -v
         talker.setLevel(min(talker.getEffectiveLevel(), logging.INFO))
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # serve's own lines, between runs
     job = ServeJob(Path(library), catalog, Path(params), name, models)

@@ -9,9 +9,9 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from emoscore.catalog import ImageFile
+from emoscore.catalog.table import ImageFile
 from emoscore.models_home import resolve_params
-from emoscore.score import Scorer
+from emoscore.scoring.scorer import Scorer
 
 _LOADING = threading.Lock()  # a Dask worker may run two chunks at once: the first one loads, the other waits
 _SCORERS: dict[tuple[str, str | None], tuple[str, Scorer]] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from emoscore.config import load_params
-from emoscore.score import Scorer
+from emoscore.scoring.scorer import Scorer
 from tests.helpers import tiny_project
 
 logging.getLogger("emoscore").setLevel(logging.INFO)

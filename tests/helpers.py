@@ -84,7 +84,7 @@ def photo(path, size=(96, 72), mode="RGB", **save):
 def prepare_or_die(file, **options):
     """A scoring worker's prepare step that kills its worker on files named *crash*: what a decoder segfault or the
     OOM killer does (module-level, so spawned workers can import it)."""
-    from emoscore.people import prepare_image
+    from emoscore.scoring.people import prepare_image
 
     if "crash" in file.path:
         os._exit(1)
@@ -93,7 +93,7 @@ def prepare_or_die(file, **options):
 
 def assert_same_catalogs(first: Path, second: Path) -> None:
     """Two catalogs of the same photos hold the same rows: status, path, quadrant, VAD and byte-identical MIDI."""
-    from emoscore.catalog import read_catalog
+    from emoscore.catalog.table import read_catalog
 
     rows = [{r["image_id"]: r for r in read_catalog(catalog).to_pylist()} for catalog in (first, second)]
     assert rows[0].keys() == rows[1].keys()

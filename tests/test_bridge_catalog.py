@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emoscore.bridge import music_seed, pool_people, vad_to_quadrant
-from emoscore.catalog import (
+from emoscore.catalog.table import (
     SCHEMA,
     CatalogBusy,
     catalog_lock,
@@ -18,6 +17,7 @@ from emoscore.catalog import (
     write_part,
 )
 from emoscore.emotic.labels import CATEGORIES
+from emoscore.scoring.bridge import music_seed, pool_people, vad_to_quadrant
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_failed_write_leaves_nothing(tmp_path):
 def test_read_only_catalog_is_a_clear_error(tmp_path):
     import os
 
-    from emoscore.catalog import CatalogError
+    from emoscore.catalog.table import CatalogError
 
     write_part(tmp_path, [_row("a")])
     (tmp_path / "parts").chmod(0o500)
@@ -142,8 +142,8 @@ def _try_lock(path):
 def test_disk_full_mid_write_leaves_the_catalog_intact(tmp_path, monkeypatch):
     import errno
 
-    from emoscore import catalog as catalog_module
-    from emoscore.catalog import CatalogError
+    from emoscore.catalog import table as catalog_module
+    from emoscore.catalog.table import CatalogError
 
     write_part(tmp_path, [_row("a")])
 

@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from emoscore import __version__
-from emoscore.cli import app
+from emoscore.cli.app import app
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import renderer_available

@@ -8,9 +8,9 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
-from emoscore.catalog import Identity, ImageFile, base_row, error_row, part_files, read_catalog, write_part
-from emoscore.compaction import JOURNAL, compact
-from emoscore.library import score_library
+from emoscore.catalog.compaction import JOURNAL, compact
+from emoscore.catalog.table import Identity, ImageFile, base_row, error_row, part_files, read_catalog, write_part
+from emoscore.scoring.library import score_library
 from tests.helpers import PROJECT
 
 IDENTITY = Identity("vad", "music", "params")
@@ -45,7 +45,7 @@ def test_compact_merges_to_one_part_keeping_the_newest_row_per_key(tmp_path):
 KILLER = """
 import os, sys
 from pathlib import Path
-import emoscore.compaction as compaction
+import emoscore.catalog.compaction as compaction
 calls, kill_at = [0], int(sys.argv[2])
 def counted(real):
     def call(*args, **kwargs):

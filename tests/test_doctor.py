@@ -6,7 +6,7 @@ import socket
 import yaml
 from typer.testing import CliRunner
 
-from emoscore.cli import app
+from emoscore.cli.app import app
 
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def test_doctor_passes_when_everything_required_is_there(project, tmp_path):
 def test_doctor_names_what_film_scoring_lacks(monkeypatch):
     import av
 
-    from emoscore.doctor import check_video
+    from emoscore.cli.doctor import check_video
 
     monkeypatch.setattr(av, "codecs_available", av.codecs_available - {"aac"})
     check = check_video()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from emoscore.catalog import read_catalog, write_part
-from emoscore.chart import vad_chart
-from emoscore.gallery import write_gallery
+from emoscore.catalog.gallery import write_gallery
+from emoscore.catalog.table import read_catalog, write_part
 from emoscore.music.cp import Note, notes_to_midi
+from emoscore.scoring.chart import vad_chart
 from tests.helpers import CHROMIUM, chromium_page
 
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
@@ -147,7 +147,7 @@ def test_a_repainted_chart_equals_a_freshly_drawn_one(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from emoscore.chart import ChartPainter
+    from emoscore.scoring.chart import ChartPainter
 
     reused, fresh = ChartPainter(3), ChartPainter(3)
     reused.paint(tmp_path / "a.png", (9.0, 2.0, 7.0), [("Disquietment", 0.9), ("Anger", 0.5)], "a long first title")
@@ -165,7 +165,7 @@ def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
     pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
     import numpy as np
 
-    from emoscore.gallery import PAGE_SIZE
+    from emoscore.catalog.gallery import PAGE_SIZE
 
     catalog = tmp_path / "catalog"
     Image.new("RGB", (64, 26), "white").save(_ensure(catalog / "charts" / "c.png"))

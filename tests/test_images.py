@@ -53,8 +53,8 @@ def test_truncated_jpeg_is_refused_with_its_name(tmp_path):
 
 
 def _prepared(path, detector="none"):
-    from emoscore.catalog import ImageFile
-    from emoscore.people import prepare_image
+    from emoscore.catalog.table import ImageFile
+    from emoscore.scoring.people import prepare_image
 
     return prepare_image(ImageFile(str(path), "id", 0), context_size=224, body_size=128, detector=detector,
                          detector_weights=None, max_pixels=200_000_000)  # fmt: skip
@@ -76,8 +76,8 @@ def test_rows_record_the_displayed_size_and_boxes_in_its_pixels(tmp_path):
 
 
 def test_a_people_detector_sees_enough_pixels_and_its_boxes_come_back_in_full_pixels(tmp_path, monkeypatch):
-    from emoscore import people
     from emoscore.emotic.detect import Detection
+    from emoscore.scoring import people
 
     seen = []
 
@@ -94,7 +94,7 @@ def test_a_people_detector_sees_enough_pixels_and_its_boxes_come_back_in_full_pi
 
 def test_heic_and_avif_decode_and_raw_files_are_skipped_with_a_reason(tmp_path):
     from emoscore.images import RAW_REASON
-    from emoscore.library import Skipped, iter_library
+    from emoscore.scoring.library import Skipped, iter_library
 
     picture = smooth_photo(160, 120)
     picture.save(tmp_path / "iphone.HEIC")

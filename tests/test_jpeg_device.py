@@ -11,10 +11,10 @@ import simplejpeg
 import torch
 from PIL import Image, ImageOps
 
-from emoscore.catalog import ImageFile
+from emoscore.catalog.table import ImageFile
 from emoscore.images import DISPLAYED_SIZE, decode_image
-from emoscore.jpeg_device import decode_jpegs, scaled_size, upright
-from emoscore.people import prepare_image, prepare_images
+from emoscore.scoring.jpeg_device import decode_jpegs, scaled_size, upright
+from emoscore.scoring.people import prepare_image, prepare_images
 from tests.test_images import smooth_photo
 
 CPU = torch.device("cpu")
@@ -90,8 +90,8 @@ def test_scoring_with_the_device_decoder_gives_the_cpu_decoders_rows(tmp_path, p
     """Through the scoring pool (in this process), the same people and VAD within a small tolerance; `auto` picks
     the CPU path where there is no GPU."""
     from emoscore.config import load_params
-    from emoscore.library import hash_images, iter_library
-    from emoscore.score import Scorer
+    from emoscore.scoring.library import hash_images, iter_library
+    from emoscore.scoring.scorer import Scorer
 
     (tmp_path / "library").mkdir()
     for index in range(5):

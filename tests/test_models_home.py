@@ -84,7 +84,7 @@ def test_score_doctor_and_the_three_line_api_work_from_outside_the_project(home,
 
 def test_the_api_scores_into_a_catalog_once(home, tmp_path):
     from emoscore.api import load
-    from emoscore.catalog import dataset
+    from emoscore.catalog.table import dataset
 
     picture = photo(tmp_path / "photos" / "a.jpg")
     with load(home) as models:

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from emoscore.catalog import read_catalog
-from emoscore.cli import app
-from emoscore.gallery import write_gallery
-from emoscore.run import score_here
+from emoscore.catalog.gallery import write_gallery
+from emoscore.catalog.table import read_catalog
+from emoscore.cli.app import app
+from emoscore.scoring.run import score_here
 from tests.helpers import photo
 
 runner = CliRunner()
@@ -171,7 +171,7 @@ def test_models_export_makes_a_folder_as_mkdir_would(project, tmp_path):
     """It was 0700 under umask 0022, and an existing empty folder was tightened to 0700."""
     import os
 
-    from emoscore.cli import app as cli_app
+    from emoscore.cli.app import app as cli_app
 
     fresh, existing = tmp_path / "fresh", tmp_path / "existing"
     existing.mkdir()

@@ -7,11 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from emoscore.catalog import write_part
-from emoscore.cli import app
+from emoscore.catalog.query import Query, catalog_stats, parse_range, run_query
+from emoscore.catalog.table import write_part
+from emoscore.cli.app import app
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
-from emoscore.query import Query, catalog_stats, parse_range, run_query
 
 runner = CliRunner()
 
@@ -131,7 +131,7 @@ def test_catalog_commands(catalog, tmp_path):
 def test_the_current_view_shows_the_rows_of_the_models_in_use(tmp_path, project):
     """After a retrain both models' rows are in the catalog; queries, stats and the gallery show the current
     models' rows unless asked for all."""
-    from emoscore.catalog import Identity
+    from emoscore.catalog.table import Identity
     from emoscore.config import load_params
 
     current = Identity.from_params(load_params(project / "params.yaml"))

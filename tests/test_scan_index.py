@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from emoscore import library as library_module
-from emoscore.catalog import Identity, error_row, read_catalog
-from emoscore.library import score_library
-from emoscore.scan_index import INDEX_FILE
+from emoscore.catalog.scan_index import INDEX_FILE
+from emoscore.catalog.table import Identity, error_row, read_catalog
+from emoscore.scoring import library as library_module
+from emoscore.scoring.library import score_library
 from tests.helpers import Now
 
 IDENTITY = Identity("vad", "music", "params")

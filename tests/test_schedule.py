@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from emoscore.catalog import read_catalog
+from emoscore.catalog.table import read_catalog
 from emoscore.errors import ConfigError
-from emoscore.run import score_here
-from emoscore.schedule import Schedule, format_every, parse_every, run_on_schedule
+from emoscore.scoring.run import score_here
+from emoscore.scoring.schedule import Schedule, format_every, parse_every, run_on_schedule
 from emoscore_flows.cli import app
 from tests.helpers import photo
 

@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from emoscore.catalog import Identity, ImageFile, catalog_lock, part_files, read_catalog
+from emoscore.catalog.table import Identity, ImageFile, catalog_lock, part_files, read_catalog
 from emoscore.config import load_params
 from emoscore.emotic.labels import CATEGORIES
-from emoscore.library import Skipped, hash_images, iter_library, score_library
 from emoscore.music.render import renderer_available
-from emoscore.score import Scorer
-from emoscore.workers import even_batches
+from emoscore.scoring.library import Skipped, hash_images, iter_library, score_library
+from emoscore.scoring.scorer import Scorer
+from emoscore.scoring.workers import even_batches
 from tests.helpers import PROJECT, Now, photo, prepare_or_die
 
 
@@ -170,7 +170,7 @@ def test_a_run_waiting_for_the_catalog_says_so(tmp_path, caplog):
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from emoscore.catalog import catalog_lock
+from emoscore.catalog.table import catalog_lock
 with catalog_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)
@@ -182,8 +182,8 @@ RUNNER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from emoscore.config import load_params
-    from emoscore.library import score_library
-    from emoscore.score import Scorer
+    from emoscore.scoring.library import score_library
+    from emoscore.scoring.scorer import Scorer
 
     params, library, catalog, delay = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
     scorer = Scorer.from_params(load_params(params))

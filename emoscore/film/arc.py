@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoscore.bridge import Quadrant, arousal_intensity, pool_people, vad_to_quadrant
+from emoscore.scoring.bridge import Quadrant, arousal_intensity, pool_people, vad_to_quadrant
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from emoscore import catalog as catalog_store
+from emoscore.catalog import table as catalog_store
 
 SCENES = "scenes"  # the table's folder inside a catalog
 SCENE_KEY = ("video_id", "scene_index", "vad_model", "music_model", "params_hash")

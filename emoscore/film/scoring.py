@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from emoscore.catalog import ImageFile
+from emoscore.catalog.table import ImageFile
 from emoscore.config import Params, result_dump, section_hash
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidVideo
@@ -33,7 +33,7 @@ from emoscore.music.compose import music_model
 from emoscore.music.render import OPUS_RATE, RenderUnavailable, write_audio
 
 if TYPE_CHECKING:
-    from emoscore.score import Scorer
+    from emoscore.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,9 @@ def score_film(source: Path | str, out: Path | str, params: Params, catalog: Pat
     """Score a video file, or a folder of stills, into `out`: `<name>.mid`, `<name>.<render.format>`,
     `<name>.cues.csv`/`.json` and `<name>.scored.<ext>`; add its scenes to `catalog` when given. Everything is
     made in a temporary folder beside `out` and moved in at the end: a film that fails leaves nothing there."""
-    from emoscore.score import Scorer  # the scoring path's models and workers, loaded only when a film is scored
+    from emoscore.scoring.scorer import (
+        Scorer,  # the scoring path's models and workers, loaded only when a film is scored
+    )
 
     source, out = Path(source), Path(out)
     timecodes = Path(timecodes) if timecodes else None

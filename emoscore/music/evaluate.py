@@ -13,7 +13,6 @@ from itertools import pairwise
 import numpy as np
 from tqdm import tqdm
 
-from emoscore.bridge import arousal_intensity
 from emoscore.config import EvalMusicParams
 from emoscore.music.classify import MusicClassifier
 from emoscore.music.cp import QUADRANTS, decode_notes
@@ -21,6 +20,7 @@ from emoscore.music.generate import Request, generate_batch
 from emoscore.music.metrics import MEASURES, grooving_patterns, grooving_similarity, note_density, piece_features
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.scoring.bridge import arousal_intensity
 
 AROUSAL_LEVELS = {1: (6.0, 7.75, 9.5), 2: (6.0, 7.75, 9.5), 3: (1.5, 3.25, 5.0), 4: (1.5, 3.25, 5.0)}
 

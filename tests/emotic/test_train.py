@@ -18,7 +18,7 @@ from emoscore.emotic.model import EmoticNet
 from emoscore.emotic.prepare import SPLITS, prepare_emotic_split
 from emoscore.emotic.train import train_vad_model
 from emoscore.errors import ConfigError
-from emoscore.sample import write_emotic_sample
+from emoscore.samples.datasets import write_emotic_sample
 from tests.helpers import PROJECT, vad_config
 
 TRAIN = (

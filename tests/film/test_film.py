@@ -23,7 +23,7 @@ from emoscore.film.scene_table import SCENES, read_scenes
 from emoscore.film.scoring import remove_abandoned, score_film
 from emoscore.film.video import scan_film
 from emoscore.music.render import renderer_available
-from emoscore.sample_film import write_sample_film
+from emoscore.samples.film import write_sample_film
 from emoscore_flows.cli import app
 from tests.helpers import CHROMIUM, PROJECT, chromium_page, photo
 

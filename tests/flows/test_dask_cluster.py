@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscore.run import score_here
+from emoscore.scoring.run import score_here
 from tests.helpers import assert_same_catalogs, photo
 
 BIN = Path(sys.executable).parent

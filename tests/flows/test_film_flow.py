@@ -6,7 +6,7 @@ import json
 import yaml
 
 from emoscore.config import SampleParams
-from emoscore.sample_film import write_sample_film
+from emoscore.samples.film import write_sample_film
 
 
 def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(prefect_harness, project, tmp_path,

@@ -5,13 +5,13 @@ import os
 import subprocess
 import sys
 
-from emoscore.catalog import read_catalog
+from emoscore.catalog.table import read_catalog
 from tests.helpers import assert_same_catalogs, photo
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from emoscore.catalog import catalog_lock
+from emoscore.catalog.table import catalog_lock
 with catalog_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(120)

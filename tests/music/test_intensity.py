@@ -7,12 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emoscore.bridge import arousal_intensity
 from emoscore.music.cp import VOCABULARY, Note, decode_notes, encode_notes
 from emoscore.music.evaluate import energy_features
 from emoscore.music.generate import generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.scoring.bridge import arousal_intensity
 from tests.helpers import SMALL
 
 STEERING = Steering(tempo=0.5, velocity=40.0, density=1.5)

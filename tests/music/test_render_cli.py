@@ -5,10 +5,10 @@ import pytest
 import soundfile
 from typer.testing import CliRunner
 
-from emoscore.catalog import read_catalog
-from emoscore.cli import app
+from emoscore.catalog.table import read_catalog
+from emoscore.cli.app import app
 from emoscore.music.render import renderer_available
-from emoscore.run import score_here
+from emoscore.scoring.run import score_here
 from tests.helpers import photo
 
 pytestmark = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a General MIDI SoundFont is missing")

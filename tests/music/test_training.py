@@ -11,7 +11,7 @@ from emoscore.music.corpus import prepare_corpus
 from emoscore.music.cp import EMOTION, TYPE, TYPE_EMOTION, VOCABULARY
 from emoscore.music.emopia import load_split
 from emoscore.music.train import Schedule, train_music_model
-from emoscore.sample_music import write_piece
+from emoscore.samples.music import write_piece
 from tests.music.test_timing import a_song, transcribe
 
 MUSIC = {"d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 64, "epochs": 2, "batch_size": 4,

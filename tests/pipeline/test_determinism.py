@@ -14,8 +14,8 @@ from emoscore.emotic.train import train_vad_model
 from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import prepare_emopia
 from emoscore.music.train import Schedule, train_music_model
-from emoscore.sample import write_emotic_sample, write_sample_photos
-from emoscore.sample_music import write_emopia_sample, write_unlabeled_sample
+from emoscore.samples.datasets import write_emotic_sample, write_sample_photos
+from emoscore.samples.music import write_emopia_sample, write_unlabeled_sample
 
 
 def digests(root: Path) -> dict[str, str]:

@@ -12,8 +12,8 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from emoscore.catalog import part_files, read_catalog
-from emoscore.library import score_library
+from emoscore.catalog.table import part_files, read_catalog
+from emoscore.scoring.library import score_library
 from tests.helpers import PROJECT, Now, photo
 
 pytestmark = pytest.mark.slow
@@ -22,10 +22,10 @@ KILLABLE = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from emoscore import catalog as store
+    from emoscore.catalog import table as store
     from emoscore.config import load_params
-    from emoscore.library import score_library
-    from emoscore.score import Scorer
+    from emoscore.scoring.library import score_library
+    from emoscore.scoring.scorer import Scorer
 
     params, library, catalog, pause = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
     replace = os.replace

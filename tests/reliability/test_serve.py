@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from emoscore.catalog import catalog_lock, read_catalog
+from emoscore.catalog.table import catalog_lock, read_catalog
 from emoscore_flows.serve import free_port, healthy
 from tests.helpers import PROJECT, photo, tiny_project
 

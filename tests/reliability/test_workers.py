@@ -14,8 +14,8 @@ SCORE_FOREVER = textwrap.dedent(
     import sys
     from pathlib import Path
     from emoscore.config import load_params
-    from emoscore.library import hash_images, iter_library
-    from emoscore.score import Scorer
+    from emoscore.scoring.library import hash_images, iter_library
+    from emoscore.scoring.scorer import Scorer
 
     params = load_params(sys.argv[1])
     params = params.model_copy(update={"score": params.score.model_copy(update={"workers": 2})})

@@ -11,9 +11,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from emoscore.catalog import CatalogBusy
-from emoscore.library import score_library
+from emoscore.catalog.table import CatalogBusy
 from emoscore.models_home import resolve_params
+from emoscore.scoring.library import score_library
 
 
 def prefect_server_configured() -> bool:
@@ -35,7 +35,7 @@ def score_here(library: str | None = None, catalog: str | None = None, params_pa
                models: str | None = None) -> dict:  # fmt: skip
     """Score what is new under `library` into `catalog` (defaults from params.yaml or the models home) here;
     the run's summary, as the `score_images` flow returns it."""
-    from emoscore.score import Scorer
+    from emoscore.scoring.scorer import Scorer
 
     params = resolve_params(Path(params_path), Path(models) if models else None)
     library_path = Path(library) if library else params.score.library

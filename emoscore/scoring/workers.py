@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emoscore.catalog import ImageFile
+from emoscore.catalog.table import ImageFile
 from emoscore.config import Engine, ScoreParams, ScorePrecision
 from emoscore.device import pick_device
 from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
 from emoscore.emotic.model import EmoticNet
-from emoscore.people import PeopleScores, PreparedImage, prepare_image, prepare_images, score_prepared
+from emoscore.scoring.people import PeopleScores, PreparedImage, prepare_image, prepare_images, score_prepared
 
 log = logging.getLogger(__name__)
 SPAWN = multiprocessing.get_context("spawn")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from emoscore.catalog import catalog_lock, dataset, part_files, parts_dir, read_catalog, sync_directory
+from emoscore.catalog.table import catalog_lock, dataset, part_files, parts_dir, read_catalog, sync_directory
 
 log = logging.getLogger(__name__)
 JOURNAL = ".compacting.json"

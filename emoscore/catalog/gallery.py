@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 from PIL import Image
 
-from emoscore.catalog import GALLERY_MARKER
+from emoscore.catalog.table import GALLERY_MARKER
 from emoscore.errors import InvalidImage
 from emoscore.images import decode_image
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from emoscore.catalog import ImageFile
+from emoscore.catalog.table import ImageFile
 from emoscore.device import pick_device
 from emoscore.emotic.annotations import clip_box
 from emoscore.emotic.dataset import resize_rgb, to_tensor
@@ -92,7 +92,7 @@ def prepare_images(files: list[ImageFile], prepare: functools.partial, jpeg_devi
     together on that device (jpeg_device.decode_jpegs), the rest as usual."""
     if jpeg_device is None:
         return [prepare(file) for file in files]
-    from emoscore.jpeg_device import decode_jpegs  # torch work on the device: only when asked for
+    from emoscore.scoring.jpeg_device import decode_jpegs  # torch work on the device: only when asked for
 
     options = prepare.keywords
     side = least_side(options["context_size"], options["body_size"], options["detector"])

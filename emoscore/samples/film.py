@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from emoscore.config import SampleParams
-from emoscore.sample import SamplePerson, _person_box, categories_near, paint_person, scene_background
+from emoscore.samples.datasets import SamplePerson, _person_box, categories_near, paint_person, scene_background
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscore.bridge import arousal_intensity, music_seed, pool_people, vad_to_quadrant
-from emoscore.catalog import Identity, ImageFile, base_row, error_row, scoring_params_hash, utf8_text
-from emoscore.chart import vad_chart
+from emoscore.catalog.table import Identity, ImageFile, base_row, error_row, scoring_params_hash, utf8_text
 from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams
 from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
@@ -25,8 +23,10 @@ from emoscore.emotic.thresholds import Thresholds
 from emoscore.music.audio import render_many
 from emoscore.music.compose import compose_pieces, music_model, write_piece
 from emoscore.music.generate import Request
-from emoscore.people import PreparedImage
-from emoscore.workers import Scored, VadPool
+from emoscore.scoring.bridge import arousal_intensity, music_seed, pool_people, vad_to_quadrant
+from emoscore.scoring.chart import vad_chart
+from emoscore.scoring.people import PreparedImage
+from emoscore.scoring.workers import Scored, VadPool
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from typing import Protocol
 
 from tqdm import tqdm
 
-from emoscore import catalog as catalog_store
-from emoscore.catalog import GALLERY_MARKER, Identity, ImageFile, error_row, unreadable_file
-from emoscore.compaction import finish_interrupted
+from emoscore.catalog import table as catalog_store
+from emoscore.catalog.compaction import finish_interrupted
+from emoscore.catalog.scan_index import ScanIndex
+from emoscore.catalog.table import GALLERY_MARKER, Identity, ImageFile, error_row, unreadable_file
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
-from emoscore.scan_index import ScanIndex
 
 log = logging.getLogger(__name__)
 

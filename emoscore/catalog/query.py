@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from emoscore.catalog import KEY, SCHEMA, Identity, part_files
+from emoscore.catalog.table import KEY, SCHEMA, Identity, part_files
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
 

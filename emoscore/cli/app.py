@@ -1,5 +1,5 @@
 """`emoscore …` commands that need no Prefect: generate music for an emotion, the tokenizer, models, the doctor; the
-catalog commands and the gallery come from emoscore/catalog_cli.py. The commands that run flows (`score`, `serve`)
+catalog commands and the gallery come from emoscore/cli/catalog.py. The commands that run flows (`score`, `serve`)
 are added on the flow side, in `flows/cli.py`."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from rich.logging import RichHandler
 from typer.core import TyperGroup
 
 from emoscore import __version__
-from emoscore.catalog_cli import catalog_app, gallery, render
-from emoscore.cli_common import ModelsOption, ParamsOption, console, fail, file_to_write, folder_to_write
+from emoscore.cli.catalog import catalog_app, gallery, render
+from emoscore.cli.common import ModelsOption, ParamsOption, console, fail, file_to_write, folder_to_write
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
@@ -88,8 +88,8 @@ def _family_values(pairs: list[str] | None, option: str) -> dict[str, float]:
 
 def _emotion(quadrant: str | None, valence: float | None, arousal: float | None, midpoint: float) -> tuple[int, float]:
     """(quadrant, intensity) from --quadrant, or from --valence and --arousal; a usage error when neither or both."""
-    from emoscore.bridge import arousal_intensity, vad_to_quadrant
     from emoscore.music.generate import parse_quadrant
+    from emoscore.scoring.bridge import arousal_intensity, vad_to_quadrant
 
     if (valence is None) != (arousal is None):
         raise typer.BadParameter("--valence and --arousal go together")
@@ -178,7 +178,7 @@ def doctor(params: ParamsOption = Path("params.yaml"), models: ModelsOption = No
 
     Exit code 0 when everything required is there, 1 when something required is missing.
     """
-    from emoscore.doctor import run_checks
+    from emoscore.cli.doctor import run_checks
 
     try:
         settings = resolve_params(params, models, required=False)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from emoscore.cli_common import ParamsOption, console, fail, file_to_write
+from emoscore.cli.common import ParamsOption, console, fail, file_to_write
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
 
 if TYPE_CHECKING:
-    from emoscore.catalog import Identity
+    from emoscore.catalog.table import Identity
 
 log = logging.getLogger(__name__)
 catalog_app = typer.Typer(help="Ask the Parquet catalog questions.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def _query_from(
     detected: str | None,
     identity: Identity | None = None,
 ):
-    from emoscore.query import Query, parse_range
+    from emoscore.catalog.query import Query, parse_range
 
     return Query(quadrant, category, minimum, parse_range(valence, "valence"), parse_range(arousal, "arousal"),
                  status, path_glob, sort, descending, limit, detected, identity)  # fmt: skip
@@ -64,7 +64,7 @@ AllModelsOption = Annotated[
 def _current(params: Path, all_models: bool) -> Identity | None:
     """The identity of the current view: the models and settings of params.yaml / the models home (None: every
     row, also when those models are not here to be digested)."""
-    from emoscore.catalog import Identity
+    from emoscore.catalog.table import Identity
 
     if all_models:
         return None
@@ -110,7 +110,7 @@ def catalog_query(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from emoscore.query import run_query
+    from emoscore.catalog.query import run_query
 
     if out is not None:
         file_to_write(out, "--out")
@@ -154,7 +154,7 @@ def catalog_query(
 @catalog_app.command("compact")
 def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
     """Merge the catalog's part files into one, keeping the newest row per key (waits for a running scoring)."""
-    from emoscore.compaction import compact
+    from emoscore.catalog.compaction import compact
 
     try:
         done = compact(_catalog_path(catalog, params))
@@ -193,7 +193,7 @@ def catalog_scenes(
 def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"),
                            all_models: AllModelsOption = False) -> None:  # fmt: skip
     """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""
-    from emoscore.query import catalog_stats
+    from emoscore.catalog.query import catalog_stats
 
     try:
         stats = catalog_stats(_catalog_path(catalog, params), identity=_current(params, all_models))
@@ -217,8 +217,8 @@ def gallery(
     all_models: AllModelsOption = False,
 ) -> None:
     """Write a static HTML gallery (thumbnails, VAD charts, audio, MIDI) of the catalog, or of a query."""
-    from emoscore.gallery import write_gallery
-    from emoscore.query import run_query
+    from emoscore.catalog.gallery import write_gallery
+    from emoscore.catalog.query import run_query
 
     try:
         source = _catalog_path(catalog, params)
@@ -246,8 +246,8 @@ def render(
     all_models: AllModelsOption = False,
 ) -> None:
     """Render the catalog's pieces (all, or a query's) to audio files, in parallel; what is there is kept."""
+    from emoscore.catalog.query import run_query
     from emoscore.music.audio import bank_for, rate_for, render_files
-    from emoscore.query import run_query
 
     if audio_format not in ("flac", "wav", "opus"):
         raise fail(f"unknown --format {audio_format!r}; choose flac, wav or opus")

@@ -1,0 +1,1 @@
+"""The `emoscore` command line: commands, catalog commands and doctor."""

@@ -1,0 +1,1 @@
+"""Scoring photos: decode, find people, read their emotions, compose and render a piece, per image."""
