@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from emoscore.catalog.store import Catalog
 from emoscore.emotic.labels import VAD_MAX, VAD_MIN
 from emoscore.music.cp import decode_to_midi
 from emoscore.music.generate import generate
@@ -87,7 +88,7 @@ def main() -> None:
 
     @flow(name="score_before")
     def score_before() -> dict:
-        return score_library(library, catalog, vad_only.identity, chunk.submit, progress=False).as_dict()
+        return score_library(library, Catalog(catalog), vad_only.identity, chunk.submit, progress=False).as_dict()
 
     params = load_params("params.yaml")
     off = {"music": False, "audio": "none", "charts": False}

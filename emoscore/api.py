@@ -1,9 +1,14 @@
-"""The Python API: load a trained set, score photos, compose pieces.
+"""The Python API: load a trained set, score photos, compose pieces (run as a doctest in tests/test_api_doc.py).
 
-import emoscore
-models = emoscore.load("~/emoscore-models")          # a models home; None = $EMOSCORE_MODELS or ./params.yaml
-rows = models.score(["photo.jpg", "album/"])          # one catalog row (a dict) per image
-piece = models.compose(valence=7.5, arousal=8.0, out="piece.mid", audio="piece.flac")
+>>> from emoscore.api import load
+>>> models = load()  # or load("~/emoscore-models"); None = $EMOSCORE_MODELS, else ./params.yaml
+>>> rows = models.score(["photo.jpg", "album/"])  # one catalog row (a dict) per image
+>>> [(row["path"], row["status"], row["quadrant"] in {"Q1", "Q2", "Q3", "Q4"}) for row in rows]
+[('photo.jpg', 'ok', True), ('album/night.png', 'ok', True)]
+>>> piece = models.compose(valence=7.5, arousal=8.0, out="piece.mid")
+>>> piece.midi_path.name, piece.midi_path.exists()
+('piece.mid', True)
+>>> models.close()
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
-from emoscore.catalog import table as catalog_store
-from emoscore.catalog.table import ImageFile, error_row, unreadable_file
+from emoscore.catalog.store import Catalog
+from emoscore.catalog.table import KEY, ImageFile, error_row, unreadable_file
 from emoscore.config import Params
 from emoscore.models_home import resolve_params
 from emoscore.music.compose import Piece
@@ -54,41 +59,48 @@ class Models:
         return self._scorer
 
     def score(self, paths: Iterable[str | Path] | str | Path, catalog: str | Path | None = None) -> list[dict]:
-        """Rows for every image under `paths` (files or folders), in order, ok or error. With `catalog` the rows
-        are also written to it (media paths relative to it, as stored); without, the MIDI, audio and charts go
-        to a temporary folder and the rows carry their absolute paths."""
-        paths = [paths] if isinstance(paths, str | Path) else list(paths)
+        """Rows for every image under `paths` (files or folders), in order, ok or error. With `catalog` the paths
+        are scored into it as `emoscore score` does (what it holds already is not scored again; media paths stay
+        relative to it, as stored); without, the MIDI, audio and charts go to a temporary folder and the rows
+        carry their absolute paths."""
+        paths = [Path(path).expanduser() for path in ([paths] if isinstance(paths, str | Path) else paths)]
+        if catalog is not None:
+            return self._score_into(Catalog(Path(catalog)), paths)
+        files, failed = self._list(paths, None)
+        self._media = self._media or tempfile.TemporaryDirectory(prefix="emoscore-")
+        folder = Path(self._media.name)
+        rows = self.scorer.score_files(files, folder) + failed
+        for row in rows:
+            row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
+        return rows
+
+    def _list(self, paths: list[Path], catalog: Catalog | None) -> tuple[list[ImageFile], list[dict]]:
+        """The images under `paths` in order, and an error row per file that cannot be read at all."""
         files: list[ImageFile] = []
         failed: list[dict] = []
+        index = catalog.scan_index() if catalog is not None else None
+        exclude = [catalog.root] if catalog is not None else []
         for path in paths:
-            for item in hash_images(iter_library(Path(path).expanduser(), self.params.score.follow_symlinks_outside)):
+            found = iter_library(path, self.params.score.follow_symlinks_outside, exclude=exclude)
+            for item in hash_images(found, index):
                 if isinstance(item, ImageFile):
                     files.append(item)
                 elif not isinstance(item, Skipped):
                     failed.append(error_row(self.scorer.identity, unreadable_file(item[0]), item[1]))
-        if catalog is None:
-            self._media = self._media or tempfile.TemporaryDirectory(prefix="emoscore-")
-            folder = Path(self._media.name)
-            rows = self.scorer.score_files(files, folder) + failed
-            for row in rows:
-                row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
-            return rows
-        return self._score_into(Path(catalog).expanduser(), files, failed)
+        return files, failed
 
-    def _score_into(self, catalog: Path, files: list[ImageFile], failed: list[dict]) -> list[dict]:
-        """Score into a catalog as a scoring run does: under its lock, images it already holds with these models
-        and settings are not scored again (their stored rows come back), the new rows are written."""
+    def _score_into(self, catalog: Catalog, paths: list[Path]) -> list[dict]:
+        """One scoring run per path into the catalog, then the catalog's row of each image, in order."""
+        from emoscore.scoring.run import LocalScoring, score_run
+
+        with LocalScoring(self.scorer) as local:
+            for path in paths:
+                score_run(self.params, local.submit, library=path, catalog=catalog, progress=False)
+        files, failed = self._list(paths, catalog)  # the runs' scan index spares reading the files again
         identity = self.scorer.identity
-        with catalog_store.catalog_lock(catalog):
-            done = catalog_store.done_keys(catalog)
-            new = [file for file in files if identity.key(file.image_id) not in done]
-            fresh = [row for row in failed if identity.key(row["image_id"]) not in done]
-            scored = {row["image_id"]: row for row in self.scorer.score_files(new, catalog) + fresh}
-            catalog_store.write_part(catalog, list(scored.values()))
-            stored = {row["image_id"]: row for row in catalog_store.read_catalog(catalog).to_pylist()
-                      if tuple(row[name] for name in catalog_store.KEY) in done}  # fmt: skip
-        wanted = [file.image_id for file in files] + [row["image_id"] for row in failed]
-        return [scored.get(image_id) or stored[image_id] for image_id in wanted]
+        stored = {row["image_id"]: row for row in catalog.read().to_pylist()
+                  if tuple(row[name] for name in KEY) == identity.key(row["image_id"])}  # fmt: skip
+        return [stored[item.image_id] for item in files] + [stored.get(row["image_id"], row) for row in failed]
 
     def compose(self, quadrant: str | int | None = None, *, valence: float | None = None,
                 arousal: float | None = None, bars: int | None = None, seed: int = 0,

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from emoscore.cli.app import ModelsOption, ParamsOption, app, fail
-from emoscore.cli.common import folder_to_write
+from emoscore.cli.common import folder_to_write, prefect_server_configured, print_table
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
 
@@ -25,12 +24,8 @@ __all__ = ["app"]
 
 
 def _print_summary(summary: dict, title: str = "scoring run") -> None:
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False)
-    for key, value in summary.items():
-        table.add_row(key.replace("_", " "), str(value))
-    Console().print(table)
+    print_table(title, ["what", "value"], [[key.replace("_", " "), value] for key, value in summary.items()],
+                show_header=False)  # fmt: skip
 
 
 @app.command()
@@ -53,12 +48,13 @@ def score(
     """
     # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
-    from emoscore.scoring.run import prefect_server_configured, score_here
+    from emoscore.catalog.store import Catalog
+    from emoscore.scoring.run import score_here
 
     arguments = {"library": str(path), "catalog": str(catalog) if catalog else None, "params_path": str(params),
                  "retry_errors": retry_errors, "models": str(models) if models else None}  # fmt: skip
     try:
-        resolve_params(params, models)
+        settings = resolve_params(params, models)
         if dask or (prefect if prefect is not None else prefect_server_configured()):
             from emoscore_flows.score_images import dask_task_runner, dask_workers, score_images
 
@@ -67,7 +63,8 @@ def score(
             flow = score_images.with_options(task_runner=dask_task_runner(dask)) if dask else score_images
             summary = flow(**arguments)
         else:
-            summary = score_here(**arguments)
+            summary = score_here(settings, library=path, catalog=Catalog(catalog) if catalog else None,
+                                 retry_errors=retry_errors)  # fmt: skip
     except EmoscoreError as error:
         raise fail(error) from None
     if as_json:
@@ -97,7 +94,7 @@ def soundtrack(
     Writes FILM's name with .mid, the audio (render.format), .cues.csv/.cues.json and .scored.<ext> into OUT.
     Exit code 0 when written, 2 when FILM cannot be read (nothing is written then).
     """
-    from emoscore.scoring.run import prefect_server_configured
+    from emoscore.catalog.store import Catalog
 
     folder_to_write(out, "--out")
     arguments = {"video": str(film), "out": str(out), "catalog": str(catalog) if catalog else None,
@@ -112,7 +109,8 @@ def soundtrack(
         else:
             from emoscore.film.scoring import score_film
 
-            result = score_film(film, out, resolved, catalog, timecodes, fps, progress=not as_json)
+            result = score_film(film, out, resolved, catalog=Catalog(catalog) if catalog else None,
+                                timecodes=timecodes, fps=fps, progress=not as_json)  # fmt: skip
             summary = result.summary()
     except EmoscoreError as error:
         raise fail(error) from None

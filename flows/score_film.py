@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from emoscore.catalog.store import Catalog
 from emoscore.film.scoring import score_film
 from emoscore.models_home import resolve_params
 from emoscore_flows._stage import publish_table, run_stage
@@ -22,7 +23,8 @@ def score_film_flow(video: str | None = None, out: str | None = None, catalog: s
     """Score one film into `out` (defaults: params.yaml's `film` section) and return the run's summary."""
     params = resolve_params(Path(params_path), Path(models) if models else None)
     result = score_film(video or params.film.video, out or params.film.out, params,
-                        catalog or params.film.catalog, timecodes, fps, progress)  # fmt: skip
+                        catalog=Catalog(Path(catalog or params.film.catalog)), timecodes=timecodes, fps=fps,
+                        progress=progress)  # fmt: skip
     cues = [{k: row[k] for k in ("scene_index", "start_timecode", "end_timecode", "quadrant", "tempo_bpm", "bars")}
             for row in result.scenes]  # fmt: skip
     publish_table("film-cues", cues, f"Cue sheet of {video or params.film.video}")

@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.context import get_run_context
 
 from emoscore.catalog.gallery import write_gallery
-from emoscore.catalog.table import CatalogBusy, Identity, read_catalog
-from emoscore.config import Params, load_params
+from emoscore.catalog.store import Catalog
+from emoscore.config import load_params
 from emoscore.errors import ConfigError
 from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
-from emoscore.scoring.library import score_library
+from emoscore.scoring.run import score_run
 from emoscore_flows._stage import publish_table, run_stage
 from emoscore_tasks.score import release_scorers, score_chunk
 
@@ -41,25 +41,29 @@ def score_images(
     keeping `max_in_flight` chunks submitted at once (a Dask cluster: twice its workers). The run's worker pool
     ends with it unless `keep_workers` (`serve` keeps it warm for the next tick); `progress` shows a bar."""
     params = resolve_params(Path(params_path), Path(models) if models else None)
+    context = get_run_context()
+    # a Dask worker may run in another folder or on another machine: it gets absolute paths (rows then too)
+    absolute = _on_dask(context)
     library_path = Path(library) if library else params.score.library
     catalog_path = Path(catalog) if catalog else params.score.catalog
-    context = get_run_context()
-    run_id = str(context.flow_run.id)
-    # a Dask worker may run in another folder or on another machine: it gets absolute paths (rows then too)
-    library_sent, catalog_sent = (
-        (library_path.absolute(), catalog_path.absolute()) if _on_dask(context) else (library_path, catalog_path)
-    )
+    settings, home = str(Path(params_path).absolute()), str(Path(models).expanduser().absolute()) if models else None
     try:
-        summary = _run(params, library_sent, catalog_sent, str(Path(params_path).absolute()), retry_errors,
-                       wait_for_lock, run_id, models, max_in_flight, progress)  # fmt: skip
-    except CatalogBusy as busy:
-        get_run_logger().warning("skipping this run: %s", busy)
-        return {"skipped_run": str(busy), "library": str(library_path), "catalog": str(catalog_path)}
+        summary = score_run(
+            params,
+            lambda files, into, run_id: score_chunk.submit(files, into.root, settings, run_id, home),
+            library=library_path.absolute() if absolute else library_path,
+            catalog=Catalog(catalog_path.absolute() if absolute else catalog_path),
+            run_id=str(context.flow_run.id),
+            max_in_flight=max_in_flight,
+            retry_errors=retry_errors,
+            wait_for_lock=wait_for_lock,
+            progress=progress,
+        )
     finally:
         if not keep_workers:
             release_scorers()
     summary.update(library=str(library_path), catalog=str(catalog_path))
-    if report:
+    if report and "skipped_run" not in summary:
         write_json(Path(report), summary)
     publish_table(
         "scoring-run",
@@ -72,24 +76,6 @@ def score_images(
 def _on_dask(context: object) -> bool:
     """Whether this flow run submits its tasks to a Dask cluster (asked without importing Dask, ~1 s)."""
     return type(getattr(context, "task_runner", None)).__module__.startswith("prefect_dask")
-
-
-def _run(params: Params, library: Path, catalog: Path, params_path: str, retry_errors: bool, wait: bool,
-         run_id: str, models: str | None, max_in_flight: int, progress: bool) -> dict:  # fmt: skip
-    home = str(Path(models).expanduser().absolute()) if models else None
-    return score_library(
-        library,
-        catalog,
-        Identity.from_params(params),
-        lambda files: score_chunk.submit(files, catalog, params_path, run_id, home),
-        chunk_size=params.score.chunk_size,
-        max_in_flight=max_in_flight,
-        retry_errors=retry_errors,
-        wait_for_lock=wait,
-        follow_outside=params.score.follow_symlinks_outside,
-        flow_run_id=run_id,
-        progress=progress,
-    ).as_dict()
 
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
@@ -135,8 +121,8 @@ def dask_workers(dask: str) -> int:
 def score_demo() -> dict:
     """Stage `score_demo`: the sample photos into data/catalog, a run report, and the gallery of the catalog."""
     summary = score_images(report=str(REPORT))
-    catalog = load_params().score.catalog
-    write_gallery(read_catalog(catalog), catalog, GALLERY, title="emoscore — sample photos")
+    catalog = Catalog(load_params().score.catalog)
+    write_gallery(catalog.read(), catalog, GALLERY, title="emoscore — sample photos")
     return summary
 
 

@@ -45,7 +45,7 @@ def release_scorers(*, abandon: bool = False) -> None:
     with _LOADING:
         for _, scorer in _SCORERS.values():
             if abandon:
-                scorer.pool.shut_down()
+                scorer.abandon()
             else:
                 scorer.close()
         _SCORERS.clear()

@@ -73,6 +73,15 @@ def tiny_project(root: Path, **score) -> Path:
     return root
 
 
+def score_local(library, catalog, params_file, **run) -> dict:
+    """A run as `emoscore score` makes it without Prefect: `library` into `catalog` with `params_file`'s settings."""
+    from emoscore.catalog.store import Catalog
+    from emoscore.config import load_params
+    from emoscore.scoring.run import score_here
+
+    return score_here(load_params(params_file), library=Path(library), catalog=Catalog(catalog), **run)
+
+
 def photo(path, size=(96, 72), mode="RGB", **save):
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(zlib.crc32(os.fsencode(path)))  # distinct bytes per file name

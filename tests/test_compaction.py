@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from emoscore.catalog.compaction import JOURNAL, compact
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import Identity, ImageFile, base_row, error_row, part_files, read_catalog, write_part
 from emoscore.scoring.library import score_library
 from tests.helpers import PROJECT
@@ -72,7 +73,7 @@ def test_a_compaction_killed_at_any_step_loses_and_duplicates_nothing(tmp_path, 
     assert {row["image_id"]: row["status"] for row in read_catalog(tmp_path).to_pylist()} == expected
     # the next one to take the lock (here a scoring pass over an empty library) finishes or forgets it
     (tmp_path / "library").mkdir()
-    score_library(tmp_path / "library", tmp_path, IDENTITY, lambda files: None, progress=False)
+    score_library(tmp_path / "library", Catalog(tmp_path), IDENTITY, lambda files: None, progress=False)
     assert not (tmp_path / "parts" / JOURNAL).exists() and not list((tmp_path / "parts").glob(".*"))
     assert {row["image_id"]: row["status"] for row in read_catalog(tmp_path).to_pylist()} == expected
     compact(tmp_path)

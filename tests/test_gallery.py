@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from emoscore.catalog.gallery import write_gallery
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import read_catalog, write_part
 from emoscore.music.cp import Note, notes_to_midi
 from emoscore.scoring.chart import vad_chart
@@ -81,7 +82,7 @@ def _ensure(path: Path) -> Path:
 
 def test_page_escapes_catalog_strings_and_links_media_relatively(catalog, tmp_path):
     out = tmp_path / "gallery"
-    page = write_gallery(read_catalog(catalog), catalog, out, title="<script>alert(3)</script>")
+    page = write_gallery(read_catalog(catalog), Catalog(catalog), out, title="<script>alert(3)</script>")
     text = page.read_text()
     assert "<img src=x" not in text and "<script>alert" not in text and "<b>broken" not in text
     assert "&lt;script&gt;alert(3)" in text  # the title, escaped
@@ -95,18 +96,20 @@ def test_page_escapes_catalog_strings_and_links_media_relatively(catalog, tmp_pa
 
 def test_thumbnails_are_cached_by_content_hash(catalog, tmp_path):
     out = tmp_path / "gallery"
-    write_gallery(read_catalog(catalog), catalog, out)
+    write_gallery(read_catalog(catalog), Catalog(catalog), out)
     thumb = next((out / "thumbs").glob("*.jpg"))
     before = thumb.stat().st_mtime_ns
-    write_gallery(read_catalog(catalog), catalog, out)
+    write_gallery(read_catalog(catalog), Catalog(catalog), out)
     assert thumb.stat().st_mtime_ns == before
 
 
 def test_the_same_rows_in_another_order_make_the_same_page(catalog, tmp_path):
     """Part files written in one second are read in the order of a random suffix: the page must not follow it."""
     rows = read_catalog(catalog)
-    first = write_gallery(rows, catalog, tmp_path / "a").read_bytes()
-    second = write_gallery(rows.take(list(reversed(range(rows.num_rows)))), catalog, tmp_path / "b").read_bytes()
+    first = write_gallery(rows, Catalog(catalog), tmp_path / "a").read_bytes()
+    second = write_gallery(
+        rows.take(list(reversed(range(rows.num_rows)))), Catalog(catalog), tmp_path / "b"
+    ).read_bytes()
     assert rows.num_rows > 1 and first == second
 
 
@@ -114,7 +117,7 @@ def test_the_same_rows_in_another_order_make_the_same_page(catalog, tmp_path):
 def test_gallery_in_headless_chromium(catalog, tmp_path):
     pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
     out = tmp_path / "gallery"
-    write_gallery(read_catalog(catalog), catalog, out)
+    write_gallery(read_catalog(catalog), Catalog(catalog), out)
     with chromium_page(out) as (page, base, problems):
         page.goto(f"{base}/index.html", wait_until="networkidle")
         assert page.locator("article.card").count() == 4
@@ -188,7 +191,7 @@ def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
         })  # fmt: skip
     write_part(catalog, rows)
     out = tmp_path / "gallery"
-    write_gallery(read_catalog(catalog), catalog, out)
+    write_gallery(read_catalog(catalog), Catalog(catalog), out)
     with chromium_page(out) as (page, base, problems):
         page.goto(f"{base}/index.html", wait_until="load")
         assert page.evaluate("window.firstRenderMs") < 2000

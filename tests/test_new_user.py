@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from emoscore.catalog.gallery import write_gallery
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import read_catalog
 from emoscore.cli.app import app
-from emoscore.scoring.run import score_here
-from tests.helpers import photo
+from tests.helpers import photo, score_local
 
 runner = CliRunner()
 
@@ -24,12 +24,12 @@ def test_a_catalog_or_gallery_inside_the_library_is_never_scored(project, tmp_pa
     library = tmp_path / "library"
     photo(library / "only.jpg")
     params = str(project / "params.yaml")
-    runs = [score_here(str(library), str(library / "cat"), params, progress=False) for _ in range(3)]
+    runs = [score_local(str(library), str(library / "cat"), params, progress=False) for _ in range(3)]
     assert [run["scored"] for run in runs] == [1, 0, 0]
-    write_gallery(read_catalog(library / "cat"), library / "cat", library / "web")
+    write_gallery(read_catalog(library / "cat"), Catalog(library / "cat"), library / "web")
     assert any((library / "web").rglob("*.jpg")) or any((library / "web").rglob("*.png"))
-    score_here(str(library / "cat"), str(library / "cat2"), params, progress=False)  # charts as photos: a user's call
-    again = score_here(str(library), str(library / "cat"), params, progress=False)
+    score_local(str(library / "cat"), str(library / "cat2"), params, progress=False)  # charts as photos: a user's call
+    again = score_local(str(library), str(library / "cat"), params, progress=False)
     assert again["scored"] == 0 and again["already_done"] == 1
     rows = read_catalog(library / "cat").to_pylist()
     assert [Path(row["path"]).name for row in rows] == ["only.jpg"]
@@ -135,7 +135,7 @@ def test_a_garbage_or_pickled_weights_file_never_gets_the_advice_to_load_it_unsa
 def test_catalog_commands_never_recommend_an_option_they_do_not_have(project, tmp_path, caplog):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     photo(library / "a.jpg")
-    score_here(str(library), str(catalog), str(project / "params.yaml"), progress=False)
+    score_local(str(library), str(catalog), str(project / "params.yaml"), progress=False)
     result = runner.invoke(app, ["catalog", "stats", "--catalog", str(catalog), "--params", str(tmp_path / "none")])
     assert result.exit_code == 0
     said = result.output + caplog.text
@@ -192,7 +192,7 @@ def _query_catalog(project, root):
     if not catalog.exists():
         for index in range(3):
             photo(library / f"q{index}.jpg")
-        score_here(str(library), str(catalog), str(project / "params.yaml"), progress=False)
+        score_local(str(library), str(catalog), str(project / "params.yaml"), progress=False)
     return catalog
 
 

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emoscore.catalog.query import Query, catalog_stats, parse_range, run_query
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import write_part
 from emoscore.cli.app import app
 from emoscore.emotic.labels import CATEGORY_INDEX
@@ -55,10 +56,9 @@ def names(table):
 
 
 def test_filters_and_sorting(catalog):
-    assert names(run_query(catalog, Query(quadrant="q3", category="Sadness", min_score=0.6, sort="arousal"))) == [
-        "a.jpg",
-        "e.jpg",
-    ]
+    catalog = Catalog(catalog)
+    found = run_query(catalog, Query(quadrant="q3", category="Sadness", min_score=0.6, sort="arousal"))
+    assert names(found) == ["a.jpg", "e.jpg"]
     assert names(run_query(catalog, Query(valence=(1, 4), path_glob="*/act2/*"))) == ["b.jpg"]
     assert names(run_query(catalog, Query(status="error"))) == ["d.jpg"]
     assert names(run_query(catalog, Query(detected="Sadness", sort="valence"))) == ["e.jpg", "a.jpg"]
@@ -79,18 +79,18 @@ def test_filters_and_sorting(catalog):
 def test_a_retried_error_shows_once_as_its_newest_row(tmp_path):
     write_part(tmp_path, [_row("x.jpg", None, 0, 0, 0, "error", when=0)])
     write_part(tmp_path, [_row("x.jpg", "Q1", 7, 7, 0.1, when=9)])
-    rows = run_query(tmp_path, Query()).to_pylist()
+    rows = run_query(Catalog(tmp_path), Query()).to_pylist()
     assert [(row["status"], row["quadrant"]) for row in rows] == [("ok", "Q1")]
 
 
 def test_stats(catalog):
-    stats = catalog_stats(catalog)
+    stats = catalog_stats(Catalog(catalog))
     assert stats["images"] == 5 and stats["by_status"] == {"error": 1, "ok": 4}
     assert stats["by_quadrant"] == {"Q1": 1, "Q3": 3}
     assert stats["vad"]["valence"]["max"] == 8.0 and stats["top_categories"] == {"Sadness": 4}
     assert stats["categories_above_threshold"] == {"Sadness": 2}
     assert stats["models"] == [{"vad_model": "v1", "music_model": "m1", "params_hash": "p", "images": 5}]
-    assert catalog_stats(catalog / "empty")["images"] == 0
+    assert catalog_stats(Catalog(catalog / "empty"))["images"] == 0
 
 
 def test_catalog_commands(catalog, tmp_path):
@@ -139,9 +139,9 @@ def test_the_current_view_shows_the_rows_of_the_models_in_use(tmp_path, project)
     new = {"vad_model": current.vad_model, "music_model": current.music_model, "params_hash": current.params_hash}
     write_part(tmp_path, [{**_row("a.jpg", "Q3", 2.0, 3.0, 0.9), **old}, {**_row("b.jpg", "Q1", 8, 8, 0.1), **old}])
     write_part(tmp_path, [{**_row("a.jpg", "Q1", 7.0, 7.0, 0.2, when=9), **new}])
-    assert names(run_query(tmp_path, Query(identity=current))) == ["a.jpg"]
-    assert names(run_query(tmp_path, Query())) == ["a.jpg", "a.jpg", "b.jpg"]
-    stats = catalog_stats(tmp_path, identity=current)
+    assert names(run_query(Catalog(tmp_path), Query(identity=current))) == ["a.jpg"]
+    assert names(run_query(Catalog(tmp_path), Query())) == ["a.jpg", "a.jpg", "b.jpg"]
+    stats = catalog_stats(Catalog(tmp_path), identity=current)
     assert stats["images"] == 1 and stats["by_quadrant"] == {"Q1": 1} and len(stats["models"]) == 2
     base = ["catalog", "query", "--catalog", str(tmp_path), "--params", str(project / "params.yaml"), "--format",
             "json"]  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from emoscore.catalog.scan_index import INDEX_FILE
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import Identity, error_row, read_catalog
 from emoscore.scoring import library as library_module
 from emoscore.scoring.library import score_library
@@ -27,7 +28,7 @@ def read_chars() -> int:
 
 
 def a_pass(library, catalog):
-    return score_library(library, catalog, IDENTITY, rows_for, chunk_size=500, progress=False)
+    return score_library(library, Catalog(catalog), IDENTITY, rows_for, chunk_size=500, progress=False)
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux I/O accounting")

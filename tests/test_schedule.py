@@ -13,10 +13,9 @@ from typer.testing import CliRunner
 
 from emoscore.catalog.table import read_catalog
 from emoscore.errors import ConfigError
-from emoscore.scoring.run import score_here
 from emoscore.scoring.schedule import Schedule, format_every, parse_every, run_on_schedule
 from emoscore_flows.cli import app
-from tests.helpers import photo
+from tests.helpers import photo, score_local
 
 UTC = UTC
 
@@ -112,7 +111,7 @@ def test_many_ticks_score_what_was_added_removed_or_edited_since_the_last(tmp_pa
         if number == 7:
             photo(library / "t3b.png", size=(64, 64))  # an edit: same name, new bytes
             added_on["t3b.png(edit)"] = number
-        summaries.append(score_here(str(library), str(catalog), str(project / "params.yaml"), progress=False))
+        summaries.append(score_local(str(library), str(catalog), str(project / "params.yaml"), progress=False))
         if number == 12:
             stop.set()
 

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import Identity, ImageFile, catalog_lock, part_files, read_catalog
 from emoscore.config import load_params
 from emoscore.emotic.labels import CATEGORIES
@@ -75,7 +76,7 @@ def bad_library(root: Path, outside: Path) -> dict[str, str]:
 def test_every_good_image_scored_every_bad_one_explained(tmp_path, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     expected = bad_library(library, tmp_path / "outside")
-    summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+    summary = score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
                             chunk_size=3, progress=False)  # fmt: skip
     rows = {Path(r["path"]).name: r for r in read_catalog(catalog).to_pylist()}
     for name, outcome in expected.items():
@@ -110,7 +111,7 @@ def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):
     (library / "bad.jpg").write_text("nope")
 
     def run(**options):
-        return score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+        return score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
                              progress=False, **options)  # fmt: skip
 
     first = run()
@@ -133,7 +134,7 @@ def test_identical_files_in_one_run_give_one_row(tmp_path, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     photo(library / "a.jpg")
     (library / "b.jpg").write_bytes((library / "a.jpg").read_bytes())
-    summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+    summary = score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
                             progress=False)  # fmt: skip
     assert (summary.scored, summary.skipped) == (1, {"duplicate content": 1})
     assert read_catalog(catalog).num_rows == 1
@@ -144,9 +145,11 @@ def test_progress_bar_counts_every_image_to_its_total(tmp_path, scorer, capsys):
     for name in ("a.jpg", "b.png", "c.jpg"):
         photo(library / name)
     (library / "d.jpg").write_bytes((library / "a.jpg").read_bytes())  # a duplicate: counted, not scored
-    score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)), chunk_size=2)
+    score_library(
+        library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)), chunk_size=2
+    )
     assert "4/4" in capsys.readouterr().err  # total known up front, so tqdm can show an ETA
-    score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)))
+    score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)))
     assert "4/4" in capsys.readouterr().err  # already done counts too
 
 
@@ -182,6 +185,7 @@ RUNNER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from emoscore.config import load_params
+    from emoscore.catalog.store import Catalog
     from emoscore.scoring.library import score_library
     from emoscore.scoring.scorer import Scorer
 
@@ -195,7 +199,7 @@ RUNNER = textwrap.dedent(
         def result(self):
             return self.rows
 
-    score_library(library, catalog, scorer.identity, Slow, chunk_size=2, progress=False)
+    score_library(library, Catalog(catalog), scorer.identity, Slow, chunk_size=2, progress=False)
     """
 )
 
@@ -230,7 +234,7 @@ def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, proje
     process.wait()
     written = len(part_files(catalog))
     assert 1 <= written < 5, process.stderr.read().decode()[-2000:]
-    summary = score_library(library, catalog, scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
+    summary = score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
                             progress=False)  # fmt: skip
     assert summary.already_done == 2 * written and summary.scored == 10 - 2 * written
     _assert_each_image_once(catalog, 10)

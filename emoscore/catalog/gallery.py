@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 from PIL import Image
 
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import GALLERY_MARKER
 from emoscore.errors import InvalidImage
 from emoscore.images import decode_image
@@ -65,7 +66,7 @@ def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
     return relative
 
 
-def gallery_items(rows: pa.Table, catalog: Path, out: Path) -> list[dict]:
+def gallery_items(rows: pa.Table, catalog: Catalog, out: Path) -> list[dict]:
     """Per row, what the page shows, with media placed under `out`; in (path, image id) order, so the same rows make
     the same page whatever order the catalog's part files were read in."""
     items = []
@@ -88,7 +89,7 @@ def gallery_items(rows: pa.Table, catalog: Path, out: Path) -> list[dict]:
         for key, column in (("chart", "chart_path"), ("audio", "audio_path"), ("midi", "midi_path")):
             relative = row.get(column)
             item[key] = (
-                f"media/{relative}" if relative and _place(catalog / relative, out / "media" / relative) else None
+                f"media/{relative}" if relative and _place(catalog.media(relative), out / "media" / relative) else None
             )
         items.append(item)
     return items
@@ -99,7 +100,7 @@ def _json_for_script(data: object) -> str:
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def write_gallery(rows: pa.Table, catalog: Path, out: Path, title: str = "emoscore gallery") -> Path:
+def write_gallery(rows: pa.Table, catalog: Catalog, out: Path, *, title: str = "emoscore gallery") -> Path:
     """Write `out/index.html` (+ thumbs/ and media/) for the rows; returns the page's path."""
     out.mkdir(parents=True, exist_ok=True)
     (out / GALLERY_MARKER).touch()  # a gallery inside a library is not scored as photos

@@ -8,12 +8,12 @@ beside the old ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from emoscore.catalog.table import KEY, SCHEMA, Identity, part_files
+from emoscore.catalog.store import Catalog
+from emoscore.catalog.table import KEY, SCHEMA, Identity
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
 
@@ -70,9 +70,9 @@ def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
         raise EmoscoreError(f"--{name} expects LOW:HIGH with 1 <= LOW <= HIGH <= 10, got {text!r}") from None
 
 
-def _relation(connection: duckdb.DuckDBPyConnection, catalog: Path, identity: Identity | None = None) -> str:
+def _relation(connection: duckdb.DuckDBPyConnection, catalog: Catalog, identity: Identity | None = None) -> str:
     """SQL for the catalog's rows, newest per key; with `identity`, only the rows of those models and settings."""
-    files = part_files(catalog)
+    files = catalog.part_files()
     if not files:
         connection.register("catalog_rows", pa.Table.from_pylist([], schema=SCHEMA))
     else:
@@ -98,7 +98,7 @@ def category_expression(category: str) -> str:
     return f"list_max(list_transform(people, lambda p: p.categories[{CATEGORY_INDEX[category] + 1}]))"
 
 
-def run_query(catalog: Path, query: Query) -> pa.Table:
+def run_query(catalog: Catalog, query: Query) -> pa.Table:
     """The catalog rows matching `query`, as an Arrow table."""
     connection = duckdb.connect()
     source = _relation(connection, catalog, query.identity)
@@ -141,7 +141,7 @@ def run_query(catalog: Path, query: Query) -> pa.Table:
     return connection.sql(sql, params=arguments).to_arrow_table()
 
 
-def catalog_stats(catalog: Path, top: int = 10, identity: Identity | None = None) -> dict:
+def catalog_stats(catalog: Catalog, *, top: int = 10, identity: Identity | None = None) -> dict:
     """Counts per quadrant and status, the VAD distribution and frequent top categories (of the current view with
     `identity`), and the images of every model version in the catalog."""
     connection = duckdb.connect()

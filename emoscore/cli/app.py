@@ -13,11 +13,22 @@ import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.text import Text
 from typer.core import TyperGroup
 
 from emoscore import __version__
 from emoscore.cli.catalog import catalog_app, gallery, render
-from emoscore.cli.common import ModelsOption, ParamsOption, console, fail, file_to_write, folder_to_write
+from emoscore.cli.common import (
+    ModelsOption,
+    ParamsOption,
+    VerbatimFormatter,
+    console,
+    fail,
+    file_to_write,
+    folder_to_write,
+    say,
+    shown,
+)
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
@@ -66,10 +77,11 @@ def main(
     """Set up logging for every command: quiet (warnings and errors) unless -v or -vv."""
     level = VERBOSITY[min(verbose, len(VERBOSITY) - 1)]
     if console.is_terminal:
-        handler: logging.Handler = RichHandler(console=console, show_path=False)
+        handler: logging.Handler = RichHandler(console=console, show_path=False, markup=False)
+        handler.setFormatter(VerbatimFormatter("%(message)s"))
     else:  # a log file or a pipe: whole lines with their time, never wrapped or cut at 80 columns
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(VerbatimFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler])
     for noisy in ("httpx", "httpcore", "distributed", "asyncio", "matplotlib", "pydot", "PIL", "numba", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -148,12 +160,11 @@ def generate(
         piece = compose_piece(network, wanted, length, seed, generation, out, audio, settings.render, intensity)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
-    console.print(f"wrote [bold]{out}[/bold]: Q{wanted} (intensity {intensity:+.2f}), {piece.n_notes} notes, "
-                  f"{len(piece.steps)} CP steps")  # fmt: skip
+    say("wrote ", out, f": Q{wanted} (intensity {intensity:+.2f}), {piece.n_notes} notes, {len(piece.steps)} CP steps")
     if piece.audio_path is not None:
-        console.print(f"wrote [bold]{audio}[/bold]")
+        say("wrote ", audio)
     elif audio is not None:
-        console.print(f"[yellow]no audio:[/yellow] {piece.audio_problem}")
+        say("no audio:", " ", piece.audio_problem, style="yellow")
 
 
 @models_app.command("export")
@@ -169,7 +180,7 @@ def models_export(
         written = export_models(load_params(params), params, out)
     except EmoscoreError as error:
         raise fail(error) from None
-    console.print(f"wrote [bold]{written}[/bold]: use it with --models {written} or EMOSCORE_MODELS={written}")
+    say("wrote ", written, ": use it with --models ", written, " or EMOSCORE_MODELS=", written)
 
 
 @app.command()
@@ -187,10 +198,11 @@ def doctor(params: ParamsOption = Path("params.yaml"), models: ModelsOption = No
     checks = run_checks(settings)
     for check in checks:
         colour = "green" if check.ok else ("red" if check.required else "yellow")
-        mark = f"[{colour}]{'ok     ' if check.ok else 'missing'}[/{colour}]"
         fix = f" — fix: {check.fix}" if not check.ok and check.fix else ""
         optional = "" if check.required or check.ok else " (optional)"
-        Console().print(f"{mark} {check.name}: {check.found}{optional}{fix}", soft_wrap=True, highlight=False)
+        line = Text.assemble(("ok     " if check.ok else "missing", colour), shown(f" {check.name}: {check.found}"),
+                             optional, shown(fix))  # fmt: skip
+        Console().print(line, soft_wrap=True, highlight=False)
     if any(check.required and not check.ok for check in checks):
         raise typer.Exit(code=1)
 
@@ -221,7 +233,7 @@ def tokens_encode(
     text = json.dumps(document, separators=(",", ":")) if out else json.dumps(document, indent=1)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"wrote [bold]{out}[/bold]: {len(steps)} CP steps")
+        say("wrote ", out, f": {len(steps)} CP steps")
     else:
         typer.echo(text)
 
@@ -251,4 +263,4 @@ def tokens_decode(
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise fail(f"{tokens}: {error}") from None
     decode_to_midi(steps, out)
-    console.print(f"wrote [bold]{out}[/bold]: {len(decode_notes(steps)[0])} notes")
+    say("wrote ", out, f": {len(decode_notes(steps)[0])} notes")

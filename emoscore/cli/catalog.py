@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from emoscore.cli.common import ParamsOption, console, fail, file_to_write
+from emoscore.cli.common import ParamsOption, console, fail, file_to_write, print_table, say
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
 
 if TYPE_CHECKING:
+    from emoscore.catalog.store import Catalog
     from emoscore.catalog.table import Identity
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,14 @@ def _current(params: Path, all_models: bool) -> Identity | None:
         return None
 
 
-def _catalog_path(catalog: Path | None, params: Path) -> Path:
+def _catalog(catalog: Path | None, params: Path) -> Catalog:
     """The catalog asked for; a usage error when there is none there (a mistyped path read as an empty catalog)."""
-    if catalog is None:
-        catalog = load_params(params).score.catalog if params.exists() else Path("data/catalog")
-    if not Path(catalog).is_dir():
-        raise fail(f"{catalog}: no catalog there (score photos into it first, or give --catalog)")
-    return catalog
+    from emoscore.catalog.store import Catalog
+
+    found = Catalog(catalog or (load_params(params).score.catalog if params.exists() else Path("data/catalog")))
+    if not found.exists():
+        raise fail(f"{found}: no catalog there (score photos into it first, or give --catalog)")
+    return found
 
 
 @catalog_app.command("query")
@@ -117,7 +119,7 @@ def catalog_query(
     try:
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None,
                             detected, _current(params, all_models))  # fmt: skip
-        table = run_query(_catalog_path(catalog, params), query)
+        table = run_query(_catalog(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     if output_format == "parquet":
@@ -136,17 +138,15 @@ def catalog_query(
         text = json.dumps(table.to_pylist(), default=str, indent=1)
         out.write_text(text) if out else typer.echo(text)
     elif output_format == "table":
-        from rich.table import Table
-
-        view = Table(title=f"{table.num_rows} images")
-        for column in ("path", "status", "quadrant", "valence", "arousal", "dominance", "above threshold", "top"):
-            view.add_column(column)
+        lines = []
         for row in table.to_pylist():
             top = ", ".join(f"{c['name']} {c['score']:.2f}" for c in (row["top_categories"] or [])[:3])
             numbers = [f"{row[c]:.1f}" if row[c] is not None else "" for c in ("valence", "arousal", "dominance")]
             named = ", ".join(row.get("categories_above_threshold") or [])
-            view.add_row(row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, named, top)
-        Console().print(view)
+            lines.append([row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, named,
+                          top])  # fmt: skip
+        columns = ["path", "status", "quadrant", "valence", "arousal", "dominance", "above threshold", "top"]
+        print_table(f"{table.num_rows} images", columns, lines)
     else:
         raise fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
 
@@ -154,13 +154,11 @@ def catalog_query(
 @catalog_app.command("compact")
 def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
     """Merge the catalog's part files into one, keeping the newest row per key (waits for a running scoring)."""
-    from emoscore.catalog.compaction import compact
-
     try:
-        done = compact(_catalog_path(catalog, params))
+        done = _catalog(catalog, params).compact()
     except EmoscoreError as error:
         raise fail(error) from None
-    console.print(f"{done.parts_before} part files, {done.rows_before} rows → 1 part file, {done.rows_after} rows")
+    say(f"{done.parts_before} part files, {done.rows_before} rows → 1 part file, {done.rows_after} rows")
 
 
 @catalog_app.command("scenes")
@@ -172,21 +170,16 @@ def catalog_scenes(
     """The films scored into the catalog (`emoscore soundtrack --catalog`), one line per scene, in film order."""
     from emoscore.film.scene_table import read_scenes
 
-    rows = sorted(read_scenes(_catalog_path(catalog, params)).to_pylist(),
+    rows = sorted(read_scenes(_catalog(catalog, params)).to_pylist(),
                   key=lambda row: (row["path"], row["scored_at"], row["scene_index"]))  # fmt: skip
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
-    from rich.table import Table
-
-    view = Table(title=f"{len(rows)} scenes of {len({row['video_id'] for row in rows})} films")
-    for column in ("film", "scene", "in", "out", "quadrant", "valence", "arousal", "tempo", "bars"):
-        view.add_column(column)
-    for row in rows:
-        view.add_row(Path(row["path"]).name, str(row["scene_index"]), row["start_timecode"], row["end_timecode"],
-                     row["quadrant"], f"{row['valence']:.1f}", f"{row['arousal']:.1f}", f"{row['tempo_bpm']:.0f}",
-                     str(row["bars"]))  # fmt: skip
-    Console().print(view)
+    lines = [[Path(row["path"]).name, row["scene_index"], row["start_timecode"], row["end_timecode"], row["quadrant"],
+              f"{row['valence']:.1f}", f"{row['arousal']:.1f}", f"{row['tempo_bpm']:.0f}", row["bars"]]
+             for row in rows]  # fmt: skip
+    columns = ["film", "scene", "in", "out", "quadrant", "valence", "arousal", "tempo", "bars"]
+    print_table(f"{len(rows)} scenes of {len({row['video_id'] for row in rows})} films", columns, lines)
 
 
 @catalog_app.command("stats")
@@ -196,7 +189,7 @@ def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = 
     from emoscore.catalog.query import catalog_stats
 
     try:
-        stats = catalog_stats(_catalog_path(catalog, params), identity=_current(params, all_models))
+        stats = catalog_stats(_catalog(catalog, params), identity=_current(params, all_models))
     except EmoscoreError as error:
         raise fail(error) from None
     Console().print_json(json.dumps(stats, default=str))
@@ -221,13 +214,13 @@ def gallery(
     from emoscore.catalog.query import run_query
 
     try:
-        source = _catalog_path(catalog, params)
+        source = _catalog(catalog, params)
         query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None,
                             detected, _current(params, all_models))  # fmt: skip
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
-    console.print(f"wrote [bold]{page}[/bold]")
+    say("wrote ", page)
 
 
 def render(
@@ -259,16 +252,18 @@ def render(
         if build_bank:
             folder = bank_for(settings, rate_for(Path(f"x.{audio_format}"), settings), progress=True)
             console.print(f"note bank ready: {len(folder.anchors)} velocity anchors, {folder.sample_rate} Hz")
-        source = _catalog_path(catalog, params)
+        source = _catalog(catalog, params)
         query = _query_from(quadrant, category, minimum, valence, arousal, "ok", path_glob, "path", False, None,
                             None, _current(params, all_models))  # fmt: skip
         rows = [row for row in run_query(source, query).to_pylist() if row.get("midi_path")]
-        folder_out = out or source / "renders" / audio_format
-        jobs = [(source / row["midi_path"], folder_out / f"{row['image_id']}.{audio_format}") for row in rows]
+        folder_out = out or source.root / "renders" / audio_format
+        jobs = [(source.media(row["midi_path"]), folder_out / f"{row['image_id']}.{audio_format}") for row in rows]
         summary = render_files(jobs, settings, workers=workers, progress=console.is_terminal)
     except (EmoscoreError, ValueError, OSError) as error:
         raise fail(error) from None
-    console.print(f"rendered {summary.rendered}, already there {summary.already_there}, failed {len(summary.failed)}"
-                  f" → {folder_out}", markup=False, highlight=False)  # fmt: skip
+    say(
+        f"rendered {summary.rendered}, already there {summary.already_there}, failed {len(summary.failed)} → ",
+        folder_out,
+    )
     if summary.failed:
         raise typer.Exit(1)

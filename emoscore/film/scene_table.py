@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
-from emoscore.catalog import table as catalog_store
+from emoscore.catalog.store import Catalog
 
 SCENES = "scenes"  # the table's folder inside a catalog
 SCENE_KEY = ("video_id", "scene_index", "vad_model", "music_model", "params_hash")
@@ -52,29 +51,24 @@ CUE_COLUMNS = ("scene_index", "start_timecode", "end_timecode", "start_s", "end_
                "dominance", "quadrant", "intensity", "tempo_bpm", "bars", "frames_read", "people", "still")  # fmt: skip
 
 
-def scene_keys(catalog: Path) -> set[tuple]:
+def scene_keys(catalog: Catalog) -> set[tuple]:
     """Keys of the scenes already in the catalog."""
     table = read_scenes(catalog, SCENE_KEY)
     return set(zip(*(table.column(name).to_pylist() for name in SCENE_KEY), strict=True))
 
 
-def add_scenes(catalog: Path, rows: Sequence[dict]) -> int:
+def add_scenes(catalog: Catalog, rows: Sequence[dict]) -> int:
     """Write the rows whose key the catalog lacks (under its lock), as one part file; how many were new."""
-    with catalog_store.catalog_lock(catalog):
+    with catalog.lock():
         known = scene_keys(catalog)
         new = [row for row in rows if tuple(row[name] for name in SCENE_KEY) not in known]
-        catalog_store.write_part(catalog, new, SCENE_SCHEMA, SCENES)
+        catalog.write(new, schema=SCENE_SCHEMA, name=SCENES)
     return len(new)
 
 
-def read_scenes(catalog: Path, columns: Sequence[str] | None = None) -> pa.Table:
+def read_scenes(catalog: Catalog, columns: Sequence[str] | None = None) -> pa.Table:
     """The scene rows of a catalog (only `columns` when given); empty, with the schema, when there are none."""
-    files = sorted((catalog / SCENES).glob("part-*.parquet"))
-    if not files:
-        empty = SCENE_SCHEMA.empty_table()
-        return empty.select(list(columns)) if columns else empty
-    dataset = ds.dataset([str(f) for f in files], schema=SCENE_SCHEMA, format="parquet")
-    return dataset.to_table(columns=list(columns) if columns else None)
+    return catalog.read_table(SCENES, SCENE_SCHEMA, columns)
 
 
 def write_cue_sheet(rows: Sequence[dict], header: dict, csv_path: Path, json_path: Path) -> None:

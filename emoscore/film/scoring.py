@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import ImageFile
 from emoscore.config import Params, result_dump, section_hash
 from emoscore.digests import file_sha256
@@ -120,7 +121,7 @@ def read_frames(source: Path, scenes: list[Scene], count: int, folder: Path) -> 
     return files
 
 
-def score_film(source: Path | str, out: Path | str, params: Params, catalog: Path | str | None = None,
+def score_film(source: Path | str, out: Path | str, params: Params, *, catalog: Catalog | None = None,
                timecodes: Path | str | None = None, fps: int = 25, progress: bool = False) -> FilmResult:  # fmt: skip
     """Score a video file, or a folder of stills, into `out`: `<name>.mid`, `<name>.<render.format>`,
     `<name>.cues.csv`/`.json` and `<name>.scored.<ext>`; add its scenes to `catalog` when given. Everything is
@@ -143,7 +144,7 @@ def score_film(source: Path | str, out: Path | str, params: Params, catalog: Pat
         made, rows, problem = _make(source, scenes, stills, scan, video_id, rate, fps, scorer, params, out, progress)
     finally:
         scorer.close()
-    added = add_scenes(Path(catalog), rows) if catalog is not None else 0
+    added = add_scenes(catalog, rows) if catalog is not None else 0
     log.info("%s: %d scenes scored into %s", source, len(scenes), out)
     return FilmResult(video_id, duration, rows, made["midi"], made["cues_csv"], made["cues_json"],
                       made.get("audio"), made.get("video"), problem, added)  # fmt: skip
@@ -208,7 +209,7 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
     """Each scene's mood from the VAD of the people in its frames."""
     flat = [file for scene in files for file in scene]
     vads, people = {}, {}
-    scored = tqdm(scorer.pool.iter_vad(flat), total=len(flat), desc="reading people", unit="frame",
+    scored = tqdm(scorer.iter_vad(flat), total=len(flat), desc="reading people", unit="frame",
                   disable=not progress)  # fmt: skip
     for prepared, outputs in scored:
         if outputs is None:

@@ -15,6 +15,7 @@ import matplotlib
 from PIL import Image, ImageDraw, ImageFont
 
 from emoscore.emotic.labels import VAD_MAX, VAD_MIN
+from emoscore.text import shown
 
 VAD_COLOURS = ("#e07a5f", "#3d85c6", "#81b29a")
 VAD_NAMES = ("Valence", "Arousal", "Dominance")
@@ -78,5 +79,6 @@ def painter(categories: int) -> ChartPainter:
 
 
 def vad_chart(path: Path, vad: Sequence[float], top_categories: Sequence[tuple[str, float]], title: str = "") -> Path:
-    """Write a small PNG: VAD bars (left) and top categories (right)."""
-    return painter(max(1, len(top_categories))).paint(path, vad, top_categories, title)
+    """Write a small PNG: VAD bars (left) and top categories (right); the title as `shown` writes it (a control
+    character in a file name made the text layout fail, and the photo with it)."""
+    return painter(max(1, len(top_categories))).paint(path, vad, top_categories, shown(title))

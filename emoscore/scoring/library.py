@@ -17,9 +17,8 @@ from typing import Protocol
 
 from tqdm import tqdm
 
-from emoscore.catalog import table as catalog_store
-from emoscore.catalog.compaction import finish_interrupted
 from emoscore.catalog.scan_index import ScanIndex
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import GALLERY_MARKER, Identity, ImageFile, error_row, unreadable_file
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
@@ -148,9 +147,10 @@ class RunSummary:
 
 def score_library(
     library: Path,
-    catalog: Path,
+    catalog: Catalog,
     identity: Identity,
     submit: Callable[[list[ImageFile]], RowsFuture],
+    *,
     chunk_size: int = 64,
     max_in_flight: int = 2,
     retry_errors: bool = False,
@@ -161,23 +161,20 @@ def score_library(
 ) -> RunSummary:
     """Score every new image under `library` into `catalog`; returns the run's summary."""
     summary = RunSummary()
-    with catalog_store.catalog_lock(catalog, wait=wait_for_lock):
-        finish_interrupted(catalog)  # a compaction killed mid-way, before its temporary file is swept below
-        removed = catalog_store.remove_stale_temporaries(catalog)
-        if removed:
-            log.warning("removed %d temporary part files left by an interrupted run", removed)
-        done = catalog_store.done_keys(catalog, include_errors=not retry_errors)
-        index = ScanIndex.load(catalog)
+    with catalog.lock(wait=wait_for_lock):
+        catalog.recover()
+        done = catalog.done_keys(include_errors=not retry_errors)
+        index = catalog.scan_index()
         seen: dict[str, str] = {}
         in_flight: deque[RowsFuture] = deque()
         chunk: list[ImageFile] = []
         # listing first gives the bar its total (and an ETA)
-        found = list(iter_library(library, follow_outside, exclude=[catalog]))
+        found = list(iter_library(library, follow_outside, exclude=[catalog.root]))
         images = sum(not isinstance(item, Skipped) for item in found)
         bar = tqdm(total=images, desc="scoring", unit="img", disable=not progress)
 
         def write(rows: list[dict]) -> None:
-            catalog_store.write_part(catalog, rows)
+            catalog.write(rows)
             summary.parts += 1
             summary.add(rows)
             bar.update(len(rows))
@@ -220,5 +217,7 @@ def score_library(
             in_flight.append(submit(chunk))
         drain(0)
         bar.close()
-        index.save(catalog, library)  # only after every row is written: a killed pass re-hashes, loses nothing
+        catalog.save_scan_index(
+            index, library
+        )  # only after every row is written: a killed pass re-hashes, loses nothing
     return summary

@@ -1,67 +1,100 @@
-"""A scoring run in this process, without an orchestrator: what `emoscore score` does when no Prefect server is
-configured and no Dask cluster is asked for (a one-shot local run gains nothing from a temporary server, and
-starting one costs seconds before the first row).
+"""One scoring run: what the `score_images` flow, `emoscore score` and the API's `Models.score(catalog=...)` call.
+
+The defaults (library and catalog from params), the catalog lock, a run skipped because another holds it, and the
+summary are here once; callers differ only in how a chunk is scored (`submit`): in this process's worker pool
+(`LocalScoring`), or as a Prefect task that may run on a Dask cluster.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
+import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Self
 
-from emoscore.catalog.table import CatalogBusy
-from emoscore.models_home import resolve_params
-from emoscore.scoring.library import score_library
+from emoscore.catalog.store import Catalog
+from emoscore.catalog.table import CatalogBusy, Identity, ImageFile
+from emoscore.config import Params
+from emoscore.scoring.library import RowsFuture, score_library
+from emoscore.scoring.scorer import Scorer
+
+log = logging.getLogger(__name__)
+Submit = Callable[[list[ImageFile], Catalog, str], RowsFuture]
 
 
-def prefect_server_configured() -> bool:
-    """True when Prefect would report to a server of its own (PREFECT_API_URL in the environment or the active
-    profile), so that runs belong in its UI. Read without importing Prefect, which alone takes a second or two."""
-    if os.environ.get("PREFECT_API_URL"):
-        return True
-    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
+def score_run(
+    params: Params,
+    submit: Submit,
+    *,
+    library: Path | None = None,
+    catalog: Catalog | None = None,
+    run_id: str | None = None,
+    max_in_flight: int = 2,
+    retry_errors: bool = False,
+    wait_for_lock: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Score what is new under `library` into `catalog` (params score.library and score.catalog by default);
+    the run's summary, or `skipped_run` with the reason when another run holds the catalog and not `wait_for_lock`."""
+    library = Path(library) if library is not None else params.score.library
+    catalog = catalog or Catalog(params.score.catalog)
+    run_id = run_id or str(uuid.uuid4())
     try:
-        profiles = tomllib.loads((home / "profiles.toml").read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
-    return bool(profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
-
-
-def score_here(library: str | None = None, catalog: str | None = None, params_path: str = "params.yaml",
-               retry_errors: bool = False, wait_for_lock: bool = True, progress: bool = True,
-               models: str | None = None) -> dict:  # fmt: skip
-    """Score what is new under `library` into `catalog` (defaults from params.yaml or the models home) here;
-    the run's summary, as the `score_images` flow returns it."""
-    from emoscore.scoring.scorer import Scorer
-
-    params = resolve_params(Path(params_path), Path(models) if models else None)
-    library_path = Path(library) if library else params.score.library
-    catalog_path = Path(catalog) if catalog else params.score.catalog
-    run_id = str(uuid.uuid4())
-    scorer = Scorer.from_params(params)
-    if library_path.is_dir() and scorer.pool.workers:
-        scorer.pool.start()  # the workers load their models while the library is listed and hashed
-    try:
-        # one thread per chunk in flight: a chunk's rows are written while the next one's images are scored
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="chunk") as chunks:
-            summary = score_library(
-                library_path,
-                catalog_path,
-                scorer.identity,
-                lambda files: chunks.submit(scorer.score_files, files, catalog_path, run_id),
-                chunk_size=params.score.chunk_size,
-                retry_errors=retry_errors,
-                wait_for_lock=wait_for_lock,
-                follow_outside=params.score.follow_symlinks_outside,
-                flow_run_id=run_id,
-                progress=progress,
-            ).as_dict()
+        summary = score_library(
+            library,
+            catalog,
+            Identity.from_params(params),
+            lambda files: submit(files, catalog, run_id),
+            chunk_size=params.score.chunk_size,
+            max_in_flight=max_in_flight,
+            retry_errors=retry_errors,
+            wait_for_lock=wait_for_lock,
+            follow_outside=params.score.follow_symlinks_outside,
+            flow_run_id=run_id,
+            progress=progress,
+        ).as_dict()
     except CatalogBusy as busy:
-        return {"skipped_run": str(busy), "library": str(library_path), "catalog": str(catalog_path)}
+        log.warning("skipping this run: %s", busy)
+        return {"skipped_run": str(busy), "library": str(library), "catalog": str(catalog)}
+    return {**summary, "library": str(library), "catalog": str(catalog)}
+
+
+class LocalScoring:
+    """Chunks scored by a Scorer in this process (its worker pool), one chunk's rows written while the next one's
+    images are scored. Use as a context manager; the Scorer stays the caller's to close."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self._chunks: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> Self:
+        self._chunks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="chunk")
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        if self._chunks is not None:
+            self._chunks.shutdown(wait=True, cancel_futures=True)
+            self._chunks = None
+
+    def submit(self, files: list[ImageFile], catalog: Catalog, run_id: str) -> Future[list[dict]]:
+        """Score a chunk in the background; its rows when the future is done."""
+        if self._chunks is None:
+            raise RuntimeError("LocalScoring.submit outside its `with` block")
+        return self._chunks.submit(self.scorer.score_files, files, catalog.root, run_id)
+
+
+def score_here(params: Params, *, library: Path | None = None, catalog: Catalog | None = None,
+               retry_errors: bool = False, wait_for_lock: bool = True, progress: bool = True) -> dict:  # fmt: skip
+    """A whole run in this process, without an orchestrator (what `emoscore score` does when no Prefect server is
+    configured and no Dask cluster is asked for: a one-shot run gains nothing from a temporary server)."""
+    scorer = Scorer.from_params(params)
+    if (library or params.score.library).is_dir():
+        scorer.start()  # the workers load their models while the library is listed and hashed
+    try:
+        with LocalScoring(scorer) as local:
+            return score_run(params, local.submit, library=library, catalog=catalog, retry_errors=retry_errors,
+                             wait_for_lock=wait_for_lock, progress=progress)  # fmt: skip
     finally:
         scorer.close()
-    summary.update(library=str(library_path), catalog=str(catalog_path))
-    return summary

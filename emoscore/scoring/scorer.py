@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,9 +187,22 @@ class Scorer:
         return cls(params.vad.out, params.music.out, params.score, params.generation, params.render,
                    params.eval_vad.thresholds, params.emopia.vocabulary)  # fmt: skip
 
+    def start(self) -> None:
+        """Start the worker processes now (they load their models), rather than on the first chunk."""
+        if self.pool.workers:
+            self.pool.start()
+
     def close(self) -> None:
         """Stop the worker processes."""
         self.pool.close()
+
+    def abandon(self) -> None:
+        """End the worker processes without waiting for their work (this process is about to end)."""
+        self.pool.shut_down()
+
+    def iter_vad(self, files: list[ImageFile]) -> Iterator[Scored]:
+        """Each file's prepared image and the VAD model's outputs for its people (None when it failed), in order."""
+        return self.pool.iter_vad(files)
 
     def score_files(self, files: list[ImageFile], catalog: Path, flow_run_id: str = "") -> list[dict]:
         """Catalog rows for the files (one each, ok or error), in the order given: each batch's rows, music and

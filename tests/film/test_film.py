@@ -16,6 +16,7 @@ import soundfile
 import yaml
 from typer.testing import CliRunner
 
+from emoscore.catalog.store import Catalog
 from emoscore.config import SampleParams, load_params
 from emoscore.errors import InvalidVideo
 from emoscore.film import soundtrack as soundtrack_module
@@ -59,7 +60,7 @@ def scored(film, params, tmp_path_factory):
     generate_batch = soundtrack_module.generate_batch
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(soundtrack_module, "generate_batch", recording)
-        result = score_film(film[0], root / "out", load_params(params), root / "catalog")
+        result = score_film(film[0], root / "out", load_params(params), catalog=Catalog(root / "catalog"))
     return result, requests, root
 
 
@@ -121,9 +122,9 @@ def test_the_cue_sheet_and_the_scenes_table_agree_and_a_rerun_adds_nothing(score
     assert (
         cues[0]["start_timecode"] == "00:00:00:00" and cues[1]["start_timecode"] == result.scenes[1]["start_timecode"]
     )
-    again = score_film(film[0], root / "out", load_params(params), root / "catalog")
+    again = score_film(film[0], root / "out", load_params(params), catalog=Catalog(root / "catalog"))
     assert result.added_rows == len(result.scenes) and again.added_rows == 0
-    assert read_scenes(root / "catalog").num_rows == len(result.scenes)
+    assert read_scenes(Catalog(root / "catalog")).num_rows == len(result.scenes)
     parts = str(root / "catalog" / SCENES / "*.parquet")
     count, videos = duckdb.sql(f"select count(*), count(distinct video_id) from '{parts}'").fetchall()[0]
     assert (count, videos) == (len(result.scenes), 1)
@@ -161,7 +162,7 @@ def test_a_bad_film_is_refused_by_name_and_nothing_is_written(film, params, tmp_
     for bad, reason in ((text, "not a video"), (half, "not a video"), (cut, "truncated"),
                         (sound, "no video stream"), (tmp_path / "gone.mp4", "not found")):  # fmt: skip
         with pytest.raises(InvalidVideo, match=reason) as caught:
-            score_film(bad, out, load_params(params), tmp_path / "catalog")
+            score_film(bad, out, load_params(params), catalog=Catalog(tmp_path / "catalog"))
         assert bad.name in str(caught.value)
     assert not out.exists() or not any(out.iterdir())
     assert not (tmp_path / "catalog" / SCENES).exists()

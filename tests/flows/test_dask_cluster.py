@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emoscore.scoring.run import score_here
-from tests.helpers import assert_same_catalogs, photo
+from tests.helpers import assert_same_catalogs, photo, score_local
 
 BIN = Path(sys.executable).parent
 
@@ -56,6 +55,6 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
             process.terminate()
         for process in (*workers, scheduler):
             process.wait(timeout=60)
-    local = score_here(str(library), str(tmp_path / "local"), str(project / "params.yaml"), progress=False)
+    local = score_local(str(library), str(tmp_path / "local"), str(project / "params.yaml"), progress=False)
     assert (local["scored"], local["failed"]) == (7, 1)
     assert_same_catalogs(tmp_path / "local", tmp_path / "dask")

@@ -1,6 +1,7 @@
 """The film flow and the `score_film_demo` stage: the sample film's stage writes its truth beside it, the demo
 stage reports the cuts it found and the quadrants it read next to what the film was made with."""
 
+import csv
 import json
 
 import yaml
@@ -28,4 +29,9 @@ def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(pref
     assert report["sample"]["cut_frames"] == cuts
     assert all(abs(a - b) <= 1 for a, b in zip(report["sample"]["cut_frames_found"], cuts, strict=True))
     assert report["sample"]["quadrants_read"] == [cue["quadrant"] for cue in report["cues"]]
-    assert (tmp_path / "out" / "film.cues.csv").is_file()
+    with (tmp_path / "out" / "film.cues.csv").open(newline="") as sheet:
+        cues = list(csv.DictReader(sheet))
+    assert [(int(c["scene_index"]), c["quadrant"]) for c in cues] == [
+        (cue["scene_index"], cue["quadrant"]) for cue in report["cues"]
+    ]
+    assert float(cues[0]["start_s"]) == 0 and abs(float(cues[-1]["end_s"]) - 4.0) < 0.1  # two 2-second scenes

@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 from emoscore.catalog.table import read_catalog
 from emoscore.cli.app import app
 from emoscore.music.render import renderer_available
-from emoscore.scoring.run import score_here
-from tests.helpers import photo
+from tests.helpers import photo, score_local
 
 pytestmark = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a General MIDI SoundFont is missing")
 runner = CliRunner()
@@ -19,7 +18,7 @@ def test_render_a_catalog_then_again_then_with_a_broken_piece(project, tmp_path)
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     for index in range(5):
         photo(library / f"p{index}.jpg")
-    assert score_here(str(library), str(catalog), str(project / "params.yaml"), progress=False)["scored"] == 5
+    assert score_local(str(library), str(catalog), str(project / "params.yaml"), progress=False)["scored"] == 5
     rows = read_catalog(catalog).to_pylist()
     assert all(row["midi_path"] and not row["audio_path"] for row in rows)  # the project scores with audio: none
     args = [

@@ -67,5 +67,5 @@ def test_core_library_never_imports_flows_or_tasks():
 def test_closure_follows_function_level_and_package_imports():
     closure = {str(p.relative_to(PROJECT)) for p in import_closure("emoscore_flows.score_images")}
     assert {"flows/__init__.py", "tasks/__init__.py", "tasks/score.py", "emoscore/__init__.py"} <= closure
-    assert "emoscore/music/compose.py" in closure  # imported inside the scorer's music step only
+    assert "emoscore/music/compose.py" in closure  # the scorer composes each photo's piece
     assert "emoscore/music/train.py" not in closure

@@ -12,6 +12,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import part_files, read_catalog
 from emoscore.scoring.library import score_library
 from tests.helpers import PROJECT, Now, photo
@@ -23,6 +24,7 @@ KILLABLE = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     from emoscore.catalog import table as store
+    from emoscore.catalog.store import Catalog
     from emoscore.config import load_params
     from emoscore.scoring.library import score_library
     from emoscore.scoring.scorer import Scorer
@@ -45,7 +47,7 @@ KILLABLE = textwrap.dedent(
         def result(self):
             return self.rows
 
-    score_library(library, catalog, scorer.identity, Now, chunk_size=1, progress=False)
+    score_library(library, Catalog(catalog), scorer.identity, Now, chunk_size=1, progress=False)
     """
 )
 
@@ -85,8 +87,8 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(tmp_path, project, 
         process.send_signal(signal.SIGKILL)
         process.wait()
         before = len(part_files(catalog))
-        summary = score_library(library, catalog, scorer.identity, lambda f, c=catalog: Now(scorer.score_files(f, c)),
-                                progress=False)  # fmt: skip
+        summary = score_library(library, Catalog(catalog), scorer.identity,
+                                lambda f, c=catalog: Now(scorer.score_files(f, c)), progress=False)  # fmt: skip
         _each_once(catalog, 8)
         outcomes.append((before, summary.scored))
     assert all(before + scored == 8 for before, scored in outcomes)

@@ -1,0 +1,137 @@
+"""Scoring with music: ours against the path before (baseline.py), steady state and a whole run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import PROJECT, best_of, photos, record, trained_params
+from emoscore.music.audio import render_audio
+from emoscore.music.model import CPTransformer
+from emoscore.scoring.library import hash_images, iter_library
+from emoscore.scoring.scorer import Scorer
+
+
+def bench_music_scoring(work: Path, count: int) -> None:
+    """Photos/s with music, audio and chart: our path (pieces composed per batch in the workers, rendered from the
+    note bank, Opus previews, Pillow charts) vs the path before it (benchmarks/baseline.py), same photos."""
+    from benchmarks.baseline import score_as_before
+
+    params = trained_params()
+    if params is None:
+        return
+    library = photos(work / "photos_1600", count, (1600, 1200), seed=4)
+    files = [f for f in hash_images(iter_library(library)) if not isinstance(f, tuple)][:count]
+    ours = Scorer.from_params(params)
+    off = {"music": False, "audio": "none", "charts": False}
+    vad_only = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=off)}))
+    model, _ = CPTransformer.from_checkpoint(PROJECT / params.music.out)
+    with tempfile.TemporaryDirectory() as temporary:
+        catalogs = Path(temporary) / "ours", Path(temporary) / "before"
+        ours.score_files(files[:4], Path(temporary) / "warm")  # start the workers and load their models
+        vad_only.score_files(files[:4], Path(temporary) / "warm")
+        (our_time, our_rows), (old_time, old_rows) = best_of(
+            1,
+            lambda: ours.score_files(files, catalogs[0]),
+            lambda: score_as_before(vad_only, model, files, catalogs[1]),
+        )
+        ours.close()
+        vad_only.close()
+        audio = _compare_music_rows(our_rows, old_rows, catalogs)
+        flac = [render_audio(catalogs[0] / row["midi_path"], Path(temporary) / f"{i}.flac").stat().st_size
+                for i, row in enumerate(our_rows[:8])]  # fmt: skip
+        wav = np.mean(_sizes(catalogs, old_rows)) / 1e6
+    ratio = old_time / our_time
+    record("scoring with music", "photos/s ours ÷ the path before (one piece at a time, WAV, a synth per file)",
+           ratio, "≥ 8×", ratio >= 8, f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
+           f"of 1600×1200, {params.score.bars} bars, trained models; same VAD, MIDI bytes and audio")  # fmt: skip
+    size = float(np.mean(audio)) / 1e6
+    record("audio bytes per photo (the default preview)", "MB per 8-bar piece", size, "≤ 0.6 MB", size <= 0.6,
+           f"Ogg Opus {params.render.preview_bitrate // 1000} kb/s, 48 kHz stereo; FLAC of the same piece "
+           f"{float(np.mean(flac)) / 1e6:.2f} MB; the WAV before: {wav:.2f} MB")  # fmt: skip
+
+
+def bench_music_run(work: Path, count: int) -> None:
+    """Wall time of a whole `emoscore score FOLDER` run (start-up included, as a user meets it) vs the same run the
+    way it was done before (`python -m benchmarks.baseline`: a Prefect flow, music one photo at a time)."""
+    import pyarrow.parquet as pq
+
+    if trained_params() is None:
+        return
+    every = sorted(photos(work / "photos_1600", count, (1600, 1200), seed=4).glob("*.jpg"))[:count]
+    library = work / f"photos_1600_first_{count}"
+    library.mkdir(exist_ok=True)
+    for path in every:
+        if not (library / path.name).exists():
+            os.link(path, library / path.name)
+    environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    with tempfile.TemporaryDirectory() as temporary:
+        catalogs = Path(temporary) / "ours", Path(temporary) / "before"
+        commands = (
+            [str(Path(sys.executable).parent / "emoscore"), "score", str(library), "--catalog", str(catalogs[0])],
+            [sys.executable, "-m", "benchmarks.baseline", str(library), str(catalogs[1])],
+        )
+        (our_time, ours), (old_time, before) = best_of(1, *(
+            lambda command=command: subprocess.run(command, cwd=PROJECT, capture_output=True, text=True,
+                                                   env=environment) for command in commands))  # fmt: skip
+        for done in (ours, before):
+            assert done.returncode == 0, done.stderr[-800:]
+        tables = [pq.read_table(catalog / "parts").to_pylist() for catalog in catalogs]
+        rows = [{row["image_id"]: row for row in table} for table in tables]
+        assert rows[0].keys() == rows[1].keys() and len(rows[0]) == count
+        for image_id, row in rows[0].items():
+            midi = [
+                (catalog / r[image_id]["midi_path"]).read_bytes() for catalog, r in zip(catalogs, rows, strict=True)
+            ]
+            assert midi[0] == midi[1], f"different pieces for {row['path']}"
+    ratio = old_time / our_time
+    record("whole scoring run with music", "photos/s of `emoscore score FOLDER` ÷ the same run as before, start-up "
+           "included", ratio, "≥ 8×", ratio >= 8, f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s "
+           f"({our_time:.0f} s vs {old_time:.0f} s for {count} JPEGs of 1600×1200); same MIDI bytes")  # fmt: skip
+
+
+def _sizes(catalogs: tuple[Path, Path], rows: list[dict]) -> list[int]:
+    return [(catalogs[1] / row["audio_path"]).stat().st_size for row in rows if row.get("audio_path")]
+
+
+def _compare_music_rows(ours: list[dict], before: list[dict], catalogs: tuple[Path, Path]) -> list[int]:
+    """Check both paths made the same rows and music (the audio within the bank's bar of FluidSynth's, heard through
+    the preview codec): our audio sizes."""
+    import scipy.signal
+    import soundfile
+
+    from emoscore.music.fidelity import log_mel_distance
+    from emoscore.music.render import write_audio
+
+    assert [r["image_id"] for r in ours] == [r["image_id"] for r in before]
+    sizes = []
+    for mine, theirs in zip(ours, before, strict=True):
+        assert mine["status"] == theirs["status"] == "ok", (mine.get("error"), theirs.get("error"))
+        assert abs(mine["valence"] - theirs["valence"]) < 1e-4 and mine["quadrant"] == theirs["quadrant"]
+        midi = [
+            (catalog / row["midi_path"]).read_bytes() for catalog, row in zip(catalogs, (mine, theirs), strict=True)
+        ]
+        assert midi[0] == midi[1], f"different pieces for {mine['path']}"
+        new, new_rate = soundfile.read(catalogs[0] / mine["audio_path"], dtype="float32")
+        old, old_rate = soundfile.read(catalogs[1] / theirs["audio_path"], dtype="float32")
+        if old_rate != new_rate:  # the preview is 48 kHz Opus; FluidSynth's WAV 44.1 kHz
+            old = scipy.signal.resample_poly(old, new_rate, old_rate, axis=0)
+        assert abs(len(new) - len(old)) <= 0.1 * new_rate, (len(new), len(old))
+        distance = log_mel_distance(old * 32768, new * 32768, new_rate)
+        codec = distance
+        if Path(mine["audio_path"]).suffix == ".opus":  # what the codec alone does to FluidSynth's own render
+            with tempfile.TemporaryDirectory() as temporary:
+                through = write_audio(np.clip(old * 32768, -32768, 32767).astype(np.int16), new_rate,
+                                      Path(temporary) / "codec.opus")  # fmt: skip
+                coded, _ = soundfile.read(through, dtype="float32")
+            codec = log_mel_distance(old * 32768, coded * 32768, new_rate)
+        assert distance <= codec + 1.0, (  # the bank's own bar is 1 dB (docs/performance.md)
+            f"audio differs: log-mel {distance:.2f} dB (codec alone {codec:.2f}) for {mine['path']}"
+        )
+        sizes.append((catalogs[0] / mine["audio_path"]).stat().st_size)
+    return sizes

@@ -1,0 +1,103 @@
+"""The one type callers hold for a catalog: where it lives, its lock, writing a chunk, reading rows, the scan index
+and its lifecycle (recovery after a crash, compaction). What is under it (Parquet part files in a folder today) can
+change without its callers changing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from emoscore.catalog import compaction, table
+from emoscore.catalog.scan_index import ScanIndex
+from emoscore.text import shown
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A catalog at `root`: the images' table (`parts`), the tables beside it (a film's `scenes`), the media files
+    rows point at (relative to `root`) and the scan index of the libraries scored into it."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).expanduser())
+        try:  # Arrow and DuckDB take paths as UTF-8 text: a folder named in other bytes could not be read back
+            str(self.root).encode("utf-8")
+        except UnicodeEncodeError:
+            raise table.CatalogError(
+                f"{shown(self.root)}: a catalog's path must be UTF-8 text (the photos' need not)"
+            ) from None
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def exists(self) -> bool:
+        """Whether anything was ever written here (a folder, at least)."""
+        return self.root.is_dir()
+
+    @contextmanager
+    def lock(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the catalog's exclusive lock (CatalogBusy at once when another run holds it and not `wait`)."""
+        with table.catalog_lock(self.root, wait=wait):
+            yield
+
+    def recover(self) -> int:
+        """Finish what a killed writer left (a compaction, temporary part files); call under the lock. Returns the
+        number of temporary files removed."""
+        compaction.finish_interrupted(self.root)
+        removed = table.remove_stale_temporaries(self.root)
+        if removed:
+            log.warning("removed %d temporary part files left by an interrupted run", removed)
+        return removed
+
+    def write(self, rows: Sequence[dict], *, schema: pa.Schema = table.SCHEMA, name: str = "parts") -> bool:
+        """Write one chunk of rows to the table `name` atomically (the images' table unless named); False when
+        there was nothing to write."""
+        return table.write_part(self.root, rows, schema, name) is not None
+
+    def done_keys(self, *, include_errors: bool = True) -> set[tuple[str, str, str, str]]:
+        """Keys already in the images' table (only those that scored ok, unless `include_errors`)."""
+        return table.done_keys(self.root, include_errors)
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The images' rows, newest row per key."""
+        return table.read_catalog(self.root, columns)
+
+    def read_table(self, name: str, schema: pa.Schema, columns: Sequence[str] | None = None) -> pa.Table:
+        """Every row of the table `name` beside the images' (only `columns` when given); empty, with the
+        schema, when it has none."""
+        files = self.part_files(name)
+        if not files:
+            empty = schema.empty_table()
+            return empty.select(list(columns)) if columns else empty
+        dataset = ds.dataset([str(file) for file in files], schema=schema, format="parquet")
+        return dataset.to_table(columns=list(columns) if columns else None)
+
+    def part_files(self, name: str = "parts") -> list[Path]:
+        """The finished files of the table `name` (what a query engine scans)."""
+        directory = self.root / name
+        return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
+
+    def scan_index(self) -> ScanIndex:
+        """The scan index of the libraries scored into this catalog (empty when there is none yet)."""
+        return ScanIndex.load(self.root)
+
+    def save_scan_index(self, index: ScanIndex, library: Path) -> None:
+        """Replace the scan index after a pass over `library` wrote every row."""
+        index.save(self.root, library)
+
+    def compact(self, *, wait: bool = True) -> compaction.Compaction:
+        """Merge the images' part files into one, newest row per key."""
+        return compaction.compact(self.root, wait=wait)
+
+    def media(self, relative: str) -> Path:
+        """Where a row's media file (a relative path as stored) lives."""
+        return self.root / relative

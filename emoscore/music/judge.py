@@ -1,0 +1,107 @@
+"""What the `eval_music` stage reports, made in the library: the generated pieces judged for emotion, intensity
+and musicality against the clips they learned from, held-out clips and held-out real scores, the sampling
+comparison, the per-piece tables for DVC's plots and the listening page's examples."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoscore.config import Params
+from emoscore.device import pick_device
+from emoscore.music.classify import MusicClassifier, clip_accuracy_report
+from emoscore.music.cp import QUADRANTS, Vocabulary
+from emoscore.music.emopia import load_split
+from emoscore.music.evaluate import MusicalityTargets, check_targets, evaluate_music, intensity_trend, measure_pieces
+from emoscore.music.listening import Example
+from emoscore.music.metrics import MEASURES
+from emoscore.music.model import CPTransformer
+from emoscore.music.sampling import EMOPIA_RELEASED, Sampling, Steering
+
+
+@dataclass
+class Judged:
+    """The report and what it was made from (the pieces behind the tables and the page)."""
+
+    report: dict
+    generated: dict[int, list[np.ndarray]]
+    fine_tuning: dict[int, list[np.ndarray]]
+    test: dict[int, list[np.ndarray]]
+    scores: list[np.ndarray]
+
+    def musicality_tables(self) -> dict[str, list[dict]]:
+        """One row per piece and measure set, by source: generated, the fine-tuning data, real scores."""
+        tables = {}
+        for source, grouped in (("generated", self.generated), ("fine_tuning_data", self.fine_tuning)):
+            tables[source] = [{"quadrant": QUADRANTS[q - 1], **m} for q, group in sorted(grouped.items())
+                              for m in measure_pieces(group)]  # fmt: skip
+        tables["real_scores"] = [{"quadrant": "-", **m} for m in measure_pieces(self.scores)]
+        return tables
+
+    def examples(self) -> list[Example]:
+        """A generated piece and a real clip per quadrant, for the listening page."""
+        examples = []
+        for quadrant in range(1, 5):
+            name = QUADRANTS[quadrant - 1]
+            real = self.test.get(quadrant) or self.fine_tuning.get(quadrant) or []  # a small set may lack a quadrant
+            for source, pieces in (("generated", self.generated[quadrant]), ("real", real)):
+                if pieces:
+                    examples.append(Example(name, source, pieces[0], measure_pieces(pieces[:1])[0]))
+        return examples
+
+    def page_summary(self) -> dict:
+        """The listening page's table: controllability, and each measure generated / fine-tuning data."""
+        rows = [{"quadrant": q, "cells": [f"{r['generated'][m]:.2f} / {r['fine_tuning_data'][m]:.2f}" for m in
+                                          MEASURES]} for q, r in self.report["per_quadrant"].items()]  # fmt: skip
+        return {"controllability": self.report["controllability"], "measures": MEASURES, "rows": rows,
+                "targets_met": self.report["musicality_targets"]["all_met"]}  # fmt: skip
+
+
+def by_quadrant(path: Path) -> dict[int, list[np.ndarray]]:
+    """The clips of a prepared split, grouped by quadrant."""
+    pieces, quadrants, _ = load_split(path)
+    grouped: dict[int, list[np.ndarray]] = defaultdict(list)
+    for piece, quadrant in zip(pieces, quadrants, strict=True):
+        grouped[int(quadrant)].append(piece)
+    return dict(grouped)
+
+
+def held_out_scores(corpus: Path) -> list[np.ndarray]:
+    """The real scores of the pretraining corpus's validation split, untransposed."""
+    pieces, _, names = load_split(corpus / "val.npz")
+    return [p for p, name in zip(pieces, names, strict=True) if name.startswith("music21/") and name.endswith("@+0")]
+
+
+def judge_music(params: Params) -> Judged:
+    """Generate `eval_music.pieces_per_quadrant` pieces per quadrant, classify and measure them; the intensity
+    trend; the same judged with EMOPIA's released sampling settings; which musicality targets are met."""
+    settings = params.eval_music
+    vocabulary = Vocabulary.load(params.emopia.vocabulary)
+    model, _ = CPTransformer.from_checkpoint(params.music.out, vocabulary)
+    model.to(pick_device(params.music.device))
+    classifier, _ = MusicClassifier.from_checkpoint(params.music_classifier.out, vocabulary)
+    test, train = by_quadrant(params.emopia.out / "test.npz"), by_quadrant(params.emopia.out / "train.npz")
+    scores = held_out_scores(params.midi_corpus.out)
+    sampling = Sampling.from_params(params.generation)
+    evaluation = evaluate_music(model, classifier, test, settings.pieces_per_quadrant, settings.bars, settings.seed,
+                                sampling, fine_tuning=train, scores=scores)  # fmt: skip
+    report = evaluation.report
+    pieces, quadrants, _ = load_split(params.emopia.out / "test.npz")
+    report["classifier_test_accuracy_on_real_clips"] = clip_accuracy_report(classifier, pieces, quadrants)
+    report["intensity"] = intensity_trend(
+        model, settings.intensity_pieces, settings.bars, settings.seed, sampling,
+        Steering.from_params(params.generation), params.score.quadrant_midpoint,
+    )  # fmt: skip
+    released = evaluate_music(model, classifier, test, settings.pieces_per_quadrant, settings.bars, settings.seed,
+                              EMOPIA_RELEASED, fine_tuning=train).report  # fmt: skip
+    report["sampling_comparison"] = {
+        name: {"controllability": r["controllability"],
+               **{f"{m}_per_quadrant": {q: e["generated"][m] for q, e in r["per_quadrant"].items()}
+                  for m in ("scale_consistency", "note_density")}}
+        for name, r in (("params_yaml", report), ("emopia_released", released))
+    }  # fmt: skip
+    report["musicality_targets"] = check_targets(report, MusicalityTargets.from_params(settings))
+    return Judged(report, evaluation.generated, train, test, scores)
