@@ -41,8 +41,21 @@ def old_chart(path: Path, vad: list[float], top: list[tuple[str, float]], title:
 
 def old_render(midi: Path, wav: Path, sample_rate: int) -> None:
     """One `fluidsynth` process per file, as before (the SoundFont is loaded each time)."""
-    command = [shutil.which("fluidsynth") or "fluidsynth", "-ni", "-q", "-g", str(GAIN), "-r", str(sample_rate),
-               "-T", "wav", "-F", str(wav), str(find_soundfont()), str(midi)]  # fmt: skip
+    command = [
+        shutil.which("fluidsynth") or "fluidsynth",
+        "-ni",
+        "-q",
+        "-g",
+        str(GAIN),
+        "-r",
+        str(sample_rate),
+        "-T",
+        "wav",
+        "-F",
+        str(wav),
+        str(find_soundfont()),
+        str(midi),
+    ]
     wav.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(command, capture_output=True, check=True, timeout=300)
 
@@ -56,15 +69,27 @@ def score_as_before(vad_only: Scorer, model: CPTransformer, files: list, catalog
         if row["status"] != "ok":
             continue
         intensity = arousal_intensity(row["arousal"], score.quadrant_midpoint)
-        steps = generate(model, int(row["quadrant"][1]), score.bars, row["seed"], sampling, generation.max_steps,
-                         intensity=intensity, steering=steering)  # fmt: skip
+        steps = generate(
+            model,
+            int(row["quadrant"][1]),
+            score.bars,
+            seed=row["seed"],
+            sampling=sampling,
+            max_steps=generation.max_steps,
+            intensity=intensity,
+            steering=steering,
+        )
         midi, wav = catalog / "midi" / f"{row['image_id']}.mid", catalog / "audio" / f"{row['image_id']}.wav"
         midi.parent.mkdir(parents=True, exist_ok=True)
         decode_to_midi(steps, midi)
         old_render(midi, wav, render.sample_rate)
         vad = [row["valence"], row["arousal"], row["dominance"]]
-        old_chart(catalog / "charts" / f"{row['image_id']}.png", vad,
-                  [(t["name"], t["score"]) for t in row["top_categories"]], Path(row["path"]).name)  # fmt: skip
+        old_chart(
+            catalog / "charts" / f"{row['image_id']}.png",
+            vad,
+            [(t["name"], t["score"]) for t in row["top_categories"]],
+            Path(row["path"]).name,
+        )
         row.update(midi_path=f"midi/{midi.name}", audio_path=f"audio/{wav.name}", n_notes=int(np.sum(steps[:, 3] == 2)))
     return rows
 

@@ -28,17 +28,25 @@ def real_scores(count: int) -> list[tuple[str, list[tuple[float, int, float]]]]:
     from music21 import corpus, meter
 
     found = []
-    for path in [*corpus.getComposer("bach")[:14], *corpus.getComposer("mozart")[:10],
-                 *corpus.getComposer("beethoven")[:10], *corpus.getComposer("joplin"),
-                 *corpus.getComposer("haydn")[:10]]:  # fmt: skip
+    for path in [
+        *corpus.getComposer("bach")[:14],
+        *corpus.getComposer("mozart")[:10],
+        *corpus.getComposer("beethoven")[:10],
+        *corpus.getComposer("joplin"),
+        *corpus.getComposer("haydn")[:10],
+    ]:
         score = corpus.parse(path)
         signatures = score.recurse().getElementsByClass(meter.TimeSignature)
         if not signatures or signatures[0].ratioString != "4/4":
             continue
         measures = score.parts[0].getElementsByClass("Measure")
         pickup = 4 - measures[0].duration.quarterLength if measures and measures[0].duration.quarterLength < 4 else 0
-        notes = [(float(n.offset) + pickup, p.midi, float(n.quarterLength)) for n in score.flatten().notes
-                 for p in n.pitches if n.offset < 64]  # fmt: skip
+        notes = [
+            (float(n.offset) + pickup, p.midi, float(n.quarterLength))
+            for n in score.flatten().notes
+            for p in n.pitches
+            if n.offset < 64
+        ]
         if len(notes) >= 40:
             found.append((Path(str(path)).name, notes))
         if len(found) >= count:
@@ -69,8 +77,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     cases = []
     for name, notes in real_scores(args.scores):
-        accented = [(o, p, d, int(np.clip(70 + (12 if o % 4 == 0 else 0) + rng.normal(0, 6), 1, 127)))
-                    for o, p, d in notes]  # fmt: skip
+        accented = [
+            (o, p, d, int(np.clip(70 + (12 if o % 4 == 0 else 0) + rng.normal(0, 6), 1, 127))) for o, p, d in notes
+        ]
         cases.append(("music21", name, accented, float(rng.integers(60, 150))))
     for quadrant in (1, 2, 3, 4):
         for index in range(5):

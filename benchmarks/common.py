@@ -32,8 +32,9 @@ def timed(function: Callable[[], object]) -> tuple[float, object]:
 
 def record(name: str, measure: str, ratio: float, target: str, met: bool, detail: str) -> None:
     """Keep and print one row of the table."""
-    RESULTS.append({"benchmark": name, "measured as": measure, "ratio": ratio, "target": target, "met": met,
-                    "detail": detail})  # fmt: skip
+    RESULTS.append(
+        {"benchmark": name, "measured as": measure, "ratio": ratio, "target": target, "met": met, "detail": detail}
+    )
     print(f"  {name}: {ratio:.2f} (target {target}) {'MET' if met else 'MISSED'} — {detail}", flush=True)
 
 
@@ -67,19 +68,35 @@ def vad_checkpoint(directory: Path, small: bool = False) -> Path:
     return checkpoint
 
 
-def scorer_for(directory: Path, workers: int = 2, batch_size: int = 16, charts: bool = False,
-               small: bool = False, engine: str = "onnxruntime") -> Scorer:  # fmt: skip
+def scorer_for(
+    directory: Path,
+    workers: int = 2,
+    batch_size: int = 16,
+    charts: bool = False,
+    small: bool = False,
+    engine: str = "onnxruntime",
+) -> Scorer:
     """A scorer with a random-weight VAD model and no music (the VAD path only): full-size 224/128 inputs, or
     32/32 when `small` (where only the pipeline around the model is being measured)."""
     checkpoint = vad_checkpoint(directory, small)
     thresholds = checkpoint.with_suffix(".thresholds.json")
     Thresholds.from_mapping(model_digest(checkpoint), dict.fromkeys(CATEGORIES, 0.5)).save(thresholds)
-    params = parse_params({
-        "vad": {"out": str(checkpoint)},
-        "score": {"music": False, "charts": charts, "workers": workers, "batch_size": batch_size,
-                  "audio": "none", "engine": engine},
-    })  # fmt: skip
-    return Scorer(params.vad.out, None, params.score, params.generation, params.render, thresholds)
+    params = parse_params(
+        {
+            "vad": {"out": str(checkpoint)},
+            "score": {
+                "music": False,
+                "charts": charts,
+                "workers": workers,
+                "batch_size": batch_size,
+                "audio": "none",
+                "engine": engine,
+            },
+        }
+    )
+    return Scorer(
+        params.vad.out, None, params.score, generation=params.generation, render=params.render, thresholds=thresholds
+    )
 
 
 def best_of(repeats: int, *sides: Callable[[], object]) -> list[tuple[float, object]]:

@@ -25,9 +25,15 @@ def bench_generation(steps: int, repeats: int) -> None:
     )
     assert np.array_equal(cached, full) and len(cached) == steps + 1
     ratio = full_time / cached_time
-    record("generation KV cache", f"steps/s cached ÷ recomputed at {steps} steps", ratio, "≥ 8×", ratio >= 8,
-           f"cached {steps / cached_time:.0f} steps/s, recomputed {steps / full_time:.0f} steps/s, "
-           f"d_model {music.d_model} × {music.n_layers} layers, best of {repeats}")  # fmt: skip
+    record(
+        "generation KV cache",
+        f"steps/s cached ÷ recomputed at {steps} steps",
+        ratio,
+        "≥ 8×",
+        ratio >= 8,
+        f"cached {steps / cached_time:.0f} steps/s, recomputed {steps / full_time:.0f} steps/s, "
+        f"d_model {music.d_model} × {music.n_layers} layers, best of {repeats}",
+    )
 
 
 def bench_batched_generation(pieces: int, repeats: int) -> None:
@@ -40,17 +46,27 @@ def bench_batched_generation(pieces: int, repeats: int) -> None:
     requests = [Request(1 + i % 4, 7000 + i, (i % 5 - 2) / 2) for i in range(pieces)]
 
     def one_at_a_time() -> list:
-        return [generate(model, r.quadrant, 8, r.seed, sampling, intensity=r.intensity, steering=steering)
-                for r in requests]  # fmt: skip
+        return [
+            generate(model, r.quadrant, 8, seed=r.seed, sampling=sampling, intensity=r.intensity, steering=steering)
+            for r in requests
+        ]
 
     def batched() -> list:
         chunks = [requests[start : start + 32] for start in range(0, pieces, 32)]
-        return [piece for chunk in chunks for piece in generate_batch(model, chunk, 8, sampling, steering=steering)]
+        return [
+            piece for chunk in chunks for piece in generate_batch(model, chunk, 8, sampling=sampling, steering=steering)
+        ]
 
     (alone_time, alone), (batch_time, batch) = best_of(repeats, one_at_a_time, batched)
     assert all(np.array_equal(a, b) for a, b in zip(alone, batch, strict=True)), "batched pieces differ"
     ratio = alone_time / batch_time
     steps = sum(len(piece) for piece in batch)
-    record("batched generation", "pieces/s at batch 32 ÷ one at a time (CPU)", ratio, "≥ 6×", ratio >= 6,
-           f"{pieces / batch_time:.1f} vs {pieces / alone_time:.1f} pieces/s, {steps} steps in all, identical "
-           f"tokens, {torch.get_num_threads()} threads, best of {repeats}")  # fmt: skip
+    record(
+        "batched generation",
+        "pieces/s at batch 32 ÷ one at a time (CPU)",
+        ratio,
+        "≥ 6×",
+        ratio >= 6,
+        f"{pieces / batch_time:.1f} vs {pieces / alone_time:.1f} pieces/s, {steps} steps in all, identical "
+        f"tokens, {torch.get_num_threads()} threads, best of {repeats}",
+    )

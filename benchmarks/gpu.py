@@ -93,8 +93,9 @@ def generation(device: torch.device, quick: bool) -> dict:
         row["batch_over_one_fixed"] = row["batch_fixed_piece_steps_per_s"] / row["one_fixed_piece_steps_per_s"]
         short = {}
         for decoding in ("eager", "fixed"):  # one bar: what capturing the graphs costs a short call
-            short[decoding], _ = timed(device, functools.partial(generate_batch, model, requests[:1], 1,
-                                                                 decoding=decoding))  # fmt: skip
+            short[decoding], _ = timed(
+                device, functools.partial(generate_batch, model, requests[:1], 1, decoding=decoding)
+            )
         row["one_bar_seconds"] = short
         figures[name] = row
         print(name, json.dumps(row), flush=True)
@@ -106,8 +107,9 @@ def round_profile(device: torch.device, quick: bool) -> dict:
     profiler), and the two captured graphs replayed alone. The round's wall time minus these is the host's share."""
     from torch.profiler import ProfilerActivity, profile
 
-    from emoscore.music.cp import BAR, TYPE_METRICAL, emotion_word
+    from emoscore.music.cp import emotion_word
     from emoscore.music.decoding import FixedDecoder
+    from emoscore.music.vocabulary import BAR, TYPE_METRICAL
 
     size = {"d_model": 64, "n_layers": 2, "n_heads": 4} if quick else {"d_model": 512, "n_layers": 12, "n_heads": 8}
     torch.manual_seed(0)
@@ -197,11 +199,15 @@ def jpeg(device: torch.device, quick: bool) -> dict:
         result["cpu_scaled_images_per_s_one_core"] = count / cpu_time
         device_time, device_images = timed(device, lambda: decode_jpegs(paths, device, 256, 200_000_000))
         result["device_images_per_s"] = count / device_time
-        differences = [np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).mean()
-                       for a, b in zip(cpu_images, device_images, strict=True)]  # fmt: skip
+        differences = [
+            np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).mean()
+            for a, b in zip(cpu_images, device_images, strict=True)
+        ]
         result["mean_abs_pixel_difference"] = float(np.mean(differences))
-        if any(image is None or image.size != reference.size for image, reference in zip(device_images, cpu_images,
-                                                                                         strict=True)):  # fmt: skip
+        if any(
+            image is None or image.size != reference.size
+            for image, reference in zip(device_images, cpu_images, strict=True)
+        ):
             raise AssertionError("the device path left files out or gave another size than the CPU path")
     return result
 
@@ -215,8 +221,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=("profile", "generation", "vad", "jpeg"), help="only these")
     options = parser.parse_args()
     device = torch.device(options.device)
-    figures = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-               "torch": torch.__version__}  # fmt: skip
+    figures = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+    }
     parts = (("profile", round_profile), ("generation", generation), ("vad", vad), ("jpeg", jpeg))
     for name, measure in parts:
         if options.only and name not in options.only:

@@ -33,8 +33,8 @@ from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 from emoscore.emotic.thresholds import Thresholds
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer, MusicConfig
+from emoscore.music.vocabulary import VOCABULARY
 from emoscore.samples.datasets import draw_person_state, paint_person, scene_background
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -117,8 +117,18 @@ def score_run(library: Path, catalog: Path, params: Path, environment: dict[str,
     from emoscore.catalog.table import read_catalog
 
     shutil.rmtree(catalog, ignore_errors=True)
-    command = [sys.executable, "-m", "emoscore_flows.cli", "score", str(library), "--catalog", str(catalog),
-               "--params", str(params), "--json"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "emoscore_flows.cli",
+        "score",
+        str(library),
+        "--catalog",
+        str(catalog),
+        "--params",
+        str(params),
+        "--json",
+    ]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, env=environment)
     elapsed = time.perf_counter() - start
@@ -199,8 +209,11 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="emoscore-e2e-"))
     work.mkdir(parents=True, exist_ok=True)
-    report: dict = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-                    "cores": os.cpu_count(), "torch": torch.__version__}  # fmt: skip
+    report: dict = {
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+    }
     params = make_project(work, args.device, args.bank.resolve(), args.quick, args.audio)
     report["audio"] = args.audio
     size = (320, 240) if args.quick else (4000, 3000)

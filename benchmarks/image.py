@@ -67,19 +67,41 @@ def bench_image_scoring(work: Path, count: int, repeats: int) -> None:
         assert np.abs(np.concatenate(out) - bare_vad).max() < 0.25
     assert np.allclose(np.concatenate(ort_bare_out), bare_vad, atol=1e-3)  # the export computes the same
     assert np.allclose(np.concatenate(naive_out), bare_vad[: len(naive_files)], atol=1e-4)
-    rate = {"ort": count / ort_time, "ort bare": count / ort_bare_time, "torch": count / torch_time,
-            "torch bare": count / bare_time, "naive": len(naive_files) / naive_time}  # fmt: skip
+    rate = {
+        "ort": count / ort_time,
+        "ort bare": count / ort_bare_time,
+        "torch": count / torch_time,
+        "torch bare": count / bare_time,
+        "naive": len(naive_files) / naive_time,
+    }
     for engine, key in (("ONNX Runtime", "ort"), ("torch", "torch")):
         ratio = rate[key] / rate[f"{key} bare"]
-        record(f"image scoring vs bare model ({engine})", "images/s ours ÷ images/s bare forward, same engine",
-               ratio, "≥ 0.7", ratio >= 0.7, f"ours {rate[key]:.1f}/s, bare model {rate[f'{key} bare']:.1f}/s, "
-               f"{count} 12-MP JPEGs, best of {repeats}")  # fmt: skip
+        record(
+            f"image scoring vs bare model ({engine})",
+            "images/s ours ÷ images/s bare forward, same engine",
+            ratio,
+            "≥ 0.7",
+            ratio >= 0.7,
+            f"ours {rate[key]:.1f}/s, bare model {rate[f'{key} bare']:.1f}/s, {count} 12-MP JPEGs, best of {repeats}",
+        )
     ratio = rate["ort"] / rate["naive"]
-    record("image scoring vs naive loop", "images/s ours (ONNX Runtime) ÷ images/s naive (torch)", ratio, "≥ 4×",
-           ratio >= 4, f"naive {rate['naive']:.1f}/s")  # fmt: skip
+    record(
+        "image scoring vs naive loop",
+        "images/s ours (ONNX Runtime) ÷ images/s naive (torch)",
+        ratio,
+        "≥ 4×",
+        ratio >= 4,
+        f"naive {rate['naive']:.1f}/s",
+    )
     ratio = rate["ort"] / rate["torch"]
-    record("ONNX Runtime vs torch", "images/s of our path with each engine", ratio, "> 1× to keep it", ratio > 1,
-           f"{rate['ort']:.1f} vs {rate['torch']:.1f} images/s")  # fmt: skip
+    record(
+        "ONNX Runtime vs torch",
+        "images/s of our path with each engine",
+        ratio,
+        "> 1× to keep it",
+        ratio > 1,
+        f"{rate['ort']:.1f} vs {rate['torch']:.1f} images/s",
+    )
 
 
 def bench_vad_limit(work: Path, count: int, repeats: int) -> None:
@@ -99,6 +121,12 @@ def bench_vad_limit(work: Path, count: int, repeats: int) -> None:
     limit = scorer.pool.workers * count / (decode_time + forward_time)
     ratio = count / our_time / limit
     per_image = f"decode {decode_time / count * 1000:.0f} ms + forward {forward_time / count * 1000:.0f} ms"
-    record("VAD image path vs its limit", "images/s ours ÷ workers ÷ (decode + bare forward per image)", ratio,
-           "≥ 0.9", ratio >= 0.9, f"{count / our_time:.1f} vs {limit:.1f} images/s; {per_image} per image on one "
-           f"core, {scorer.pool.workers} workers, best of {repeats}")  # fmt: skip
+    record(
+        "VAD image path vs its limit",
+        "images/s ours ÷ workers ÷ (decode + bare forward per image)",
+        ratio,
+        "≥ 0.9",
+        ratio >= 0.9,
+        f"{count / our_time:.1f} vs {limit:.1f} images/s; {per_image} per image on one "
+        f"core, {scorer.pool.workers} workers, best of {repeats}",
+    )

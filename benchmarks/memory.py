@@ -27,14 +27,25 @@ def bench_memory(work: Path, small: int, large: int) -> None:
     peaks = {}
     for name, folder in (("small", subset), ("large", library)):
         with tempfile.TemporaryDirectory() as catalog:
-            output = subprocess.run([sys.executable, "-m", "benchmarks.memory", str(folder), catalog, str(work)],
-                                    cwd=PROJECT, capture_output=True, text=True, check=True)  # fmt: skip
+            output = subprocess.run(
+                [sys.executable, "-m", "benchmarks.memory", str(folder), catalog, str(work)],
+                cwd=PROJECT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peaks[name] = [int(kb) / 1024 for kb in output.stdout.strip().splitlines()[-1].split()]
     (main_small, worker_small), (main_large, worker_large) = peaks["small"], peaks["large"]
     ratio = max(main_large / main_small, worker_large / worker_small)
-    record("memory", f"peak RSS {large} images ÷ {small} images", ratio, "≤ 1.3×", ratio <= 1.3,
-           f"main process {main_small:.0f} → {main_large:.0f} MB, largest worker {worker_small:.0f} → "
-           f"{worker_large:.0f} MB")  # fmt: skip
+    record(
+        "memory",
+        f"peak RSS {large} images ÷ {small} images",
+        ratio,
+        "≤ 1.3×",
+        ratio <= 1.3,
+        f"main process {main_small:.0f} → {main_large:.0f} MB, largest worker {worker_small:.0f} → "
+        f"{worker_large:.0f} MB",
+    )
 
 
 def scoring_run_peaks(library: Path, catalog: Path, work: Path) -> tuple[int, int]:

@@ -43,17 +43,31 @@ def bench_music_scoring(work: Path, count: int) -> None:
         ours.close()
         vad_only.close()
         audio = _compare_music_rows(our_rows, old_rows, catalogs)
-        flac = [render_audio(catalogs[0] / row["midi_path"], Path(temporary) / f"{i}.flac").stat().st_size
-                for i, row in enumerate(our_rows[:8])]  # fmt: skip
+        flac = [
+            render_audio(catalogs[0] / row["midi_path"], Path(temporary) / f"{i}.flac").stat().st_size
+            for i, row in enumerate(our_rows[:8])
+        ]
         wav = np.mean(_sizes(catalogs, old_rows)) / 1e6
     ratio = old_time / our_time
-    record("scoring with music", "photos/s ours ÷ the path before (one piece at a time, WAV, a synth per file)",
-           ratio, "≥ 8×", ratio >= 8, f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
-           f"of 1600×1200, {params.score.bars} bars, trained models; same VAD, MIDI bytes and audio")  # fmt: skip
+    record(
+        "scoring with music",
+        "photos/s ours ÷ the path before (one piece at a time, WAV, a synth per file)",
+        ratio,
+        "≥ 8×",
+        ratio >= 8,
+        f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
+        f"of 1600×1200, {params.score.bars} bars, trained models; same VAD, MIDI bytes and audio",
+    )
     size = float(np.mean(audio)) / 1e6
-    record("audio bytes per photo (the default preview)", "MB per 8-bar piece", size, "≤ 0.6 MB", size <= 0.6,
-           f"Ogg Opus {params.render.preview_bitrate // 1000} kb/s, 48 kHz stereo; FLAC of the same piece "
-           f"{float(np.mean(flac)) / 1e6:.2f} MB; the WAV before: {wav:.2f} MB")  # fmt: skip
+    record(
+        "audio bytes per photo (the default preview)",
+        "MB per 8-bar piece",
+        size,
+        "≤ 0.6 MB",
+        size <= 0.6,
+        f"Ogg Opus {params.render.preview_bitrate // 1000} kb/s, 48 kHz stereo; FLAC of the same piece "
+        f"{float(np.mean(flac)) / 1e6:.2f} MB; the WAV before: {wav:.2f} MB",
+    )
 
 
 def bench_music_run(work: Path, count: int) -> None:
@@ -76,9 +90,15 @@ def bench_music_run(work: Path, count: int) -> None:
             [str(Path(sys.executable).parent / "emoscore"), "score", str(library), "--catalog", str(catalogs[0])],
             [sys.executable, "-m", "benchmarks.baseline", str(library), str(catalogs[1])],
         )
-        (our_time, ours), (old_time, before) = best_of(1, *(
-            lambda command=command: subprocess.run(command, cwd=PROJECT, capture_output=True, text=True,
-                                                   env=environment) for command in commands))  # fmt: skip
+        (our_time, ours), (old_time, before) = best_of(
+            1,
+            *(
+                lambda command=command: subprocess.run(
+                    command, cwd=PROJECT, capture_output=True, text=True, env=environment
+                )
+                for command in commands
+            ),
+        )
         for done in (ours, before):
             assert done.returncode == 0, done.stderr[-800:]
         tables = [pq.read_table(catalog / "parts").to_pylist() for catalog in catalogs]
@@ -90,9 +110,15 @@ def bench_music_run(work: Path, count: int) -> None:
             ]
             assert midi[0] == midi[1], f"different pieces for {row['path']}"
     ratio = old_time / our_time
-    record("whole scoring run with music", "photos/s of `emoscore score FOLDER` ÷ the same run as before, start-up "
-           "included", ratio, "≥ 8×", ratio >= 8, f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s "
-           f"({our_time:.0f} s vs {old_time:.0f} s for {count} JPEGs of 1600×1200); same MIDI bytes")  # fmt: skip
+    record(
+        "whole scoring run with music",
+        "photos/s of `emoscore score FOLDER` ÷ the same run as before, start-up included",
+        ratio,
+        "≥ 8×",
+        ratio >= 8,
+        f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s "
+        f"({our_time:.0f} s vs {old_time:.0f} s for {count} JPEGs of 1600×1200); same MIDI bytes",
+    )
 
 
 def _sizes(catalogs: tuple[Path, Path], rows: list[dict]) -> list[int]:
@@ -126,8 +152,9 @@ def _compare_music_rows(ours: list[dict], before: list[dict], catalogs: tuple[Pa
         codec = distance
         if Path(mine["audio_path"]).suffix == ".opus":  # what the codec alone does to FluidSynth's own render
             with tempfile.TemporaryDirectory() as temporary:
-                through = write_audio(np.clip(old * 32768, -32768, 32767).astype(np.int16), new_rate,
-                                      Path(temporary) / "codec.opus")  # fmt: skip
+                through = write_audio(
+                    np.clip(old * 32768, -32768, 32767).astype(np.int16), new_rate, Path(temporary) / "codec.opus"
+                )
                 coded, _ = soundfile.read(through, dtype="float32")
             codec = log_mel_distance(old * 32768, coded * 32768, new_rate)
         assert distance <= codec + 1.0, (  # the bank's own bar is 1 dB (docs/performance.md)

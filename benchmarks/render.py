@@ -86,27 +86,42 @@ def bench_render(work: Path, generated: int = 40, scores: int = 20) -> list[dict
         figures = []
         for midi in midis:
             measured = compare(midi, bank, soundfont)
-            passed = (measured["srr_db"] >= min(measured["srr_fluidsynth_late_db"], 25.0)
-                      and measured["srr_dry_db"] >= 35 and measured["log_mel_db"] <= 1.0)  # fmt: skip
+            passed = (
+                measured["srr_db"] >= min(measured["srr_fluidsynth_late_db"], 25.0)
+                and measured["srr_dry_db"] >= 35
+                and measured["log_mel_db"] <= 1.0
+            )
             figures.append({"piece": midi.stem, **measured, "passes": passed})
         (work / "render_fidelity.json").write_text(json.dumps(figures, indent=1))
-        kinds = {"generated": [f for f in figures if f["piece"].startswith("generated")],
-                 "scores": [f for f in figures if f["piece"].startswith("score")]}  # fmt: skip
+        kinds = {
+            "generated": [f for f in figures if f["piece"].startswith("generated")],
+            "scores": [f for f in figures if f["piece"].startswith("score")],
+        }
         for kind, chosen in kinds.items():
             if not chosen:
                 continue
             passing = sum(f["passes"] for f in chosen)
-            measures = (("SRR dB", "srr_db"), ("dry SRR dB", "srr_dry_db"),
-                        ("FluidSynth vs itself dB", "srr_fluidsynth_late_db"))  # fmt: skip
+            measures = (
+                ("SRR dB", "srr_db"),
+                ("dry SRR dB", "srr_dry_db"),
+                ("FluidSynth vs itself dB", "srr_fluidsynth_late_db"),
+            )
             detail = ", ".join(
                 f"{name} median {np.median([f[key] for f in chosen]):.1f} (min {np.min([f[key] for f in chosen]):.1f})"
                 for name, key in measures
             )
             mel = np.median([f["log_mel_db"] for f in chosen])
-            rows.append({"name": f"bank render fidelity ({kind})", "measure": "share of pieces within the bar",
-                         "ratio": passing / len(chosen), "target": "1.0", "met": passing == len(chosen),
-                         "detail": f"{len(chosen)} pieces ({source if kind == 'generated' else 'music21, 16 bars'});"
-                                   f" {detail}; log-mel median {mel:.2f} dB"})  # fmt: skip
+            rows.append(
+                {
+                    "name": f"bank render fidelity ({kind})",
+                    "measure": "share of pieces within the bar",
+                    "ratio": passing / len(chosen),
+                    "target": "1.0",
+                    "met": passing == len(chosen),
+                    "detail": f"{len(chosen)} pieces ({source if kind == 'generated' else 'music21, 16 bars'});"
+                    f" {detail}; log-mel median {mel:.2f} dB",
+                }
+            )
         synthesizer = Synthesizer(soundfont, render.sample_rate)
         schedules = [schedule(m, bank.sample_rate) for m in midis]
         render_piece(bank, schedules[0])  # compile the numba pass once
@@ -120,11 +135,18 @@ def bench_render(work: Path, generated: int = 40, scores: int = 20) -> list[dict
         assert all(abs(len(a) - len(b)) <= 0.1 * render.sample_rate for a, b in zip(ours, theirs, strict=True))
     seconds = sum(len(t) for t in theirs) / render.sample_rate
     ratio = fluidsynth_time / bank_time
-    rows.append({"name": "bank render speed", "measure": "pieces/s on one core, bank ÷ FluidSynth", "ratio": ratio,
-                 "target": "≥ 10×", "met": ratio >= 10,
-                 "detail": f"{len(midis) / bank_time:.1f} vs {len(midis) / fluidsynth_time:.1f} pieces/s "
-                           f"({seconds / len(midis):.1f} s of audio a piece, schedule + overlap-add + reverb, "
-                           f"to int16; same pieces as the fidelity rows)"})  # fmt: skip
+    rows.append(
+        {
+            "name": "bank render speed",
+            "measure": "pieces/s on one core, bank ÷ FluidSynth",
+            "ratio": ratio,
+            "target": "≥ 10×",
+            "met": ratio >= 10,
+            "detail": f"{len(midis) / bank_time:.1f} vs {len(midis) / fluidsynth_time:.1f} pieces/s "
+            f"({seconds / len(midis):.1f} s of audio a piece, schedule + overlap-add + reverb, "
+            f"to int16; same pieces as the fidelity rows)",
+        }
+    )
     return rows
 
 

@@ -62,8 +62,10 @@ def main() -> None:
             run(work, options.quick)
     print("\n| benchmark | measured as | ratio | target | met |\n|---|---|---|---|---|")
     for row in RESULTS:
-        print(f"| {row['benchmark']} | {row['measured as']} | {row['ratio']:.2f} | {row['target']} | "
-              f"{'yes' if row['met'] else 'no'} |")  # fmt: skip
+        print(
+            f"| {row['benchmark']} | {row['measured as']} | {row['ratio']:.2f} | {row['target']} | "
+            f"{'yes' if row['met'] else 'no'} |"
+        )
     (work / "results.json").write_text(json.dumps(RESULTS, indent=1))
     print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -26,13 +26,29 @@ REAL_IMAGES, REAL_PEOPLE = 23_571, 34_320
 def params_for(out: Path, images: int) -> dict:
     """Params of the rehearsal: the sample's drawing at 640×480, the papers' crop sizes, one epoch."""
     return {
-        "sample": {"out": str(out / "sample"), "emotic_images": {"train": images, "val": 60, "test": 20},
-                   "image_width": 640, "image_height": 480, "max_people_per_image": 3, "seed": 11},
-        "emotic": {"root": str(out / "sample" / "emotic"), "out": str(out / "prepared"), "context_size": 224,
-                   "body_size": 128, "num_workers": os.cpu_count() or 1},
-        "vad": {"epochs": 1, "batch_size": 32, "num_workers": 1, "out": str(out / "vad.pt"),
-                "resume": str(out / "resume.pt")},
-    }  # fmt: skip
+        "sample": {
+            "out": str(out / "sample"),
+            "emotic_images": {"train": images, "val": 60, "test": 20},
+            "image_width": 640,
+            "image_height": 480,
+            "max_people_per_image": 3,
+            "seed": 11,
+        },
+        "emotic": {
+            "root": str(out / "sample" / "emotic"),
+            "out": str(out / "prepared"),
+            "context_size": 224,
+            "body_size": 128,
+            "num_workers": os.cpu_count() or 1,
+        },
+        "vad": {
+            "epochs": 1,
+            "batch_size": 32,
+            "num_workers": 1,
+            "out": str(out / "vad.pt"),
+            "resume": str(out / "resume.pt"),
+        },
+    }
 
 
 PHASES = {

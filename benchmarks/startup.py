@@ -33,17 +33,24 @@ def bench_cold_start(work: Path, repeats: int) -> None:
                 assert done.returncode == 0 and json.loads(done.stdout)["scored"] == 1, done.stderr[-500:]
                 best = min(best, elapsed)
         times[label] = best
-    record("cold start to first row", "seconds, `emoscore score one.jpg`, new process and catalog", times["ours"],
-           "≤ 8 s", times["ours"] <= 8, f"as a Prefect flow (temporary server): {times['as a Prefect flow']:.1f} s; "
-           f"with music, preview audio and chart; best of {repeats}")  # fmt: skip
+    record(
+        "cold start to first row",
+        "seconds, `emoscore score one.jpg`, new process and catalog",
+        times["ours"],
+        "≤ 8 s",
+        times["ours"] <= 8,
+        f"as a Prefect flow (temporary server): {times['as a Prefect flow']:.1f} s; "
+        f"with music, preview audio and chart; best of {repeats}",
+    )
 
 
 def bench_overhead(work: Path) -> None:
     """No-op `dvc repro` wall time, and Prefect's per-task cost as a share of a scoring chunk."""
     if (PROJECT / "dvc.lock").exists():
         environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        noop, result = timed(lambda: subprocess.run(["dvc", "repro"], cwd=PROJECT, capture_output=True, text=True,
-                                                    env=environment))  # fmt: skip
+        noop, result = timed(
+            lambda: subprocess.run(["dvc", "repro"], cwd=PROJECT, capture_output=True, text=True, env=environment)
+        )
         up_to_date = "up to date" in result.stdout or "didn't change" in result.stdout
         detail = "everything up to date" if up_to_date else "stages were NOT up to date: run `dvc repro` first"
         record("no-op dvc repro", "seconds", noop, "≤ 5 s", noop <= 5 and up_to_date, detail)
@@ -70,5 +77,11 @@ def bench_overhead(work: Path) -> None:
     chunk_time, _ = timed(lambda: list(scorer.iter_vad(files)))
     scorer.close()
     share = per_task / (chunk_time + per_task)
-    record("Prefect per-task overhead", "task overhead ÷ (one 64-image chunk + overhead)", share, "≤ 5%",
-           share <= 0.05, f"{per_task * 1000:.0f} ms per task, {chunk_time:.1f} s per chunk")  # fmt: skip
+    record(
+        "Prefect per-task overhead",
+        "task overhead ÷ (one 64-image chunk + overhead)",
+        share,
+        "≤ 5%",
+        share <= 0.05,
+        f"{per_task * 1000:.0f} ms per task, {chunk_time:.1f} s per chunk",
+    )

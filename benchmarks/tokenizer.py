@@ -37,5 +37,11 @@ def bench_tokenizer(midi_folder: Path) -> None:
         distinct += len({(round(n.start / (midi.ticks_per_beat / 4)), n.pitch) for n in notes})
     assert (our_notes, their_notes) == (distinct, raw), (our_notes, distinct, their_notes, raw)
     ratio = theirs_time / ours_time
-    record("tokenizer", "files/s ours ÷ files/s miditok CPWord", ratio, "≥ 1×", ratio >= 1,
-           f"{len(files)} EMOPIA-format files; both sides checked against the notes in the files")  # fmt: skip
+    record(
+        "tokenizer",
+        "files/s ours ÷ files/s miditok CPWord",
+        ratio,
+        "≥ 1×",
+        ratio >= 1,
+        f"{len(files)} EMOPIA-format files; both sides checked against the notes in the files",
+    )

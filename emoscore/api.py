@@ -98,13 +98,24 @@ class Models:
                 score_run(self.params, local.submit, library=path, catalog=catalog, progress=False)
         files, failed = self._list(paths, catalog)  # the runs' scan index spares reading the files again
         identity = self.scorer.identity
-        stored = {row["image_id"]: row for row in catalog.read().to_pylist()
-                  if tuple(row[name] for name in KEY) == identity.key(row["image_id"])}  # fmt: skip
+        stored = {
+            row["image_id"]: row
+            for row in catalog.read().to_pylist()
+            if tuple(row[name] for name in KEY) == identity.key(row["image_id"])
+        }
         return [stored[item.image_id] for item in files] + [stored.get(row["image_id"], row) for row in failed]
 
-    def compose(self, quadrant: str | int | None = None, *, valence: float | None = None,
-                arousal: float | None = None, bars: int | None = None, seed: int = 0,
-                out: str | Path = "piece.mid", audio: str | Path | None = None) -> Piece:  # fmt: skip
+    def compose(
+        self,
+        quadrant: str | int | None = None,
+        *,
+        valence: float | None = None,
+        arousal: float | None = None,
+        bars: int | None = None,
+        seed: int = 0,
+        out: str | Path = "piece.mid",
+        audio: str | Path | None = None,
+    ) -> Piece:
         """Write a piece for a quadrant ('Q1'…'Q4') or for a (valence, arousal) on the 1–10 scale (which also
         sets its intensity within the quadrant): MIDI at `out`, audio at `audio` when given."""
         from emoscore.music.compose import compose_piece, music_model
@@ -125,8 +136,17 @@ class Models:
             number, intensity = parse_quadrant(quadrant), 0.0
         model = music_model(Path(self.params.music.out), self.params.score.device, self.params.emopia.vocabulary)
         length = self.params.score.bars if bars is None else bars
-        return compose_piece(model, number, length, seed, self.params.generation, Path(out),
-                             Path(audio) if audio else None, self.params.render, intensity)  # fmt: skip
+        return compose_piece(
+            model,
+            number,
+            length,
+            seed=seed,
+            generation=self.params.generation,
+            midi_path=Path(out),
+            audio_path=Path(audio) if audio else None,
+            render=self.params.render,
+            intensity=intensity,
+        )
 
 
 def load(models: str | Path | None = None, params: str | Path = "params.yaml") -> Models:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import pickle
 import warnings
 from dataclasses import asdict
@@ -115,13 +114,7 @@ class Checkpointed:
             )
         except (TypeError, AttributeError) as error:
             raise CheckpointError(path, f"config does not fit {cls.config_type.__name__}: {error}") from None
-        quiet = logging.getLogger("emoscore")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # the random init is overwritten at once; don't warn about it
-        try:
-            model = cls(config)
-        finally:
-            quiet.setLevel(level)
+        model = cls(config)  # the architecture only: its weights come next
         try:
             model.load_state_dict(payload["state_dict"])  # type: ignore[attr-defined]
         except RuntimeError as error:

@@ -20,8 +20,26 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif", ".avif"}
 )
 # camera RAW: a demosaicing decoder is its own project; such files are skipped with this reason
-RAW_SUFFIXES = frozenset({".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".dng", ".raf", ".orf", ".rw2", ".pef",
-                          ".srw", ".x3f", ".3fr", ".iiq", ".rwl"})  # fmt: skip
+RAW_SUFFIXES = frozenset(
+    {
+        ".cr2",
+        ".cr3",
+        ".nef",
+        ".nrw",
+        ".arw",
+        ".srf",
+        ".dng",
+        ".raf",
+        ".orf",
+        ".rw2",
+        ".pef",
+        ".srw",
+        ".x3f",
+        ".3fr",
+        ".iiq",
+        ".rwl",
+    }
+)
 RAW_REASON = "camera RAW file (not decoded: export a JPEG or HEIC of it)"
 TRANSPOSING = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 DISPLAYED_SIZE = "emoscore.displayed_size"  # info key: (width, height) of the full image as displayed

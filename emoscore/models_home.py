@@ -117,5 +117,7 @@ def resolve_params(params_file: Path, models: Path | None = None, required: bool
         return load_params(params_file)
     if not required:
         return Params()
-    raise ConfigError(f"{params_file}: not found; pass --models DIR (a folder made by `emoscore models export`), "
-                      f"set {ENVIRONMENT}, or run inside the project")  # fmt: skip
+    raise ConfigError(
+        f"{params_file}: not found; pass --models DIR (a folder made by `emoscore models export`), "
+        f"set {ENVIRONMENT}, or run inside the project"
+    )

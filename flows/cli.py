@@ -24,8 +24,9 @@ __all__ = ["app"]
 
 
 def _print_summary(summary: dict, title: str = "scoring run") -> None:
-    print_table(title, ["what", "value"], [[key.replace("_", " "), value] for key, value in summary.items()],
-                show_header=False)  # fmt: skip
+    print_table(
+        title, ["what", "value"], [[key.replace("_", " "), value] for key, value in summary.items()], show_header=False
+    )
 
 
 @app.command()
@@ -51,8 +52,13 @@ def score(
     from emoscore.catalog.store import Catalog
     from emoscore.scoring.run import score_here
 
-    arguments = {"library": str(path), "catalog": str(catalog) if catalog else None, "params_path": str(params),
-                 "retry_errors": retry_errors, "models": str(models) if models else None}  # fmt: skip
+    arguments = {
+        "library": str(path),
+        "catalog": str(catalog) if catalog else None,
+        "params_path": str(params),
+        "retry_errors": retry_errors,
+        "models": str(models) if models else None,
+    }
     try:
         settings = resolve_params(params, models)
         if dask or (prefect if prefect is not None else prefect_server_configured()):
@@ -63,8 +69,9 @@ def score(
             flow = score_images.with_options(task_runner=dask_task_runner(dask)) if dask else score_images
             summary = flow(**arguments)
         else:
-            summary = score_here(settings, library=path, catalog=Catalog(catalog) if catalog else None,
-                                 retry_errors=retry_errors)  # fmt: skip
+            summary = score_here(
+                settings, library=path, catalog=Catalog(catalog) if catalog else None, retry_errors=retry_errors
+            )
     except EmoscoreError as error:
         raise fail(error) from None
     if as_json:
@@ -97,9 +104,16 @@ def soundtrack(
     from emoscore.catalog.store import Catalog
 
     folder_to_write(out, "--out")
-    arguments = {"video": str(film), "out": str(out), "catalog": str(catalog) if catalog else None,
-                 "timecodes": str(timecodes) if timecodes else None, "fps": fps, "params_path": str(params),
-                 "models": str(models) if models else None, "progress": not as_json}  # fmt: skip
+    arguments = {
+        "video": str(film),
+        "out": str(out),
+        "catalog": str(catalog) if catalog else None,
+        "timecodes": str(timecodes) if timecodes else None,
+        "fps": fps,
+        "params_path": str(params),
+        "models": str(models) if models else None,
+        "progress": not as_json,
+    }
     try:
         resolved = resolve_params(params, models)
         if prefect if prefect is not None else prefect_server_configured():
@@ -109,8 +123,15 @@ def soundtrack(
         else:
             from emoscore.film.scoring import score_film
 
-            result = score_film(film, out, resolved, catalog=Catalog(catalog) if catalog else None,
-                                timecodes=timecodes, fps=fps, progress=not as_json)  # fmt: skip
+            result = score_film(
+                film,
+                out,
+                resolved,
+                catalog=Catalog(catalog) if catalog else None,
+                timecodes=timecodes,
+                fps=fps,
+                progress=not as_json,
+            )
             summary = result.summary()
     except EmoscoreError as error:
         raise fail(error) from None

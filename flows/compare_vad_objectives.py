@@ -38,15 +38,19 @@ def compare_vad_objectives(params_path: str = "params.yaml") -> dict:
         test = predict_split(model, data_dir, settings.split, settings.batch_size)
         full = evaluation_report(test, train_set.categories, train_set.vad, thresholds)
         report["objectives"][objective] = {
-            "mAP": full["mAP"], "vad_mae": full["vad_mae"], "mean_f1_at_thresholds": full["mean_f1_at_thresholds"]
-        }  # fmt: skip
+            "mAP": full["mAP"],
+            "vad_mae": full["vad_mae"],
+            "mean_f1_at_thresholds": full["mean_f1_at_thresholds"],
+        }
     write_json(REPORT, report)
     publish_table(
         "vad-objectives",
-        [{"objective": name, "mAP": row["mAP"], "VAD MAE": row["vad_mae"]["mean"]}
-         for name, row in report["objectives"].items()],
+        [
+            {"objective": name, "mAP": row["mAP"], "VAD MAE": row["vad_mae"]["mean"]}
+            for name, row in report["objectives"].items()
+        ],
         "Both VAD objectives on the same data and settings",
-    )  # fmt: skip
+    )
     return report
 
 

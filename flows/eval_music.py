@@ -30,11 +30,18 @@ def eval_music(params_path: str = "params.yaml") -> dict:
     write_page(judged.examples(), judged.page_summary(), PAGE, params.render)
     publish_table(
         "eval-music",
-        [{"quadrant": q, "controllability": r["controllability"], "grooving": r["grooving_similarity_to_real"],
-          "scale_consistency": r["generated"]["scale_consistency"]} for q, r in report["per_quadrant"].items()],
+        [
+            {
+                "quadrant": q,
+                "controllability": r["controllability"],
+                "grooving": r["grooving_similarity_to_real"],
+                "scale_consistency": r["generated"]["scale_consistency"],
+            }
+            for q, r in report["per_quadrant"].items()
+        ],
         f"Controllability {report['controllability']:.2f} (chance 0.25); intensity rises everywhere: "
         f"{report['intensity']['all_rise']}; musicality targets met: {report['musicality_targets']['all_met']}",
-    )  # fmt: skip
+    )
     return report
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import prepare_emopia as tokenise_emopia
+from emoscore.music.vocabulary import VOCABULARY
 from emoscore.reports import write_json
 from emoscore_flows._stage import publish_table, run_stage
 

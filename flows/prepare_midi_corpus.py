@@ -19,8 +19,14 @@ def prepare_midi_corpus(params_path: str = "params.yaml") -> dict:
     """Tokenise the folder and the music21 scores into data/processed/midi_corpus/{train,val}.npz."""
     params = load_params(params_path)
     corpus = params.midi_corpus
-    report = prepare_corpus(corpus.root, corpus.out, corpus.timing, corpus.music21, corpus.music21_files,
-                            corpus.transpositions)  # fmt: skip
+    report = prepare_corpus(
+        corpus.root,
+        corpus.out,
+        corpus.timing,
+        music21=corpus.music21,
+        music21_files=corpus.music21_files,
+        transpositions=corpus.transpositions,
+    )
     write_json(REPORT, report)
     return report
 

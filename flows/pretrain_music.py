@@ -8,8 +8,8 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.train import Schedule, train_music_model
+from emoscore.music.vocabulary import VOCABULARY
 from emoscore.reports import write_csv, write_json
 from emoscore_flows._stage import run_stage
 

@@ -17,16 +17,31 @@ REPORT = Path("reports/score_film_demo.json")
 
 
 @flow(name="score_film")
-def score_film_flow(video: str | None = None, out: str | None = None, catalog: str | None = None,
-                    timecodes: str | None = None, fps: int = 25, params_path: str = "params.yaml",
-                    models: str | None = None, progress: bool = False) -> dict:  # fmt: skip
+def score_film_flow(
+    video: str | None = None,
+    out: str | None = None,
+    catalog: str | None = None,
+    timecodes: str | None = None,
+    fps: int = 25,
+    params_path: str = "params.yaml",
+    models: str | None = None,
+    progress: bool = False,
+) -> dict:
     """Score one film into `out` (defaults: params.yaml's `film` section) and return the run's summary."""
     params = resolve_params(Path(params_path), Path(models) if models else None)
-    result = score_film(video or params.film.video, out or params.film.out, params,
-                        catalog=Catalog(Path(catalog or params.film.catalog)), timecodes=timecodes, fps=fps,
-                        progress=progress)  # fmt: skip
-    cues = [{k: row[k] for k in ("scene_index", "start_timecode", "end_timecode", "quadrant", "tempo_bpm", "bars")}
-            for row in result.scenes]  # fmt: skip
+    result = score_film(
+        video or params.film.video,
+        out or params.film.out,
+        params,
+        catalog=Catalog(Path(catalog or params.film.catalog)),
+        timecodes=timecodes,
+        fps=fps,
+        progress=progress,
+    )
+    cues = [
+        {k: row[k] for k in ("scene_index", "start_timecode", "end_timecode", "quadrant", "tempo_bpm", "bars")}
+        for row in result.scenes
+    ]
     publish_table("film-cues", cues, f"Cue sheet of {video or params.film.video}")
     return result.summary()
 
@@ -37,14 +52,20 @@ def score_film_demo(params_path: str = "params.yaml") -> None:
     summary = score_film_flow(params_path=params_path)
     cues = json.loads(Path(summary["cue_sheet_json"]).read_text())
     report = {key: summary[key] for key in ("duration_s", "scenes", "quadrants", "added_rows")}
-    report["cues"] = [{k: cue[k] for k in ("start_timecode", "end_timecode", "quadrant", "tempo_bpm", "bars")}
-                      for cue in cues["scenes"]]  # fmt: skip
+    report["cues"] = [
+        {k: cue[k] for k in ("start_timecode", "end_timecode", "quadrant", "tempo_bpm", "bars")}
+        for cue in cues["scenes"]
+    ]
     truth = Path(cues["film"]).with_suffix(".json")  # the film the cue sheet is of
     if truth.is_file():
         made = json.loads(truth.read_text())
         found = [round(cue["start_s"] * cues["fps"]) for cue in cues["scenes"][1:]]
-        report["sample"] = {"cut_frames": made["cuts"], "cut_frames_found": found, "quadrants": made["quadrants"],
-                            "quadrants_read": summary["quadrants"].split()}  # fmt: skip
+        report["sample"] = {
+            "cut_frames": made["cuts"],
+            "cut_frames_found": found,
+            "quadrants": made["quadrants"],
+            "quadrants_read": summary["quadrants"].split(),
+        }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=1) + "\n")
 

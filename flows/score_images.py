@@ -50,7 +50,7 @@ def score_images(
     try:
         summary = score_run(
             params,
-            lambda files, into, run_id: score_chunk.submit(files, into.root, settings, run_id, home),
+            lambda files, into, run_id: score_chunk.submit(files, into.root, settings, flow_run_id=run_id, models=home),
             library=library_path.absolute() if absolute else library_path,
             catalog=Catalog(catalog_path.absolute() if absolute else catalog_path),
             run_id=str(context.flow_run.id),

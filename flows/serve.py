@@ -166,8 +166,15 @@ class Ticks:
             log.warning("tick %d skipped (%.1f s): %s", number, seconds, summary["skipped_run"])
             return
         skipped = sum(summary.get("skipped", {}).values())
-        log.info("tick %d: scored %d, failed %d, already done %d, skipped %d, %.1f s", number, summary["scored"],
-                 summary["failed"], summary["already_done"], skipped, seconds)  # fmt: skip
+        log.info(
+            "tick %d: scored %d, failed %d, already done %d, skipped %d, %.1f s",
+            number,
+            summary["scored"],
+            summary["failed"],
+            summary["already_done"],
+            skipped,
+            seconds,
+        )
 
     def cancel_running(self) -> None:
         """Mark the flow run in progress cancelled in the API (best effort: the stop goes on regardless)."""
@@ -184,8 +191,9 @@ class Ticks:
             log.warning("could not mark flow run %s cancelled: %s", run_id, error)
 
 
-def serve_library(library: Path, schedule: Schedule, *, catalog: Path | None, params: Path, name: str,
-                  models: Path | None = None) -> None:  # fmt: skip
+def serve_library(
+    library: Path, schedule: Schedule, *, catalog: Path | None, params: Path, name: str, models: Path | None = None
+) -> None:
     """Score what is new under `library` at each tick of `schedule` until SIGINT or SIGTERM."""
     if not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")

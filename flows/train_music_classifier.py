@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import flow
 
 from emoscore.config import load_params
-from emoscore.music.cp import Vocabulary
 from emoscore.music.train import train_music_classifier as train_classifier
+from emoscore.music.vocabulary import Vocabulary
 from emoscore.reports import write_json
 from emoscore_flows._stage import run_stage
 

@@ -52,7 +52,8 @@ def release_scorers(*, abandon: bool = False) -> None:
 
 
 @task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def score_chunk(files: list[ImageFile], catalog: Path, params_path: str, flow_run_id: str,
-                models: str | None = None) -> list[dict]:  # fmt: skip
+def score_chunk(
+    files: list[ImageFile], catalog: Path, params_path: str, *, flow_run_id: str, models: str | None = None
+) -> list[dict]:
     """Rows for a chunk of images (every image gets one, ok or error); writes MIDI, audio and charts."""
     return _scorer(str(Path(params_path).resolve()), models).score_files(files, catalog, flow_run_id)

@@ -23,16 +23,20 @@ from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 from emoscore.emotic.thresholds import Thresholds
 from emoscore.music.classify import ClassifierConfig
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer, MusicConfig
+from emoscore.music.vocabulary import VOCABULARY
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULTS = Params()
 # a CP transformer small enough to build and run in milliseconds
 SMALL = dataclasses.replace(
-    MusicConfig.from_params(DEFAULTS.music), d_model=32, n_layers=2, n_heads=2,
-    embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4), type_embedding=4,
-)  # fmt: skip
+    MusicConfig.from_params(DEFAULTS.music),
+    d_model=32,
+    n_layers=2,
+    n_heads=2,
+    embedding_sizes=(8, 8, 8, 4, 8, 8, 8, 4),
+    type_embedding=4,
+)
 
 
 def vad_config(**changes):
@@ -116,8 +120,15 @@ def assert_same_catalogs(first: Path, second: Path) -> None:
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required")  # fmt: skip
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+)
 
 
 @dataclasses.dataclass

@@ -44,10 +44,21 @@ def test_pooling_and_seed():
 
 
 def _row(image_id, status="ok", when=0, **extra):
-    row = {"image_id": image_id, "path": f"/lib/{image_id}.jpg", "size_bytes": 10, "width": 4, "height": 3,
-           "status": status, "error": None if status == "ok" else "bad", "people": [], "vad_model": "v",
-           "music_model": "m", "params_hash": "p", "flow_run_id": "r",
-           "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=when)}  # fmt: skip
+    row = {
+        "image_id": image_id,
+        "path": f"/lib/{image_id}.jpg",
+        "size_bytes": 10,
+        "width": 4,
+        "height": 3,
+        "status": status,
+        "error": None if status == "ok" else "bad",
+        "people": [],
+        "vad_model": "v",
+        "music_model": "m",
+        "params_hash": "p",
+        "flow_run_id": "r",
+        "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=when),
+    }
     row.update(extra)
     return row
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from emoscore import __version__
 from emoscore.cli.app import app
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import renderer_available
+from emoscore.music.vocabulary import VOCABULARY
 from tests.helpers import SMALL
 from tests.music.test_cp import write_midi
 
@@ -66,9 +66,25 @@ def test_bad_inputs_give_clear_errors(tmp_path, checkpoint):
 
 def test_generate_writes_a_playable_midi(tmp_path, checkpoint):
     out = tmp_path / "piece.mid"
-    args = ["generate", "--quadrant", "Q2", "--bars", "3", "--seed", "7", "--out", str(out),
-            "--model", str(checkpoint), "--params", str(tmp_path / "absent.yaml"),
-            "--temperature", "pitch=0.8", "--top-p", "duration=0.5"]  # fmt: skip
+    args = [
+        "generate",
+        "--quadrant",
+        "Q2",
+        "--bars",
+        "3",
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+        "--model",
+        str(checkpoint),
+        "--params",
+        str(tmp_path / "absent.yaml"),
+        "--temperature",
+        "pitch=0.8",
+        "--top-p",
+        "duration=0.5",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     midi = miditoolkit.MidiFile(str(out))
@@ -101,8 +117,21 @@ def test_generate_from_valence_and_arousal(tmp_path, checkpoint):
 @pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a General MIDI SoundFont is not installed")
 def test_generate_renders_audio(tmp_path, checkpoint):
     wav = tmp_path / "piece.wav"
-    args = ["generate", "-q", "Q4", "--bars", "2", "--out", str(tmp_path / "p.mid"), "--audio", str(wav),
-            "--model", str(checkpoint), "--params", str(tmp_path / "absent.yaml")]  # fmt: skip
+    args = [
+        "generate",
+        "-q",
+        "Q4",
+        "--bars",
+        "2",
+        "--out",
+        str(tmp_path / "p.mid"),
+        "--audio",
+        str(wav),
+        "--model",
+        str(checkpoint),
+        "--params",
+        str(tmp_path / "absent.yaml"),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 10_000
@@ -131,8 +160,21 @@ def test_tokens_encode_tracks_the_beats_of_a_transcription_unless_told_not_to(tm
 
 
 def test_generate_on_an_absent_gpu_says_so(tmp_path, checkpoint):
-    args = ["generate", "-q", "Q1", "--bars", "1", "--out", str(tmp_path / "g.mid"), "--model", str(checkpoint),
-            "--params", "none", "--device", "cuda:7"]  # fmt: skip
+    args = [
+        "generate",
+        "-q",
+        "Q1",
+        "--bars",
+        "1",
+        "--out",
+        str(tmp_path / "g.mid"),
+        "--model",
+        str(checkpoint),
+        "--params",
+        "none",
+        "--device",
+        "cuda:7",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "cuda:7" in " ".join(result.output.split())
     assert not (tmp_path / "g.mid").exists()

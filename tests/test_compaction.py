@@ -23,7 +23,10 @@ def a_catalog(catalog, parts=12, per_part=5):
         files = [ImageFile(f"{part}/{i}.jpg", f"{part:03d}{i:03d}", 10) for i in range(per_part)]
         if part % 3 == 0:
             write_part(catalog, [error_row(IDENTITY, file, "decoder hiccup") for file in files])
-        write_part(catalog, [base_row(IDENTITY, file, "ok", None, "run", 64, 48) for file in files])
+        write_part(
+            catalog,
+            [base_row(IDENTITY, file, "ok", error=None, flow_run_id="run", width=64, height=48) for file in files],
+        )
     return parts * per_part
 
 
@@ -68,8 +71,12 @@ def test_a_compaction_killed_at_any_step_loses_and_duplicates_nothing(tmp_path, 
     images = a_catalog(tmp_path, parts=6, per_part=3)
     expected = {row["image_id"]: row["status"] for row in read_catalog(tmp_path).to_pylist()}
     environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    subprocess.run([sys.executable, "-c", textwrap.dedent(KILLER), str(tmp_path), str(kill_at)], env=environment,
-                   check=False, timeout=120)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(KILLER), str(tmp_path), str(kill_at)],
+        env=environment,
+        check=False,
+        timeout=120,
+    )
     assert {row["image_id"]: row["status"] for row in read_catalog(tmp_path).to_pylist()} == expected
     # the next one to take the lock (here a scoring pass over an empty library) finishes or forgets it
     (tmp_path / "library").mkdir()

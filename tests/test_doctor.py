@@ -39,8 +39,11 @@ def test_doctor_passes_when_everything_required_is_there(project, tmp_path):
     result = runner.invoke(app, ["doctor", "--params", str(tmp_path / "params.yaml")], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     unreachable = f"http://127.0.0.1:{_free_port()}/api"
-    result = runner.invoke(app, ["doctor", "--params", str(tmp_path / "params.yaml")],
-                           env={"COLUMNS": "250", "PREFECT_API_URL": unreachable})  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["doctor", "--params", str(tmp_path / "params.yaml")],
+        env={"COLUMNS": "250", "PREFECT_API_URL": unreachable},
+    )
     assert result.exit_code == 1 and f"{unreachable} unreachable" in result.stdout
     assert "fix: start it, or unset PREFECT_API_URL" in result.stdout
 

@@ -45,8 +45,9 @@ def catalog(tmp_path):
     """A catalog with three scored photos (one with a hostile name) and one error row, media included."""
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     rows = []
-    for index, (name, quadrant, valence) in enumerate([(HOSTILE, "Q1", 8.0), ("calm.png", "Q4", 7.0),
-                                                       ("dark.jpg", "Q3", 2.0)]):  # fmt: skip
+    for index, (name, quadrant, valence) in enumerate(
+        [(HOSTILE, "Q1", 8.0), ("calm.png", "Q4", 7.0), ("dark.jpg", "Q3", 2.0)]
+    ):
         image_id = f"{index:064x}"
         path = library / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,22 +56,53 @@ def catalog(tmp_path):
         notes_to_midi([Note(0, 60, 4, 80)], [(0, 100.0)]).dump(str(_ensure(catalog / "midi" / f"{image_id}.mid")))
         audio = f"audio/{image_id}.{'opus' if index == 1 else 'wav'}"  # the preview codec scoring writes
         _opus(catalog / audio) if index == 1 else _wav(catalog / audio)
-        rows.append({
-            "image_id": image_id, "path": str(path), "size_bytes": 1, "width": 120, "height": 90, "status": "ok",
-            "error": None, "people": [], "valence": valence, "arousal": 5.0, "dominance": 5.0,
-            "top_categories": [{"name": "Peace", "score": 0.7}, {"name": "Sadness", "score": 0.2 + 0.3 * index}],
-            "categories_above_threshold": ["Peace", "Sadness"][: 1 + (index == 2)],
-            "quadrant": quadrant, "quadrant_confidence": 0.4, "midi_path": f"midi/{image_id}.mid",
-            "audio_path": audio, "chart_path": f"charts/{image_id}.png", "seed": 1, "n_notes": 1,
-            "duration_s": 0.6, "vad_model": "v", "music_model": "m", "params_hash": "p",
-            "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
-        })  # fmt: skip
-    rows.append({
-        "image_id": "f" * 64, "path": str(library / "<b>broken</b>.jpg"), "size_bytes": 0, "width": 0, "height": 0,
-        "status": "error", "error": "empty file (0 bytes) <script>alert(2)</script>", "people": [],
-        "vad_model": "v", "music_model": "m", "params_hash": "p",
-        "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
-    })  # fmt: skip
+        rows.append(
+            {
+                "image_id": image_id,
+                "path": str(path),
+                "size_bytes": 1,
+                "width": 120,
+                "height": 90,
+                "status": "ok",
+                "error": None,
+                "people": [],
+                "valence": valence,
+                "arousal": 5.0,
+                "dominance": 5.0,
+                "top_categories": [{"name": "Peace", "score": 0.7}, {"name": "Sadness", "score": 0.2 + 0.3 * index}],
+                "categories_above_threshold": ["Peace", "Sadness"][: 1 + (index == 2)],
+                "quadrant": quadrant,
+                "quadrant_confidence": 0.4,
+                "midi_path": f"midi/{image_id}.mid",
+                "audio_path": audio,
+                "chart_path": f"charts/{image_id}.png",
+                "seed": 1,
+                "n_notes": 1,
+                "duration_s": 0.6,
+                "vad_model": "v",
+                "music_model": "m",
+                "params_hash": "p",
+                "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                "flow_run_id": "r",
+            }
+        )
+    rows.append(
+        {
+            "image_id": "f" * 64,
+            "path": str(library / "<b>broken</b>.jpg"),
+            "size_bytes": 0,
+            "width": 0,
+            "height": 0,
+            "status": "error",
+            "error": "empty file (0 bytes) <script>alert(2)</script>",
+            "people": [],
+            "vad_model": "v",
+            "music_model": "m",
+            "params_hash": "p",
+            "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            "flow_run_id": "r",
+        }
+    )
     write_part(catalog, rows)
     return catalog
 
@@ -181,14 +213,32 @@ def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
     rows = []
     for index in range(10_000):
         quadrant = f"Q{index % 4 + 1}"
-        rows.append({
-            "image_id": f"{index:064x}", "path": f"/library/missing/{index:05d}.jpg", "size_bytes": 1, "width": 64,
-            "height": 48, "status": "ok", "error": None, "people": [], "valence": float(rng.uniform(1, 10)),
-            "arousal": float(rng.uniform(1, 10)), "dominance": 5.0, "quadrant": quadrant, "quadrant_confidence": 0.5,
-            "top_categories": [{"name": "Peace", "score": 0.5}], "categories_above_threshold": [],
-            "chart_path": "charts/c.png", "audio_path": "audio/a.wav", "vad_model": "v", "music_model": "m",
-            "params_hash": "p", "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "flow_run_id": "r",
-        })  # fmt: skip
+        rows.append(
+            {
+                "image_id": f"{index:064x}",
+                "path": f"/library/missing/{index:05d}.jpg",
+                "size_bytes": 1,
+                "width": 64,
+                "height": 48,
+                "status": "ok",
+                "error": None,
+                "people": [],
+                "valence": float(rng.uniform(1, 10)),
+                "arousal": float(rng.uniform(1, 10)),
+                "dominance": 5.0,
+                "quadrant": quadrant,
+                "quadrant_confidence": 0.5,
+                "top_categories": [{"name": "Peace", "score": 0.5}],
+                "categories_above_threshold": [],
+                "chart_path": "charts/c.png",
+                "audio_path": "audio/a.wav",
+                "vad_model": "v",
+                "music_model": "m",
+                "params_hash": "p",
+                "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                "flow_run_id": "r",
+            }
+        )
     write_part(catalog, rows)
     out = tmp_path / "gallery"
     write_gallery(read_catalog(catalog), Catalog(catalog), out)

@@ -38,8 +38,22 @@ def test_the_end_to_end_gpu_script_scores_every_photo_on_the_cpu(tmp_path):
     bank_for(RenderParams(), 44100)
     bank = bank_folder(find_soundfont(), 44100, Path(os.environ["EMOSCORE_CACHE"]))
     out = tmp_path / "e2e.json"
-    command = [sys.executable, "-m", "benchmarks.gpu_e2e", "--out", str(out), "--bank", str(bank), "--photos", "24",
-               "--device", "cpu", "--quick", "--work", str(tmp_path / "work")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.gpu_e2e",
+        "--out",
+        str(out),
+        "--bank",
+        str(bank),
+        "--photos",
+        "24",
+        "--device",
+        "cpu",
+        "--quick",
+        "--work",
+        str(tmp_path / "work"),
+    ]
     result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())

@@ -56,8 +56,14 @@ def _prepared(path, detector="none"):
     from emoscore.catalog.table import ImageFile
     from emoscore.scoring.people import prepare_image
 
-    return prepare_image(ImageFile(str(path), "id", 0), context_size=224, body_size=128, detector=detector,
-                         detector_weights=None, max_pixels=200_000_000)  # fmt: skip
+    return prepare_image(
+        ImageFile(str(path), "id", 0),
+        context_size=224,
+        body_size=128,
+        detector=detector,
+        detector_weights=None,
+        max_pixels=200_000_000,
+    )
 
 
 def test_rows_record_the_displayed_size_and_boxes_in_its_pixels(tmp_path):

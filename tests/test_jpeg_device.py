@@ -73,8 +73,13 @@ def test_files_it_cannot_take_go_the_cpu_way_and_fail_there_by_name(tmp_path):
     decoded = decode_jpegs(paths, CPU, 128, 100_000_000)
     assert decoded[0] is not None and decoded[1:] == [None] * 4
     assert decode_jpegs([good], CPU, 128, 1000) == [None]  # over the limit: the CPU path says so
-    options = {"context_size": 64, "body_size": 32, "detector": "none", "detector_weights": None,
-               "max_pixels": 100_000_000}  # fmt: skip
+    options = {
+        "context_size": 64,
+        "body_size": 32,
+        "detector": "none",
+        "detector_weights": None,
+        "max_pixels": 100_000_000,
+    }
     files = [ImageFile(str(path), f"id{index}", 0) for index, path in enumerate(paths)]
     prepared = prepare_images(files, partial(prepare_image, **options), "cpu")
     alone = [prepare_image(file, **options) for file in files]

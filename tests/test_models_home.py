@@ -21,8 +21,9 @@ EMOSCORE = Path(sys.executable).parent / "emoscore"
 
 @pytest.fixture(scope="module")
 def home(project, tmp_path_factory):
-    return export_models(load_params(project / "params.yaml"), project / "params.yaml",
-                         tmp_path_factory.mktemp("homes") / "set")  # fmt: skip
+    return export_models(
+        load_params(project / "params.yaml"), project / "params.yaml", tmp_path_factory.mktemp("homes") / "set"
+    )
 
 
 def test_an_exported_home_holds_the_set_with_digests_and_points_into_itself(project, home):

@@ -56,8 +56,9 @@ WRONG_PATHS = [
 ]
 
 
-@pytest.mark.parametrize(("command", "says"), WRONG_PATHS, ids=[" ".join(c[:2]) + f" {i}" for i, (c, _) in
-                                                                 enumerate(WRONG_PATHS)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "says"), WRONG_PATHS, ids=[" ".join(c[:2]) + f" {i}" for i, (c, _) in enumerate(WRONG_PATHS)]
+)
 def test_a_wrong_path_or_value_is_one_line_and_exit_2_before_any_work(project, tmp_path, command, says):
     """Each was a traceback with exit 1 (or, for --fps -5, an error only after all the scoring)."""
     from emoscore_flows.cli import app as full_app
@@ -102,8 +103,15 @@ def test_a_value_that_cannot_mean_anything_is_refused_not_taken(project, tmp_pat
     assert not (tmp_path / "mistyped").exists() and not (tmp_path / "n.mid").exists()
 
 
-@pytest.mark.parametrize("wrong", [{"valence": -100, "arousal": -100}, {"valence": float("nan"), "arousal": 5},
-                                   {"valence": 11, "arousal": 5}, {"quadrant": "Q1", "bars": 0}])  # fmt: skip
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"valence": -100, "arousal": -100},
+        {"valence": float("nan"), "arousal": 5},
+        {"valence": 11, "arousal": 5},
+        {"quadrant": "Q1", "bars": 0},
+    ],
+)
 def test_the_api_refuses_what_the_cli_refuses(project, tmp_path, wrong):
     from emoscore.api import load
 
@@ -157,8 +165,17 @@ def test_verbosity_flags_work_after_the_subcommand_and_stay_free_of_third_party_
         midi = tmp_path / "one.mid"
         notes_to_midi([Note(0, 60, 4, 80)], [(0, 100.0)]).dump(str(midi))
     for flags in (["-vv"], ["--verbose", "-v"]):
-        command = [sys.executable, "-m", "emoscore_flows.cli", "tokens", "encode", str(midi), "--out",
-                   str(tmp_path / "t.json"), *flags]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "emoscore_flows.cli",
+            "tokens",
+            "encode",
+            str(midi),
+            "--out",
+            str(tmp_path / "t.json"),
+            *flags,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert "No such option" not in done.stderr
@@ -201,16 +218,33 @@ texts = st.text(alphabet="Qq0123456789okerrbgus:.-naif ", max_size=8)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(quadrant=st.one_of(st.none(), texts, st.sampled_from(["Q1", "q4", "Q5"])),
-       status=st.one_of(st.none(), texts, st.sampled_from(["ok", "error"])),
-       valence=st.one_of(st.none(), texts, st.tuples(numbers, numbers).map(lambda p: f"{p[0]}:{p[1]}")),
-       minimum=numbers, limit=st.integers(-3, 5))  # fmt: skip
-def test_any_catalog_query_is_answered_in_range_or_refused_in_one_line(project, tmp_path_factory, quadrant, status,
-                                                                      valence, minimum, limit):  # fmt: skip
+@given(
+    quadrant=st.one_of(st.none(), texts, st.sampled_from(["Q1", "q4", "Q5"])),
+    status=st.one_of(st.none(), texts, st.sampled_from(["ok", "error"])),
+    valence=st.one_of(st.none(), texts, st.tuples(numbers, numbers).map(lambda p: f"{p[0]}:{p[1]}")),
+    minimum=numbers,
+    limit=st.integers(-3, 5),
+)
+def test_any_catalog_query_is_answered_in_range_or_refused_in_one_line(
+    project, tmp_path_factory, quadrant, status, valence, minimum, limit
+):
     """Whatever a user types for a query's filters: a table whose rows satisfy them, or exit 2 and one line."""
     catalog = _query_catalog(project, tmp_path_factory.getbasetemp() / "query_catalog")
-    args = ["catalog", "query", "--catalog", str(catalog), "--params", str(project / "params.yaml"), "--format", "json",
-            "--min", str(minimum), "--limit", str(limit), "--all-models"]  # fmt: skip
+    args = [
+        "catalog",
+        "query",
+        "--catalog",
+        str(catalog),
+        "--params",
+        str(project / "params.yaml"),
+        "--format",
+        "json",
+        "--min",
+        str(minimum),
+        "--limit",
+        str(limit),
+        "--all-models",
+    ]
     for option, value in (("--quadrant", quadrant), ("--status", status), ("--valence", valence)):
         if value is not None:
             args += [option, value]

@@ -21,19 +21,36 @@ def _row(name, quadrant, valence, arousal, sadness, status="ok", when=0, image_i
     categories = [0.0] * 26
     categories[CATEGORY_INDEX["Sadness"]] = sadness
     named = ["Sadness"] if sadness >= 0.5 else []  # as if Sadness's threshold were 0.5
-    person = {"bbox": [0, 0, 10, 10], "detector_score": 1.0, "categories": categories, "valence": valence,
-              "arousal": arousal, "dominance": 5.0, "categories_above_threshold": named}  # fmt: skip
+    person = {
+        "bbox": [0, 0, 10, 10],
+        "detector_score": 1.0,
+        "categories": categories,
+        "valence": valence,
+        "arousal": arousal,
+        "dominance": 5.0,
+        "categories_above_threshold": named,
+    }
     return {
-        "image_id": image_id or name, "path": f"/lib/{name}", "size_bytes": 1, "width": 10, "height": 10,
-        "status": status, "error": None if status == "ok" else "truncated",
+        "image_id": image_id or name,
+        "path": f"/lib/{name}",
+        "size_bytes": 1,
+        "width": 10,
+        "height": 10,
+        "status": status,
+        "error": None if status == "ok" else "truncated",
         "people": [person] if status == "ok" else [],
-        "valence": valence if status == "ok" else None, "arousal": arousal if status == "ok" else None,
-        "dominance": 5.0 if status == "ok" else None, "quadrant": quadrant,
+        "valence": valence if status == "ok" else None,
+        "arousal": arousal if status == "ok" else None,
+        "dominance": 5.0 if status == "ok" else None,
+        "quadrant": quadrant,
         "top_categories": [{"name": "Sadness", "score": sadness}] if status == "ok" else [],
         "categories_above_threshold": named if status == "ok" else None,
-        "vad_model": "v1", "music_model": "m1", "params_hash": "p",
-        "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=when), "flow_run_id": "r",
-    }  # fmt: skip
+        "vad_model": "v1",
+        "music_model": "m1",
+        "params_hash": "p",
+        "scored_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=when),
+        "flow_run_id": "r",
+    }
 
 
 @pytest.fixture
@@ -47,7 +64,7 @@ def catalog(tmp_path):
             _row("act2/d.jpg", None, 0, 0, 0, "error"),
         ],
     )
-    write_part(tmp_path, [_row("act1/e.jpg", "Q3", 1.5, 4.0, 0.7, when=5)])  # fmt: skip
+    write_part(tmp_path, [_row("act1/e.jpg", "Q3", 1.5, 4.0, 0.7, when=5)])
     return tmp_path
 
 
@@ -65,8 +82,9 @@ def test_filters_and_sorting(catalog):
     assert names(run_query(catalog, Query(detected="Fear"))) == []
     with pytest.raises(EmoscoreError, match="unknown category 'Joy'"):
         run_query(catalog, Query(detected="Joy"))
-    assert names(run_query(catalog, Query(category="Sadness", min_score=0, sort="category", descending=True,
-                                          limit=2))) == ["a.jpg", "e.jpg"]  # fmt: skip
+    assert names(
+        run_query(catalog, Query(category="Sadness", min_score=0, sort="category", descending=True, limit=2))
+    ) == ["a.jpg", "e.jpg"]
     with pytest.raises(EmoscoreError, match="unknown category"):
         run_query(catalog, Query(category="Joy"))
     with pytest.raises(EmoscoreError, match="cannot sort"):
@@ -108,8 +126,9 @@ def test_catalog_commands(catalog, tmp_path):
     )
     assert result.exit_code == 0 and out.stat().st_size > 0
     csv_file = tmp_path / "sad.csv"
-    result = runner.invoke(app, [*query, "--detected", "Sadness", "--format", "csv", "--sort", "valence", "--out",
-                                 str(csv_file)])  # fmt: skip
+    result = runner.invoke(
+        app, [*query, "--detected", "Sadness", "--format", "csv", "--sort", "valence", "--out", str(csv_file)]
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(csv_file.open()))
     assert [(r["path"], r["categories_above_threshold"]) for r in rows] == [
@@ -143,8 +162,16 @@ def test_the_current_view_shows_the_rows_of_the_models_in_use(tmp_path, project)
     assert names(run_query(Catalog(tmp_path), Query())) == ["a.jpg", "a.jpg", "b.jpg"]
     stats = catalog_stats(Catalog(tmp_path), identity=current)
     assert stats["images"] == 1 and stats["by_quadrant"] == {"Q1": 1} and len(stats["models"]) == 2
-    base = ["catalog", "query", "--catalog", str(tmp_path), "--params", str(project / "params.yaml"), "--format",
-            "json"]  # fmt: skip
+    base = [
+        "catalog",
+        "query",
+        "--catalog",
+        str(tmp_path),
+        "--params",
+        str(project / "params.yaml"),
+        "--format",
+        "json",
+    ]
     shown = json.loads(runner.invoke(app, base).stdout)
     assert [(row["path"], row["quadrant"]) for row in shown] == [("/lib/a.jpg", "Q1")]
     assert len(json.loads(runner.invoke(app, [*base, "--all-models"]).stdout)) == 3

@@ -23,8 +23,9 @@ def rows_for(files):
 
 def read_chars() -> int:
     """Bytes this process has read through read() so far (page cache included): /proc's I/O accounting."""
-    return int(next(line.split()[1] for line in Path("/proc/self/io").read_text().splitlines()
-                    if line.startswith("rchar:")))  # fmt: skip
+    return int(
+        next(line.split()[1] for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar:"))
+    )
 
 
 def a_pass(library, catalog):

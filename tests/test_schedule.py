@@ -128,8 +128,16 @@ def test_many_ticks_score_what_was_added_removed_or_edited_since_the_last(tmp_pa
 def test_score_refuses_a_dask_target_that_cannot_work_in_one_line(tmp_path, project, dask):
     """`local:0` once started a cluster with no worker and waited for one forever; `bogus` was a traceback."""
     photo(tmp_path / "one.jpg")
-    arguments = ["score", str(tmp_path / "one.jpg"), "--dask", dask, "--catalog", str(tmp_path / "catalog"),
-                 "--params", str(project / "params.yaml")]  # fmt: skip
+    arguments = [
+        "score",
+        str(tmp_path / "one.jpg"),
+        "--dask",
+        dask,
+        "--catalog",
+        str(tmp_path / "catalog"),
+        "--params",
+        str(project / "params.yaml"),
+    ]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output

@@ -76,8 +76,14 @@ def bad_library(root: Path, outside: Path) -> dict[str, str]:
 def test_every_good_image_scored_every_bad_one_explained(tmp_path, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     expected = bad_library(library, tmp_path / "outside")
-    summary = score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
-                            chunk_size=3, progress=False)  # fmt: skip
+    summary = score_library(
+        library,
+        Catalog(catalog),
+        scorer.identity,
+        lambda f: Now(scorer.score_files(f, catalog)),
+        chunk_size=3,
+        progress=False,
+    )
     rows = {Path(r["path"]).name: r for r in read_catalog(catalog).to_pylist()}
     for name, outcome in expected.items():
         if outcome == "skipped":
@@ -111,8 +117,14 @@ def test_rerun_skips_retry_errors_and_changed_bytes(tmp_path, scorer):
     (library / "bad.jpg").write_text("nope")
 
     def run(**options):
-        return score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
-                             progress=False, **options)  # fmt: skip
+        return score_library(
+            library,
+            Catalog(catalog),
+            scorer.identity,
+            lambda f: Now(scorer.score_files(f, catalog)),
+            progress=False,
+            **options,
+        )
 
     first = run()
     assert (first.scored, first.failed) == (1, 1)
@@ -134,8 +146,9 @@ def test_identical_files_in_one_run_give_one_row(tmp_path, scorer):
     library, catalog = tmp_path / "library", tmp_path / "catalog"
     photo(library / "a.jpg")
     (library / "b.jpg").write_bytes((library / "a.jpg").read_bytes())
-    summary = score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
-                            progress=False)  # fmt: skip
+    summary = score_library(
+        library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)), progress=False
+    )
     assert (summary.scored, summary.skipped) == (1, {"duplicate content": 1})
     assert read_catalog(catalog).num_rows == 1
 
@@ -157,8 +170,9 @@ def test_a_run_waiting_for_the_catalog_says_so(tmp_path, caplog):
     import threading
 
     catalog = tmp_path / "catalog"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(catalog)], stdout=subprocess.PIPE, text=True,
-                              cwd=PROJECT)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(catalog)], stdout=subprocess.PIPE, text=True, cwd=PROJECT
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         threading.Timer(1.0, holder.kill).start()  # the other run ends a second later
@@ -208,8 +222,10 @@ def _spawn(project, library, catalog, delay=0.0):
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     return subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(project / "params.yaml"), str(library), str(catalog), str(delay)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _assert_each_image_once(catalog, count):
@@ -234,8 +250,9 @@ def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, proje
     process.wait()
     written = len(part_files(catalog))
     assert 1 <= written < 5, process.stderr.read().decode()[-2000:]
-    summary = score_library(library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)),
-                            progress=False)  # fmt: skip
+    summary = score_library(
+        library, Catalog(catalog), scorer.identity, lambda f: Now(scorer.score_files(f, catalog)), progress=False
+    )
     assert summary.already_done == 2 * written and summary.scored == 10 - 2 * written
     _assert_each_image_once(catalog, 10)
 

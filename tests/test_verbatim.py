@@ -21,8 +21,26 @@ from emoscore.cli.common import VerbatimFormatter, shown
 from tests.helpers import photo
 
 runner = CliRunner()
-PIECES = ["a", "é", "[", "]", "[/]", "[red]", "[bold]x[/bold]", "%s", "%(x)s", "{}", "{0}", "\x1b[31m", "\r", "\n",
-          "\x07", " ", os.fsdecode(b"\xff"), os.fsdecode(b"caf\xe9")]  # fmt: skip
+PIECES = [
+    "a",
+    "é",
+    "[",
+    "]",
+    "[/]",
+    "[red]",
+    "[bold]x[/bold]",
+    "%s",
+    "%(x)s",
+    "{}",
+    "{0}",
+    "\x1b[31m",
+    "\r",
+    "\n",
+    "\x07",
+    " ",
+    os.fsdecode(b"\xff"),
+    os.fsdecode(b"caf\xe9"),
+]
 NAMES = st.lists(st.sampled_from(PIECES), min_size=1, max_size=6).map("".join).filter(lambda n: n not in {".", ".."})
 TERMINAL_ACTS = ("\x1b", "\r", "\x07")
 
@@ -63,8 +81,12 @@ def test_missing_paths_are_named_verbatim_in_every_commands_error(tmp_path, name
         assert says in result.output or (not utf8 and "catalog's path must be UTF-8" in result.output), result.output
 
 
-@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=6,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @example(name="\x07\r[/]")  # a bell in a file name failed the chart's text layout (and the photo)
 @given(name=NAMES)
 def test_a_hostile_library_and_catalog_are_shown_verbatim_in_the_summary_and_tables(project, tmp_path_factory, name):
@@ -88,8 +110,9 @@ def test_a_hostile_library_and_catalog_are_shown_verbatim_in_the_summary_and_tab
 
 
 def test_log_lines_show_a_hostile_name_escaped():
-    record = logging.LogRecord("emoscore", logging.WARNING, __file__, 1, "skipped %s: %s", ("\x1b]0;pwned\x07[/]", "x"),
-                               None)  # fmt: skip
+    record = logging.LogRecord(
+        "emoscore", logging.WARNING, __file__, 1, "skipped %s: %s", ("\x1b]0;pwned\x07[/]", "x"), None
+    )
     line = VerbatimFormatter("%(message)s").format(record)
     assert line == "skipped \\x1b]0;pwned\\x07[/]: x"
 
@@ -98,9 +121,23 @@ def test_a_warning_about_a_hostile_file_reaches_the_terminal_escaped(project, tm
     library = tmp_path / "lib[/]"
     library.mkdir(parents=True)
     (library / "\x1b[2Jgone.jpg").symlink_to(tmp_path / "nowhere.jpg")  # a broken link: a warning, no row
-    run = subprocess.run([sys.executable, "-m", "emoscore_flows.cli", "score", str(library), "--catalog",
-                          str(tmp_path / "cat"), "--no-prefect", "--params", str(project / "params.yaml")],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emoscore_flows.cli",
+            "score",
+            str(library),
+            "--catalog",
+            str(tmp_path / "cat"),
+            "--no-prefect",
+            "--params",
+            str(project / "params.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     _clean(run.stderr + run.stdout)
     assert "\\x1b[2Jgone.jpg: broken symlink" in run.stderr.replace("skipped ", ""), run.stderr

@@ -105,8 +105,12 @@ def write_gallery(rows: pa.Table, catalog: Catalog, out: Path, *, title: str = "
     out.mkdir(parents=True, exist_ok=True)
     (out / GALLERY_MARKER).touch()  # a gallery inside a library is not scored as photos
     items = gallery_items(rows, catalog, out)
-    values = {"title": html.escape(title), "data": _json_for_script(items), "count": str(len(items)),
-              "page_size": str(PAGE_SIZE)}  # fmt: skip
+    values = {
+        "title": html.escape(title),
+        "data": _json_for_script(items),
+        "count": str(len(items)),
+        "page_size": str(PAGE_SIZE),
+    }
     page = re.sub(r"\{\{(\w+)\}\}", lambda match: values[match.group(1)], TEMPLATE)  # one pass: no value is re-read
     temporary = out / ".index.html.tmp"
     temporary.write_text(page, encoding="utf-8")

@@ -87,8 +87,10 @@ def _relation(connection: duckdb.DuckDBPyConnection, catalog: Catalog, identity:
         current = "WHERE " + " AND ".join(
             f"{name} = '{value.replace(chr(39), chr(39) * 2)}'" for name, value in zip(KEY[1:], values, strict=True)
         )
-    return (f"(SELECT * FROM catalog_rows {current} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)")  # fmt: skip
+    return (
+        f"(SELECT * FROM catalog_rows {current} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)"
+    )
 
 
 def category_expression(category: str) -> str:

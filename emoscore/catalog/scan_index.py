@@ -21,8 +21,15 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE = "scan_index.parquet"
 # paths as the file system's bytes: a name that is not UTF-8 (os.fsdecode's surrogates) must round-trip exactly
-SCHEMA = pa.schema([("path", pa.binary()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("inode", pa.int64()),
-                    ("image_id", pa.string())])  # fmt: skip
+SCHEMA = pa.schema(
+    [
+        ("path", pa.binary()),
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("inode", pa.int64()),
+        ("image_id", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -79,11 +86,16 @@ class ScanIndex:
         root = str(Path(library))
         kept = {p: e for p, e in self.entries.items() if not (p == root or p.startswith(root.rstrip("/") + "/"))}
         merged = {**kept, **self.seen}
-        table = pa.Table.from_pydict({
-            "path": [os.fsencode(path) for path in merged], "size": [e.size for e in merged.values()],
-            "mtime_ns": [e.mtime_ns for e in merged.values()], "inode": [e.inode for e in merged.values()],
-            "image_id": [e.image_id for e in merged.values()],
-        }, schema=SCHEMA)  # fmt: skip
+        table = pa.Table.from_pydict(
+            {
+                "path": [os.fsencode(path) for path in merged],
+                "size": [e.size for e in merged.values()],
+                "mtime_ns": [e.mtime_ns for e in merged.values()],
+                "inode": [e.inode for e in merged.values()],
+                "image_id": [e.image_id for e in merged.values()],
+            },
+            schema=SCHEMA,
+        )
         path = Path(catalog) / INDEX_FILE
         temporary = path.with_name(f".{INDEX_FILE}.tmp")
         pq.write_table(table, temporary)

@@ -134,9 +134,15 @@ def utf8_text(text: str | None) -> str | None:
 
 
 def base_row(
-    identity: Identity, file: ImageFile, status: str, error: str | None, flow_run_id: str, width: int = 0,
+    identity: Identity,
+    file: ImageFile,
+    status: str,
+    *,
+    error: str | None,
+    flow_run_id: str,
+    width: int = 0,
     height: int = 0,
-) -> dict:  # fmt: skip
+) -> dict:
     """The columns every row has."""
     return {
         "image_id": file.image_id,
@@ -155,11 +161,12 @@ def base_row(
     }
 
 
-def error_row(identity: Identity, file: ImageFile, reason: str, flow_run_id: str = "", width: int = 0,
-              height: int = 0) -> dict:  # fmt: skip
+def error_row(
+    identity: Identity, file: ImageFile, reason: str, *, flow_run_id: str = "", width: int = 0, height: int = 0
+) -> dict:
     """The row of an image that could not be scored, with the reason."""
     log.warning("%s: %s", utf8_text(file.path), reason)  # a log line must be encodable, whatever the file's name
-    return base_row(identity, file, "error", reason, flow_run_id, width, height)
+    return base_row(identity, file, "error", error=reason, flow_run_id=flow_run_id, width=width, height=height)
 
 
 class CatalogError(EmoscoreError):

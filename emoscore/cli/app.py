@@ -47,8 +47,11 @@ class _GlobalFlagsAnywhere(TyperGroup):
         return super().parse_args(ctx, [*flags, *rest, *args[end:]])
 
 
-app = typer.Typer(help="Read the emotions in photos and write emotion-matched piano music.", no_args_is_help=True,
-                  cls=_GlobalFlagsAnywhere)  # fmt: skip
+app = typer.Typer(
+    help="Read the emotions in photos and write emotion-matched piano music.",
+    no_args_is_help=True,
+    cls=_GlobalFlagsAnywhere,
+)
 tokens_app = typer.Typer(help="The compound-word tokenizer: MIDI ⇄ CP tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(catalog_app, name="catalog")
@@ -154,10 +157,23 @@ def generate(
                 "top_p": {**settings.generation.top_p, **_family_values(top_p, "--top-p")},
             }
         )
-        network = music_model(Path(model or settings.music.out), device or settings.music.device,
-                              Path(vocabulary or settings.emopia.vocabulary))  # fmt: skip
+        network = music_model(
+            Path(model or settings.music.out),
+            device or settings.music.device,
+            Path(vocabulary or settings.emopia.vocabulary),
+        )
         length = generation.bars if bars is None else bars  # 0 is a length to refuse, not "not given"
-        piece = compose_piece(network, wanted, length, seed, generation, out, audio, settings.render, intensity)
+        piece = compose_piece(
+            network,
+            wanted,
+            length,
+            seed=seed,
+            generation=generation,
+            midi_path=out,
+            audio_path=audio,
+            render=settings.render,
+            intensity=intensity,
+        )
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     say("wrote ", out, f": Q{wanted} (intensity {intensity:+.2f}), {piece.n_notes} notes, {len(piece.steps)} CP steps")
@@ -200,8 +216,9 @@ def doctor(params: ParamsOption = Path("params.yaml"), models: ModelsOption = No
         colour = "green" if check.ok else ("red" if check.required else "yellow")
         fix = f" — fix: {check.fix}" if not check.ok and check.fix else ""
         optional = "" if check.required or check.ok else " (optional)"
-        line = Text.assemble(("ok     " if check.ok else "missing", colour), shown(f" {check.name}: {check.found}"),
-                             optional, shown(fix))  # fmt: skip
+        line = Text.assemble(
+            ("ok     " if check.ok else "missing", colour), shown(f" {check.name}: {check.found}"), optional, shown(fix)
+        )
         Console().print(line, soft_wrap=True, highlight=False)
     if any(check.required and not check.ok for check in checks):
         raise typer.Exit(code=1)
@@ -218,8 +235,9 @@ def tokens_encode(
     ] = "auto",
 ) -> None:
     """MIDI → CP tokens as JSON: {"families": [...], "steps": [[8 ints], ...]}."""
-    from emoscore.music.cp import FAMILIES, VOCABULARY, encode_midi
+    from emoscore.music.cp import FAMILIES, encode_midi
     from emoscore.music.generate import parse_quadrant
+    from emoscore.music.vocabulary import VOCABULARY
 
     if timing not in ("auto", "file", "beat_track"):
         raise typer.BadParameter(f"--timing must be auto, file or beat_track, not {timing!r}")
@@ -246,7 +264,8 @@ def tokens_decode(
     """CP tokens (JSON) → MIDI."""
     import numpy as np
 
-    from emoscore.music.cp import FAMILIES, VOCABULARY, decode_notes, decode_to_midi
+    from emoscore.music.cp import FAMILIES, decode_notes, decode_to_midi
+    from emoscore.music.vocabulary import VOCABULARY
 
     try:
         document = json.loads(tokens.read_text(encoding="utf-8"))

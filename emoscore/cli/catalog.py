@@ -39,8 +39,20 @@ def _query_from(
 ):
     from emoscore.catalog.query import Query, parse_range
 
-    return Query(quadrant, category, minimum, parse_range(valence, "valence"), parse_range(arousal, "arousal"),
-                 status, path_glob, sort, descending, limit, detected, identity)  # fmt: skip
+    return Query(
+        quadrant,
+        category,
+        minimum,
+        parse_range(valence, "valence"),
+        parse_range(arousal, "arousal"),
+        status,
+        path_glob,
+        sort,
+        descending,
+        limit,
+        detected,
+        identity,
+    )
 
 
 QuadrantOption = Annotated[str | None, typer.Option(help="Q1 … Q4.")]
@@ -73,8 +85,11 @@ def _current(params: Path, all_models: bool) -> Identity | None:
         return Identity.from_params(resolve_params(params, None))
     except EmoscoreError as error:  # its hint names options of other commands: say what applies here
         reason = str(error).split(";")[0]
-        log.warning("showing rows of every model version (%s: use --all-models, or set EMOSCORE_MODELS to tell the "
-                    "current models)", reason)  # fmt: skip
+        log.warning(
+            "showing rows of every model version (%s: use --all-models, or set EMOSCORE_MODELS to tell the "
+            "current models)",
+            reason,
+        )
         return None
 
 
@@ -117,8 +132,20 @@ def catalog_query(
     if out is not None:
         file_to_write(out, "--out")
     try:
-        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, sort, desc, limit or None,
-                            detected, _current(params, all_models))  # fmt: skip
+        query = _query_from(
+            quadrant,
+            category,
+            minimum,
+            valence,
+            arousal,
+            status,
+            path_glob,
+            sort,
+            desc,
+            limit or None,
+            detected,
+            _current(params, all_models),
+        )
         table = run_query(_catalog(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
@@ -143,8 +170,9 @@ def catalog_query(
             top = ", ".join(f"{c['name']} {c['score']:.2f}" for c in (row["top_categories"] or [])[:3])
             numbers = [f"{row[c]:.1f}" if row[c] is not None else "" for c in ("valence", "arousal", "dominance")]
             named = ", ".join(row.get("categories_above_threshold") or [])
-            lines.append([row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, named,
-                          top])  # fmt: skip
+            lines.append(
+                [row["path"], row["status"], row["quadrant"] or (row["error"] or "")[:40], *numbers, named, top]
+            )
         columns = ["path", "status", "quadrant", "valence", "arousal", "dominance", "above threshold", "top"]
         print_table(f"{table.num_rows} images", columns, lines)
     else:
@@ -170,21 +198,35 @@ def catalog_scenes(
     """The films scored into the catalog (`emoscore soundtrack --catalog`), one line per scene, in film order."""
     from emoscore.film.scene_table import read_scenes
 
-    rows = sorted(read_scenes(_catalog(catalog, params)).to_pylist(),
-                  key=lambda row: (row["path"], row["scored_at"], row["scene_index"]))  # fmt: skip
+    rows = sorted(
+        read_scenes(_catalog(catalog, params)).to_pylist(),
+        key=lambda row: (row["path"], row["scored_at"], row["scene_index"]),
+    )
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
-    lines = [[Path(row["path"]).name, row["scene_index"], row["start_timecode"], row["end_timecode"], row["quadrant"],
-              f"{row['valence']:.1f}", f"{row['arousal']:.1f}", f"{row['tempo_bpm']:.0f}", row["bars"]]
-             for row in rows]  # fmt: skip
+    lines = [
+        [
+            Path(row["path"]).name,
+            row["scene_index"],
+            row["start_timecode"],
+            row["end_timecode"],
+            row["quadrant"],
+            f"{row['valence']:.1f}",
+            f"{row['arousal']:.1f}",
+            f"{row['tempo_bpm']:.0f}",
+            row["bars"],
+        ]
+        for row in rows
+    ]
     columns = ["film", "scene", "in", "out", "quadrant", "valence", "arousal", "tempo", "bars"]
     print_table(f"{len(rows)} scenes of {len({row['video_id'] for row in rows})} films", columns, lines)
 
 
 @catalog_app.command("stats")
-def catalog_stats_command(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"),
-                           all_models: AllModelsOption = False) -> None:  # fmt: skip
+def catalog_stats_command(
+    catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"), all_models: AllModelsOption = False
+) -> None:
     """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""
     from emoscore.catalog.query import catalog_stats
 
@@ -215,8 +257,20 @@ def gallery(
 
     try:
         source = _catalog(catalog, params)
-        query = _query_from(quadrant, category, minimum, valence, arousal, status, path_glob, "path", False, None,
-                            detected, _current(params, all_models))  # fmt: skip
+        query = _query_from(
+            quadrant,
+            category,
+            minimum,
+            valence,
+            arousal,
+            status,
+            path_glob,
+            "path",
+            False,
+            None,
+            detected,
+            _current(params, all_models),
+        )
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
@@ -253,8 +307,20 @@ def render(
             folder = bank_for(settings, rate_for(Path(f"x.{audio_format}"), settings), progress=True)
             console.print(f"note bank ready: {len(folder.anchors)} velocity anchors, {folder.sample_rate} Hz")
         source = _catalog(catalog, params)
-        query = _query_from(quadrant, category, minimum, valence, arousal, "ok", path_glob, "path", False, None,
-                            None, _current(params, all_models))  # fmt: skip
+        query = _query_from(
+            quadrant,
+            category,
+            minimum,
+            valence,
+            arousal,
+            "ok",
+            path_glob,
+            "path",
+            False,
+            None,
+            None,
+            _current(params, all_models),
+        )
         rows = [row for row in run_query(source, query).to_pylist() if row.get("midi_path")]
         folder_out = out or source.root / "renders" / audio_format
         jobs = [(source.media(row["midi_path"]), folder_out / f"{row['image_id']}.{audio_format}") for row in rows]

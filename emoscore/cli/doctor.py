@@ -70,15 +70,24 @@ def _note_bank(params: Params) -> Check:
         if render.bank is not None:
             NoteBank.load(render.bank)
             return Check("note bank", True, f"{render.bank} (given)", required=False)
-        folder = bank_folder(find_soundfont(render.soundfont), render.sample_rate,
-                             Path(render.bank_cache) if render.bank_cache else default_cache())  # fmt: skip
+        folder = bank_folder(
+            find_soundfont(render.soundfont),
+            render.sample_rate,
+            Path(render.bank_cache) if render.bank_cache else default_cache(),
+        )
     except RenderUnavailable as error:
-        return Check("note bank", False, str(error), "build one where FluidSynth is: emoscore render --build-bank",
-                     required=False)  # fmt: skip
+        return Check(
+            "note bank",
+            False,
+            str(error),
+            "build one where FluidSynth is: emoscore render --build-bank",
+            required=False,
+        )
     if (folder / "bank.json").is_file():
         return Check("note bank", True, f"{folder}", required=False)
-    return Check("note bank", True, f"built on first use into {folder} (~20 s; or: emoscore render --build-bank)",
-                 required=False)  # fmt: skip
+    return Check(
+        "note bank", True, f"built on first use into {folder} (~20 s; or: emoscore render --build-bank)", required=False
+    )
 
 
 def check_models(params: Params) -> list[Check]:
@@ -107,8 +116,12 @@ def check_prefect() -> Check:
         return Check("prefect", False, "not installed", "pip install prefect (emoscore's pipeline extra)")
     url = os.environ.get("PREFECT_API_URL")
     if not url:
-        return Check("prefect", True, f"{version}; no PREFECT_API_URL: `score` runs in its own process, `serve` "
-                     "starts a local server on 127.0.0.1 and stops it on exit")  # fmt: skip
+        return Check(
+            "prefect",
+            True,
+            f"{version}; no PREFECT_API_URL: `score` runs in its own process, `serve` "
+            "starts a local server on 127.0.0.1 and stops it on exit",
+        )
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=3) as response:
             healthy = response.status == 200
@@ -131,15 +144,17 @@ def check_video() -> Check:
         missing.append("scdet filter")
     found = f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}"
     fix = "install a PyAV wheel (they bundle an FFmpeg with these)" if missing else ""
-    return Check("video", not missing, found + (f"; missing {', '.join(missing)}" if missing else ""), fix,
-                 required=False)  # fmt: skip
+    return Check(
+        "video", not missing, found + (f"; missing {', '.join(missing)}" if missing else ""), fix, required=False
+    )
 
 
 def check_chromium() -> Check:
     """Chromium drives the browser tests of the gallery (optional for everything else)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    return Check("chromium", binary is not None, binary or "not on PATH", "sudo apt-get install chromium",
-                 required=False)  # fmt: skip
+    return Check(
+        "chromium", binary is not None, binary or "not on PATH", "sudo apt-get install chromium", required=False
+    )
 
 
 def run_checks(params: Params) -> list[Check]:

@@ -74,10 +74,18 @@ class MidiCorpusParams(Section):
     root: Path = location(Path("data/sample/unlabeled"), description="Any folder of MIDI files, searched recursively.")
     timing: Timing = "auto"
     music21: list[str] = Field(
-        default_factory=lambda: ["bach", "joplin", "mozart", "haydn", "beethoven", "schumann_robert",
-                                 "schumann_clara", "ryansMammoth"],
+        default_factory=lambda: [
+            "bach",
+            "joplin",
+            "mozart",
+            "haydn",
+            "beethoven",
+            "schumann_robert",
+            "schumann_clara",
+            "ryansMammoth",
+        ],
         description="Collections of music21's bundled corpus to add (composer folders); [] for none.",
-    )  # fmt: skip
+    )
     music21_files: int = Field(60, ge=0, description="At most this many corpus files (the whole corpus: 3194).")
     transpositions: list[int] = Field(default_factory=lambda: [0, 5], description="Semitones, per score.")
     out: Path = location(Path("data/processed/midi_corpus"))

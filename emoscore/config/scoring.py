@@ -21,10 +21,17 @@ class GenerationParams(Section):
         default_factory=lambda: {**dict.fromkeys(SAMPLED_FAMILIES, 1.0), "pitch": 0.9}, description="Per family."
     )
     top_p: dict[str, float] = Field(
-        default_factory=lambda: {"type": 0.95, "tempo": 0.9, "chord": 0.9, "bar-beat": 0.95, "pitch": 0.9,
-                                 "duration": 0.9, "velocity": 0.9},
+        default_factory=lambda: {
+            "type": 0.95,
+            "tempo": 0.9,
+            "chord": 0.9,
+            "bar-beat": 0.95,
+            "pitch": 0.9,
+            "duration": 0.9,
+            "velocity": 0.9,
+        },
         description="Nucleus mass per token family.",
-    )  # fmt: skip
+    )
     intensity: dict[str, float] = Field(
         default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},
         description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as the chance "

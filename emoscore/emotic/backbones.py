@@ -27,9 +27,13 @@ log = logging.getLogger(__name__)
 # omnivore_swinB (omnivore/models/omnivore_model.py): patch (2,4,4), width 128, depths 2-2-18-2, heads 4-8-16-32,
 # window (16,7,7), stochastic depth 0.3, patch norm; 1024 features after the final norm and the mean.
 OMNIVORE_SWIN_B = {
-    "patch_size": [2, 4, 4], "embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32],
-    "window_size": [16, 7, 7], "stochastic_depth_prob": 0.3,
-}  # fmt: skip
+    "patch_size": [2, 4, 4],
+    "embed_dim": 128,
+    "depths": [2, 2, 18, 2],
+    "num_heads": [4, 8, 16, 32],
+    "window_size": [16, 7, 7],
+    "stochastic_depth_prob": 0.3,
+}
 # Classifier heads that pretrained checkpoints carry (ImageNet 1000, Places365 365 classes); we replace them.
 HEAD_PREFIXES = ("fc.", "head.")
 
@@ -150,14 +154,16 @@ def load_backbone_weights(backbone: nn.Module, name: str, path: Path | str, pref
     backbone.load_state_dict(state, strict=False)  # every weight is checked above; only step counters may lack
 
 
-def build_backbone(name: str, weights: Path | str | None = None, prefix: str = "") -> tuple[nn.Module, int]:
-    """A feature extractor (classifier removed) and its feature width; weights from `weights` when given."""
+def build_backbone(name: str) -> tuple[nn.Module, int]:
+    """A feature extractor (classifier removed) and its feature width, randomly initialised: the architecture
+    only, as torchvision builds a model before it loads weights."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
-    backbone, features = BACKBONES[name]()
-    if weights is None:
-        log.warning("backbone %s starts from RANDOM weights (no weights path given)", name)
-    else:
-        load_backbone_weights(backbone, name, weights, prefix)
-        log.info("backbone %s loaded from %s", name, weights)
+    return BACKBONES[name]()
+
+
+def pretrained_backbone(name: str, weights: Path | str, prefix: str = "") -> tuple[nn.Module, int]:
+    """A feature extractor built, then loaded from `weights` (see load_backbone_weights)."""
+    backbone, features = build_backbone(name)
+    load_backbone_weights(backbone, name, weights, prefix)
     return backbone, features

@@ -79,9 +79,13 @@ def _csv_record(row: dict, where: str) -> ImageAnnotation | InvalidAnnotation:
             age=row.get("Age") or "",
         )
         return ImageAnnotation(
-            folder=row["Folder"] or "", filename=row["Filename"] or "", width=size[0], height=size[1],
-            people=(person,), where=where,
-        )  # fmt: skip
+            folder=row["Folder"] or "",
+            filename=row["Filename"] or "",
+            width=size[0],
+            height=size[1],
+            people=(person,),
+            where=where,
+        )
     except (TypeError, ValueError, KeyError, AttributeError, MemoryError, RecursionError) as error:
         return InvalidAnnotation(where, f"malformed row: {error}", "record_malformed")
 

@@ -134,6 +134,7 @@ def prepare_split(
     records: Iterable[ImageAnnotation | InvalidAnnotation],
     images_dir: Path,
     out_dir: Path,
+    *,
     split: str,
     context_size: int = 224,
     body_size: int = 128,
@@ -297,7 +298,7 @@ class FlipSampler(Sampler):
 
 
 def make_loader(
-    dataset: EmoticArrays, batch_size: int, workers: int, shuffle: bool, seed: int = 0, pin_memory: bool = False
+    dataset: EmoticArrays, batch_size: int, workers: int, *, shuffle: bool, seed: int = 0, pin_memory: bool = False
 ) -> DataLoader:
     """A DataLoader with workers that keep their memory maps open between epochs; shuffled epochs (and flips) come
     from `seed` alone, so `workers` changes only the speed."""

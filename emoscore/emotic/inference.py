@@ -76,10 +76,14 @@ def export_onnx(model: EmoticNet) -> bytes:
     with _EXPORT_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice; its output is what we test
         torch.onnx.export(
-            _Predict(model.eval()), example, buffer, input_names=["contexts", "bodies"],
-            output_names=["probabilities", "vad"], dynamic_axes={"contexts": {0: "n"}, "bodies": {0: "n"}},
+            _Predict(model.eval()),
+            example,
+            buffer,
+            input_names=["contexts", "bodies"],
+            output_names=["probabilities", "vad"],
+            dynamic_axes={"contexts": {0: "n"}, "bodies": {0: "n"}},
             dynamo=False,
-        )  # fmt: skip
+        )
     return buffer.getvalue()
 
 
@@ -104,8 +108,9 @@ class OnnxVad:
         return probabilities, vad
 
 
-def vad_engine(model: EmoticNet, engine: Engine, threads: int, device: str = "cpu",
-               precision: ScorePrecision = "auto") -> VadEngine:  # fmt: skip
+def vad_engine(
+    model: EmoticNet, engine: Engine, threads: int, *, device: str = "cpu", precision: ScorePrecision = "auto"
+) -> VadEngine:
     """A loaded VAD model ready for scoring on `device` (`threads` CPU threads); on a GPU torch runs it (the
     ONNX Runtime installed here is the CPU build), in fp32 unless `precision` says bf16 (see ScorePrecision)."""
     resolved = pick_device(device)
@@ -117,7 +122,8 @@ def vad_engine(model: EmoticNet, engine: Engine, threads: int, device: str = "cp
     return OnnxVad(model, threads) if engine == "onnxruntime" else TorchVad(model)
 
 
-def load_vad_engine(checkpoint: Path, engine: Engine, threads: int, device: str = "cpu",
-                    precision: ScorePrecision = "auto") -> VadEngine:  # fmt: skip
+def load_vad_engine(
+    checkpoint: Path, engine: Engine, threads: int, *, device: str = "cpu", precision: ScorePrecision = "auto"
+) -> VadEngine:
     """The VAD model of an emoscore checkpoint ready for scoring on `device`."""
-    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device, precision)
+    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device=device, precision=precision)

@@ -90,6 +90,7 @@ class EmoticLoss(nn.Module):
         discrete_weight: float,
         continuous_weight: float,
         kind: ContinuousKind,
+        *,
         margin: float,
         objective: Objective = "reference",
     ) -> None:

@@ -16,7 +16,7 @@ from torch import nn
 
 from emoscore.checkpoints import Checkpointed
 from emoscore.config import EmoticParams, VadParams
-from emoscore.emotic.backbones import build_backbone
+from emoscore.emotic.backbones import build_backbone, load_backbone_weights
 from emoscore.emotic.labels import NUM_CATEGORIES, VAD_SCALE
 from emoscore.emotic.losses import category_scores
 
@@ -40,8 +40,15 @@ class EmoticNetConfig:
     @classmethod
     def from_params(cls, emotic: EmoticParams, vad: VadParams) -> EmoticNetConfig:
         """The architecture params.yaml asks for."""
-        return cls(vad.context_backbone, vad.body_backbone, vad.fusion_hidden, vad.dropout, emotic.context_size,
-                   emotic.body_size, vad.loss)  # fmt: skip
+        return cls(
+            vad.context_backbone,
+            vad.body_backbone,
+            vad.fusion_hidden,
+            vad.dropout,
+            emotic.context_size,
+            emotic.body_size,
+            vad.loss,
+        )
 
 
 class EmoticNet(Checkpointed, nn.Module):
@@ -50,16 +57,11 @@ class EmoticNet(Checkpointed, nn.Module):
     checkpoint_format = CHECKPOINT_FORMAT
     config_type = EmoticNetConfig
 
-    def __init__(
-        self,
-        config: EmoticNetConfig,
-        context_weights: Path | str | None = None,
-        body_weights: Path | str | None = None,
-    ) -> None:
+    def __init__(self, config: EmoticNetConfig) -> None:
         super().__init__()
         self.config = config
-        self.context, context_features = build_backbone(config.context_backbone, context_weights, "context.")
-        self.body, body_features = build_backbone(config.body_backbone, body_weights, "body.")
+        self.context, context_features = build_backbone(config.context_backbone)
+        self.body, body_features = build_backbone(config.body_backbone)
         self.fusion = nn.Sequential(
             nn.Linear(context_features + body_features, config.fusion_hidden),
             nn.BatchNorm1d(config.fusion_hidden),
@@ -79,6 +81,28 @@ class EmoticNet(Checkpointed, nn.Module):
         """Category scores (about 0–1) and VAD on the 1–10 scale (eval mode is the caller's job)."""
         outputs, vad = self(context, body)
         return category_scores(outputs, self.config.objective), vad * VAD_SCALE
+
+    @classmethod
+    def for_training(
+        cls,
+        config: EmoticNetConfig,
+        *,
+        context_weights: Path | str | None = None,
+        body_weights: Path | str | None = None,
+    ) -> EmoticNet:
+        """The architecture built, then each branch loaded from its released weights (Places365, torchvision,
+        Omnivore or an emoscore checkpoint); a branch given none starts from random weights, and says so."""
+        model = cls(config)
+        for branch, name, weights, prefix in (
+            (model.context, config.context_backbone, context_weights, "context."),
+            (model.body, config.body_backbone, body_weights, "body."),
+        ):
+            if weights is None:
+                log.warning("backbone %s starts from RANDOM weights (no weights path given)", name)
+            else:
+                load_backbone_weights(branch, name, weights, prefix)
+                log.info("backbone %s loaded from %s", name, weights)
+        return model
 
     @classmethod
     def from_checkpoint(cls, path: Path | str) -> EmoticNet:

@@ -62,17 +62,19 @@ def prepare_emotic_split(params: EmoticParams, split: str) -> dict:
             records,
             images_dir,
             params.out,
-            split,
-            params.context_size,
-            params.body_size,
-            params.min_box_side,
-            params.num_workers,
-            params.max_logged_errors,
+            split=split,
+            context_size=params.context_size,
+            body_size=params.body_size,
+            min_box_side=params.min_box_side,
+            workers=params.num_workers,
+            max_logged=params.max_logged_errors,
         )
     except InvalidAnnotation as error:
         log.error("%s", error)
         report.skip(error.kind, str(error), params.max_logged_errors)
-        prepared = prepare_split(iter(()), images_dir, params.out, split, params.context_size, params.body_size)
+        prepared = prepare_split(
+            iter(()), images_dir, params.out, split=split, context_size=params.context_size, body_size=params.body_size
+        )
     prepared.skipped.update(report.skipped)
     prepared.examples = report.examples + prepared.examples
     summary = prepared.as_dict()

@@ -29,11 +29,13 @@ log = logging.getLogger(__name__)
 
 def run_fingerprint(data_dir: Path, emotic: EmoticParams, params: VadParams) -> str:
     """What a resumed run must share with the one it continues: the settings that change the weights."""
-    return fingerprint({
-        "data": str(Path(data_dir).resolve()),
-        "emotic": emotic.model_dump(mode="json", include={"context_size", "body_size"}),
-        "vad": result_dump(params),  # runtime and location may differ between a killed run and its resumption
-    })  # fmt: skip
+    return fingerprint(
+        {
+            "data": str(Path(data_dir).resolve()),
+            "emotic": emotic.model_dump(mode="json", include={"context_size", "body_size"}),
+            "vad": result_dump(params),  # runtime and location may differ between a killed run and its resumption
+        }
+    )
 
 
 def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> tuple[EmoticNet, dict]:
@@ -42,17 +44,24 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
     np.random.seed(params.seed)
     device = pick_device(params.device)
     config = EmoticNetConfig.from_params(emotic, params)
-    model = EmoticNet(config, params.context_weights, params.body_weights).to(device)
+    model = EmoticNet.for_training(config, context_weights=params.context_weights, body_weights=params.body_weights).to(
+        device
+    )
     train_set = EmoticArrays(data_dir, "train", hflip=params.hflip)
     val_set = EmoticArrays(data_dir, "val")
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"{data_dir}: train ({len(train_set)}) and val ({len(val_set)}) must hold people")
     pin = device.type == "cuda"
-    train_loader = make_loader(train_set, params.batch_size, params.num_workers, shuffle=True, seed=params.seed,
-                               pin_memory=pin)  # fmt: skip
+    train_loader = make_loader(
+        train_set, params.batch_size, params.num_workers, shuffle=True, seed=params.seed, pin_memory=pin
+    )
     val_loader = make_loader(val_set, params.batch_size, params.num_workers, shuffle=False, pin_memory=pin)
     criterion = EmoticLoss(
-        params.discrete_weight, params.continuous_weight, params.continuous_loss, params.continuous_margin, params.loss
+        params.discrete_weight,
+        params.continuous_weight,
+        params.continuous_loss,
+        margin=params.continuous_margin,
+        objective=params.loss,
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
@@ -70,16 +79,18 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
             torch.cuda.set_rng_state(resumed["cuda_rng"], device)
         history, best_state, best_map = resumed["history"], resumed["best_state"], resumed["best_map"]
         start = resumed["epoch"] + 1
-    log.info("training on %d people, validating on %d, device %s, %s", len(train_set), len(val_set), device,
-             params.precision)  # fmt: skip
+    log.info(
+        "training on %d people, validating on %d, device %s, %s", len(train_set), len(val_set), device, params.precision
+    )
     for epoch in range(start, params.epochs + 1):
         model.train()
         totals = np.zeros(3)
         batches = 0
         for batch in tqdm(train_loader, desc=f"epoch {epoch}/{params.epochs}", unit="batch", leave=False):
             with autocast(device, params.precision):
-                outputs, vad = model(batch["context"].to(device, non_blocking=pin),
-                                     batch["body"].to(device, non_blocking=pin))  # fmt: skip
+                outputs, vad = model(
+                    batch["context"].to(device, non_blocking=pin), batch["body"].to(device, non_blocking=pin)
+                )
                 loss, discrete, continuous = criterion(
                     outputs.float(), vad.float(), batch["categories"].to(device), batch["vad"].to(device)
                 )
@@ -100,18 +111,32 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
             "val_vad_mae": float(vad_mae(val.vad_targets, val.vad)["mean"]),
         }
         history.append(entry)
-        log.info("epoch %d: loss %.4f, val mAP %.4f, val VAD MAE %.3f", epoch, entry["train_loss"], val_map,
-                 entry["val_vad_mae"])  # fmt: skip
+        log.info(
+            "epoch %d: loss %.4f, val mAP %.4f, val VAD MAE %.3f",
+            epoch,
+            entry["train_loss"],
+            val_map,
+            entry["val_vad_mae"],
+        )
         if val_map > best_map:
             best_map, best_state = val_map, copy.deepcopy(model.state_dict())
         if epoch < params.epochs:
-            save_state(params.resume, {
-                "fingerprint": run, "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "sampler_rng": train_loader.sampler.generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "history": history, "best_state": best_state, "best_map": best_map,
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            })  # fmt: skip
+            save_state(
+                params.resume,
+                {
+                    "fingerprint": run,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "sampler_rng": train_loader.sampler.generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": history,
+                    "best_state": best_state,
+                    "best_map": best_map,
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                },
+            )
     Path(params.resume).unlink(missing_ok=True)
     model.load_state_dict(best_state)
     best_epoch = max(history, key=lambda item: item["val_map"])["epoch"]

@@ -58,20 +58,23 @@ def smooth(points: np.ndarray, weight: float) -> np.ndarray:
     return (1 - 2 * weight) * points + weight * before + weight * after
 
 
-def emotional_arc(frames: Sequence[Sequence[np.ndarray | None]], people: Sequence[int], weight: float,
-                  midpoint: float) -> list[SceneMood]:  # fmt: skip
+def emotional_arc(
+    frames: Sequence[Sequence[np.ndarray | None]], people: Sequence[int], weight: float, midpoint: float
+) -> list[SceneMood]:
     """A mood per scene from the VAD of each of its frames (None for a frame without people)."""
     own = [scene_vad(scene) for scene in frames]
     arc = smooth(fill_gaps(own), weight)
     moods = []
     for scene, point, count, vad in zip(frames, arc, people, own, strict=True):
         valence, arousal, dominance = (float(value) for value in point)
-        moods.append(SceneMood(
-            frames=len(scene),
-            people=count,
-            own=None if vad is None else (float(vad[0]), float(vad[1]), float(vad[2])),
-            vad=(valence, arousal, dominance),
-            quadrant=vad_to_quadrant(valence, arousal, midpoint),
-            intensity=arousal_intensity(arousal, midpoint),
-        ))  # fmt: skip
+        moods.append(
+            SceneMood(
+                frames=len(scene),
+                people=count,
+                own=None if vad is None else (float(vad[0]), float(vad[1]), float(vad[2])),
+                vad=(valence, arousal, dominance),
+                quadrant=vad_to_quadrant(valence, arousal, midpoint),
+                intensity=arousal_intensity(arousal, midpoint),
+            )
+        )
     return moods

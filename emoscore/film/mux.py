@@ -40,10 +40,12 @@ def mux_soundtrack(video: Path, samples: np.ndarray, sample_rate: int, out: Path
                 if packet.dts is None:
                     continue
                 due = int(float(packet.dts * picture.time_base) * sample_rate) + AUDIO_BLOCK
-                written = _encode_audio(target, sound, samples, written, min(due, len(samples)), sample_rate)
+                written = _encode_audio(
+                    target, sound, samples, start=written, stop=min(due, len(samples)), sample_rate=sample_rate
+                )
                 packet.stream = copied
                 target.mux(packet)
-            _encode_audio(target, sound, samples, written, len(samples), sample_rate)
+            _encode_audio(target, sound, samples, start=written, stop=len(samples), sample_rate=sample_rate)
             for packet in sound.encode(None):
                 target.mux(packet)
     except av.error.FFmpegError as error:
@@ -53,8 +55,15 @@ def mux_soundtrack(video: Path, samples: np.ndarray, sample_rate: int, out: Path
     return out
 
 
-def _encode_audio(target: av.container.OutputContainer, sound: av.audio.stream.AudioStream, samples: np.ndarray,
-                  start: int, stop: int, sample_rate: int) -> int:  # fmt: skip
+def _encode_audio(
+    target: av.container.OutputContainer,
+    sound: av.audio.stream.AudioStream,
+    samples: np.ndarray,
+    *,
+    start: int,
+    stop: int,
+    sample_rate: int,
+) -> int:
     """Encode and mux samples[start:stop] in blocks; returns where it stopped."""
     for begin in range(start, stop, AUDIO_BLOCK):
         block = np.ascontiguousarray(samples[begin : min(begin + AUDIO_BLOCK, stop)])

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from emoscore.music.cp import POSITIONS_PER_BAR, POSITIONS_PER_BEAT
+from emoscore.music.vocabulary import POSITIONS_PER_BAR, POSITIONS_PER_BEAT
 
 BEATS_PER_BAR = POSITIONS_PER_BAR // POSITIONS_PER_BEAT
 FINAL_RITARDANDO = 0.85  # the last bar of the film slows to this share of its tempo
@@ -42,8 +42,14 @@ def bars_for(duration_s: float, tempo: float) -> int:
     return max(1, round(duration_s * tempo / (60.0 * BEATS_PER_BAR)))
 
 
-def plan_segments(durations: Sequence[float], quadrants: Sequence[int], intensities: Sequence[float],
-                  tempo_bpm: dict[str, float], steering: float) -> list[Segment]:  # fmt: skip
+def plan_segments(
+    durations: Sequence[float],
+    quadrants: Sequence[int],
+    intensities: Sequence[float],
+    *,
+    tempo_bpm: dict[str, float],
+    steering: float,
+) -> list[Segment]:
     """A segment per scene: whole bars near the aimed tempo, and a tempo that fills the scene exactly while its
     last bar (half of a one-bar segment) steps towards the next segment's tempo (planned from the film's end
     backwards, so each ramp ends one equal step short of where the next segment starts; the film's last bar slows

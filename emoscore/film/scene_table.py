@@ -47,8 +47,23 @@ SCENE_SCHEMA = pa.schema(
         ("scored_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-CUE_COLUMNS = ("scene_index", "start_timecode", "end_timecode", "start_s", "end_s", "valence", "arousal",
-               "dominance", "quadrant", "intensity", "tempo_bpm", "bars", "frames_read", "people", "still")  # fmt: skip
+CUE_COLUMNS = (
+    "scene_index",
+    "start_timecode",
+    "end_timecode",
+    "start_s",
+    "end_s",
+    "valence",
+    "arousal",
+    "dominance",
+    "quadrant",
+    "intensity",
+    "tempo_bpm",
+    "bars",
+    "frames_read",
+    "people",
+    "still",
+)
 
 
 def scene_keys(catalog: Catalog) -> set[tuple]:

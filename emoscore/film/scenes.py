@@ -110,8 +110,9 @@ def read_timecodes(path: Path, fps: float) -> list[tuple[float, float]]:
         if end <= start:
             raise InvalidVideo(path, f"a scene ends ({end:.3f} s) before it starts ({start:.3f} s)")
     frame = 1 / fps
-    for (before, after), (line_before, line) in zip(itertools.pairwise(spans), itertools.pairwise(numbers),
-                                                    strict=True):  # fmt: skip
+    for (before, after), (line_before, line) in zip(
+        itertools.pairwise(spans), itertools.pairwise(numbers), strict=True
+    ):
         if after[0] < before[1] - frame / 2:
             raise InvalidVideo(
                 path,
@@ -119,8 +120,12 @@ def read_timecodes(path: Path, fps: float) -> list[tuple[float, float]]:
                 f"{line_before} ({before[0]:.3f}–{before[1]:.3f} s): scenes must not overlap",
             )
         if after[0] > before[1] + frame / 2:
-            log.warning("%s: line %d starts %.3f s after the scene before it ends; that scene's music runs on "
-                        "over the gap", path, line, after[0] - before[1])  # fmt: skip
+            log.warning(
+                "%s: line %d starts %.3f s after the scene before it ends; that scene's music runs on over the gap",
+                path,
+                line,
+                after[0] - before[1],
+            )
     return spans
 
 

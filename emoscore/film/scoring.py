@@ -59,13 +59,18 @@ class FilmResult:
     def summary(self) -> dict:
         """What a person or a script wants to know about the run (the CLI's table and --json)."""
         return {
-            "video_id": self.video_id, "duration_s": round(self.duration_s, 3), "scenes": len(self.scenes),
-            "quadrants": " ".join(row["quadrant"] for row in self.scenes), "midi": str(self.midi),
+            "video_id": self.video_id,
+            "duration_s": round(self.duration_s, 3),
+            "scenes": len(self.scenes),
+            "quadrants": " ".join(row["quadrant"] for row in self.scenes),
+            "midi": str(self.midi),
             "audio": str(self.audio) if self.audio else None,
             "scored_video": str(self.scored_video) if self.scored_video else None,
-            "cue_sheet": str(self.cues_csv), "cue_sheet_json": str(self.cues_json), "added_rows": self.added_rows,
+            "cue_sheet": str(self.cues_csv),
+            "cue_sheet_json": str(self.cues_json),
+            "added_rows": self.added_rows,
             "audio_problem": self.audio_problem,
-        }  # fmt: skip
+        }
 
 
 def frame_times(scene: Scene, count: int) -> list[float]:
@@ -73,8 +78,9 @@ def frame_times(scene: Scene, count: int) -> list[float]:
     return [scene.start_s + scene.duration_s * (k + 0.5) / count for k in range(count)]
 
 
-def film_scenes(source: Path, params: Params, timecodes: Path | None, fps: int, progress: bool
-                ) -> tuple[list[Scene], FilmScan | None, float]:  # fmt: skip
+def film_scenes(
+    source: Path, params: Params, timecodes: Path | None, *, fps: int, progress: bool
+) -> tuple[list[Scene], FilmScan | None, float]:
     """The scenes of a video (cuts found, or the timecodes given) or of a folder of stills, the scan of a video,
     and the frame rate the cue sheet counts frames in."""
     film = params.film
@@ -86,9 +92,12 @@ def film_scenes(source: Path, params: Params, timecodes: Path | None, fps: int, 
     spans = read_timecodes(timecodes, float(scan.fps))
     covered = spans[-1][1] - spans[0][0]
     if covered < scan.duration_s - 1 / float(scan.fps):
-        raise InvalidVideo(timecodes, f"its scenes cover {covered:.2f} s of the {scan.duration_s:.2f} s of "
-                                      f"{source.name}: the music would stop before the picture; add the remaining "
-                                      f"scenes")  # fmt: skip
+        raise InvalidVideo(
+            timecodes,
+            f"its scenes cover {covered:.2f} s of the {scan.duration_s:.2f} s of "
+            f"{source.name}: the music would stop before the picture; add the remaining "
+            f"scenes",
+        )
     origin = spans[0][0]
     bounds = [start - origin for start, _ in spans] + [min(spans[-1][1] - origin, scan.duration_s)]
     if bounds[-1] <= bounds[-2] or any(b <= a for a, b in itertools.pairwise(bounds)):
@@ -121,8 +130,16 @@ def read_frames(source: Path, scenes: list[Scene], count: int, folder: Path) -> 
     return files
 
 
-def score_film(source: Path | str, out: Path | str, params: Params, *, catalog: Catalog | None = None,
-               timecodes: Path | str | None = None, fps: int = 25, progress: bool = False) -> FilmResult:  # fmt: skip
+def score_film(
+    source: Path | str,
+    out: Path | str,
+    params: Params,
+    *,
+    catalog: Catalog | None = None,
+    timecodes: Path | str | None = None,
+    fps: int = 25,
+    progress: bool = False,
+) -> FilmResult:
     """Score a video file, or a folder of stills, into `out`: `<name>.mid`, `<name>.<render.format>`,
     `<name>.cues.csv`/`.json` and `<name>.scored.<ext>`; add its scenes to `catalog` when given. Everything is
     made in a temporary folder beside `out` and moved in at the end: a film that fails leaves nothing there."""
@@ -134,38 +151,76 @@ def score_film(source: Path | str, out: Path | str, params: Params, *, catalog: 
     timecodes = Path(timecodes) if timecodes else None
     if not source.exists():
         raise InvalidVideo(source, "file not found")
-    scenes, scan, rate = film_scenes(source, params, timecodes, fps, progress)
+    scenes, scan, rate = film_scenes(source, params, timecodes, fps=fps, progress=progress)
     duration = scenes[-1].end_s
     stills = [ImageFile(str(scene.still), *file_sha256(scene.still)) for scene in scenes if scene.still]
     video_id = film_id(source, stills, timecodes)
     out.mkdir(parents=True, exist_ok=True)
     scorer = Scorer.from_params(params)
     try:
-        made, rows, problem = _make(source, scenes, stills, scan, video_id, rate, fps, scorer, params, out, progress)
+        job = FilmJob(source, scenes, stills, scan, video_id, rate, fps, params, out, progress)
+        made, rows, problem = _make(job, scorer)
     finally:
         scorer.close()
     added = add_scenes(catalog, rows) if catalog is not None else 0
     log.info("%s: %d scenes scored into %s", source, len(scenes), out)
-    return FilmResult(video_id, duration, rows, made["midi"], made["cues_csv"], made["cues_json"],
-                      made.get("audio"), made.get("video"), problem, added)  # fmt: skip
+    return FilmResult(
+        video_id,
+        duration,
+        rows,
+        made["midi"],
+        made["cues_csv"],
+        made["cues_json"],
+        made.get("audio"),
+        made.get("video"),
+        problem,
+        added,
+    )
 
 
-def _make(source: Path, scenes: list[Scene], stills: list[ImageFile], scan: FilmScan | None, video_id: str,
-          rate: float, fps: int, scorer: Scorer, params: Params, out: Path,
-          progress: bool) -> tuple[dict[str, Path], list[dict], str | None]:  # fmt: skip
+@dataclass(frozen=True)
+class FilmJob:
+    """One film being scored: what was read from it and where its files go."""
+
+    source: Path
+    scenes: list[Scene]
+    stills: list[ImageFile]  # a folder of stills, one per scene; empty for a video file
+    scan: FilmScan | None  # the video file's one pass (None for stills)
+    video_id: str
+    rate: float  # frames per second of its timecodes
+    fps: int  # of a stills slideshow
+    params: Params
+    out: Path
+    progress: bool
+
+
+def _make(job: FilmJob, scorer: Scorer) -> tuple[dict[str, Path], list[dict], str | None]:
     """Make every file in a work folder inside `out`, then move them in; (files, scene rows, audio problem)."""
+    source, scenes, params, out, progress = job.source, job.scenes, job.params, job.out, job.progress
     duration = scenes[-1].end_s
     remove_abandoned(out)
     with tempfile.TemporaryDirectory(dir=out, prefix=f".partial-{os.getpid()}-") as work_dir:
         work = Path(work_dir)
-        files = [[still] for still in stills] or read_frames(source, scenes, params.film.frames_per_scene,
-                                                             work / "frames")  # fmt: skip
+        files = [[still] for still in job.stills] or read_frames(
+            source, scenes, params.film.frames_per_scene, work / "frames"
+        )
         moods = _moods(scorer, files, params, progress)
-        segments = plan_segments([s.duration_s for s in scenes], [m.quadrant.number for m in moods],
-                                 [m.intensity for m in moods], params.film.tempo_bpm,
-                                 params.generation.intensity.get("tempo", 0.0))  # fmt: skip
+        segments = plan_segments(
+            [s.duration_s for s in scenes],
+            [m.quadrant.number for m in moods],
+            [m.intensity for m in moods],
+            tempo_bpm=params.film.tempo_bpm,
+            steering=params.generation.intensity.get("tempo", 0.0),
+        )
         model = music_model(Path(params.music.out).resolve(), params.score.device, params.emopia.vocabulary)
-        composed = compose_segments(model, segments, int(video_id[:15], 16), params.generation, params.film, progress)
+        composed = compose_segments(
+            model,
+            segments,
+            int(job.video_id[:15], 16),
+            generation=params.generation,
+            film=params.film,
+            progress=progress,
+        )
         name = source.stem if not source.is_dir() else source.name
         midi = write_midi(segments, assemble(segments, composed), work / f"{name}.mid")
         made = {"midi": midi}
@@ -176,16 +231,21 @@ def _make(source: Path, scenes: list[Scene], stills: list[ImageFile], scan: Film
                 raise frames
             samples = fit_length(frames, duration, SAMPLE_RATE)
             made["audio"] = write_audio(samples, SAMPLE_RATE, work / f"{name}.{params.render.format}")
-            picture = source if scan is not None else slideshow(scenes, work / "slides.mp4", fps)
-            video_name = scored_video_name(source if scan is not None else Path(f"{name}.mp4"))
+            picture = source if job.scan is not None else slideshow(scenes, work / "slides.mp4", job.fps)
+            video_name = scored_video_name(source if job.scan is not None else Path(f"{name}.mp4"))
             made["video"] = mux_soundtrack(picture, samples, SAMPLE_RATE, work / video_name)
         except RenderUnavailable as error:
             problem = str(error)
             log.warning("no audio or scored video for %s: %s", source, error)
-        rows = _rows(scenes, moods, segments, source, video_id, rate, scorer, params, out, made)
+        rows = _rows(job, scorer, moods, segments, made)
         made["cues_csv"], made["cues_json"] = work / f"{name}.cues.csv", work / f"{name}.cues.json"
-        header = {"film": str(source), "video_id": video_id, "duration_s": duration, "fps": rate,
-                  "soundtrack": {k: v.name for k, v in made.items() if k in ("midi", "audio", "video")}}  # fmt: skip
+        header = {
+            "film": str(source),
+            "video_id": job.video_id,
+            "duration_s": duration,
+            "fps": job.rate,
+            "soundtrack": {k: v.name for k, v in made.items() if k in ("midi", "audio", "video")},
+        }
         write_cue_sheet(rows, header, made["cues_csv"], made["cues_json"])
         final = {key: out / path.name for key, path in made.items()}
         for key, path in made.items():
@@ -209,8 +269,7 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
     """Each scene's mood from the VAD of the people in its frames."""
     flat = [file for scene in files for file in scene]
     vads, people = {}, {}
-    scored = tqdm(scorer.iter_vad(flat), total=len(flat), desc="reading people", unit="frame",
-                  disable=not progress)  # fmt: skip
+    scored = tqdm(scorer.iter_vad(flat), total=len(flat), desc="reading people", unit="frame", disable=not progress)
     for prepared, outputs in scored:
         if outputs is None:
             log.debug("%s: %s", prepared.file.path, prepared.error)
@@ -218,36 +277,61 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
         vads[prepared.file.path] = frame_vad(found, params.score.pooling, params.score.quadrant_midpoint)
         people[prepared.file.path] = 0 if found is None else len(found)
     try:
-        return emotional_arc([[vads[f.path] for f in scene] for scene in files],
-                             [sum(people[f.path] for f in scene) for scene in files], params.film.smoothing,
-                             params.score.quadrant_midpoint)  # fmt: skip
+        return emotional_arc(
+            [[vads[f.path] for f in scene] for scene in files],
+            [sum(people[f.path] for f in scene) for scene in files],
+            params.film.smoothing,
+            params.score.quadrant_midpoint,
+        )
     except ValueError as error:
         raise InvalidVideo(files[0][0].path if files and files[0] else "film", str(error)) from None
 
 
-def _rows(scenes: list[Scene], moods: list[SceneMood], segments: list[Segment], source: Path, video_id: str,
-          rate: float, scorer: Scorer, params: Params, out: Path, made: dict[str, Path]) -> list[dict]:  # fmt: skip
+def _rows(
+    job: FilmJob, scorer: Scorer, moods: list[SceneMood], segments: list[Segment], made: dict[str, Path]
+) -> list[dict]:
     """The scene rows (catalog and cue sheet), with paths to where the files will be once moved in."""
+    params, source, rate, video_id = job.params, job.source, job.rate, job.video_id
     film = result_dump(params.film)
-    params_hash = hashlib.sha256(json.dumps([scorer.identity.params_hash, film, section_hash(params.render)],
-                                            sort_keys=True).encode()).hexdigest()[:16]  # fmt: skip
+    params_hash = hashlib.sha256(
+        json.dumps([scorer.identity.params_hash, film, section_hash(params.render)], sort_keys=True).encode()
+    ).hexdigest()[:16]
     now = datetime.now(UTC)
-    where = {key: str((out / path.name).resolve()) for key, path in made.items()}
+    where = {key: str((job.out / path.name).resolve()) for key, path in made.items()}
     rows = []
-    for scene, mood, segment in zip(scenes, moods, segments, strict=True):
+    for scene, mood, segment in zip(job.scenes, moods, segments, strict=True):
         own = [round(value, 4) for value in mood.own] if mood.own else [None, None, None]
-        rows.append({
-            "video_id": video_id, "scene_index": scene.index, "path": str(source.resolve()),
-            "still": str(scene.still) if scene.still else None,
-            "start_s": round(scene.start_s, 6), "end_s": round(scene.end_s, 6),
-            "start_timecode": timecode(scene.start_s, rate), "end_timecode": timecode(scene.end_s, rate),
-            "frames_read": mood.frames, "people": mood.people,
-            "own_valence": own[0], "own_arousal": own[1], "own_dominance": own[2],
-            "valence": round(mood.vad[0], 4), "arousal": round(mood.vad[1], 4), "dominance": round(mood.vad[2], 4),
-            "quadrant": mood.quadrant.name, "quadrant_confidence": mood.quadrant.confidence,
-            "intensity": round(mood.intensity, 4), "tempo_bpm": round(segment.tempo_bpm, 3), "bars": segment.bars,
-            "first_bar": segment.first_bar, "soundtrack_midi": where["midi"], "soundtrack_audio": where.get("audio"),
-            "scored_video": where.get("video"), "vad_model": scorer.identity.vad_model,
-            "music_model": scorer.identity.music_model, "params_hash": params_hash, "scored_at": now,
-        })  # fmt: skip
+        rows.append(
+            {
+                "video_id": video_id,
+                "scene_index": scene.index,
+                "path": str(source.resolve()),
+                "still": str(scene.still) if scene.still else None,
+                "start_s": round(scene.start_s, 6),
+                "end_s": round(scene.end_s, 6),
+                "start_timecode": timecode(scene.start_s, rate),
+                "end_timecode": timecode(scene.end_s, rate),
+                "frames_read": mood.frames,
+                "people": mood.people,
+                "own_valence": own[0],
+                "own_arousal": own[1],
+                "own_dominance": own[2],
+                "valence": round(mood.vad[0], 4),
+                "arousal": round(mood.vad[1], 4),
+                "dominance": round(mood.vad[2], 4),
+                "quadrant": mood.quadrant.name,
+                "quadrant_confidence": mood.quadrant.confidence,
+                "intensity": round(mood.intensity, 4),
+                "tempo_bpm": round(segment.tempo_bpm, 3),
+                "bars": segment.bars,
+                "first_bar": segment.first_bar,
+                "soundtrack_midi": where["midi"],
+                "soundtrack_audio": where.get("audio"),
+                "scored_video": where.get("video"),
+                "vad_model": scorer.identity.vad_model,
+                "music_model": scorer.identity.music_model,
+                "params_hash": params_hash,
+                "scored_at": now,
+            }
+        )
     return rows

@@ -12,10 +12,11 @@ from tqdm import tqdm
 
 from emoscore.config import FilmParams, GenerationParams
 from emoscore.film.plan import Segment, tempo_map
-from emoscore.music.cp import POSITIONS_PER_BAR, Note, bar_starts, decode_notes, notes_to_midi
+from emoscore.music.cp import Note, bar_starts, decode_notes, notes_to_midi
 from emoscore.music.generate import Request, generate_batch, last_bars
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.music.vocabulary import POSITIONS_PER_BAR
 
 FADE_S = 0.5  # the music fades out over the film's last half second instead of being cut off
 
@@ -25,8 +26,15 @@ def segment_seed(film_seed: int, scene: int, chunk: int) -> int:
     return int(np.random.SeedSequence([film_seed, scene, chunk]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def compose_segments(model: CPTransformer, segments: Sequence[Segment], film_seed: int, generation: GenerationParams,
-                     film: FilmParams, progress: bool = False) -> list[list[np.ndarray]]:  # fmt: skip
+def compose_segments(
+    model: CPTransformer,
+    segments: Sequence[Segment],
+    film_seed: int,
+    *,
+    generation: GenerationParams,
+    film: FilmParams,
+    progress: bool = False,
+) -> list[list[np.ndarray]]:
     """CP steps per segment, in chunks of at most `film.chunk_bars` bars, each going on from the last
     `film.context_bars` bars composed before it (across cuts too): segments follow each other, so one at a time."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
@@ -38,10 +46,12 @@ def compose_segments(model: CPTransformer, segments: Sequence[Segment], film_see
             while left > 0:
                 bars = min(film.chunk_bars, left)
                 context = last_bars(previous, film.context_bars) if previous is not None else ()
-                request = Request(segment.quadrant, segment_seed(film_seed, segment.scene, len(chunks)),
-                                  segment.intensity, context)  # fmt: skip
-                previous = generate_batch(model, [request], bars, sampling, generation.max_steps,
-                                          steering=steering)[0]  # fmt: skip
+                request = Request(
+                    segment.quadrant, segment_seed(film_seed, segment.scene, len(chunks)), segment.intensity, context
+                )
+                previous = generate_batch(
+                    model, [request], bars, sampling=sampling, max_steps=generation.max_steps, steering=steering
+                )[0]
                 chunks.append(previous)
                 left -= bars
                 bar.update(bars)

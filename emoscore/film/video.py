@@ -116,8 +116,9 @@ def scan_film(path: Path | str, threshold: float = 10.0, progress: bool = False)
     fps = stream.average_rate or stream.guessed_rate or Fraction(25)
     scan = FilmScan(path, stream.width, stream.height, Fraction(fps), tuple(times), tuple(cuts))
     if declared is not None and scan.duration_s < declared - TRUNCATION_TOLERANCE_S:
-        raise InvalidVideo(path, f"truncated: frames decode for {scan.duration_s:.2f} s of the {declared:.2f} s "
-                                 "its container declares")  # fmt: skip
+        raise InvalidVideo(
+            path, f"truncated: frames decode for {scan.duration_s:.2f} s of the {declared:.2f} s its container declares"
+        )
     log.info("%s: %d frames, %d cuts", path, scan.frames, len(cuts))
     return scan
 

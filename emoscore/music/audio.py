@@ -52,8 +52,9 @@ def rate_for(audio_path: Path, render: RenderParams) -> int:
 
 
 @functools.cache
-def note_bank(soundfont: Path | None, sample_rate: int, cache: Path, given: Path | None = None,
-              progress: bool = False) -> NoteBank:  # fmt: skip
+def note_bank(
+    soundfont: Path | None, sample_rate: int, cache: Path, *, given: Path | None = None, progress: bool = False
+) -> NoteBank:
     """This process's bank: the folder given, else the cached one for the SoundFont and rate, built on first use
     (one process builds while the others on this machine wait for it)."""
     if given is not None:
@@ -78,11 +79,12 @@ def note_bank(soundfont: Path | None, sample_rate: int, cache: Path, given: Path
 def bank_for(render: RenderParams, sample_rate: int, progress: bool = False) -> NoteBank:
     """The note bank `render` names, at a sample rate."""
     cache = Path(render.bank_cache) if render.bank_cache else default_cache()
-    return note_bank(render.soundfont, sample_rate, cache, render.bank, progress)
+    return note_bank(render.soundfont, sample_rate, cache, given=render.bank, progress=progress)
 
 
-def piece_frames(midi_paths: Sequence[Path], render: RenderParams, sample_rate: int,
-                 device: str = "cpu") -> list[np.ndarray | RenderUnavailable]:  # fmt: skip
+def piece_frames(
+    midi_paths: Sequence[Path], render: RenderParams, sample_rate: int, device: str = "cpu"
+) -> list[np.ndarray | RenderUnavailable]:
     """int16 frames [n, 2] of each MIDI file (or the reason it has none), on the engine `render` chooses."""
     if render.engine == "fluidsynth":
         results: list[np.ndarray | RenderUnavailable] = []
@@ -104,8 +106,9 @@ def piece_frames(midi_paths: Sequence[Path], render: RenderParams, sample_rate: 
     return [to_int16(next(rendered)) if result is None else result for result in results]
 
 
-def render_many(midi_paths: Sequence[Path], audio_paths: Sequence[Path], render: RenderParams | None = None,
-                device: str = "cpu") -> list[Path | RenderUnavailable]:  # fmt: skip
+def render_many(
+    midi_paths: Sequence[Path], audio_paths: Sequence[Path], render: RenderParams | None = None, device: str = "cpu"
+) -> list[Path | RenderUnavailable]:
     """Render MIDI files to audio files (format by extension; those of one rate together), each written atomically;
     the error in place of a file that could not be made."""
     render = render or RenderParams()
@@ -128,8 +131,13 @@ def render_many(midi_paths: Sequence[Path], audio_paths: Sequence[Path], render:
                 out[index] = result
                 continue
             try:
-                out[index] = write_audio(result, rate, Path(audio_paths[index]), bitrate=render.preview_bitrate,
-                                         complexity=render.preview_complexity)  # fmt: skip
+                out[index] = write_audio(
+                    result,
+                    rate,
+                    Path(audio_paths[index]),
+                    bitrate=render.preview_bitrate,
+                    complexity=render.preview_complexity,
+                )
             except RenderUnavailable as error:
                 out[index] = error
     return out
@@ -176,8 +184,14 @@ def _render_batch(jobs: list[tuple[Path, Path]], render: RenderParams) -> list[s
     return [str(result) if isinstance(result, Exception) else None for result in made]
 
 
-def render_files(jobs: Sequence[tuple[Path, Path]], render: RenderParams, *, workers: int | None = None,
-                 progress: bool = True, batch: int = 16) -> RenderSummary:  # fmt: skip
+def render_files(
+    jobs: Sequence[tuple[Path, Path]],
+    render: RenderParams,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    batch: int = 16,
+) -> RenderSummary:
     """Render (MIDI, audio) pairs whose audio file is not there yet, in `workers` processes (one per core by
     default); a file already there is left as it is, so running it again does only what is missing."""
     summary = RenderSummary()

@@ -131,7 +131,7 @@ class _Dry:
     def blocks(self, seconds: float) -> int:
         return max(1, round(seconds * self.rate / BLOCK))
 
-    def note(self, key: int, velocity: int, hold_blocks: int, tail_blocks: int, lead_blocks: int = 0) -> np.ndarray:
+    def note(self, key: int, velocity: int, hold_blocks: int, *, tail_blocks: int, lead_blocks: int = 0) -> np.ndarray:
         """float32 [n, 2]: `lead_blocks` of silence, the note on for `hold_blocks`, then off for `tail_blocks` (then
         every voice killed)."""
         lead = self.synth.get_samples(int(lead_blocks) * BLOCK) if lead_blocks else None
@@ -177,7 +177,7 @@ def _rate(gains: np.ndarray, reference: np.ndarray) -> float:
 def _velocity_map(dry: _Dry, key: int, anchors: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per velocity 1–127 of a key: the best anchor, its gain, and the residual (dB below the key's loudest)."""
     blocks = dry.blocks(VELOCITY_PROBE_S)
-    truth = np.stack([dry.note(key, v, blocks, 0).ravel() for v in range(1, 128)]).astype(np.float64)
+    truth = np.stack([dry.note(key, v, blocks, tail_blocks=0).ravel() for v in range(1, 128)]).astype(np.float64)
     truth = np.concatenate([np.zeros((1, truth.shape[1])), truth])  # row = velocity
     references = truth[anchors]  # [A, n]
     gains = truth @ references.T / np.maximum((references * references).sum(axis=1), 1e-12)  # [128, A]
@@ -220,8 +220,8 @@ def _fit_reverb(soundfont: Path, sample_rate: int, dry: _Dry) -> np.ndarray:
         # so its response drifts with time; the fit is the response averaged over those moments
         for i, key in enumerate(KEYS[::2]):
             lead = (i * 97) % most_lead
-            x = dry.note(int(key), 100, hold, tail, lead).astype(np.float64)
-            d = wet.note(int(key), 100, hold, tail, lead).astype(np.float64) - x
+            x = dry.note(int(key), 100, hold, tail_blocks=tail, lead_blocks=lead).astype(np.float64)
+            d = wet.note(int(key), 100, hold, tail_blocks=tail, lead_blocks=lead).astype(np.float64) - x
             spectrum = np.fft.rfft(x.sum(axis=1), size)
             cross += np.conj(spectrum)[:, None] * np.fft.rfft(d, size, axis=0)
             power += np.abs(spectrum) ** 2
@@ -251,9 +251,10 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
         offset = 0
         for k, key in enumerate(tqdm(KEYS, desc="note bank", unit="key", disable=not progress)):
             anchor_of[k], gain_of[k], _ = _velocity_map(dry, int(key), anchors)
-            held = {a: dry.note(int(key), v, max_hold + release_blocks, 0) for a, v in enumerate(anchors)}
-            levels = {a: np.sqrt((x.reshape(-1, BLOCK * 2).astype(np.float64) ** 2).mean(axis=1))
-                      for a, x in held.items()}  # fmt: skip
+            held = {a: dry.note(int(key), v, max_hold + release_blocks, tail_blocks=0) for a, v in enumerate(anchors)}
+            levels = {
+                a: np.sqrt((x.reshape(-1, BLOCK * 2).astype(np.float64) ** 2).mean(axis=1)) for a, x in held.items()
+            }
             loudest = max(float(level.max()) for level in levels.values())
             for a, x in held.items():
                 level = levels[a]
@@ -264,23 +265,37 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
                 offset += length
             reference = held[len(anchors) - 1]
             for h, hold in enumerate(holds):
-                released = dry.note(int(key), anchors[-1], hold // BLOCK, release_blocks)
+                released = dry.note(int(key), anchors[-1], hold // BLOCK, tail_blocks=release_blocks)
                 release[k, h] = _block_gains(released[hold:], reference[hold:], release_blocks)
                 voice_end[k, h] = dry.voice_end if dry.voice_end >= 0 else release_blocks
             # a SoundFont may make a louder note's release longer (FluidR3's piano does): measured per velocity
             probe = int(np.searchsorted(holds, dry.blocks(0.25) * BLOCK))
             hold = int(holds[probe])
             for j, velocity in enumerate(VOICE_VELOCITIES):
-                held_v = dry.note(int(key), velocity, hold // BLOCK + release_blocks, 0)
-                released = dry.note(int(key), velocity, hold // BLOCK, release_blocks)
+                held_v = dry.note(int(key), velocity, hold // BLOCK + release_blocks, tail_blocks=0)
+                released = dry.note(int(key), velocity, hold // BLOCK, tail_blocks=release_blocks)
                 voice_shift[k, j] = (dry.voice_end if dry.voice_end >= 0 else release_blocks) - voice_end[k, probe]
-                release_rate[k, j] = _rate(_block_gains(released[hold:], held_v[hold:], release_blocks),
-                                           release[k, probe])  # fmt: skip
+                release_rate[k, j] = _rate(
+                    _block_gains(released[hold:], held_v[hold:], release_blocks), release[k, probe]
+                )
         reverb = _fit_reverb(soundfont, sample_rate, dry)
     finally:
         dry.close()
-    return NoteBank(sample_rate, np.array(anchors), starts, lengths, np.concatenate(pieces), anchor_of, gain_of,
-                    holds, release, voice_end, voice_shift, release_rate, reverb)  # fmt: skip
+    return NoteBank(
+        sample_rate,
+        np.array(anchors),
+        starts,
+        lengths,
+        np.concatenate(pieces),
+        anchor_of,
+        gain_of,
+        holds,
+        release,
+        voice_end,
+        voice_shift,
+        release_rate,
+        reverb,
+    )
 
 
 def bank_folder(soundfont: Path, sample_rate: int, cache: Path) -> Path:

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from emoscore.config import MusicClassifierParams
-from emoscore.music.cp import EMOTION, FAMILIES, TYPE, TYPE_EMOTION, VOCABULARY, Vocabulary
+from emoscore.music.cp import EMOTION, FAMILIES, TYPE
 from emoscore.music.model import MusicCheckpoint, sinusoidal_positions
+from emoscore.music.vocabulary import TYPE_EMOTION, VOCABULARY, Vocabulary
 
 CHECKPOINT_FORMAT = "emoscore.music_classifier/1"
 
@@ -32,8 +33,9 @@ class ClassifierConfig:
     @classmethod
     def from_params(cls, params: MusicClassifierParams, vocabulary: Vocabulary = VOCABULARY) -> ClassifierConfig:
         """The architecture params.yaml asks for, over the vocabulary's family sizes."""
-        return cls(tuple(vocabulary.sizes), params.d_model, params.n_layers, params.n_heads, params.dropout,
-                   params.window)  # fmt: skip
+        return cls(
+            tuple(vocabulary.sizes), params.d_model, params.n_layers, params.n_heads, params.dropout, params.window
+        )
 
 
 def music_only(words: np.ndarray) -> np.ndarray:

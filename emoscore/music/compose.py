@@ -15,11 +15,12 @@ import numpy as np
 from emoscore.config import GenerationParams, RenderParams
 from emoscore.device import pick_device
 from emoscore.music.audio import render_audio
-from emoscore.music.cp import Vocabulary, decode_notes, decode_to_midi, duration_seconds
+from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
 from emoscore.music.generate import Request, generate_batch
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import RenderUnavailable
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.music.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,23 @@ def music_model(checkpoint: Path, device: str, vocabulary: Path | None = None) -
     return model.to(pick_device(device))
 
 
-def compose_pieces(model: CPTransformer, requests: list[Request], bars: int,
-                   generation: GenerationParams) -> list[np.ndarray]:  # fmt: skip
+def compose_pieces(
+    model: CPTransformer, requests: list[Request], bars: int, generation: GenerationParams
+) -> list[np.ndarray]:
     """CP steps of every requested piece, decoded together with params.yaml's sampling and intensity rules."""
-    return generate_batch(model, requests, bars, Sampling.from_params(generation), generation.max_steps,
-                          steering=Steering.from_params(generation))  # fmt: skip
+    return generate_batch(
+        model,
+        requests,
+        bars,
+        sampling=Sampling.from_params(generation),
+        max_steps=generation.max_steps,
+        steering=Steering.from_params(generation),
+    )
 
 
-def write_piece(steps: np.ndarray, midi_path: Path, audio_path: Path | None = None,
-                render: RenderParams | None = None) -> Piece:  # fmt: skip
+def write_piece(
+    steps: np.ndarray, midi_path: Path, audio_path: Path | None = None, render: RenderParams | None = None
+) -> Piece:
     """Write a piece's MIDI file atomically, and render `audio_path` from it if given (when the renderer can)."""
     midi_path = Path(midi_path)
     midi_path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +83,7 @@ def compose_piece(
     model: CPTransformer,
     quadrant: int,
     bars: int,
+    *,
     seed: int,
     generation: GenerationParams,
     midi_path: Path,

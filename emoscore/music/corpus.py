@@ -40,6 +40,7 @@ def prepare_corpus(
     root: Path | None,
     out: Path,
     timing: Timing = "auto",
+    *,
     music21: list[str] | None = None,
     music21_files: int = 0,
     transpositions: list[int] | None = None,

@@ -19,8 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from emoscore.errors import InvalidMidi
-from emoscore.music.cp import QUADRANTS, bar_starts, encode_notes, load_notes
+from emoscore.music.cp import bar_starts, encode_notes, load_notes
 from emoscore.music.timing import Timing
+from emoscore.music.vocabulary import QUADRANTS
 from emoscore.reports import SkipCounter
 
 log = logging.getLogger(__name__)

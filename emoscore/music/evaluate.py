@@ -15,11 +15,12 @@ from tqdm import tqdm
 
 from emoscore.config import EvalMusicParams
 from emoscore.music.classify import MusicClassifier
-from emoscore.music.cp import QUADRANTS, decode_notes
+from emoscore.music.cp import decode_notes
 from emoscore.music.generate import Request, generate_batch
 from emoscore.music.metrics import MEASURES, grooving_patterns, grooving_similarity, note_density, piece_features
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.music.vocabulary import QUADRANTS
 from emoscore.scoring.bridge import arousal_intensity
 
 AROUSAL_LEVELS = {1: (6.0, 7.75, 9.5), 2: (6.0, 7.75, 9.5), 3: (1.5, 3.25, 5.0), 4: (1.5, 3.25, 5.0)}
@@ -41,8 +42,16 @@ def energy_features(steps: np.ndarray) -> dict[str, float]:
     }
 
 
-def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sampling: Sampling | None,
-                    steering: Steering, midpoint: float = 5.5) -> dict:  # fmt: skip
+def intensity_trend(
+    model: CPTransformer,
+    pieces: int,
+    bars: int,
+    *,
+    seed: int,
+    sampling: Sampling | None,
+    steering: Steering,
+    midpoint: float = 5.5,
+) -> dict:
     """Three arousal levels asked within each quadrant: the median over pieces of tempo, density and velocity per
     level, whether each rises monotonically, and by how much (highest level ÷ lowest). Medians, because a few
     pieces at double or half tempo (learned from beat-tracking octave errors) would swing a mean of a few pieces."""
@@ -53,7 +62,7 @@ def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sam
         for arousal in levels:
             intensity = arousal_intensity(arousal, midpoint)
             requests = [Request(quadrant, seed + 100 * quadrant + i, intensity) for i in range(pieces)]
-            generated = generate_batch(model, requests, bars, sampling, steering=steering)
+            generated = generate_batch(model, requests, bars, sampling=sampling, steering=steering)
             features = [energy_features(piece) for piece in generated]
             means.append({key: float(np.median([f[key] for f in features])) for key in features[0]})
         entry: dict = {"arousal": list(levels), "intensity": [arousal_intensity(a, midpoint) for a in levels]}
@@ -61,8 +70,11 @@ def intensity_trend(model: CPTransformer, pieces: int, bars: int, seed: int, sam
             values = [m[key] for m in means]
             rising = all(b > a for a, b in pairwise(values))
             rising_everywhere &= rising
-            entry[key] = {"medians": values, "rises": rising, "ratio_high_to_low": values[-1] / values[0] if values[0]
-                          else None}  # fmt: skip
+            entry[key] = {
+                "medians": values,
+                "rises": rising,
+                "ratio_high_to_low": values[-1] / values[0] if values[0] else None,
+            }
         report["per_quadrant"][QUADRANTS[quadrant - 1]] = entry
     report["all_rise"] = rising_everywhere
     return report
@@ -122,6 +134,7 @@ def evaluate_music(
     model: CPTransformer,
     classifier: MusicClassifier,
     real: dict[int, list[np.ndarray]],
+    *,
     pieces_per_quadrant: int,
     bars: int,
     seed: int,
@@ -142,7 +155,7 @@ def evaluate_music(
         generated = [
             piece
             for chunk in tqdm(chunks, desc=f"generate {name}", unit="batch", leave=False)
-            for piece in generate_batch(model, chunk, bars, sampling)
+            for piece in generate_batch(model, chunk, bars, sampling=sampling)
         ]
         all_generated[quadrant] = generated
         predicted = [int(np.argmax(classifier.quadrant_probabilities(piece))) + 1 for piece in generated]

@@ -10,28 +10,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from emoscore.music.cp import (
-    BAR,
-    BAR_BEAT,
-    CONTI,
-    DURATION,
-    FAMILIES,
-    IGNORE,
-    PITCH,
-    QUADRANTS,
-    TEMPO,
-    TYPE,
-    TYPE_EOS,
-    TYPE_METRICAL,
-    TYPE_NOTE,
-    VELOCITY,
-    bar_starts,
-    emotion_word,
-)
+from emoscore.music.cp import BAR_BEAT, DURATION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY, bar_starts, emotion_word
 from emoscore.music.decoding import HEAD_FAMILIES, Decoder, EagerDecoder, FixedDecoder
 from emoscore.music.families import CHORD
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering, sample_rows, to_host
+from emoscore.music.vocabulary import BAR, CONTI, IGNORE, QUADRANTS, TYPE_EOS, TYPE_METRICAL, TYPE_NOTE
 
 
 def parse_quadrant(quadrant: str | int) -> int:
@@ -130,6 +114,7 @@ def generate(
     model: CPTransformer,
     quadrant: str | int,
     bars: int = 16,
+    *,
     seed: int = 0,
     sampling: Sampling | None = None,
     max_steps: int = 4096,
@@ -140,7 +125,9 @@ def generate(
     """CP steps of a new piece: Emotion(Q) · Bar · … · EOS with exactly `bars` bars (fewer if max_steps is hit);
     `intensity` (−1 … 1, see Steering) makes it calmer or more energetic than the quadrant's typical piece."""
     request = Request(quadrant, seed, intensity)
-    return generate_batch(model, [request], bars, sampling, max_steps, use_cache, steering)[0]
+    return generate_batch(
+        model, [request], bars, sampling=sampling, max_steps=max_steps, use_cache=use_cache, steering=steering
+    )[0]
 
 
 class _Piece:
@@ -164,7 +151,7 @@ EOS_WORD = [0, 0, 0, TYPE_EOS, 0, 0, 0, 0]
 Decoding = Literal["auto", "eager", "fixed"]
 
 
-def pick_decoder(model: CPTransformer, batch: int, capacity: int, use_cache: bool, decoding: Decoding) -> Decoder:
+def pick_decoder(model: CPTransformer, batch: int, capacity: int, *, use_cache: bool, decoding: Decoding) -> Decoder:
     """auto: fixed shapes replayed as CUDA graphs on a GPU, eager on the CPU (where launches cost little); fixed on
     the CPU runs the fixed-shape arithmetic op by op (what the tests compare with eager)."""
     on_gpu = next(model.parameters()).device.type == "cuda"
@@ -180,6 +167,7 @@ def generate_batch(
     model: CPTransformer,
     requests: list[Request],
     bars: int = 16,
+    *,
     sampling: Sampling | None = None,
     max_steps: int = 4096,
     use_cache: bool = True,
@@ -200,7 +188,7 @@ def generate_batch(
         raise ValueError("the pieces of one batch need contexts of the same number of steps")
     live = list(range(len(pieces)))  # the pieces still decoding, in the decoder's batch order
     capacity = min(max_steps, 1024) + len(pieces[0].words)
-    decoder = pick_decoder(model, len(pieces), capacity, use_cache, decoding)
+    decoder = pick_decoder(model, len(pieces), capacity, use_cache=use_cache, decoding=decoding)
     pending = torch.tensor([piece.words for piece in pieces], device=device)
     for _ in range(max_steps - 3):  # every round adds one step to each piece still decoding
         types = _sample_types(decoder.type_logits(pending), [pieces[i] for i in live], sampling)
@@ -242,7 +230,7 @@ def _sample_types(logits: torch.Tensor, pieces: list[_Piece], sampling: Sampling
             allowed[row] = False
             allowed[row, TYPE_EOS] = True
     temperature, top_p = sampling.for_family("type")
-    drawn = sample_rows(to_host(logits), allowed, temperature, top_p, [p.rng for p in pieces])
+    drawn = sample_rows(to_host(logits), allowed, temperature, top_p=top_p, rngs=[p.rng for p in pieces])
     return [TYPE_EOS if piece.done else int(value) for piece, value in zip(pieces, drawn, strict=True)]
 
 
@@ -260,7 +248,9 @@ def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Pi
             return
         temperature, top_p = sampling.for_family(FAMILIES[index])
         masks = np.stack([allowed(pieces[row].grammar) for row in rows])
-        values = sample_rows(logits[index][rows], masks, temperature, top_p, [pieces[row].rng for row in rows])
+        values = sample_rows(
+            logits[index][rows], masks, temperature, top_p=top_p, rngs=[pieces[row].rng for row in rows]
+        )
         for row, value in zip(rows, values, strict=True):
             pieces[row].words[-1][index] = int(value)
 

@@ -4,6 +4,7 @@ comparison, the per-piece tables for DVC's plots and the listening page's exampl
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +14,13 @@ import numpy as np
 from emoscore.config import Params
 from emoscore.device import pick_device
 from emoscore.music.classify import MusicClassifier, clip_accuracy_report
-from emoscore.music.cp import QUADRANTS, Vocabulary
 from emoscore.music.emopia import load_split
 from emoscore.music.evaluate import MusicalityTargets, check_targets, evaluate_music, intensity_trend, measure_pieces
 from emoscore.music.listening import Example
 from emoscore.music.metrics import MEASURES
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import EMOPIA_RELEASED, Sampling, Steering
+from emoscore.music.vocabulary import QUADRANTS, Vocabulary
 
 
 @dataclass
@@ -36,8 +37,11 @@ class Judged:
         """One row per piece and measure set, by source: generated, the fine-tuning data, real scores."""
         tables = {}
         for source, grouped in (("generated", self.generated), ("fine_tuning_data", self.fine_tuning)):
-            tables[source] = [{"quadrant": QUADRANTS[q - 1], **m} for q, group in sorted(grouped.items())
-                              for m in measure_pieces(group)]  # fmt: skip
+            tables[source] = [
+                {"quadrant": QUADRANTS[q - 1], **m}
+                for q, group in sorted(grouped.items())
+                for m in measure_pieces(group)
+            ]
         tables["real_scores"] = [{"quadrant": "-", **m} for m in measure_pieces(self.scores)]
         return tables
 
@@ -54,10 +58,16 @@ class Judged:
 
     def page_summary(self) -> dict:
         """The listening page's table: controllability, and each measure generated / fine-tuning data."""
-        rows = [{"quadrant": q, "cells": [f"{r['generated'][m]:.2f} / {r['fine_tuning_data'][m]:.2f}" for m in
-                                          MEASURES]} for q, r in self.report["per_quadrant"].items()]  # fmt: skip
-        return {"controllability": self.report["controllability"], "measures": MEASURES, "rows": rows,
-                "targets_met": self.report["musicality_targets"]["all_met"]}  # fmt: skip
+        rows = [
+            {"quadrant": q, "cells": [f"{r['generated'][m]:.2f} / {r['fine_tuning_data'][m]:.2f}" for m in MEASURES]}
+            for q, r in self.report["per_quadrant"].items()
+        ]
+        return {
+            "controllability": self.report["controllability"],
+            "measures": MEASURES,
+            "rows": rows,
+            "targets_met": self.report["musicality_targets"]["all_met"],
+        }
 
 
 def by_quadrant(path: Path) -> dict[int, list[np.ndarray]]:
@@ -86,22 +96,39 @@ def judge_music(params: Params) -> Judged:
     test, train = by_quadrant(params.emopia.out / "test.npz"), by_quadrant(params.emopia.out / "train.npz")
     scores = held_out_scores(params.midi_corpus.out)
     sampling = Sampling.from_params(params.generation)
-    evaluation = evaluate_music(model, classifier, test, settings.pieces_per_quadrant, settings.bars, settings.seed,
-                                sampling, fine_tuning=train, scores=scores)  # fmt: skip
+    judge = functools.partial(
+        evaluate_music,
+        model,
+        classifier,
+        test,
+        pieces_per_quadrant=settings.pieces_per_quadrant,
+        bars=settings.bars,
+        seed=settings.seed,
+        fine_tuning=train,
+    )
+    evaluation = judge(sampling=sampling, scores=scores)
     report = evaluation.report
     pieces, quadrants, _ = load_split(params.emopia.out / "test.npz")
     report["classifier_test_accuracy_on_real_clips"] = clip_accuracy_report(classifier, pieces, quadrants)
     report["intensity"] = intensity_trend(
-        model, settings.intensity_pieces, settings.bars, settings.seed, sampling,
-        Steering.from_params(params.generation), params.score.quadrant_midpoint,
-    )  # fmt: skip
-    released = evaluate_music(model, classifier, test, settings.pieces_per_quadrant, settings.bars, settings.seed,
-                              EMOPIA_RELEASED, fine_tuning=train).report  # fmt: skip
+        model,
+        settings.intensity_pieces,
+        settings.bars,
+        seed=settings.seed,
+        sampling=sampling,
+        steering=Steering.from_params(params.generation),
+        midpoint=params.score.quadrant_midpoint,
+    )
+    released = judge(sampling=EMOPIA_RELEASED).report
     report["sampling_comparison"] = {
-        name: {"controllability": r["controllability"],
-               **{f"{m}_per_quadrant": {q: e["generated"][m] for q, e in r["per_quadrant"].items()}
-                  for m in ("scale_consistency", "note_density")}}
+        name: {
+            "controllability": r["controllability"],
+            **{
+                f"{m}_per_quadrant": {q: e["generated"][m] for q, e in r["per_quadrant"].items()}
+                for m in ("scale_consistency", "note_density")
+            },
+        }
         for name, r in (("params_yaml", report), ("emopia_released", released))
-    }  # fmt: skip
+    }
     report["musicality_targets"] = check_targets(report, MusicalityTargets.from_params(settings))
     return Judged(report, evaluation.generated, train, test, scores)

@@ -18,8 +18,9 @@ import numpy as np
 
 from emoscore.config import RenderParams
 from emoscore.music.audio import render_audio
-from emoscore.music.cp import POSITIONS_PER_BAR, POSITIONS_PER_BEAT, decode_notes, decode_to_midi
+from emoscore.music.cp import decode_notes, decode_to_midi
 from emoscore.music.render import RenderUnavailable
+from emoscore.music.vocabulary import POSITIONS_PER_BAR, POSITIONS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,16 @@ def write_page(examples: list[Example], summary: dict, out: Path, render: Render
             audio = f"media/{stem}.flac"
         except RenderUnavailable as error:
             audio_problem = str(error)
-        cards.append({"quadrant": example.quadrant, "source": example.source, "roll": f"media/{stem}.png",
-                      "midi": f"media/{stem}.mid", "audio": audio,
-                      "measures": {k: f"{v:.2f}" for k, v in example.measures.items()}})  # fmt: skip
+        cards.append(
+            {
+                "quadrant": example.quadrant,
+                "source": example.source,
+                "roll": f"media/{stem}.png",
+                "midi": f"media/{stem}.mid",
+                "audio": audio,
+                "measures": {k: f"{v:.2f}" for k, v in example.measures.items()},
+            }
+        )
     page = TEMPLATE.render(cards=cards, summary=summary, audio_problem=audio_problem)
     temporary = out / ".index.html.tmp"
     temporary.write_text(page, encoding="utf-8")

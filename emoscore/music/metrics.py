@@ -12,10 +12,17 @@ from __future__ import annotations
 import muspy
 import numpy as np
 
-from emoscore.music.cp import POSITIONS_PER_BAR, POSITIONS_PER_BEAT, Note
+from emoscore.music.cp import Note
+from emoscore.music.vocabulary import POSITIONS_PER_BAR, POSITIONS_PER_BEAT
 
-MEASURES = ("scale_consistency", "pitch_class_entropy", "pitch_range", "polyphony", "groove_consistency",
-            "note_density")  # fmt: skip
+MEASURES = (
+    "scale_consistency",
+    "pitch_class_entropy",
+    "pitch_range",
+    "polyphony",
+    "groove_consistency",
+    "note_density",
+)
 
 
 def as_muspy(notes: list[Note]) -> muspy.Music:

@@ -21,7 +21,8 @@ from torch import nn
 from emoscore.checkpoints import Checkpointed
 from emoscore.config import MusicParams
 from emoscore.errors import CheckpointError
-from emoscore.music.cp import FAMILIES, TYPE, VOCABULARY, Vocabulary
+from emoscore.music.cp import FAMILIES, TYPE
+from emoscore.music.vocabulary import VOCABULARY, Vocabulary
 
 CHECKPOINT_FORMAT = "emoscore.music/1"
 PositionTable = Callable[[int, int, torch.device], torch.Tensor]  # (start, length, device) → [length, width]
@@ -42,8 +43,15 @@ class MusicConfig:
     @classmethod
     def from_params(cls, params: MusicParams, vocabulary: Vocabulary = VOCABULARY) -> MusicConfig:
         """The architecture params.yaml asks for, over the vocabulary's family sizes."""
-        return cls(tuple(vocabulary.sizes), tuple(params.embedding_sizes), params.d_model, params.n_layers,
-                   params.n_heads, params.dropout, params.type_embedding)  # fmt: skip
+        return cls(
+            tuple(vocabulary.sizes),
+            tuple(params.embedding_sizes),
+            params.d_model,
+            params.n_layers,
+            params.n_heads,
+            params.dropout,
+            params.type_embedding,
+        )
 
 
 def sinusoidal_positions(start: int, length: int, width: int, device: torch.device) -> torch.Tensor:
@@ -70,8 +78,9 @@ class KVCache:
         self.values = [torch.zeros(shape, device=device) for _ in range(config.n_layers)]
         self.length = 0
 
-    def extend(self, layer: int, keys: torch.Tensor,
-               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    def extend(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Store one layer's keys/values of the new steps; views of all steps so far (cached and new), and no mask
         (attention over exactly those steps)."""
         end = self.length + keys.shape[2]
@@ -121,8 +130,9 @@ class FixedCache(KVCache):
         """Point the next single step at slot `length` (a device-side write, outside any captured graph)."""
         self.position.fill_(self.length)
 
-    def extend(self, layer: int, keys: torch.Tensor,
-               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    def extend(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Several steps (the prompt): as KVCache. One step: written at `position`; all slots, masked to the filled."""
         if keys.shape[2] > 1:
             return super().extend(layer, keys, values)

@@ -39,9 +39,15 @@ def _notes(bank: NoteBank, piece: Schedule) -> dict[str, np.ndarray]:
     voice = np.maximum(bank.voice_end[rows, lower], bank.voice_end[rows, upper])
     # a louder note's voice outlasts its note-off longer: shifted between the velocities measured
     voice = (voice + _by_velocity(velocities, bank.voice_shift[rows])).astype(np.int64) * BLOCK
-    return {"on": piece.on, "start": bank.starts[rows, anchors], "gain": bank.gain_of[rows, velocities],
-            "hold": np.minimum(hold, length), "length": length, "curve": curve.astype(np.float32),
-            "voice_end": piece.on + np.clip(piece.off - piece.on, BLOCK, None) + voice}  # fmt: skip
+    return {
+        "on": piece.on,
+        "start": bank.starts[rows, anchors],
+        "gain": bank.gain_of[rows, velocities],
+        "hold": np.minimum(hold, length),
+        "length": length,
+        "curve": curve.astype(np.float32),
+        "voice_end": piece.on + np.clip(piece.off - piece.on, BLOCK, None) + voice,
+    }
 
 
 def _by_velocity(velocities: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -63,8 +69,16 @@ def piece_length(bank: NoteBank, piece: Schedule, notes: dict[str, np.ndarray]) 
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _mix(out: np.ndarray, audio: np.ndarray, on: np.ndarray, start: np.ndarray, hold: np.ndarray,
-         length: np.ndarray, gain: np.ndarray, curve: np.ndarray) -> None:  # fmt: skip
+def _mix(
+    out: np.ndarray,
+    audio: np.ndarray,
+    on: np.ndarray,
+    start: np.ndarray,
+    hold: np.ndarray,
+    length: np.ndarray,
+    gain: np.ndarray,
+    curve: np.ndarray,
+) -> None:
     """Add every note's sound into `out` in one pass: held at its gain, then enveloped by its release, whose gain
     is each block's at the block's middle and linear in between (FluidSynth ramps its amplitude across a block)."""
     blocks = curve.shape[1]
@@ -90,8 +104,16 @@ def render_piece(bank: NoteBank, piece: Schedule) -> np.ndarray:
     notes = _notes(bank, piece)
     total = piece_length(bank, piece, notes)
     out = np.zeros((total + bank.release_samples + int(bank.holds[-1]), 2), np.float32)
-    _mix(out, bank.audio, notes["on"], notes["start"], notes["hold"], notes["length"],
-         notes["gain"].astype(np.float32), notes["curve"])  # fmt: skip
+    _mix(
+        out,
+        bank.audio,
+        notes["on"],
+        notes["start"],
+        notes["hold"],
+        notes["length"],
+        notes["gain"].astype(np.float32),
+        notes["curve"],
+    )
     out = out[:total]
     out += reverberate(out[:, 0] + out[:, 1], bank.reverb)
     return out

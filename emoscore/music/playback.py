@@ -78,8 +78,9 @@ def _fire_blocks(ticks: np.ndarray, tempi: list[tuple[int, int]], division: int,
     return blocks
 
 
-def _sounding_off(on_ticks: np.ndarray, off_ticks: np.ndarray, keys: np.ndarray,
-                 pedal: list[tuple[int, bool]]) -> np.ndarray:  # fmt: skip
+def _sounding_off(
+    on_ticks: np.ndarray, off_ticks: np.ndarray, keys: np.ndarray, pedal: list[tuple[int, bool]]
+) -> np.ndarray:
     """The tick at which each note of one channel starts its release. FluidSynth lets a voice go at the first note-off
     of its key after it started (a note's own, or an overlapping one's of the same key), or at the key's next
     note-on if that comes first; with the sustain pedal (CC64 >= 64) down at that moment, the voice sounds on until

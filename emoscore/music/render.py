@@ -142,8 +142,9 @@ class Synthesizer:
         return audio_path
 
 
-def write_audio(frames: np.ndarray, sample_rate: int, audio_path: Path, *, bitrate: int = 64000,
-                complexity: int = 0) -> Path:  # fmt: skip
+def write_audio(
+    frames: np.ndarray, sample_rate: int, audio_path: Path, *, bitrate: int = 64000, complexity: int = 0
+) -> Path:
     """Encode int16 frames [n, channels] in the format of `audio_path`'s extension, written atomically; Opus
     through PyAV's libopus at `bitrate` and `complexity` (libsndfile's Opus took ~0.4 s a piece, measured)."""
     container, codec = audio_type(audio_path)
@@ -151,7 +152,7 @@ def write_audio(frames: np.ndarray, sample_rate: int, audio_path: Path, *, bitra
     temporary = audio_path.with_name(f".{audio_path.stem}.tmp{audio_path.suffix}")
     try:
         if codec == "OPUS":
-            _write_opus(frames, sample_rate, temporary, bitrate, complexity)
+            _write_opus(frames, sample_rate, temporary, bitrate=bitrate, complexity=complexity)
         else:
             soundfile.write(temporary, frames, sample_rate, subtype=codec, format=container)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as error:
@@ -161,7 +162,7 @@ def write_audio(frames: np.ndarray, sample_rate: int, audio_path: Path, *, bitra
     return audio_path
 
 
-def _write_opus(frames: np.ndarray, sample_rate: int, path: Path, bitrate: int, complexity: int) -> None:
+def _write_opus(frames: np.ndarray, sample_rate: int, path: Path, *, bitrate: int, complexity: int) -> None:
     """Ogg Opus with libopus (48 kHz only, as Opus is), all frames handed over in one go."""
     import av
 

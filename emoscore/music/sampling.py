@@ -9,20 +9,8 @@ import numpy as np
 import torch
 
 from emoscore.config import GenerationParams
-from emoscore.music.cp import (
-    BAR,
-    BAR_BEAT,
-    PITCH,
-    TEMPO,
-    TYPE,
-    TYPE_METRICAL,
-    TYPE_NOTE,
-    VELOCITY,
-    tempo_bin,
-    tempo_of,
-    velocity_bin,
-    velocity_of,
-)
+from emoscore.music.cp import BAR_BEAT, PITCH, TEMPO, TYPE, VELOCITY, tempo_bin, tempo_of, velocity_bin, velocity_of
+from emoscore.music.vocabulary import BAR, TYPE_METRICAL, TYPE_NOTE
 
 
 @dataclass(frozen=True)
@@ -95,16 +83,23 @@ class Steering:
         return np.array(played, dtype=np.int64)
 
 
-def sample_token(logits: torch.Tensor | np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
-                 rng: np.random.Generator) -> int:  # fmt: skip
+def sample_token(
+    logits: torch.Tensor | np.ndarray,
+    allowed: np.ndarray,
+    temperature: float,
+    *,
+    top_p: float,
+    rng: np.random.Generator,
+) -> int:
     """Sample one value from 1-D logits restricted to `allowed`, with temperature and nucleus sampling."""
     if isinstance(logits, torch.Tensor):
         logits = to_host(logits)
-    return int(sample_rows(np.asarray(logits)[None], allowed[None], temperature, top_p, [rng])[0])
+    return int(sample_rows(np.asarray(logits)[None], allowed[None], temperature, top_p=top_p, rngs=[rng])[0])
 
 
-def sample_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
-                rngs: list[np.random.Generator]) -> np.ndarray:  # fmt: skip
+def sample_rows(
+    logits: np.ndarray, allowed: np.ndarray, temperature: float, *, top_p: float, rngs: list[np.random.Generator]
+) -> np.ndarray:
     """One value per row of [R, V] logits restricted to `allowed`, each row drawing from its own random stream.
 
     NumPy, not torch: on rows of a few dozen values each torch call costs more than the arithmetic; and a row's

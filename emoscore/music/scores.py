@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emoscore.errors import InvalidMidi
-from emoscore.music.cp import HIGHEST_PITCH, LOWEST_PITCH, MAX_DURATION, POSITIONS_PER_BEAT, Note, quantize_velocity
+from emoscore.music.cp import Note, quantize_velocity
+from emoscore.music.vocabulary import HIGHEST_PITCH, LOWEST_PITCH, MAX_DURATION, POSITIONS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,10 @@ def corpus_files(collections: list[str], limit: int) -> list[ScoreSource]:
 def _velocity_map(flat: object) -> list[tuple[float, int]]:
     from music21 import dynamics
 
-    marks = [(float(d.offset), DYNAMIC_VELOCITY.get(d.value, DEFAULT_VELOCITY))
-             for d in flat.getElementsByClass(dynamics.Dynamic)]  # type: ignore[attr-defined]  # fmt: skip
+    marks = [
+        (float(d.offset), DYNAMIC_VELOCITY.get(d.value, DEFAULT_VELOCITY))
+        for d in flat.getElementsByClass(dynamics.Dynamic)
+    ]  # type: ignore[attr-defined]
     return sorted(marks) or [(0.0, DEFAULT_VELOCITY)]
 
 
@@ -104,8 +107,11 @@ def score_notes(source: ScoreSource) -> tuple[list[Note], list[tuple[int, float]
 
 def transposed(notes: list[Note], semitones: int) -> list[Note]:
     """The notes moved by `semitones`, dropping any that leave the piano's range."""
-    return [Note(n.onset, n.pitch + semitones, n.duration, n.velocity) for n in notes
-            if LOWEST_PITCH <= n.pitch + semitones <= HIGHEST_PITCH]  # fmt: skip
+    return [
+        Note(n.onset, n.pitch + semitones, n.duration, n.velocity)
+        for n in notes
+        if LOWEST_PITCH <= n.pitch + semitones <= HIGHEST_PITCH
+    ]
 
 
 def corpus_pieces(

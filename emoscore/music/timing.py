@@ -171,7 +171,7 @@ def bar_change(chroma: np.ndarray, phase: int) -> float:
 
 
 def downbeat_phase(
-    beats: np.ndarray, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray, velocities: np.ndarray
+    beats: np.ndarray, starts: np.ndarray, ends: np.ndarray, *, pitches: np.ndarray, velocities: np.ndarray
 ) -> int:
     """Which of the first BEATS_PER_BAR beats is a downbeat: louder, lower and longer onsets on it, and harmony
     that is steadier within bars than across them. Each cue is scaled to [0, 1] across the phases, then summed."""
@@ -214,7 +214,7 @@ def track(midi: miditoolkit.MidiFile) -> BeatGrid | None:
     if best is None:
         return None
     _, period, beats = best
-    phase = downbeat_phase(beats, starts, ends, pitches, velocities)
+    phase = downbeat_phase(beats, starts, ends, pitches=pitches, velocities=velocities)
     return BeatGrid(beats, phase, 60.0 * FPS / period)
 
 

@@ -17,9 +17,9 @@ from emoscore.config import MusicClassifierParams, MusicParams, PretrainMusicPar
 from emoscore.device import autocast, pick_device
 from emoscore.errors import CheckpointError
 from emoscore.music.classify import ClassifierConfig, MusicClassifier, clip_accuracy_report, music_only
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import load_split, windows
 from emoscore.music.model import CPTransformer, MusicConfig
+from emoscore.music.vocabulary import VOCABULARY
 from emoscore.resume import fingerprint, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,16 @@ class Schedule:
     @classmethod
     def of(cls, section: MusicParams | PretrainMusicParams, device: str) -> Schedule:
         """The schedule of a params section, on `device`."""
-        return cls(section.epochs, section.batch_size, section.accumulate, section.learning_rate, section.seed,
-                   section.precision, section.resume, device)  # fmt: skip
+        return cls(
+            section.epochs,
+            section.batch_size,
+            section.accumulate,
+            section.learning_rate,
+            section.seed,
+            section.precision,
+            section.resume,
+            device,
+        )
 
 
 def load_pretrained(path: Path, config: MusicConfig) -> dict:
@@ -118,14 +126,20 @@ def train_music_model(
         rng.bit_generator.state = resumed["numpy_rng"]
         torch.set_rng_state(resumed["torch_rng"])
         history, best, start = resumed["history"], (resumed["best_loss"], resumed["best_state"]), resumed["epoch"] + 1
-    log.info("music model: %d parameters, %d training windows, %s, %s", sum(p.numel() for p in model.parameters()),
-             len(train_windows), device, schedule.precision)  # fmt: skip
+    log.info(
+        "music model: %d parameters, %d training windows, %s, %s",
+        sum(p.numel() for p in model.parameters()),
+        len(train_windows),
+        device,
+        schedule.precision,
+    )
     for epoch in range(start, schedule.epochs + 1):
         model.train()
         losses = []
         batches = _batches(train_windows, schedule.batch_size, rng)
-        for index, batch in enumerate(tqdm(batches, desc=f"music epoch {epoch}/{schedule.epochs}", leave=False,
-                                           mininterval=5)):  # fmt: skip
+        for index, batch in enumerate(
+            tqdm(batches, desc=f"music epoch {epoch}/{schedule.epochs}", leave=False, mininterval=5)
+        ):
             words, lengths = pad_batch(batch)
             with autocast(device, schedule.precision):
                 loss, _ = model.loss(words.to(device), lengths.to(device))
@@ -142,15 +156,29 @@ def train_music_model(
         if val_loss < best[0]:
             best = (val_loss, copy.deepcopy(model.state_dict()))
         if epoch < schedule.epochs:
-            save_state(schedule.resume, {
-                "fingerprint": run, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "numpy_rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "history": history, "best_loss": best[0], "best_state": best[1],
-            })  # fmt: skip
+            save_state(
+                schedule.resume,
+                {
+                    "fingerprint": run,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "history": history,
+                    "best_loss": best[0],
+                    "best_state": best[1],
+                },
+            )
     Path(schedule.resume).unlink(missing_ok=True)
     model.load_state_dict(best[1])
-    report = {"epochs": history, "best_val_loss": best[0], "train_windows": len(train_windows),
-              "initialised_from": str(init) if init else None}  # fmt: skip
+    report = {
+        "epochs": history,
+        "best_val_loss": best[0],
+        "train_windows": len(train_windows),
+        "initialised_from": str(init) if init else None,
+    }
     return model.eval(), report
 
 

@@ -136,7 +136,7 @@ def _person_box(width: int, height: int, rng: np.random.Generator) -> tuple[int,
 
 
 def _sample_image(
-    index: int, split: str, params: SampleParams, rng: np.random.Generator, images_root: Path
+    index: int, split: str, params: SampleParams, *, rng: np.random.Generator, images_root: Path
 ) -> ImageAnnotation:
     width = int(params.image_width * rng.uniform(0.85, 1.15))
     height = int(params.image_height * rng.uniform(0.85, 1.15))
@@ -179,7 +179,7 @@ def write_emotic_sample(params: SampleParams, inject_faults: bool = True) -> Pat
     rng = np.random.default_rng(params.seed)
     splits: dict[str, list[ImageAnnotation]] = {}
     for split, count in params.emotic_images.model_dump().items():
-        images = [_sample_image(i, split, params, rng, root / "emotic") for i in range(count)]
+        images = [_sample_image(i, split, params, rng=rng, images_root=root / "emotic") for i in range(count)]
         splits[split] = _with_faults(images, split) if inject_faults else images
         log.info("sample EMOTIC %s: %d images", split, count)
     write_annotations_mat(root / "Annotations" / "Annotations.mat", splits)

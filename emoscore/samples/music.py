@@ -89,9 +89,13 @@ def write_clip_midi(path: Path, notes: list[tuple[int, int, int, int]], tempo: f
     for start, pitch, length, velocity in notes:
         hand = right if pitch >= 60 else left
         hand.notes.append(
-            miditoolkit.Note(velocity=int(np.clip(velocity, 1, 127)), pitch=int(pitch), start=start * sixteenth,
-                             end=(start + length) * sixteenth - 1)
-        )  # fmt: skip
+            miditoolkit.Note(
+                velocity=int(np.clip(velocity, 1, 127)),
+                pitch=int(pitch),
+                start=start * sixteenth,
+                end=(start + length) * sixteenth - 1,
+            )
+        )
     midi.instruments.extend([right, left])
     midi.tempo_changes = [miditoolkit.TempoChange(tempo, 0)]
     midi.time_signature_changes = [miditoolkit.TimeSignature(4, 4, 0)]
@@ -119,8 +123,10 @@ def write_transcribed_midi(
     bars = max(start for start, *_ in notes) // 16 + 1
     for bar in range(bars):
         down, up = bar * 16 * sixteenth + 0.02, (bar + 1) * 16 * sixteenth - 0.03
-        piano.control_changes += [miditoolkit.ControlChange(64, 100, round(down * ticks_per_second)),
-                                  miditoolkit.ControlChange(64, 0, round(up * ticks_per_second))]  # fmt: skip
+        piano.control_changes += [
+            miditoolkit.ControlChange(64, 100, round(down * ticks_per_second)),
+            miditoolkit.ControlChange(64, 0, round(up * ticks_per_second)),
+        ]
     midi = miditoolkit.MidiFile(ticks_per_beat=384)
     midi.instruments.append(piano)
     midi.tempo_changes = [miditoolkit.TempoChange(120.0, 0)]
@@ -129,7 +135,7 @@ def write_transcribed_midi(
     midi.dump(str(path))
 
 
-def write_piece(path: Path, quadrant: int, bars: int, transcribed: bool, rng: np.random.Generator) -> None:
+def write_piece(path: Path, quadrant: int, bars: int, *, transcribed: bool, rng: np.random.Generator) -> None:
     """One sample piece in a quadrant's style: quantised with its true tempo, or as a transcription would be."""
     notes, tempo = compose_clip(quadrant, bars, rng)
     if transcribed:
@@ -153,7 +159,9 @@ def write_emopia_sample(params: SampleParams) -> Path:
             for clip in range(params.emopia_clips_per_song):
                 clip_id = f"Q{quadrant}_{song}_{clip}"
                 transcribed = rng.random() < params.transcribed_share
-                write_piece(root / "midis" / f"{clip_id}.mid", quadrant, params.emopia_bars, transcribed, rng)
+                write_piece(
+                    root / "midis" / f"{clip_id}.mid", quadrant, params.emopia_bars, transcribed=transcribed, rng=rng
+                )
                 labels.append((clip_id, quadrant))
                 splits[split].append(clip_id)
     with (root / "label.csv").open("w", newline="") as handle:
@@ -179,6 +187,6 @@ def write_unlabeled_sample(params: SampleParams) -> Path:
         bars = int(rng.integers(8, 17))
         transcribed = rng.random() < params.transcribed_share
         folder = "transcribed" if transcribed else "scores"
-        write_piece(root / folder / f"piece_{index:03d}.mid", quadrant, bars, transcribed, rng)
+        write_piece(root / folder / f"piece_{index:03d}.mid", quadrant, bars, transcribed=transcribed, rng=rng)
     log.info("sample unlabeled corpus: %d pieces", params.unlabeled_pieces)
     return root

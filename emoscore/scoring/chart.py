@@ -36,8 +36,15 @@ class ChartPainter:
     def __init__(self, categories: int) -> None:
         self.categories = categories
 
-    def _panel(self, draw: ImageDraw.ImageDraw, x: tuple[int, int], title: str,
-               rows: Sequence[tuple[str, float, str, str]], scale: tuple[float, float]) -> None:  # fmt: skip
+    def _panel(
+        self,
+        draw: ImageDraw.ImageDraw,
+        x: tuple[int, int],
+        title: str,
+        *,
+        rows: Sequence[tuple[str, float, str, str]],
+        scale: tuple[float, float],
+    ) -> None:
         """A titled, framed panel of horizontal bars: (label, value, colour, value text) per row, top to bottom."""
         small, label_font = _font(10), _font(10)
         draw.text(((x[0] + x[1]) / 2, TOP - 8), title, fill="black", font=_font(11), anchor="md")
@@ -60,11 +67,11 @@ class ChartPainter:
             draw.text((SIZE[0] / 2, 4), title, fill="black", font=_font(11), anchor="ma")
         values = [float(v) for v in vad]
         bars = [(name, v, colour, f"{v:.1f}") for name, v, colour in zip(VAD_NAMES, values, VAD_COLOURS, strict=True)]
-        self._panel(draw, LEFT, "VAD scores (1–10)", bars, (VAD_MIN, VAD_MAX))
+        self._panel(draw, LEFT, "VAD scores (1–10)", rows=bars, scale=(VAD_MIN, VAD_MAX))
         shown = list(top)[: self.categories]
         rows = [(name, float(score), CATEGORY_COLOUR, "") for name, score in shown]
         rows += [("", 0.0, CATEGORY_COLOUR, "")] * (self.categories - len(shown))
-        self._panel(draw, RIGHT, "Top categories", rows, (0.0, 1.0))
+        self._panel(draw, RIGHT, "Top categories", rows=rows, scale=(0.0, 1.0))
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.tmp.png")
         image.save(temporary, format="PNG", compress_level=1)

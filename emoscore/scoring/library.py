@@ -37,8 +37,11 @@ class Skipped:
 
 def _ours(folder: Path, excluded: set[Path]) -> bool:
     """A folder emoscore wrote: the run's catalog, any catalog (its lock and parts) or a gallery (its marker)."""
-    return (folder.resolve() in excluded or (folder / GALLERY_MARKER).is_file()
-            or ((folder / ".lock").is_file() and (folder / "parts").is_dir()))  # fmt: skip
+    return (
+        folder.resolve() in excluded
+        or (folder / GALLERY_MARKER).is_file()
+        or ((folder / ".lock").is_file() and (folder / "parts").is_dir())
+    )
 
 
 def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Path] = ()) -> Iterator[Path | Skipped]:
@@ -79,8 +82,9 @@ def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Pat
             yield path
 
 
-def hash_images(paths: Iterable[Path | Skipped],
-                index: ScanIndex | None = None) -> Iterator[ImageFile | Skipped | tuple[str, str]]:  # fmt: skip
+def hash_images(
+    paths: Iterable[Path | Skipped], index: ScanIndex | None = None
+) -> Iterator[ImageFile | Skipped | tuple[str, str]]:
     """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row).
 
     With an `index`, a file unchanged since a pass hashed it (or only renamed) is not read again."""
@@ -195,7 +199,7 @@ def score_library(
                     summary.already_done += 1
                     bar.update(1)
                 else:
-                    write([error_row(identity, file, reason, flow_run_id)])
+                    write([error_row(identity, file, reason, flow_run_id=flow_run_id)])
                 continue
             key = identity.key(item.image_id)
             if key in done:

@@ -53,6 +53,7 @@ def prepare_image(
     file: ImageFile,
     context_size: int,
     body_size: int,
+    *,
     detector: str,
     detector_weights: str | None,
     max_pixels: int,
@@ -73,8 +74,9 @@ def prepare_image(
             if box is None:
                 continue
             left, top, right, bottom = box
-            prepared.boxes.append((round(left * scale_x), round(top * scale_y), round(right * scale_x),
-                                   round(bottom * scale_y)))  # fmt: skip
+            prepared.boxes.append(
+                (round(left * scale_x), round(top * scale_y), round(right * scale_x), round(bottom * scale_y))
+            )
             prepared.detector_scores.append(detection.score)
             prepared.bodies.append(resize_rgb(image.crop(box), body_size))
         if not prepared.bodies:

@@ -85,8 +85,15 @@ class LocalScoring:
         return self._chunks.submit(self.scorer.score_files, files, catalog.root, run_id)
 
 
-def score_here(params: Params, *, library: Path | None = None, catalog: Catalog | None = None,
-               retry_errors: bool = False, wait_for_lock: bool = True, progress: bool = True) -> dict:  # fmt: skip
+def score_here(
+    params: Params,
+    *,
+    library: Path | None = None,
+    catalog: Catalog | None = None,
+    retry_errors: bool = False,
+    wait_for_lock: bool = True,
+    progress: bool = True,
+) -> dict:
     """A whole run in this process, without an orchestrator (what `emoscore score` does when no Prefect server is
     configured and no Dask cluster is asked for: a one-shot run gains nothing from a temporary server)."""
     scorer = Scorer.from_params(params)
@@ -94,7 +101,14 @@ def score_here(params: Params, *, library: Path | None = None, catalog: Catalog 
         scorer.start()  # the workers load their models while the library is listed and hashed
     try:
         with LocalScoring(scorer) as local:
-            return score_run(params, local.submit, library=library, catalog=catalog, retry_errors=retry_errors,
-                             wait_for_lock=wait_for_lock, progress=progress)  # fmt: skip
+            return score_run(
+                params,
+                local.submit,
+                library=library,
+                catalog=catalog,
+                retry_errors=retry_errors,
+                wait_for_lock=wait_for_lock,
+                progress=progress,
+            )
     finally:
         scorer.close()

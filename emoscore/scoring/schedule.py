@@ -89,8 +89,12 @@ class TickLog:
     seconds: list[float] = field(default_factory=list)
 
 
-def run_on_schedule(schedule: Schedule, tick: Callable[[int], None], stop: threading.Event,
-                    clock: Callable[[], datetime] = lambda: datetime.now().astimezone()) -> TickLog:  # fmt: skip
+def run_on_schedule(
+    schedule: Schedule,
+    tick: Callable[[int], None],
+    stop: threading.Event,
+    clock: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+) -> TickLog:
     """Call `tick(n)` at each due time until `stop` is set. A due time that passes while a tick runs is skipped
     and logged with the reason; the next due time after the tick ends runs as usual. An interval ticks at once."""
     record = TickLog()
@@ -108,8 +112,12 @@ def run_on_schedule(schedule: Schedule, tick: Callable[[int], None], stop: threa
         missed = _count_due(schedule, due, after, anchor)
         if missed:
             record.skipped += missed
-            log.warning("%d tick(s) skipped: tick %d was still running when they were due (%.1f s)",
-                        missed, record.ran, record.seconds[-1])  # fmt: skip
+            log.warning(
+                "%d tick(s) skipped: tick %d was still running when they were due (%.1f s)",
+                missed,
+                record.ran,
+                record.seconds[-1],
+            )
         due = after
     return record
 

@@ -57,7 +57,7 @@ class RowMaker:
                 rows.append(self.error_row(prepared.file, prepared.error or "unknown error", flow_run_id, prepared))
                 continue
             try:
-                rows.append(self.ok_row(prepared, *outputs, catalog, flow_run_id))
+                rows.append(self.ok_row(prepared, *outputs, catalog=catalog, flow_run_id=flow_run_id))
             except Exception as error:  # one failing chart must not lose the batch
                 log.error("%s: %s\n%s", prepared.file.path, error, traceback.format_exc(limit=3))
                 rows.append(self.error_row(prepared.file, f"scoring failed: {error}", flow_run_id, prepared))
@@ -66,11 +66,18 @@ class RowMaker:
                 row = rows[-1]
                 wanted.append((len(rows) - 1, Request(row["quadrant"], row["seed"], row["music_intensity"])))
         if wanted:
-            self._add_music(rows, wanted, scored, catalog, flow_run_id)
+            self._add_music(rows, wanted, scored, catalog=catalog, flow_run_id=flow_run_id)
         return rows
 
-    def _add_music(self, rows: list[dict], wanted: list[tuple[int, Request]], scored: list[Scored],
-                   catalog: Path, flow_run_id: str) -> None:  # fmt: skip
+    def _add_music(
+        self,
+        rows: list[dict],
+        wanted: list[tuple[int, Request]],
+        scored: list[Scored],
+        *,
+        catalog: Path,
+        flow_run_id: str,
+    ) -> None:
         """Compose the pieces of the batch together, then write each one's MIDI and audio."""
         try:
             model = music_model(self.music_checkpoint, self.score.device, self.vocabulary)
@@ -96,8 +103,12 @@ class RowMaker:
             if extension:
                 written.append((index, midi, Path("audio") / f"{image_id}.{extension}"))
         if written:  # the chunk's pieces rendered together (one batch on a GPU)
-            made = render_many([catalog / midi for _, midi, _ in written], [catalog / audio for *_, audio in written],
-                               self.render, self.score.device)  # fmt: skip
+            made = render_many(
+                [catalog / midi for _, midi, _ in written],
+                [catalog / audio for *_, audio in written],
+                self.render,
+                self.score.device,
+            )
             for (index, _, audio), result in zip(written, made, strict=True):
                 if isinstance(result, Exception):
                     log.debug("no audio for %s: %s", rows[index]["image_id"], result)
@@ -105,7 +116,7 @@ class RowMaker:
                     rows[index]["audio_path"] = str(audio)
 
     def ok_row(
-        self, prepared: PreparedImage, probabilities: np.ndarray, vad: np.ndarray, catalog: Path, flow_run_id: str
+        self, prepared: PreparedImage, probabilities: np.ndarray, vad: np.ndarray, *, catalog: Path, flow_run_id: str
     ) -> dict:
         """The row of a scored image without its music; writes its chart under the catalog."""
         file = prepared.file
@@ -117,7 +128,9 @@ class RowMaker:
         chart = Path("charts") / f"{file.image_id}.png"
         if self.score.charts:
             vad_chart(catalog / chart, pooled, [(t["name"], t["score"]) for t in top], utf8_text(Path(file.path).name))
-        row = base_row(self.identity, file, "ok", None, flow_run_id, prepared.width, prepared.height)
+        row = base_row(
+            self.identity, file, "ok", error=None, flow_run_id=flow_run_id, width=prepared.width, height=prepared.height
+        )
         row.update(
             people=[
                 {
@@ -147,11 +160,12 @@ class RowMaker:
             row["music_intensity"] = arousal_intensity(pooled[1], self.score.quadrant_midpoint)
         return row
 
-    def error_row(self, file: ImageFile, reason: str, flow_run_id: str = "",
-                  prepared: PreparedImage | None = None) -> dict:  # fmt: skip
+    def error_row(
+        self, file: ImageFile, reason: str, flow_run_id: str = "", prepared: PreparedImage | None = None
+    ) -> dict:
         """The row of an image that could not be scored, with the reason."""
         size = (prepared.width, prepared.height) if prepared else (0, 0)
-        return error_row(self.identity, file, reason, flow_run_id, *size)
+        return error_row(self.identity, file, reason, flow_run_id=flow_run_id, width=size[0], height=size[1])
 
 
 class Scorer:
@@ -162,6 +176,7 @@ class Scorer:
         vad_checkpoint: Path,
         music_checkpoint: Path | None,
         score: ScoreParams,
+        *,
         generation: GenerationParams,
         render: RenderParams,
         thresholds: Path,
@@ -178,14 +193,28 @@ class Scorer:
             music_model_digest = model_digest(music)
         params_hash = scoring_params_hash(score, generation, render, model_digest(thresholds))
         self.identity = Identity(vad_model, music_model_digest, params_hash)
-        self.maker = RowMaker(self.identity, Thresholds.load(thresholds, vad_model), score, generation, render, music,
-                              Path(vocabulary) if vocabulary else None)  # fmt: skip
+        self.maker = RowMaker(
+            self.identity,
+            Thresholds.load(thresholds, vad_model),
+            score,
+            generation,
+            render,
+            music,
+            Path(vocabulary) if vocabulary else None,
+        )
 
     @classmethod
     def from_params(cls, params: Params) -> Scorer:
         """Models and settings as params.yaml names them."""
-        return cls(params.vad.out, params.music.out, params.score, params.generation, params.render,
-                   params.eval_vad.thresholds, params.emopia.vocabulary)  # fmt: skip
+        return cls(
+            params.vad.out,
+            params.music.out,
+            params.score,
+            generation=params.generation,
+            render=params.render,
+            thresholds=params.eval_vad.thresholds,
+            vocabulary=params.emopia.vocabulary,
+        )
 
     def start(self) -> None:
         """Start the worker processes now (they load their models), rather than on the first chunk."""

@@ -57,18 +57,20 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker(checkpoint: str, engine: Engine, threads: int, parent: int, device: str,
-                  precision: ScorePrecision) -> None:  # fmt: skip
+def _start_worker(
+    checkpoint: str, engine: Engine, threads: int, *, parent: int, device: str, precision: ScorePrecision
+) -> None:
     """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
     global _WORKER_MODEL
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends its workers
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
-    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device, precision)
+    _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device=device, precision=precision)
 
 
-def _score_batch(files: list[ImageFile], prepare: functools.partial, finish: Finish | None = None,
-                 jpeg_device: str | None = None) -> list:  # fmt: skip
+def _score_batch(
+    files: list[ImageFile], prepare: functools.partial, finish: Finish | None = None, jpeg_device: str | None = None
+) -> list:
     """One batch in a worker: decode, infer, then `finish` it here (the rows, music and charts) or send back
     only what the rows need (no pixel arrays)."""
     if _WORKER_MODEL is None:
@@ -106,8 +108,13 @@ class VadPool:
         """The VAD model in this process (built on first use: with worker processes only they need one)."""
         if self._vad is None:
             settings = self.settings
-            self._vad = vad_engine(self.model, settings.engine, torch.get_num_threads(), settings.device,
-                                   settings.precision)  # fmt: skip
+            self._vad = vad_engine(
+                self.model,
+                settings.engine,
+                torch.get_num_threads(),
+                device=settings.device,
+                precision=settings.precision,
+            )
         return self._vad
 
     def _pool(self) -> Executor:
@@ -122,10 +129,16 @@ class VadPool:
         else:
             threads = max(1, (os.cpu_count() or 1) // self.workers)
             settings = self.settings
-            setup = (str(self.checkpoint), settings.engine, threads, os.getpid(), settings.device, settings.precision)
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=SPAWN, initializer=_start_worker, initargs=setup
+            setup = functools.partial(
+                _start_worker,
+                str(self.checkpoint),
+                settings.engine,
+                threads,
+                parent=os.getpid(),
+                device=settings.device,
+                precision=settings.precision,
             )
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=SPAWN, initializer=setup)
         return self._executor
 
     def start(self) -> None:

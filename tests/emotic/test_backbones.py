@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emoscore.emotic.backbones import build_backbone
+from emoscore.emotic.backbones import build_backbone, pretrained_backbone
 from emoscore.emotic.model import EmoticNet
 from emoscore.errors import CheckpointError
 from tests.fixtures.omnivore import released_checkpoint
@@ -23,7 +23,7 @@ def released(tmp_path_factory):
 
 def test_released_omnivore_checkpoint_loads_its_trunk(released):
     path, payload = released
-    backbone, width = build_backbone("omnivore_swin_b", path)
+    backbone, width = pretrained_backbone("omnivore_swin_b", path)
     trunk, ours = payload["trunk"], backbone.state_dict()
     assert width == 1024
     assert torch.equal(ours["trunk.patch_embed.proj.weight"], trunk["patch_embed.proj.weight"])
@@ -44,7 +44,7 @@ def test_other_layouts_are_refused_naming_the_keys(released, tmp_path):
     path = tmp_path / "odd.torch"
     torch.save({"trunk": trunk}, path)
     with pytest.raises(CheckpointError) as refused:
-        build_backbone("omnivore_swin_b", path)
+        pretrained_backbone("omnivore_swin_b", path)
     message = str(refused.value)
     assert "odd.torch: weights do not fit backbone omnivore_swin_b" in message
     assert "trunk.features.0.0.mlp.3.weight" in message  # missing
@@ -53,16 +53,17 @@ def test_other_layouts_are_refused_naming_the_keys(released, tmp_path):
     torchvision_swin = tmp_path / "swin_b.pth"
     torch.save(build_backbone("swin_b")[0].state_dict(), torchvision_swin)
     with pytest.raises(CheckpointError, match="weights do not fit backbone omnivore_swin_b"):
-        build_backbone("omnivore_swin_b", torchvision_swin)
+        pretrained_backbone("omnivore_swin_b", torchvision_swin)
 
 
 def test_vad_model_with_an_omnivore_context_branch_round_trips(released, tmp_path):
     path, _ = released
-    model = EmoticNet(vad_config(context_backbone="omnivore_swin_b", context_size=64, body_size=32), path).eval()
+    config = vad_config(context_backbone="omnivore_swin_b", context_size=64, body_size=32)
+    model = EmoticNet.for_training(config, context_weights=path).eval()
     model.save(tmp_path / "vad.pt")
     loaded = EmoticNet.from_checkpoint(tmp_path / "vad.pt")
     inputs = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model(*inputs)[1], loaded(*inputs)[1])
-    context, _ = build_backbone("omnivore_swin_b", tmp_path / "vad.pt", prefix="context.")  # our own file too
+    context, _ = pretrained_backbone("omnivore_swin_b", tmp_path / "vad.pt", prefix="context.")  # our own file too
     assert torch.equal(context.state_dict()["trunk.norm.bias"], model.context.state_dict()["trunk.norm.bias"])

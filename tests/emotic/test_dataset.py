@@ -49,7 +49,7 @@ def test_prepare_keeps_good_and_counts_bad(images_dir, tmp_path):
         InvalidAnnotation("a.mat:train[3]", "malformed record: x", "record_malformed"),
     ]
     out = tmp_path / "processed"
-    report = prepare_split(iter(records), images_dir, out, "train", context_size=32, body_size=16)
+    report = prepare_split(iter(records), images_dir, out, split="train", context_size=32, body_size=16)
     summary = report.as_dict()
     assert summary["people_kept"] == 2
     assert summary["skipped_by_reason"] == {
@@ -79,8 +79,12 @@ def test_prepare_keeps_good_and_counts_bad(images_dir, tmp_path):
 
 def test_prepare_in_worker_processes_matches(images_dir, tmp_path):
     records = [ImageAnnotation("mscoco/images", "red.jpg", 80, 60, (_person((0, 0, 40, 60)),), where="x")] * 3
-    serial = prepare_split(iter(records), images_dir, tmp_path / "a", "val", 32, 16, workers=0)
-    parallel = prepare_split(iter(records), images_dir, tmp_path / "b", "val", 32, 16, workers=2)
+    serial = prepare_split(
+        iter(records), images_dir, tmp_path / "a", split="val", context_size=32, body_size=16, workers=0
+    )
+    parallel = prepare_split(
+        iter(records), images_dir, tmp_path / "b", split="val", context_size=32, body_size=16, workers=2
+    )
     assert serial.as_dict() == parallel.as_dict()
     assert np.array_equal(np.load(tmp_path / "a" / "val_body.npy"), np.load(tmp_path / "b" / "val_body.npy"))
 
@@ -88,7 +92,7 @@ def test_prepare_in_worker_processes_matches(images_dir, tmp_path):
 def test_training_batches_do_not_depend_on_loader_workers(images_dir, tmp_path):
     people = tuple(_person((x, 0, x + 40, 60)) for x in (0, 10, 20, 30, 40))
     records = [ImageAnnotation("mscoco/images", "red.jpg", 80, 60, people, where="x")] * 2
-    prepare_split(iter(records), images_dir, tmp_path, "train", 32, 16, workers=0)
+    prepare_split(iter(records), images_dir, tmp_path, split="train", context_size=32, body_size=16, workers=0)
     dataset = EmoticArrays(tmp_path, "train", hflip=True)
 
     def epochs(workers):

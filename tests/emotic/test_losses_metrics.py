@@ -78,7 +78,9 @@ def test_combined_loss_weights():
     logits, targets = torch.zeros(2, 26), torch.zeros(2, 26)
     targets[:, 0] = 1
     vad, vad_targets = torch.zeros(2, 3), torch.full((2, 3), 0.5)
-    total, discrete, continuous = EmoticLoss(0.3, 0.7, "l2", 0.0, "normalized")(logits, vad, targets, vad_targets)
+    total, discrete, continuous = EmoticLoss(0.3, 0.7, "l2", margin=0.0, objective="normalized")(
+        logits, vad, targets, vad_targets
+    )
     assert total.item() == pytest.approx(0.3 * discrete.item() + 0.7 * continuous.item())
     assert continuous.item() == pytest.approx(3 * 0.25)
 

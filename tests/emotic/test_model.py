@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from emoscore.checkpoints import extract_state_dict, load_weights_only
-from emoscore.emotic.backbones import build_backbone
+from emoscore.emotic.backbones import build_backbone, pretrained_backbone
 from emoscore.emotic.model import EmoticNet
 from emoscore.errors import CheckpointError
 from tests.fixtures.legacy_torch import Py2Global, places365_checkpoint, write_legacy_checkpoint
@@ -67,7 +67,7 @@ def test_released_places365_checkpoint_loads(tmp_path, arch, features):
     payload = load_weights_only(path)
     assert payload["arch"] == arch and payload["best_prec1"] == pytest.approx(54.74)
     source = extract_state_dict(payload, path)
-    backbone, width = build_backbone(arch, path)
+    backbone, width = pretrained_backbone(arch, path)
     assert width == features
     assert torch.equal(backbone.conv1.weight, source["conv1.weight"])
     assert torch.equal(backbone.layer4[1].bn2.running_var, source["layer4.1.bn2.running_var"])
@@ -84,7 +84,7 @@ def test_torchvision_state_dict_loads(tmp_path):
     source = torchvision.models.resnet18()
     path = tmp_path / "resnet18-f37072fd.pth"
     torch.save(source.state_dict(), path)
-    backbone, _ = build_backbone("resnet18", path)
+    backbone, _ = pretrained_backbone("resnet18", path)
     assert torch.equal(backbone.layer1[0].conv1.weight, source.layer1[0].conv1.weight)
 
 
@@ -92,7 +92,7 @@ def test_own_checkpoint_gives_its_context_branch(tmp_path):
     model = EmoticNet(vad_config(fusion_hidden=8))
     path = tmp_path / "vad.pt"
     model.save(path)
-    backbone, _ = build_backbone("resnet18", path, prefix="context.")
+    backbone, _ = pretrained_backbone("resnet18", path, prefix="context.")
     assert torch.equal(backbone.conv1.weight, model.context.conv1.weight)
 
 
@@ -100,7 +100,7 @@ def test_wrong_architecture_refused(tmp_path):
     path = tmp_path / "resnet50.pth"
     torch.save(torchvision.models.resnet50().state_dict(), path)
     with pytest.raises(CheckpointError, match=r"resnet50\.pth: weights do not fit backbone resnet18"):
-        build_backbone("resnet18", path)
+        pretrained_backbone("resnet18", path)
 
 
 def test_pickle_payload_refused(tmp_path, capsys):
@@ -108,7 +108,7 @@ def test_pickle_payload_refused(tmp_path, capsys):
     with path.open("wb") as handle:
         pickle.dump({"state_dict": Payload()}, handle)
     with pytest.raises(CheckpointError, match=r"evil\.pt"):
-        build_backbone("resnet18", path)
+        pretrained_backbone("resnet18", path)
     assert "must never run" not in capsys.readouterr().out
     torch.save({"model": Payload()}, tmp_path / "evil2.pt")
     with pytest.raises(CheckpointError, match="refused"):
@@ -127,10 +127,14 @@ def test_not_our_checkpoint_refused(tmp_path):
         EmoticNet.from_checkpoint(tmp_path / "absent.pt")
 
 
-def test_random_init_is_logged(caplog):
+def test_building_is_silent_and_training_from_no_weights_says_so(caplog, tmp_path):
+    with caplog.at_level("INFO", logger="emoscore"):
+        EmoticNet(vad_config(fusion_hidden=8)).save(tmp_path / "vad.pt")
+        EmoticNet.from_checkpoint(tmp_path / "vad.pt")  # built, then loaded: nothing to warn about, nothing muted
+    assert caplog.text == ""
     with caplog.at_level("WARNING", logger="emoscore"):
-        build_backbone("resnet18")
-    assert "RANDOM weights" in caplog.text
+        EmoticNet.for_training(vad_config(fusion_hidden=8))
+    assert caplog.text.count("RANDOM weights") == 2
 
 
 def test_unknown_backbone():

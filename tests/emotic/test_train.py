@@ -35,12 +35,21 @@ TRAIN = (
 def prepared(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("train")
     raw = {
-        "sample": {"out": str(root / "sample"), "emotic_images": {"train": 48, "val": 8, "test": 4},
-                   "image_width": 96, "image_height": 80},
-        "emotic": {"root": str(root / "sample" / "emotic"), "out": str(root / "emotic"), "context_size": 64,
-                   "body_size": 48, "num_workers": 0},
+        "sample": {
+            "out": str(root / "sample"),
+            "emotic_images": {"train": 48, "val": 8, "test": 4},
+            "image_width": 96,
+            "image_height": 80,
+        },
+        "emotic": {
+            "root": str(root / "sample" / "emotic"),
+            "out": str(root / "emotic"),
+            "context_size": 64,
+            "body_size": 48,
+            "num_workers": 0,
+        },
         "vad": {"epochs": 4, "batch_size": 4, "fusion_hidden": 16, "num_workers": 0},
-    }  # fmt: skip
+    }
     params = parse_params(raw)
     write_emotic_sample(params.sample)
     for split in SPLITS:
@@ -56,8 +65,9 @@ def test_a_killed_run_resumes_and_ends_with_the_same_weights(prepared, tmp_path)
     whole, interrupted = with_paths(prepared, tmp_path / "whole"), with_paths(prepared, tmp_path / "killed")
     subprocess.run([sys.executable, "-c", TRAIN, json.dumps(whole)], cwd=PROJECT, check=True, timeout=600)
     resume = Path(interrupted["vad"]["resume"])
-    run = subprocess.Popen([sys.executable, "-c", TRAIN, json.dumps(interrupted)], cwd=PROJECT,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
+    run = subprocess.Popen(
+        [sys.executable, "-c", TRAIN, json.dumps(interrupted)], cwd=PROJECT, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while not resume.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

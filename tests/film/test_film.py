@@ -82,8 +82,9 @@ def test_the_soundtrack_changes_on_bar_lines_at_the_cuts(scored, film):
         start = seconds[row["first_bar"] * bar]
         beat = 60.0 / row["tempo_bpm"]
         assert abs(start - row["start_s"]) < 0.005 < beat  # on the bar line, well within one beat of the cut
-        assert row["start_s"] == pytest.approx(scan.frame_times[scan.cuts[row["scene_index"] - 1]] if
-                                               row["scene_index"] else 0.0)  # fmt: skip
+        assert row["start_s"] == pytest.approx(
+            scan.frame_times[scan.cuts[row["scene_index"] - 1]] if row["scene_index"] else 0.0
+        )
     last = result.scenes[-1]
     assert seconds[(last["first_bar"] + last["bars"]) * bar] == pytest.approx(scan.duration_s, abs=0.005)
     notes = midi.instruments[0].notes
@@ -159,8 +160,13 @@ def test_a_bad_film_is_refused_by_name_and_nothing_is_written(film, params, tmp_
     cut = _faststart_then_cut(film[0], tmp_path / "cut.mp4")
     sound = tmp_path / "sound.wav"
     soundfile.write(sound, np.zeros((4800, 2), dtype=np.int16), 48000)
-    for bad, reason in ((text, "not a video"), (half, "not a video"), (cut, "truncated"),
-                        (sound, "no video stream"), (tmp_path / "gone.mp4", "not found")):  # fmt: skip
+    for bad, reason in (
+        (text, "not a video"),
+        (half, "not a video"),
+        (cut, "truncated"),
+        (sound, "no video stream"),
+        (tmp_path / "gone.mp4", "not found"),
+    ):
         with pytest.raises(InvalidVideo, match=reason) as caught:
             score_film(bad, out, load_params(params), catalog=Catalog(tmp_path / "catalog"))
         assert bad.name in str(caught.value)
@@ -173,10 +179,12 @@ def test_a_folder_of_stills_with_an_edl_becomes_a_scored_slideshow(params, tmp_p
     for index in (1, 2, 3):
         photo(stills / f"shot_{index}.jpg", size=(120, 80))
     edl = tmp_path / "board.edl"
-    edl.write_text("TITLE: BOARD\nFCM: NON-DROP FRAME\n\n"
-                   "001  AX V C 00:00:00:00 00:00:02:00 01:00:00:00 01:00:02:00\n"
-                   "002  AX V C 00:00:00:00 00:00:03:00 01:00:02:00 01:00:05:00\n"
-                   "003  AX V C 00:00:00:00 00:00:01:12 01:00:05:00 01:00:06:12\n")  # fmt: skip
+    edl.write_text(
+        "TITLE: BOARD\nFCM: NON-DROP FRAME\n\n"
+        "001  AX V C 00:00:00:00 00:00:02:00 01:00:00:00 01:00:02:00\n"
+        "002  AX V C 00:00:00:00 00:00:03:00 01:00:02:00 01:00:05:00\n"
+        "003  AX V C 00:00:00:00 00:00:01:12 01:00:05:00 01:00:06:12\n"
+    )
     result = score_film(stills, tmp_path / "out", load_params(params), timecodes=edl, fps=25)
     assert [(r["start_s"], r["end_s"]) for r in result.scenes] == [(0.0, 2.0), (2.0, 5.0), (5.0, 6.48)]
     assert [r["still"].rsplit("/", 1)[-1] for r in result.scenes] == ["shot_1.jpg", "shot_2.jpg", "shot_3.jpg"]
@@ -198,8 +206,10 @@ def test_the_scored_video_plays_to_its_end_in_chromium_with_sound(scored):
         tab.goto(f"{base}/watch.html")
         tab.evaluate("v.playbackRate = 4; v.play()")
         tab.wait_for_function("v.ended || v.error !== null", timeout=60_000)
-        state = tab.evaluate("({ended: v.ended, error: v.error && v.error.message, duration: v.duration,"
-                             " at: v.currentTime, audio: v.webkitAudioDecodedByteCount})")  # fmt: skip
+        state = tab.evaluate(
+            "({ended: v.ended, error: v.error && v.error.message, duration: v.duration,"
+            " at: v.currentTime, audio: v.webkitAudioDecodedByteCount})"
+        )
     assert state["error"] is None and state["ended"] and state["at"] == pytest.approx(state["duration"], abs=0.1)
     assert state["duration"] == pytest.approx(result.duration_s, abs=0.05) and state["audio"] > 0
     assert not problems.console_errors and not problems.failures
@@ -256,7 +266,18 @@ def test_timecodes_that_overlap_or_stop_before_the_film_are_refused_by_line(film
     for name, (text, says) in cases.items():
         (tmp_path / name).write_text(text)
         out = tmp_path / f"out_{name}"
-        result = runner.invoke(app, ["soundtrack", str(film[0]), "--out", str(out), "--timecodes",
-                                     str(tmp_path / name), "--params", str(params)])  # fmt: skip
+        result = runner.invoke(
+            app,
+            [
+                "soundtrack",
+                str(film[0]),
+                "--out",
+                str(out),
+                "--timecodes",
+                str(tmp_path / name),
+                "--params",
+                str(params),
+            ],
+        )
         assert result.exit_code == 2 and says in " ".join(result.output.split()), result.output
         assert not out.exists() or not any(out.iterdir())

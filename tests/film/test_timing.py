@@ -26,7 +26,7 @@ TEMPI = {"Q1": 120.0, "Q2": 116.0, "Q3": 72.0, "Q4": 84.0}
 def test_bar_lines_land_on_the_cuts_and_tempo_eases_across_them(durations, data):
     quadrants = data.draw(st.lists(st.integers(1, 4), min_size=len(durations), max_size=len(durations)))
     intensities = data.draw(st.lists(st.floats(-0.5, 0.5), min_size=len(durations), max_size=len(durations)))
-    segments = plan_segments(durations, quadrants, intensities, TEMPI, 0.5)
+    segments = plan_segments(durations, quadrants, intensities, tempo_bpm=TEMPI, steering=0.5)
     midi = notes_to_midi([], tempo_map(segments))  # the soundtrack's tempo map, as its MIDI file carries it
     bar = 4 * midi.ticks_per_beat
     last = segments[-1]

@@ -32,20 +32,32 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
     address = f"tcp://127.0.0.1:{free_port()}"
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment, "cwd": tmp_path}
-    scheduler = subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":")[-1],
-                                  "--no-dashboard"], **quiet)  # fmt: skip
-    workers = [subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet)
-               for _ in range(2)]  # fmt: skip
+    scheduler = subprocess.Popen(
+        [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":")[-1], "--no-dashboard"], **quiet
+    )
+    workers = [
+        subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet)
+        for _ in range(2)
+    ]
     try:
         from distributed import Client
 
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
         started = time.monotonic()
-        command = [BIN / "emoscore", "score", library, "--dask", address, "--catalog", tmp_path / "dask",
-                   "--params", project / "params.yaml", "--json"]  # fmt: skip
-        result = subprocess.run(command, cwd=elsewhere, capture_output=True, text=True, env=environment,
-                                timeout=600)  # fmt: skip
+        command = [
+            BIN / "emoscore",
+            "score",
+            library,
+            "--dask",
+            address,
+            "--catalog",
+            tmp_path / "dask",
+            "--params",
+            project / "params.yaml",
+            "--json",
+        ]
+        result = subprocess.run(command, cwd=elsewhere, capture_output=True, text=True, env=environment, timeout=600)
         assert result.returncode == 1, result.stderr[-2000:]  # the broken file fails; the rest scored
         summary = json.loads(result.stdout)
         assert (summary["scored"], summary["failed"]) == (7, 1), summary

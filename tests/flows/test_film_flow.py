@@ -4,22 +4,29 @@ stage reports the cuts it found and the quadrants it read next to what the film 
 import csv
 import json
 
+import pytest
 import yaml
 
 from emoscore.config import SampleParams
 from emoscore.samples.film import write_sample_film
 
 
-def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(prefect_harness, project, tmp_path,
-                                                                             monkeypatch):  # fmt: skip
+def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(
+    prefect_harness, project, tmp_path, monkeypatch
+):
     from emoscore_flows.score_film import score_film_demo
 
     sample = SampleParams(film_scenes=2, film_scene_seconds=2.0, film_width=128, film_height=80)
     video, cuts, quadrants = write_sample_film(sample, tmp_path / "film.mp4")
     video.with_suffix(".json").write_text(json.dumps({"cuts": cuts, "quadrants": quadrants}))
     raw = yaml.safe_load((project / "params.yaml").read_text())
-    raw["film"] = {"video": str(video), "out": str(tmp_path / "out"), "catalog": str(tmp_path / "catalog"),
-                   "frames_per_scene": 1, "min_scene_s": 1.0}  # fmt: skip
+    raw["film"] = {
+        "video": str(video),
+        "out": str(tmp_path / "out"),
+        "catalog": str(tmp_path / "catalog"),
+        "frames_per_scene": 1,
+        "min_scene_s": 1.0,
+    }
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
@@ -31,7 +38,7 @@ def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(pref
     assert report["sample"]["quadrants_read"] == [cue["quadrant"] for cue in report["cues"]]
     with (tmp_path / "out" / "film.cues.csv").open(newline="") as sheet:
         cues = list(csv.DictReader(sheet))
-    assert [(int(c["scene_index"]), c["quadrant"]) for c in cues] == [
-        (cue["scene_index"], cue["quadrant"]) for cue in report["cues"]
+    assert [(c["start_timecode"], c["quadrant"], int(c["bars"])) for c in cues] == [
+        (cue["start_timecode"], cue["quadrant"], cue["bars"]) for cue in report["cues"]
     ]
-    assert float(cues[0]["start_s"]) == 0 and abs(float(cues[-1]["end_s"]) - 4.0) < 0.1  # two 2-second scenes
+    assert float(cues[0]["start_s"]) == 0 and float(cues[-1]["end_s"]) == pytest.approx(report["duration_s"])

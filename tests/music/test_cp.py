@@ -10,16 +10,10 @@ from hypothesis import strategies as st
 
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import (
-    BAR,
     BAR_BEAT,
     TEMPO,
     TYPE,
-    TYPE_EMOTION,
-    TYPE_EOS,
-    TYPE_METRICAL,
-    VOCABULARY,
     Note,
-    Vocabulary,
     beat_chords,
     decode_notes,
     decode_to_midi,
@@ -30,6 +24,7 @@ from emoscore.music.cp import (
     read_midi,
 )
 from emoscore.music.families import CHORD
+from emoscore.music.vocabulary import BAR, TYPE_EMOTION, TYPE_EOS, TYPE_METRICAL, VOCABULARY, Vocabulary
 
 
 def write_midi(path, notes, ticks_per_beat=480, tempo=100.0, drums=False, extra_track=None):

@@ -67,10 +67,14 @@ def test_a_prompt_longer_than_the_fixed_cache_grows_it_and_decoding_goes_on(mode
 
 
 def test_the_decoder_is_chosen_by_device_and_asked_for_by_name(model):
-    assert isinstance(pick_decoder(model, 2, 16, True, "auto"), EagerDecoder)  # the CPU: launches are cheap
-    assert isinstance(pick_decoder(model, 2, 16, True, "fixed"), FixedDecoder)
-    assert isinstance(pick_decoder(model, 2, 16, False, "fixed"), EagerDecoder)  # no cache: nothing to fix
+    assert isinstance(
+        pick_decoder(model, 2, 16, use_cache=True, decoding="auto"), EagerDecoder
+    )  # the CPU: launches are cheap
+    assert isinstance(pick_decoder(model, 2, 16, use_cache=True, decoding="fixed"), FixedDecoder)
+    assert isinstance(
+        pick_decoder(model, 2, 16, use_cache=False, decoding="fixed"), EagerDecoder
+    )  # no cache: nothing to fix
     with pytest.raises(ValueError, match="choose auto, eager or fixed"):
-        pick_decoder(model, 2, 16, True, "graphs")  # type: ignore[arg-type]
+        pick_decoder(model, 2, 16, use_cache=True, decoding="graphs")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="CUDA graphs need the model on a CUDA device"):
         FixedDecoder(model, 1, 8, graphs=True)

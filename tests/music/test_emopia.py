@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from emoscore.music.cp import TYPE, TYPE_EMOTION, Note
+from emoscore.music.cp import TYPE, Note
 from emoscore.music.emopia import EmopiaReport, list_clips, load_split, prepare_emopia, song_split, windows
 from emoscore.music.metrics import grooving_patterns, grooving_similarity, note_density, piece_features
+from emoscore.music.vocabulary import TYPE_EMOTION
 from tests.music.test_cp import write_midi
 
 

@@ -7,11 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emoscore.music.cp import VOCABULARY, Note, decode_notes, encode_notes
+from emoscore.music.cp import Note, decode_notes, encode_notes
 from emoscore.music.evaluate import energy_features
 from emoscore.music.generate import generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.music.vocabulary import VOCABULARY
 from emoscore.scoring.bridge import arousal_intensity
 from tests.helpers import SMALL
 
@@ -26,7 +27,7 @@ def chords(seed):
         for beat in range(16)
         for pitch in sorted(rng.choice(np.arange(40, 80), size=int(rng.integers(1, 4)), replace=False))
     ]
-    return encode_notes(notes, [(0, float(rng.integers(60, 160)))], emotion=2)  # fmt: skip
+    return encode_notes(notes, [(0, float(rng.integers(60, 160)))], emotion=2)
 
 
 @settings(max_examples=80, deadline=None)
@@ -61,8 +62,10 @@ def test_generated_pieces_get_faster_louder_and_denser_with_intensity(quadrant):
     sampling = Sampling({"velocity": 1.0}, {})
     means = []
     for intensity in (-0.5, 0.0, 0.5):
-        pieces = [generate(model, quadrant, bars=2, seed=s, sampling=sampling, intensity=intensity,
-                           steering=STEERING) for s in range(6)]  # fmt: skip
+        pieces = [
+            generate(model, quadrant, bars=2, seed=s, sampling=sampling, intensity=intensity, steering=STEERING)
+            for s in range(6)
+        ]
         features = [energy_features(p) for p in pieces]
         means.append({k: np.mean([f[k] for f in features]) for k in features[0]})
     for key in ("tempo", "velocity", "note_density"):

@@ -22,10 +22,17 @@ def piece(shift):
 
 @pytest.fixture
 def page(tmp_path):
-    examples = [Example(f"Q{q}", source, piece(q + (source == "real")), measure_pieces([piece(q)])[0])
-                for q in (1, 2, 3, 4) for source in ("generated", "real")]  # fmt: skip
-    summary = {"controllability": 0.9, "measures": MEASURES, "targets_met": True,
-               "rows": [{"quadrant": "Q1<script>", "cells": ["1.00 / 1.00"] * len(MEASURES)}]}  # fmt: skip
+    examples = [
+        Example(f"Q{q}", source, piece(q + (source == "real")), measure_pieces([piece(q)])[0])
+        for q in (1, 2, 3, 4)
+        for source in ("generated", "real")
+    ]
+    summary = {
+        "controllability": 0.9,
+        "measures": MEASURES,
+        "targets_met": True,
+        "rows": [{"quadrant": "Q1<script>", "cells": ["1.00 / 1.00"] * len(MEASURES)}],
+    }
     return write_page(examples, summary, tmp_path / "listening")
 
 
@@ -55,14 +62,20 @@ def test_the_listening_page_in_headless_chromium(page):
 
 
 def test_targets_are_judged_per_quadrant():
-    entry = {"generated": {"scale_consistency": 0.95, "pitch_class_entropy": 3.0, "note_density": 10.0},
-             "fine_tuning_data": {"pitch_class_entropy": 2.8, "note_density": 11.0}}  # fmt: skip
+    entry = {
+        "generated": {"scale_consistency": 0.95, "pitch_class_entropy": 3.0, "note_density": 10.0},
+        "fine_tuning_data": {"pitch_class_entropy": 2.8, "note_density": 11.0},
+    }
     report = {"controllability": 0.9, "per_quadrant": {"Q1": entry, "Q2": json.loads(json.dumps(entry))}}
     assert check_targets(report, MusicalityTargets.from_params(DEFAULTS.eval_music))["all_met"]
     report["per_quadrant"]["Q2"]["generated"]["note_density"] = 7.0  # 36% under the data's
     judged = check_targets(report, MusicalityTargets.from_params(DEFAULTS.eval_music))
-    assert not judged["all_met"] and judged["met"] == {"controllability": True, "scale_consistency": True,
-                                                       "pitch_class_entropy": True, "note_density": False}  # fmt: skip
+    assert not judged["all_met"] and judged["met"] == {
+        "controllability": True,
+        "scale_consistency": True,
+        "pitch_class_entropy": True,
+        "note_density": False,
+    }
 
 
 @pytest.mark.skipif(not REPORT.exists(), reason="no reports/eval_music.json yet (run dvc repro)")
@@ -74,8 +87,14 @@ def test_the_committed_report_has_every_measure_and_meets_the_targets():
     assert set(report["real_scores"]) == {"pieces", *MEASURES} and report["real_scores"]["pieces"] > 0
     assert set(report["sampling_comparison"]) == {"params_yaml", "emopia_released"}
     targets = report["musicality_targets"]
-    recomputed = check_targets(report, MusicalityTargets(targets["targets"]["scale_consistency"],
-                               targets["targets"]["tolerance"], targets["targets"]["controllability"]))  # fmt: skip
+    recomputed = check_targets(
+        report,
+        MusicalityTargets(
+            targets["targets"]["scale_consistency"],
+            targets["targets"]["tolerance"],
+            targets["targets"]["controllability"],
+        ),
+    )
     assert recomputed == targets  # the verdict follows from the figures in the same report
     assert targets["all_met"], targets["met"]
     assert report["intensity"]["all_rise"]

@@ -8,22 +8,11 @@ from emoscore.config import parse_params
 from emoscore.errors import CheckpointError
 from emoscore.music import generate as generate_module
 from emoscore.music.classify import MusicClassifier, music_only
-from emoscore.music.cp import (
-    BAR,
-    BAR_BEAT,
-    EMOTION,
-    TYPE,
-    TYPE_EMOTION,
-    TYPE_EOS,
-    TYPE_METRICAL,
-    VOCABULARY,
-    Vocabulary,
-    decode_notes,
-    encode_notes,
-)
+from emoscore.music.cp import BAR_BEAT, EMOTION, TYPE, decode_notes, encode_notes
 from emoscore.music.generate import Grammar, Request, generate, generate_batch, last_bars, parse_quadrant
 from emoscore.music.model import CPTransformer, KVCache
 from emoscore.music.sampling import Sampling, Steering, sample_rows, sample_token
+from emoscore.music.vocabulary import BAR, TYPE_EMOTION, TYPE_EOS, TYPE_METRICAL, VOCABULARY, Vocabulary
 from tests.helpers import SMALL, classifier_config
 
 
@@ -59,8 +48,10 @@ def test_a_batch_gives_each_piece_exactly_what_generating_it_alone_gives(model):
     sampling, steering = Sampling({"pitch": 0.9}, {"type": 0.9}), Steering(0.5, 40, 1.5)
     requests = [Request(1 + i % 4, 100 + i, (i % 3 - 1) * 0.7) for i in range(9)]
     batched = generate_batch(model, requests, bars=3, sampling=sampling, steering=steering)
-    alone = [generate(model, r.quadrant, 3, r.seed, sampling, intensity=r.intensity, steering=steering)
-             for r in requests]  # fmt: skip
+    alone = [
+        generate(model, r.quadrant, 3, seed=r.seed, sampling=sampling, intensity=r.intensity, steering=steering)
+        for r in requests
+    ]
     assert len({len(steps) for steps in alone}) > 1  # the batch really had pieces of different lengths
     assert all(np.array_equal(a, b) for a, b in zip(batched, alone, strict=True))
     recomputed = generate_batch(model, requests[:3], bars=3, sampling=sampling, use_cache=False, steering=steering)
@@ -76,8 +67,8 @@ def test_a_batch_respects_max_steps_for_every_piece(model):
 def test_rows_sample_as_each_row_alone():
     rng = np.random.default_rng(0)
     logits, allowed = rng.normal(size=(6, 20)), rng.random((6, 20)) < 0.7
-    together = sample_rows(logits, allowed, 1.3, 0.8, [np.random.default_rng(s) for s in range(6)])
-    alone = [sample_token(logits[r], allowed[r], 1.3, 0.8, np.random.default_rng(r)) for r in range(6)]
+    together = sample_rows(logits, allowed, 1.3, top_p=0.8, rngs=[np.random.default_rng(s) for s in range(6)])
+    alone = [sample_token(logits[r], allowed[r], 1.3, top_p=0.8, rng=np.random.default_rng(r)) for r in range(6)]
     assert together.tolist() == alone and all(allowed[r, v] for r, v in enumerate(together))
 
 
@@ -112,20 +103,20 @@ def test_nucleus_sampling_respects_mask_and_top_p():
     rng = np.random.default_rng(0)
     logits = np.array([5.0, 4.0, 0.0, -1.0])
     allowed = np.array([False, True, True, True])
-    draws = {sample_token(logits, allowed, 1.0, 0.5, rng) for _ in range(50)}
+    draws = {sample_token(logits, allowed, 1.0, top_p=0.5, rng=rng) for _ in range(50)}
     assert draws == {1}  # 0 is masked, and index 1 alone holds more than half of what is left
-    assert sample_token(logits, allowed, 0.0, 1.0, rng) == 1  # temperature 0 = greedy
+    assert sample_token(logits, allowed, 0.0, top_p=1.0, rng=rng) == 1  # temperature 0 = greedy
 
 
 def test_sampling_follows_the_softmax_inside_the_nucleus():
     rng = np.random.default_rng(1)
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
     allowed = np.ones(4, dtype=bool)
-    counts = np.bincount([sample_token(logits, allowed, 1.0, 0.9, rng) for _ in range(20_000)], minlength=4)
+    counts = np.bincount([sample_token(logits, allowed, 1.0, top_p=0.9, rng=rng) for _ in range(20_000)], minlength=4)
     # top-p 0.9 keeps 0.5, 0.3 and 0.15 (0.8 < 0.9 before the third), renormalised over 0.95; never the 0.05
     assert counts[3] == 0
     assert np.allclose(counts[:3] / counts.sum(), np.array([0.5, 0.3, 0.15]) / 0.95, atol=0.015)
-    hot = np.bincount([sample_token(logits, allowed, 2.0, 1.0, rng) for _ in range(20_000)], minlength=4)
+    hot = np.bincount([sample_token(logits, allowed, 2.0, top_p=1.0, rng=rng) for _ in range(20_000)], minlength=4)
     flattened = np.array([0.5, 0.3, 0.15, 0.05]) ** 0.5
     assert np.allclose(hot / hot.sum(), flattened / flattened.sum(), atol=0.015)  # temperature 2 flattens
 

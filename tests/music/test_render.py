@@ -42,8 +42,16 @@ def test_a_file_sounds_the_same_whatever_was_rendered_before_it(synthesizer, tmp
     assert rms[0] > 300 and rms[1] < rms[0] / 10  # audible, and the file ends as the sound dies away
 
 
-@pytest.mark.parametrize(("suffix", "container", "rate"), [(".flac", "FLAC", 44100), (".wav", "WAV", 44100),
-                         (".ogg", "OGG", 44100), (".opus", "OGG", OPUS_RATE), (".mp3", "MP3", 44100)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("suffix", "container", "rate"),
+    [
+        (".flac", "FLAC", 44100),
+        (".wav", "WAV", 44100),
+        (".ogg", "OGG", 44100),
+        (".opus", "OGG", OPUS_RATE),
+        (".mp3", "MP3", 44100),
+    ],
+)
 def test_every_format_decodes_to_the_piece(synthesizer, tmp_path, suffix, container, rate):
     from emoscore.music.audio import render_audio
 

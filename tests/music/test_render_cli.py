@@ -55,6 +55,7 @@ def test_render_a_catalog_then_again_then_with_a_broken_piece(project, tmp_path)
 
 
 def test_render_refuses_an_unknown_format(project, tmp_path):
-    result = runner.invoke(app, ["render", "--catalog", str(tmp_path), "--format", "aiff", "--params",
-                                 str(project / "params.yaml")])  # fmt: skip
+    result = runner.invoke(
+        app, ["render", "--catalog", str(tmp_path), "--format", "aiff", "--params", str(project / "params.yaml")]
+    )
     assert result.exit_code == 2 and "flac, wav or opus" in result.output

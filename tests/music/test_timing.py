@@ -34,8 +34,11 @@ def transcribe(notes, path, bpm=BPM, seed=0):
     piano = miditoolkit.Instrument(program=0, name="Piano")
     for onset, pitch, length, velocity in notes:
         start = onset * 60 / bpm + rng.normal(0, 0.008)
-        piano.notes.append(miditoolkit.Note(velocity, pitch, max(0, round(start * 768)),
-                                            round((start + 0.9 * length * 60 / bpm) * 768)))  # fmt: skip
+        piano.notes.append(
+            miditoolkit.Note(
+                velocity, pitch, max(0, round(start * 768)), round((start + 0.9 * length * 60 / bpm) * 768)
+            )
+        )
     piano.control_changes = [miditoolkit.ControlChange(64, 100, 10), miditoolkit.ControlChange(64, 0, 5000)]
     midi = miditoolkit.MidiFile(ticks_per_beat=384)
     midi.instruments.append(piano)
@@ -47,8 +50,9 @@ def transcribe(notes, path, bpm=BPM, seed=0):
 def quantised(notes, path, bpm=97.0, ticks_per_beat=480):
     midi = miditoolkit.MidiFile(ticks_per_beat=ticks_per_beat)
     piano = miditoolkit.Instrument(program=0, name="Piano")
-    piano.notes = [miditoolkit.Note(v, p, round(o * ticks_per_beat), round((o + d) * ticks_per_beat))
-                   for o, p, d, v in notes]  # fmt: skip
+    piano.notes = [
+        miditoolkit.Note(v, p, round(o * ticks_per_beat), round((o + d) * ticks_per_beat)) for o, p, d, v in notes
+    ]
     midi.instruments.append(piano)
     midi.tempo_changes = [miditoolkit.TempoChange(bpm, 0)]
     midi.dump(str(path))

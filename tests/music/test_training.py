@@ -8,14 +8,23 @@ from emoscore.config import parse_params
 from emoscore.errors import CheckpointError
 from emoscore.music import train as train_module
 from emoscore.music.corpus import prepare_corpus
-from emoscore.music.cp import EMOTION, TYPE, TYPE_EMOTION, VOCABULARY
+from emoscore.music.cp import EMOTION, TYPE
 from emoscore.music.emopia import load_split
 from emoscore.music.train import Schedule, train_music_model
+from emoscore.music.vocabulary import TYPE_EMOTION, VOCABULARY
 from emoscore.samples.music import write_piece
 from tests.music.test_timing import a_song, transcribe
 
-MUSIC = {"d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 64, "epochs": 2, "batch_size": 4,
-         "embedding_sizes": [8, 8, 8, 4, 8, 8, 8, 4], "type_embedding": 4}  # fmt: skip
+MUSIC = {
+    "d_model": 32,
+    "n_layers": 1,
+    "n_heads": 2,
+    "seq_len": 64,
+    "epochs": 2,
+    "batch_size": 4,
+    "embedding_sizes": [8, 8, 8, 4, 8, 8, 8, 4],
+    "type_embedding": 4,
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +33,7 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     rng = np.random.default_rng(0)
     for index in range(10):
-        write_piece(root / "scores" / f"piece{index}.mid", index % 4 + 1, 8, False, rng)
+        write_piece(root / "scores" / f"piece{index}.mid", index % 4 + 1, 8, transcribed=False, rng=rng)
     (root / "live").mkdir()
     transcribe(a_song(), root / "live" / "take.MID")
     (root / "live" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00")

@@ -11,9 +11,9 @@ from emoscore.config import parse_params
 from emoscore.emotic.annotations import MAT_HEADER_TEXT
 from emoscore.emotic.prepare import SPLITS, prepare_emotic_split
 from emoscore.emotic.train import train_vad_model
-from emoscore.music.cp import VOCABULARY
 from emoscore.music.emopia import prepare_emopia
 from emoscore.music.train import Schedule, train_music_model
+from emoscore.music.vocabulary import VOCABULARY
 from emoscore.samples.datasets import write_emotic_sample, write_sample_photos
 from emoscore.samples.music import write_emopia_sample, write_unlabeled_sample
 
@@ -30,16 +30,36 @@ def digests(root: Path) -> dict[str, str]:
 
 def tiny(root: Path, **sections: dict):
     base = {
-        "sample": {"out": str(root / "sample"), "emotic_images": {"train": 12, "val": 6, "test": 4},
-                   "image_width": 96, "image_height": 80, "emopia_songs_per_quadrant": 2,
-                   "emopia_clips_per_song": 2, "photos": 2, "unlabeled_pieces": 4},
-        "emotic": {"root": str(root / "sample" / "emotic"), "out": str(root / "emotic"), "context_size": 32,
-                   "body_size": 32, "num_workers": 0},
+        "sample": {
+            "out": str(root / "sample"),
+            "emotic_images": {"train": 12, "val": 6, "test": 4},
+            "image_width": 96,
+            "image_height": 80,
+            "emopia_songs_per_quadrant": 2,
+            "emopia_clips_per_song": 2,
+            "photos": 2,
+            "unlabeled_pieces": 4,
+        },
+        "emotic": {
+            "root": str(root / "sample" / "emotic"),
+            "out": str(root / "emotic"),
+            "context_size": 32,
+            "body_size": 32,
+            "num_workers": 0,
+        },
         "emopia": {"root": str(root / "sample" / "emopia")},
         "vad": {"epochs": 2, "batch_size": 4, "fusion_hidden": 16, "num_workers": 0},
-        "music": {"d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 64, "epochs": 1, "batch_size": 4,
-                  "embedding_sizes": [8, 8, 8, 4, 8, 8, 8, 4], "type_embedding": 4},
-    }  # fmt: skip
+        "music": {
+            "d_model": 32,
+            "n_layers": 1,
+            "n_heads": 2,
+            "seq_len": 64,
+            "epochs": 1,
+            "batch_size": 4,
+            "embedding_sizes": [8, 8, 8, 4, 8, 8, 8, 4],
+            "type_embedding": 4,
+        },
+    }
     for name, values in sections.items():
         base[name] = {**base[name], **values}
     return parse_params(base)

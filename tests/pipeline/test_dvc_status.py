@@ -71,10 +71,18 @@ def test_committed_pipeline_is_clean(pipeline):
 
 def test_speed_only_knobs_change_nothing(pipeline):
     set_params(
-        pipeline, score__workers=3, score__engine="torch", score__batch_size=5, score__chunk_size=9,
-        vad__num_workers=4, vad__device="cpu", music__device="cpu", emotic__num_workers=0, eval_vad__batch_size=7,
+        pipeline,
+        score__workers=3,
+        score__engine="torch",
+        score__batch_size=5,
+        score__chunk_size=9,
+        vad__num_workers=4,
+        vad__device="cpu",
+        music__device="cpu",
+        emotic__num_workers=0,
+        eval_vad__batch_size=7,
         emotic__max_logged_errors=3,
-    )  # fmt: skip
+    )
     assert changed_stages(pipeline) == set()
 
 

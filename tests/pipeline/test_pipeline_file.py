@@ -15,8 +15,9 @@ from emoscore_flows.pipeline import PROJECT, import_closure, imported_modules, r
 
 
 def test_dvc_yaml_is_what_pipeline_yaml_writes():
-    check = subprocess.run([sys.executable, "-m", "emoscore_flows.pipeline", "--check"], cwd=PROJECT,
-                           capture_output=True, text=True)  # fmt: skip
+    check = subprocess.run(
+        [sys.executable, "-m", "emoscore_flows.pipeline", "--check"], cwd=PROJECT, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -42,8 +43,12 @@ def test_each_stage_lists_its_import_closure_and_only_result_params(name):
 
 
 def test_params_entries_that_are_not_result_keys_are_refused():
-    for entry, words in (("score.workers", "marked runtime"), ("film.out", "marked location"),
-                         ("score.nope", "not a key"), ("nope", "not a key")):  # fmt: skip
+    for entry, words in (
+        ("score.workers", "marked runtime"),
+        ("film.out", "marked location"),
+        ("score.nope", "not a key"),
+        ("nope", "not a key"),
+    ):
         with pytest.raises(ValueError, match=words):
             render(f"stages:\n  s:\n    cmd: python -m emoscore_flows.sample_data\n    params:\n      - {entry}\n")
 
@@ -51,8 +56,16 @@ def test_params_entries_that_are_not_result_keys_are_refused():
 def test_the_marks_keep_what_the_catalog_identity_and_fingerprints_leave_out():
     score = Params.model_fields["score"].annotation
     assert set(score.model_fields) - set(result_keys(score)) == {
-        "batch_size", "chunk_size", "workers", "engine", "device", "precision", "jpeg_decoder", "library", "catalog"
-    }  # fmt: skip
+        "batch_size",
+        "chunk_size",
+        "workers",
+        "engine",
+        "device",
+        "precision",
+        "jpeg_decoder",
+        "library",
+        "catalog",
+    }
     vad = Params.model_fields["vad"].annotation
     assert set(vad.model_fields) - set(result_keys(vad)) == {"num_workers", "device", "resume", "out"}
 

@@ -87,8 +87,13 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(tmp_path, project, 
         process.send_signal(signal.SIGKILL)
         process.wait()
         before = len(part_files(catalog))
-        summary = score_library(library, Catalog(catalog), scorer.identity,
-                                lambda f, c=catalog: Now(scorer.score_files(f, c)), progress=False)  # fmt: skip
+        summary = score_library(
+            library,
+            Catalog(catalog),
+            scorer.identity,
+            lambda f, c=catalog: Now(scorer.score_files(f, c)),
+            progress=False,
+        )
         _each_once(catalog, 8)
         outcomes.append((before, summary.scored))
     assert all(before + scored == 8 for before, scored in outcomes)

@@ -16,10 +16,20 @@ from tests.helpers import PROJECT
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "sample": {"emotic_images": {"train": 16, "val": 8, "test": 8}, "image_width": 96, "image_height": 80,
-               "emopia_songs_per_quadrant": 2, "emopia_clips_per_song": 2, "emopia_bars": 4, "photos": 3,
-               "unlabeled_pieces": 4, "film_scenes": 2, "film_scene_seconds": 2.0, "film_width": 96,
-               "film_height": 64},
+    "sample": {
+        "emotic_images": {"train": 16, "val": 8, "test": 8},
+        "image_width": 96,
+        "image_height": 80,
+        "emopia_songs_per_quadrant": 2,
+        "emopia_clips_per_song": 2,
+        "emopia_bars": 4,
+        "photos": 3,
+        "unlabeled_pieces": 4,
+        "film_scenes": 2,
+        "film_scene_seconds": 2.0,
+        "film_width": 96,
+        "film_height": 64,
+    },
     "midi_corpus": {"music21_files": 2, "transpositions": [0]},
     "pretrain_music": {"epochs": 1},
     "emotic": {"context_size": 32, "body_size": 32, "num_workers": 0},
@@ -29,7 +39,7 @@ TINY = {
     "eval_music": {"pieces_per_quadrant": 1, "intensity_pieces": 1, "bars": 2},
     "score": {"bars": 1, "audio": "none", "workers": 0},
     "film": {"frames_per_scene": 1},
-}  # fmt: skip
+}
 
 
 def _project_copy(target: Path) -> Path:
@@ -48,8 +58,15 @@ def test_killed_stage_reruns_and_status_is_clean(tmp_path):
     project = _project_copy(tmp_path / "project")
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     environment.pop("PREFECT_API_URL", None)
-    first = subprocess.Popen(["dvc", "repro"], cwd=project, env=environment, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    first = subprocess.Popen(
+        ["dvc", "repro"],
+        cwd=project,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen = []
     for line in first.stdout:
         seen.append(line)

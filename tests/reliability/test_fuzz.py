@@ -17,7 +17,8 @@ from emoscore.emotic.csv_layout import write_annotations_csv
 from emoscore.emotic.prepare import prepare_emotic_split
 from emoscore.errors import InvalidImage, InvalidMidi
 from emoscore.images import decode_image
-from emoscore.music.cp import VOCABULARY, encode_midi
+from emoscore.music.cp import encode_midi
+from emoscore.music.vocabulary import VOCABULARY
 from tests.music.test_cp import write_midi
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -104,8 +105,15 @@ def test_prepare_survives_mutated_annotations(tmp_path_factory, data):
     for source in (root / "Annotations" / "Annotations.mat", root / "csv" / "train.csv"):
         source.write_bytes(data.draw(mutated(source.read_bytes())))
     for annotations in (Path("Annotations"), root / "csv"):
-        params = EmoticParams(root=root, annotations=annotations, out=root / "out", context_size=32, body_size=32,
-                              num_workers=0, max_logged_errors=0)  # fmt: skip
+        params = EmoticParams(
+            root=root,
+            annotations=annotations,
+            out=root / "out",
+            context_size=32,
+            body_size=32,
+            num_workers=0,
+            max_logged_errors=0,
+        )
         for split in ("train", "val", "test"):
             report = prepare_emotic_split(params, split)
             assert report["people_kept"] + report["people_skipped"] >= 0

@@ -27,16 +27,38 @@ TICK = re.compile(r"tick (\d+): scored (\d+), failed (\d+), already done (\d+), 
 class Serve:
     """One `emoscore serve` in a process group of its own, its log in a file (a pipe nobody reads would block)."""
 
-    def __init__(self, tmp_path: Path, project: Path, *schedule: str, environment: dict | None = None,
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self,
+        tmp_path: Path,
+        project: Path,
+        *schedule: str,
+        environment: dict | None = None,
+    ) -> None:
         self.library, self.catalog, self.log = tmp_path / "library", tmp_path / "catalog", tmp_path / "serve.log"
         self.library.mkdir(exist_ok=True)
         environment = environment or {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
-        command = [sys.executable, "-m", "emoscore_flows.cli", "serve", "--library", str(self.library),
-                   "--catalog", str(self.catalog), *schedule, "--params", str(project / "params.yaml")]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "emoscore_flows.cli",
+            "serve",
+            "--library",
+            str(self.library),
+            "--catalog",
+            str(self.catalog),
+            *schedule,
+            "--params",
+            str(project / "params.yaml"),
+        ]
         with self.log.open("w") as log:
-            self.process = subprocess.Popen(command, cwd=PROJECT, env={**environment, "PYTHONPATH": str(PROJECT)},
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            self.process = subprocess.Popen(
+                command,
+                cwd=PROJECT,
+                env={**environment, "PYTHONPATH": str(PROJECT)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -132,9 +154,13 @@ def outside_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     environment["PREFECT_HOME"] = str(home)
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 240
     while not healthy(url):
         assert server.poll() is None and time.time() < deadline, "the test's Prefect server did not start"
@@ -157,8 +183,9 @@ def flow_runs(url: str, name: str) -> list[dict]:
 @pytest.mark.parametrize(
     ("stop", "whole_group"), [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["ctrl-c", "sigterm"]
 )
-def test_every_tick_runs_and_a_photo_added_between_ticks_is_scored_on_the_next(tmp_path, pooled_project, stop,
-                                                                              whole_group):  # fmt: skip
+def test_every_tick_runs_and_a_photo_added_between_ticks_is_scored_on_the_next(
+    tmp_path, pooled_project, stop, whole_group
+):
     serve = Serve(tmp_path, pooled_project, "--every", "5s")
     photo(serve.library / "a.jpg")
     photo(serve.library / "b.png")
@@ -206,8 +233,9 @@ def test_soak_twenty_ticks_over_a_growing_library(tmp_path, pooled_project, outs
     """`--every 5s` for 22 ticks, photos added before most ticks and one removed now and then: every photo scored
     once, within two ticks of being added; no process started after the first tick; memory flat; runs in the API."""
     url, outside_environment = outside_server
-    serve = Serve(tmp_path, pooled_project, "--every", "5s", environment=outside_environment if server == "outside"
-                  else None)  # fmt: skip
+    serve = Serve(
+        tmp_path, pooled_project, "--every", "5s", environment=outside_environment if server == "outside" else None
+    )
     added: dict[str, float] = {}  # photos added while serving, and when
     for index in range(3):
         photo(serve.library / f"start{index}.jpg")
@@ -243,10 +271,19 @@ def test_soak_twenty_ticks_over_a_growing_library(tmp_path, pooled_project, outs
     assert max(lag.values()) < 2 * 5 + max(tick_seconds(serve)), lag
     growth = memory[max(memory)] / memory[3] - 1
     assert growth < 0.10, f"memory grew {growth:.1%} from tick 3 to tick {max(memory)}"
-    figures = {"server": server, "ticks": len(ticks), "photos": len(added), "processes": len(family),
-               "rss_tick3_mib": memory[3] / 2**20, "rss_last_mib": memory[max(memory)] / 2**20,
-               "rss_growth": growth, "max_lag_s": max(lag.values()), "first_tick_s": tick_seconds(serve)[0],
-               "later_tick_s_max": max(tick_seconds(serve)[1:]), "stop_s": took}  # fmt: skip
+    figures = {
+        "server": server,
+        "ticks": len(ticks),
+        "photos": len(added),
+        "processes": len(family),
+        "rss_tick3_mib": memory[3] / 2**20,
+        "rss_last_mib": memory[max(memory)] / 2**20,
+        "rss_growth": growth,
+        "max_lag_s": max(lag.values()),
+        "first_tick_s": tick_seconds(serve)[0],
+        "later_tick_s_max": max(tick_seconds(serve)[1:]),
+        "stop_s": took,
+    }
     print(json.dumps(figures))
     if server == "outside":
         runs = flow_runs(url, "emoscore-library-tick-")
