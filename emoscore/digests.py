@@ -20,10 +20,18 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+_KNOWN: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime_ns, inode) → digest, for this process
+
+
 def model_digest(path: Path) -> str:
-    """Short sha256 of a weights file: which model produced a row."""
+    """Short sha256 of a weights file: which model produced a row. A file unchanged since this process hashed it
+    (same size, modification time and inode) is not read again: every command checks its models' digests."""
     try:
-        return file_sha256(Path(path))[0][:16]
+        stat = Path(path).stat()
+        seen = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if seen not in _KNOWN:
+            _KNOWN[seen] = file_sha256(Path(path))[0][:16]
+        return _KNOWN[seen]
     except OSError as error:
         reason = f"{error.strerror or error} (train it with `dvc repro`, or point params.yaml at your checkpoint)"
         raise CheckpointError(path, reason) from None

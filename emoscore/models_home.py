@@ -78,9 +78,9 @@ def export_models(params: Params, params_file: Path, out: Path) -> Path:
     return out
 
 
-def load_home(home: Path, verify: bool = False) -> Params:
-    """The params of a models home, every model path pointing into it (with `verify`, each file's digest is
-    checked against the manifest); a ConfigError saying what is wrong with the folder."""
+def load_home(home: Path, verify: bool = True) -> Params:
+    """The params of a models home, every model path pointing into it, each file's digest checked against the
+    manifest (unless not `verify`); a ConfigError saying what is wrong with the folder and naming the file."""
     home = Path(home).expanduser().resolve()
     if home.exists() and not home.is_dir():
         raise ConfigError(f"{home}: a file, not a models folder (make one with `emoscore models export`)")
@@ -101,8 +101,11 @@ def load_home(home: Path, verify: bool = False) -> Params:
         if entry is None and required:
             raise ConfigError(f"{home}: the manifest lists no {member} model")
         path = home / (entry["file"] if entry else file_name)
-        if entry is not None and verify and model_digest(path) != entry["sha256_16"]:
-            raise ConfigError(f"{path}: does not match the digest in {MANIFEST} (changed or corrupt)")
+        if entry is not None and verify and (found := model_digest(path)) != entry["sha256_16"]:
+            raise ConfigError(
+                f"{path}: does not match the digest in {MANIFEST} ({member}: sha256 {found}…, the manifest says "
+                f"{entry['sha256_16']}…): changed, replaced or corrupt; export the set again"
+            )
         paths[field] = path
     return _with_paths(params, paths)
 

@@ -271,3 +271,28 @@ def test_a_params_file_from_before_the_note_bank_still_reads(caplog):
     assert parse_params({"score": {"render_audio": False}}).score.audio == "none"
     assert parse_params({"score": {"render_audio": True}}).score.audio == "preview"
     assert "score.audio" in caplog.text
+
+
+def test_a_models_folder_whose_file_differs_from_its_manifest_is_refused_by_every_command(project, tmp_path, caplog):
+    """Item 9: another checkpoint copied over music.pt was used (doctor said ok); now every command that loads the
+    folder names the file and both digests, and the API refuses it too."""
+    from emoscore.api import load
+    from emoscore.config import load_params
+    from emoscore.errors import ConfigError
+    from emoscore.models_home import export_models
+
+    home = export_models(load_params(project / "params.yaml"), project / "params.yaml", tmp_path / "set")
+    assert runner.invoke(app, ["doctor", "--models", str(home)]).exit_code in (0, 1)  # whole: checked, accepted
+    (home / "music.pt").write_bytes((home / "vad.pt").read_bytes())  # a real checkpoint, of another model
+    for command in (
+        ["doctor", "--models", str(home)],
+        ["generate", "-q", "Q1", "--out", str(tmp_path / "x.mid"), "--models", str(home)],
+    ):
+        result = runner.invoke(app, command)
+        said = result.output.replace("\n", " ")
+        assert result.exit_code == 2 and "music.pt: does not match the digest in manifest.json" in said, said
+        assert "Traceback" not in said and not (tmp_path / "x.mid").exists()
+    with pytest.raises(ConfigError, match=r"music\.pt: does not match"):
+        load(home)
+    stats = runner.invoke(app, ["catalog", "stats", "--catalog", str(tmp_path)], env={"EMOSCORE_MODELS": str(home)})
+    assert stats.exit_code == 0 and "music.pt: does not match the digest" in caplog.text  # says why: every version

@@ -19,12 +19,12 @@ import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm import tqdm
 
 from emoscore.emotic.annotations import ImageAnnotation, clip_box, person_problem
 from emoscore.emotic.labels import VAD_SCALE, category_vector
 from emoscore.errors import InvalidAnnotation, InvalidImage
 from emoscore.images import decode_image
+from emoscore.progress import Progress
 from emoscore.reports import SkipCounter
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def prepare_split(
     )
     rows: list[dict] = []
     jobs = (CropJob(image, images_dir / image.relative_path, context_size, body_size, min_box_side) for image in images)
-    for result in tqdm(_results(jobs, workers), total=len(images), desc=f"prepare {split}", unit="img"):
+    for result in Progress(_results(jobs, workers), total=len(images), desc=f"prepare {split}", unit="img"):
         image = result.image
         if result.error:
             for _ in image.people:

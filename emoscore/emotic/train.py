@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from emoscore.config import EmoticParams, VadParams, result_dump
 from emoscore.device import autocast, pick_device
@@ -22,6 +21,7 @@ from emoscore.emotic.evaluate import predict
 from emoscore.emotic.losses import EmoticLoss
 from emoscore.emotic.metrics import mean_ap, per_category_ap, vad_mae
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
+from emoscore.progress import Progress
 from emoscore.resume import fingerprint, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def train_vad_model(data_dir: Path, emotic: EmoticParams, params: VadParams) -> 
         model.train()
         totals = np.zeros(3)
         batches = 0
-        for batch in tqdm(train_loader, desc=f"epoch {epoch}/{params.epochs}", unit="batch", leave=False):
+        for batch in Progress(train_loader, desc=f"epoch {epoch}/{params.epochs}", unit="batch", leave=False):
             with autocast(device, params.precision):
                 outputs, vad = model(
                     batch["context"].to(device, non_blocking=pin), batch["body"].to(device, non_blocking=pin)

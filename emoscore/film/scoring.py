@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import ImageFile
 from emoscore.config import Params, result_dump, section_hash
@@ -32,6 +30,7 @@ from emoscore.film.video import FilmScan, frames_at, scan_film
 from emoscore.music.audio import piece_frames
 from emoscore.music.compose import music_model
 from emoscore.music.render import OPUS_RATE, RenderUnavailable, write_audio
+from emoscore.progress import Progress
 
 if TYPE_CHECKING:
     from emoscore.scoring.scorer import Scorer
@@ -269,7 +268,7 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
     """Each scene's mood from the VAD of the people in its frames."""
     flat = [file for scene in files for file in scene]
     vads, people = {}, {}
-    scored = tqdm(scorer.iter_vad(flat), total=len(flat), desc="reading people", unit="frame", disable=not progress)
+    scored = Progress(scorer.iter_vad(flat), total=len(flat), desc="reading people", unit="frame", disable=not progress)
     for prepared, outputs in scored:
         if outputs is None:
             log.debug("%s: %s", prepared.file.path, prepared.error)

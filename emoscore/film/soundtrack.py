@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from emoscore.config import FilmParams, GenerationParams
 from emoscore.film.plan import Segment, tempo_map
@@ -17,6 +16,7 @@ from emoscore.music.generate import Request, generate_batch, last_bars
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.vocabulary import POSITIONS_PER_BAR
+from emoscore.progress import Progress
 
 FADE_S = 0.5  # the music fades out over the film's last half second instead of being cut off
 
@@ -40,7 +40,7 @@ def compose_segments(
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
     composed: list[list[np.ndarray]] = []
     previous: np.ndarray | None = None
-    with tqdm(total=sum(s.bars for s in segments), desc="composing", unit="bar", disable=not progress) as bar:
+    with Progress(total=sum(s.bars for s in segments), desc="composing", unit="bar", disable=not progress) as bar:
         for segment in segments:
             chunks, left = [], segment.bars
             while left > 0:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import av
 from PIL import Image
-from tqdm import tqdm
 
 from emoscore.errors import InvalidVideo
+from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def scan_film(path: Path | str, threshold: float = 10.0, progress: bool = False)
     times: list[float] = []
     cuts: list[int] = []
     start: float | None = None
-    bar = tqdm(total=stream.frames or None, desc="reading film", unit="frame", disable=not progress)
+    bar = Progress(total=stream.frames or None, desc="reading film", unit="frame", disable=not progress)
 
     def drain() -> None:
         while True:

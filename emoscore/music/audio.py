@@ -19,7 +19,6 @@ from pathlib import Path
 
 import miditoolkit
 import numpy as np
-from tqdm import tqdm
 
 from emoscore.config import RenderParams
 from emoscore.music.bank import NoteBank, bank_folder, build_bank
@@ -35,6 +34,7 @@ from emoscore.music.render import (
     synthesizer,
     write_audio,
 )
+from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def render_files(
             bank_for(render, rate, progress)
     batches = [todo[i : i + batch] for i in range(0, len(todo), batch)]
     workers = min(workers or os.cpu_count() or 1, len(batches))
-    bar = tqdm(total=len(todo), desc="rendering", unit="piece", disable=not progress)
+    bar = Progress(total=len(todo), desc="rendering", unit="piece", disable=not progress)
     pool: Executor = (
         ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) if workers > 1 else _InProcess()
     )

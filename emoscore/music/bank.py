@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from tqdm import tqdm
 
 from emoscore.digests import file_sha256
 from emoscore.music.playback import BLOCK
 from emoscore.music.render import GAIN, RenderUnavailable, _fluidsynth
+from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
         voice_shift = np.zeros((len(KEYS), len(VOICE_VELOCITIES)), np.int64)
         release_rate = np.ones((len(KEYS), len(VOICE_VELOCITIES)), np.float32)
         offset = 0
-        for k, key in enumerate(tqdm(KEYS, desc="note bank", unit="key", disable=not progress)):
+        for k, key in enumerate(Progress(KEYS, desc="note bank", unit="key", disable=not progress)):
             anchor_of[k], gain_of[k], _ = _velocity_map(dry, int(key), anchors)
             held = {a: dry.note(int(key), v, max_hold + release_blocks, tail_blocks=0) for a, v in enumerate(anchors)}
             levels = {

@@ -13,13 +13,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import emotion_word, encode_notes, load_notes
 from emoscore.music.emopia import EmopiaReport, save_split, song_split
 from emoscore.music.scores import corpus_pieces
 from emoscore.music.timing import Timing
+from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -55,7 +55,7 @@ def prepare_corpus(
         pieces[split].append((name, np.concatenate([[emotion_word(0)], encode_notes(notes, tempi)])))
         report.kept[split] += 1
 
-    for path in tqdm(list_midi(root) if root is not None else [], desc="tokenize MIDI folder", unit="file"):
+    for path in Progress(list_midi(root) if root is not None else [], desc="tokenize MIDI folder", unit="file"):
         try:
             notes, tempi, tracked = load_notes(path, timing)
         except InvalidMidi as error:
@@ -65,7 +65,7 @@ def prepare_corpus(
         report.beat_tracked += tracked
     if music21 and music21_files:
         scores = corpus_pieces(music21, music21_files, transpositions or [0])
-        for item in tqdm(scores, desc="read music21 scores", unit="piece"):
+        for item in Progress(scores, desc="read music21 scores", unit="piece"):
             if isinstance(item, InvalidMidi):
                 report.skip(item.kind, str(item))
             else:

@@ -16,12 +16,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import bar_starts, encode_notes, load_notes
 from emoscore.music.timing import Timing
 from emoscore.music.vocabulary import QUADRANTS
+from emoscore.progress import Progress
 from emoscore.reports import SkipCounter
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def tokenize_clips(
 ) -> list[tuple[Clip, np.ndarray]]:
     """(clip, CP steps) for each usable clip of a split (emotion word first)."""
     pieces = []
-    for clip in tqdm(clips, desc=f"tokenize {split}", unit="clip"):
+    for clip in Progress(clips, desc=f"tokenize {split}", unit="clip"):
         try:
             notes, tempi, tracked = load_notes(clip.path, timing)
         except InvalidMidi as error:

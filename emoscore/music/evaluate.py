@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from tqdm import tqdm
 
 from emoscore.config import EvalMusicParams
 from emoscore.music.classify import MusicClassifier
@@ -21,6 +20,7 @@ from emoscore.music.metrics import MEASURES, grooving_patterns, grooving_similar
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.vocabulary import QUADRANTS
+from emoscore.progress import Progress
 from emoscore.scoring.bridge import arousal_intensity
 
 AROUSAL_LEVELS = {1: (6.0, 7.75, 9.5), 2: (6.0, 7.75, 9.5), 3: (1.5, 3.25, 5.0), 4: (1.5, 3.25, 5.0)}
@@ -154,7 +154,7 @@ def evaluate_music(
         name = QUADRANTS[quadrant - 1]
         generated = [
             piece
-            for chunk in tqdm(chunks, desc=f"generate {name}", unit="batch", leave=False)
+            for chunk in Progress(chunks, desc=f"generate {name}", unit="batch", leave=False)
             for piece in generate_batch(model, chunk, bars, sampling=sampling)
         ]
         all_generated[quadrant] = generated

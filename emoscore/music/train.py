@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from emoscore.config import MusicClassifierParams, MusicParams, PretrainMusicParams
 from emoscore.device import autocast, pick_device
@@ -20,6 +19,7 @@ from emoscore.music.classify import ClassifierConfig, MusicClassifier, clip_accu
 from emoscore.music.emopia import load_split, windows
 from emoscore.music.model import CPTransformer, MusicConfig
 from emoscore.music.vocabulary import VOCABULARY
+from emoscore.progress import Progress
 from emoscore.resume import fingerprint, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def train_music_model(
         losses = []
         batches = _batches(train_windows, schedule.batch_size, rng)
         for index, batch in enumerate(
-            tqdm(batches, desc=f"music epoch {epoch}/{schedule.epochs}", leave=False, mininterval=5)
+            Progress(batches, desc=f"music epoch {epoch}/{schedule.epochs}", leave=False, mininterval=5)
         ):
             words, lengths = pad_batch(batch)
             with autocast(device, schedule.precision):

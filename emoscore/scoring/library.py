@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tqdm import tqdm
-
 from emoscore.catalog.scan_index import ScanIndex
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import GALLERY_MARKER, Identity, ImageFile, error_row, unreadable_file
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
+from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +174,7 @@ def score_library(
         # listing first gives the bar its total (and an ETA)
         found = list(iter_library(library, follow_outside, exclude=[catalog.root]))
         images = sum(not isinstance(item, Skipped) for item in found)
-        bar = tqdm(total=images, desc="scoring", unit="img", disable=not progress)
+        bar = Progress(total=images, desc="scoring", unit="img", disable=not progress)
 
         def write(rows: list[dict]) -> None:
             catalog.write(rows)
