@@ -1,10 +1,11 @@
 """The Python API: load a trained set, score photos, compose pieces (run as a doctest in tests/test_api_doc.py).
 
+>>> from pathlib import Path
 >>> from emoscore.api import load
 >>> models = load()  # or load("~/emoscore-models"); None = $EMOSCORE_MODELS, else ./params.yaml
 >>> rows = models.score(["photo.jpg", "album/"])  # one catalog row (a dict) per image
->>> [(row["path"], row["status"], row["quadrant"] in {"Q1", "Q2", "Q3", "Q4"}) for row in rows]
-[('photo.jpg', 'ok', True), ('album/night.png', 'ok', True)]
+>>> [(Path(row["path"]).relative_to(Path.cwd()).as_posix(), row["status"], row["quadrant"]) for row in rows]
+[('photo.jpg', 'ok', 'Q...'), ('album/night.png', 'ok', 'Q...')]
 >>> piece = models.compose(valence=7.5, arousal=8.0, out="piece.mid")
 >>> piece.midi_path.name, piece.midi_path.exists()
 ('piece.mid', True)

@@ -296,3 +296,40 @@ def test_a_models_folder_whose_file_differs_from_its_manifest_is_refused_by_ever
         load(home)
     stats = runner.invoke(app, ["catalog", "stats", "--catalog", str(tmp_path)], env={"EMOSCORE_MODELS": str(home)})
     assert stats.exit_code == 0 and "music.pt: does not match the digest" in caplog.text  # says why: every version
+
+
+def test_rows_hold_absolute_paths_that_follow_a_moved_photo_and_a_fixed_file_supersedes_its_error(
+    project, tmp_path, monkeypatch
+):
+    """Items 2 and 3: `score lib1 --catalog cat1` stored `lib1/…` (a gallery written from another folder had no
+    pictures), a photo moved from act1/ to act2/ kept its old path, and a zero-byte file fixed later kept its error
+    row beside the new one (13 images in a 12-file library)."""
+    params = str(project / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    photo(tmp_path / "lib1" / "act1" / "a.jpg")
+    (tmp_path / "lib1" / "zero.jpg").write_bytes(b"")
+    first = score_local("lib1", "cat1", params, progress=False)  # relative, as a user types them
+    assert (first["scored"], first["failed"]) == (1, 1)
+    rows = {Path(row["path"]).name: row for row in read_catalog(tmp_path / "cat1").to_pylist()}
+    assert rows["a.jpg"]["path"] == str(tmp_path / "lib1" / "act1" / "a.jpg")
+    assert rows["a.jpg"]["library"] == rows["zero.jpg"]["library"] == str(tmp_path / "lib1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    shown = runner.invoke(app, ["gallery", "--catalog", "../cat1", "--out", "web", "--params", params])
+    assert shown.exit_code == 0, shown.output
+    assert (elsewhere / "web" / "thumbs" / f"{rows['a.jpg']['image_id']}.jpg").is_file()  # the card has its picture
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lib1" / "act2").mkdir()
+    (tmp_path / "lib1" / "act1" / "a.jpg").rename(tmp_path / "lib1" / "act2" / "a.jpg")
+    photo(tmp_path / "lib1" / "zero.jpg")  # the broken file replaced by a good photo
+    again = score_local("lib1", "cat1", params, progress=False)
+    assert (again["moved"], again["scored"], again["already_done"]) == (1, 1, 1)
+    assert score_local("lib1", "cat1", params, progress=False)["moved"] == 0  # once moved, it stays put
+    query = ["catalog", "query", "--catalog", "cat1", "--params", params, "--format", "json"]
+    act2 = json.loads(runner.invoke(app, [*query, "--path-glob", "*/act2/*"]).output)
+    assert [Path(row["path"]).parent.name for row in act2] == ["act2"]
+    assert json.loads(runner.invoke(app, [*query, "--status", "error"]).output) == []
+    stats = runner.invoke(app, ["catalog", "stats", "--catalog", "cat1", "--params", params])
+    assert json.loads(stats.output)["images"] == 2  # two files, two images

@@ -71,7 +71,8 @@ def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
 
 
 def _relation(connection: duckdb.DuckDBPyConnection, catalog: Catalog, identity: Identity | None = None) -> str:
-    """SQL for the catalog's rows, newest per key; with `identity`, only the rows of those models and settings."""
+    """SQL for the catalog's rows, newest per key; with `identity` (the current view), only the rows of those
+    models and settings, and one per path: a file scored again (a fixed file, new content) supersedes its row."""
     files = catalog.part_files()
     if not files:
         connection.register("catalog_rows", pa.Table.from_pylist([], schema=SCHEMA))
@@ -87,10 +88,13 @@ def _relation(connection: duckdb.DuckDBPyConnection, catalog: Catalog, identity:
         current = "WHERE " + " AND ".join(
             f"{name} = '{value.replace(chr(39), chr(39) * 2)}'" for name, value in zip(KEY[1:], values, strict=True)
         )
-    return (
+    newest = (
         f"(SELECT * FROM catalog_rows {current} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)"
     )
+    if identity is None:
+        return newest
+    return f"(SELECT * FROM {newest} QUALIFY row_number() OVER (PARTITION BY path ORDER BY scored_at DESC) = 1)"
 
 
 def category_expression(category: str) -> str:

@@ -67,6 +67,10 @@ class Catalog:
         """Keys already in the images' table (only those that scored ok, unless `include_errors`)."""
         return table.done_keys(self.root, include_errors)
 
+    def done_paths(self, *, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
+        """Keys already in the images' table, with the path their newest row gives."""
+        return table.done_paths(self.root, include_errors)
+
     def read(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The images' rows, newest row per key."""
         return table.read_catalog(self.root, columns)

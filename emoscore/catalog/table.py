@@ -47,6 +47,7 @@ SCHEMA = pa.schema(
     [
         ("image_id", pa.string()),
         ("path", pa.string()),
+        ("library", pa.string()),
         ("size_bytes", pa.int64()),
         ("width", pa.int32()),
         ("height", pa.int32()),
@@ -78,16 +79,17 @@ SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class ImageFile:
-    """An image to score: its path, content hash (sha256) and size."""
+    """An image to score: its absolute path, content hash (sha256), size and the library it was found under."""
 
     path: str
     image_id: str
     size_bytes: int
+    library: str | None = None
 
 
-def unreadable_file(path: str) -> ImageFile:
+def unreadable_file(path: str, library: str | None = None) -> ImageFile:
     """An ImageFile for a file that cannot be read at all: keyed by its path, so it gets an error row once."""
-    return ImageFile(path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest()[:40], 0)
+    return ImageFile(path, "unreadable:" + hashlib.sha256(path.encode()).hexdigest()[:40], 0, library)
 
 
 GALLERY_MARKER = ".emoscore-gallery"  # in every folder `emoscore gallery` writes: scoring never enters one
@@ -147,6 +149,7 @@ def base_row(
     return {
         "image_id": file.image_id,
         "path": utf8_text(file.path),
+        "library": utf8_text(file.library),
         "size_bytes": file.size_bytes,
         "width": width,
         "height": height,
@@ -238,6 +241,19 @@ def done_keys(catalog: Path, include_errors: bool = True) -> set[tuple[str, str,
             if include_errors or status == "ok":
                 keys.add(tuple(key))
     return keys  # type: ignore[return-value]
+
+
+def done_paths(catalog: Path, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
+    """Keys already in the catalog (optionally only those that scored ok) with the path of their newest row."""
+    table = dataset(catalog).to_table(columns=[*KEY, "status", "path", "scored_at"])
+    newest: dict[tuple[str, str, str, str], tuple[object, str]] = {}
+    for batch in table.to_batches():
+        columns = [batch.column(name).to_pylist() for name in (*KEY, "status", "path", "scored_at")]
+        for *key, status, path, scored_at in zip(*columns, strict=True):
+            key = tuple(key)
+            if (include_errors or status == "ok") and (key not in newest or scored_at > newest[key][0]):
+                newest[key] = (scored_at, path)
+    return {key: path for key, (_, path) in newest.items()}  # type: ignore[misc]
 
 
 def read_catalog(catalog: Path, columns: Sequence[str] | None = None) -> pa.Table:

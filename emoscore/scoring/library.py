@@ -12,12 +12,13 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from emoscore.catalog.scan_index import ScanIndex
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import GALLERY_MARKER, Identity, ImageFile, error_row, unreadable_file
+from emoscore.catalog.table import GALLERY_MARKER, KEY, Identity, ImageFile, error_row, unreadable_file, utf8_text
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
@@ -46,17 +47,17 @@ def _ours(folder: Path, excluded: set[Path]) -> bool:
 def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Path] = ()) -> Iterator[Path | Skipped]:
     """Image files under `root` (any case of extension, nested folders), streamed in a stable order.
 
-    Broken symlinks and symlinks that leave the library (unless `follow_outside`) come out as Skipped; folders
-    emoscore wrote (the catalog in `exclude`, any catalog or gallery) are not entered: their charts and thumbnails
-    are not photos.
+    Paths are absolute (a row's path stays true from any folder). Broken symlinks and symlinks that leave the
+    library (unless `follow_outside`) come out as Skipped; folders emoscore wrote (the catalog in `exclude`, any
+    catalog or gallery) are not entered: their charts and thumbnails are not photos.
     """
     excluded = {Path(path).resolve() for path in exclude}
-    root = Path(root)
-    if root.is_file():
-        yield root
+    if Path(root).is_file():
+        yield Path(root).absolute()
         return
-    if not root.is_dir():
+    if not Path(root).is_dir():
         raise InvalidImage(root, "library folder not found")
+    root = Path(root).absolute()
     resolved_root = root.resolve()
     for directory, folders, files in os.walk(root):
         ours = [name for name in folders if _ours(Path(directory) / name, excluded)]
@@ -82,7 +83,7 @@ def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Pat
 
 
 def hash_images(
-    paths: Iterable[Path | Skipped], index: ScanIndex | None = None
+    paths: Iterable[Path | Skipped], index: ScanIndex | None = None, library: str | None = None
 ) -> Iterator[ImageFile | Skipped | tuple[str, str]]:
     """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row).
 
@@ -105,7 +106,7 @@ def hash_images(
             continue
         if index is not None:
             index.record(str(path), stat, image_id)
-        yield ImageFile(str(path), image_id, size)
+        yield ImageFile(str(path), image_id, size, library)
 
 
 class RowsFuture(Protocol):
@@ -123,6 +124,7 @@ class RunSummary:
     scored: int = 0
     failed: int = 0
     already_done: int = 0
+    moved: int = 0
     skipped: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     parts: int = 0
@@ -142,6 +144,7 @@ class RunSummary:
             "scored": self.scored,
             "failed": self.failed,
             "already_done": self.already_done,
+            "moved": self.moved,
             "skipped": dict(self.skipped),
             "errors_by_reason": dict(self.errors),
             "part_files_written": self.parts,
@@ -162,11 +165,14 @@ def score_library(
     flow_run_id: str = "",
     progress: bool = True,
 ) -> RunSummary:
-    """Score every new image under `library` into `catalog`; returns the run's summary."""
+    """Score every new image under `library` into `catalog`; returns the run's summary. An image already scored
+    whose row names a path that no longer exists (moved or renamed) gets its row again at its new path."""
     summary = RunSummary()
+    root = str(Path(library).absolute())
     with catalog.lock(wait=wait_for_lock):
         catalog.recover()
-        done = catalog.done_keys(include_errors=not retry_errors)
+        done = catalog.done_paths(include_errors=not retry_errors)
+        moved: dict[tuple[str, str, str, str], ImageFile] = {}
         index = catalog.scan_index()
         seen: dict[str, str] = {}
         in_flight: deque[RowsFuture] = deque()
@@ -186,14 +192,14 @@ def score_library(
             while len(in_flight) > limit:
                 write(in_flight.popleft().result())
 
-        for item in hash_images(found, index):
+        for item in hash_images(found, index, library=root):
             if isinstance(item, Skipped):
                 summary.skipped[item.reason.split(" (")[0]] += 1
                 log.warning("skipped %s: %s", item.path, item.reason)
                 continue
             if isinstance(item, tuple):
                 path, reason = item
-                file = unreadable_file(path)
+                file = unreadable_file(path, root)
                 if identity.key(file.image_id) in done:
                     summary.already_done += 1
                     bar.update(1)
@@ -202,6 +208,8 @@ def score_library(
                 continue
             key = identity.key(item.image_id)
             if key in done:
+                if done[key] != utf8_text(item.path) and not os.path.lexists(done[key]):
+                    moved[key] = item
                 summary.already_done += 1
                 bar.update(1)
                 continue
@@ -220,7 +228,30 @@ def score_library(
             in_flight.append(submit(chunk))
         drain(0)
         bar.close()
-        catalog.save_scan_index(
-            index, library
-        )  # only after every row is written: a killed pass re-hashes, loses nothing
+        summary.moved = _follow_moves(catalog, moved, flow_run_id)
+        catalog.save_scan_index(index, Path(root))  # after every row is written: a killed pass re-hashes, loses nothing
     return summary
+
+
+def _follow_moves(catalog: Catalog, moved: dict[tuple[str, str, str, str], ImageFile], flow_run_id: str) -> int:
+    """Write the rows of moved images again with their new path (newest row wins): queries by path and the
+    gallery find a photo where it is now. Returns how many moved."""
+    if not moved:
+        return 0
+    now = datetime.now(UTC)
+    rows = []
+    for row in catalog.read().to_pylist():
+        file = moved.get(tuple(row[name] for name in KEY))
+        if file is not None:
+            log.info("%s: moved to %s", row["path"], utf8_text(file.path))
+            rows.append(
+                {
+                    **row,
+                    "path": utf8_text(file.path),
+                    "library": utf8_text(file.library),
+                    "scored_at": now,
+                    "flow_run_id": flow_run_id,
+                }
+            )
+    catalog.write(rows)
+    return len(rows)

@@ -1,0 +1,86 @@
+"""Any value a user types for a numeric or enumerated option of `generate` and the API's `compose` is either taken,
+with a result in range, or refused in one line with exit 2 (a ValueError from the API) before anything is written
+(#30 deliverable 3; `catalog query`'s options are driven in tests/test_new_user.py)."""
+
+import math
+
+import miditoolkit
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from emoscore.api import load
+from emoscore.cli.app import app
+
+runner = CliRunner()
+NUMBERS = st.one_of(
+    st.integers(-1000, 1000).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["", "abc", "1e999", "-0", "nan", "inf", "5.5.5", "0x10", "１"]),
+)
+FAMILIES = st.sampled_from(["pitch", "duration", "velocity", "tempo", "chord", "type", "bar-beat", "nope", ""])
+CHECKED = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _bars_of(path) -> int:
+    midi = miditoolkit.MidiFile(str(path))
+    end = max((note.end for track in midi.instruments for note in track.notes), default=0)
+    return math.ceil(end / (4 * midi.ticks_per_beat)) if end else 0
+
+
+@CHECKED
+@given(
+    option=st.sampled_from(["--bars", "--seed", "--valence", "--arousal", "--temperature", "--top-p", "--quadrant"]),
+    value=NUMBERS,
+    family=FAMILIES,
+)
+@example(option="--bars", value="3", family="")  # taken: the accepted path is always exercised
+@example(option="--temperature", value="0.8", family="pitch")
+@example(option="--valence", value="7.5", family="")
+def test_every_generate_option_is_taken_in_range_or_refused_in_one_line(project, tmp_path, option, value, family):
+    out = tmp_path / "piece.mid"
+    out.unlink(missing_ok=True)
+    emotion = [] if option in ("--valence", "--arousal", "--quadrant") else ["-q", "Q2"]
+    given_value = f"{family}={value}" if option in ("--temperature", "--top-p") else value
+    extra = ["--arousal", "5"] if option == "--valence" else ["--valence", "5"] if option == "--arousal" else []
+    length = [] if option == "--bars" else ["--bars", "2"]
+    params = ["--params", str(project / "params.yaml")]
+    command = ["generate", "--out", str(out), *emotion, option, given_value, *extra, *length, *params]
+    result = runner.invoke(app, command)
+    assert "Traceback" not in result.output, result.output
+    if result.exit_code == 0:
+        assert out.is_file() and 0 <= _bars_of(out) <= (int(value) if option == "--bars" else 2) + 1
+    else:
+        assert result.exit_code == 2, result.output
+        assert not out.exists()
+
+
+@CHECKED
+@given(
+    valence=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    arousal=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    quadrant=st.one_of(st.none(), st.sampled_from(["Q1", "q4", "Q5", "", 3, 0, "happy"])),
+    bars=st.one_of(st.none(), st.integers(-5, 6), st.just(True), st.just(2.5)),
+)
+@example(valence=7.5, arousal=8.0, quadrant=None, bars=None)  # taken
+@example(valence=None, arousal=None, quadrant="Q1", bars=2)
+def test_the_api_compose_takes_a_value_in_range_or_raises_value_error(
+    project, tmp_path, valence, arousal, quadrant, bars
+):
+    out = tmp_path / "api.mid"
+    out.unlink(missing_ok=True)
+    with load(params=project / "params.yaml") as models:
+        try:
+            piece = models.compose(quadrant, valence=valence, arousal=arousal, bars=bars, out=out)
+        except ValueError as error:
+            assert str(error) and "\n" not in str(error)
+            assert not out.exists()
+            return
+    assert piece.midi_path == out and out.is_file()
+    assert _bars_of(out) <= (bars or 1) + 1  # the tiny project's score.bars is 1
+
+
+@pytest.fixture(autouse=True)
+def _no_models_home(monkeypatch):
+    monkeypatch.delenv("EMOSCORE_MODELS", raising=False)
