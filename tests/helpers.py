@@ -7,6 +7,8 @@ import functools
 import http.server
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -84,6 +86,24 @@ def score_local(library, catalog, params_file, **run) -> dict:
     from emoscore.scoring.run import score_here
 
     return score_here(load_params(params_file), library=Path(library), catalog=Catalog(catalog), **run)
+
+
+def score_in_a_process(library, catalog, params_file) -> subprocess.CompletedProcess:
+    """`emoscore score LIBRARY --catalog CATALOG` in its own process, as a person or a cron job runs it (output
+    piped, not a terminal)."""
+    command = [
+        sys.executable,
+        "-m",
+        "emoscore_flows.cli",
+        "score",
+        str(library),
+        "--catalog",
+        str(catalog),
+        "--no-prefect",
+        "--params",
+        str(params_file),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 def photo(path, size=(96, 72), mode="RGB", **save):

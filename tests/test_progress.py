@@ -2,12 +2,10 @@
 last line with the count, never carriage-return frames (#30 item 11)."""
 
 import io
-import subprocess
-import sys
 
 import emoscore.progress as progress_module
 from emoscore.progress import Progress
-from tests.helpers import photo
+from tests.helpers import photo, score_in_a_process
 
 
 class Terminal(io.StringIO):
@@ -51,23 +49,7 @@ def test_a_terminal_still_gets_the_bar():
 def test_emoscore_score_piped_to_a_log_has_no_frames(project, tmp_path):
     for name in ("a.jpg", "b.jpg"):
         photo(tmp_path / "library" / name)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "emoscore_flows.cli",
-            "score",
-            str(tmp_path / "library"),
-            "--catalog",
-            str(tmp_path / "cat"),
-            "--no-prefect",
-            "--params",
-            str(project / "params.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = score_in_a_process(str(tmp_path / "library"), str(tmp_path / "cat"), project / "params.yaml")
     assert run.returncode == 0, run.stderr
     assert "\r" not in run.stderr
     assert "scoring: 100% 2/2" in run.stderr

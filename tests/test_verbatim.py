@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -18,7 +16,7 @@ from typer.testing import CliRunner
 import emoscore_flows.cli  # noqa: F401 (adds `score` and `soundtrack` to the app)
 from emoscore.cli.app import app
 from emoscore.cli.common import VerbatimFormatter, shown
-from tests.helpers import photo
+from tests.helpers import photo, score_in_a_process
 
 runner = CliRunner()
 PIECES = [
@@ -121,23 +119,7 @@ def test_a_warning_about_a_hostile_file_reaches_the_terminal_escaped(project, tm
     library = tmp_path / "lib[/]"
     library.mkdir(parents=True)
     (library / "\x1b[2Jgone.jpg").symlink_to(tmp_path / "nowhere.jpg")  # a broken link: a warning, no row
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "emoscore_flows.cli",
-            "score",
-            str(library),
-            "--catalog",
-            str(tmp_path / "cat"),
-            "--no-prefect",
-            "--params",
-            str(project / "params.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = score_in_a_process(str(library), str(tmp_path / "cat"), project / "params.yaml")
     assert run.returncode == 0, run.stderr
     _clean(run.stderr + run.stdout)
     assert "\\x1b[2Jgone.jpg: broken symlink" in run.stderr.replace("skipped ", ""), run.stderr
