@@ -47,6 +47,8 @@ def score(
 
     Exit code 0 when every image scored (or was already done), 1 when some failed, 2 for a usage or setup error.
     """
+    if not path.exists():  # before any model is loaded: a mistyped path costs nothing, and says so first
+        raise fail(f"{path}: library folder not found")
     # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
     from emoscore.catalog.store import Catalog
