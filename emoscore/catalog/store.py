@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from emoscore.catalog import compaction, table
 from emoscore.catalog.scan_index import ScanIndex
@@ -63,10 +62,6 @@ class Catalog:
         there was nothing to write."""
         return table.write_part(self.root, rows, schema, name) is not None
 
-    def done_keys(self, *, include_errors: bool = True) -> set[tuple[str, str, str, str]]:
-        """Keys already in the images' table (only those that scored ok, unless `include_errors`)."""
-        return table.done_keys(self.root, include_errors)
-
     def done_paths(self, *, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
         """Keys already in the images' table, with the path their newest row gives."""
         return table.done_paths(self.root, include_errors)
@@ -78,17 +73,11 @@ class Catalog:
     def read_table(self, name: str, schema: pa.Schema, columns: Sequence[str] | None = None) -> pa.Table:
         """Every row of the table `name` beside the images' (only `columns` when given); empty, with the
         schema, when it has none."""
-        files = self.part_files(name)
-        if not files:
-            empty = schema.empty_table()
-            return empty.select(list(columns)) if columns else empty
-        dataset = ds.dataset([str(file) for file in files], schema=schema, format="parquet")
-        return dataset.to_table(columns=list(columns) if columns else None)
+        return table.dataset(self.root, schema, name).to_table(columns=list(columns) if columns else None)
 
     def part_files(self, name: str = "parts") -> list[Path]:
         """The finished files of the table `name` (what a query engine scans)."""
-        directory = self.root / name
-        return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
+        return table.part_files(self.root, name)
 
     def scan_index(self) -> ScanIndex:
         """The scan index of the libraries scored into this catalog (empty when there is none yet)."""

@@ -185,9 +185,9 @@ def parts_dir(catalog: Path) -> Path:
     return catalog / "parts"
 
 
-def part_files(catalog: Path) -> list[Path]:
-    """Finished part files (temporary files are hidden by their leading dot)."""
-    directory = parts_dir(catalog)
+def part_files(catalog: Path, table: str = "parts") -> list[Path]:
+    """Finished part files of a catalog table (temporary files are hidden by their leading dot)."""
+    directory = catalog / table
     return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
 
 
@@ -223,24 +223,17 @@ def write_part(catalog: Path, rows: Sequence[dict], schema: pa.Schema = SCHEMA, 
     return final
 
 
-def dataset(catalog: Path) -> ds.Dataset:
-    """The catalog as one pyarrow dataset (empty with the schema when nothing was scored yet)."""
-    files = part_files(catalog)
+def dataset(catalog: Path, schema: pa.Schema = SCHEMA, table: str = "parts") -> ds.Dataset:
+    """A catalog table as one pyarrow dataset (empty with the schema when nothing was written to it yet)."""
+    files = part_files(catalog, table)
     if not files:
-        return ds.dataset(pa.Table.from_pylist([], schema=SCHEMA))
-    return ds.dataset([str(f) for f in files], schema=SCHEMA, format="parquet")
+        return ds.dataset(schema.empty_table())
+    return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
 
 def done_keys(catalog: Path, include_errors: bool = True) -> set[tuple[str, str, str, str]]:
-    """Keys already in the catalog (optionally only those that scored ok), reading just the key columns."""
-    table = dataset(catalog).to_table(columns=[*KEY, "status"])
-    keys = set()
-    for batch in table.to_batches():
-        columns = [batch.column(name).to_pylist() for name in (*KEY, "status")]
-        for *key, status in zip(*columns, strict=True):
-            if include_errors or status == "ok":
-                keys.add(tuple(key))
-    return keys  # type: ignore[return-value]
+    """Keys already in the catalog (optionally only those that scored ok)."""
+    return set(done_paths(catalog, include_errors))
 
 
 def done_paths(catalog: Path, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
