@@ -67,7 +67,8 @@ class Models:
         paths = [Path(path).expanduser() for path in ([paths] if isinstance(paths, str | Path) else paths)]
         if catalog is not None:
             return self._score_into(Catalog(Path(catalog)), paths)
-        files, failed = self._list(paths, None)
+        files, unreadable = self._list(paths, None)
+        failed = [error_row(self.scorer.identity, file, reason) for file, reason in unreadable]
         self._media = self._media or tempfile.TemporaryDirectory(prefix="emoscore-")
         folder = Path(self._media.name)
         rows = self.scorer.score_files(files, folder) + failed
@@ -75,10 +76,10 @@ class Models:
             row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
         return rows
 
-    def _list(self, paths: list[Path], catalog: Catalog | None) -> tuple[list[ImageFile], list[dict]]:
-        """The images under `paths` in order, and an error row per file that cannot be read at all."""
+    def _list(self, paths: list[Path], catalog: Catalog | None) -> tuple[list[ImageFile], list[tuple[ImageFile, str]]]:
+        """The images under `paths` in order, and each file that cannot be read at all with the reason."""
         files: list[ImageFile] = []
-        failed: list[dict] = []
+        unreadable: list[tuple[ImageFile, str]] = []
         index = catalog.scan_index() if catalog is not None else None
         exclude = [catalog.root] if catalog is not None else []
         for path in paths:
@@ -87,8 +88,8 @@ class Models:
                 if isinstance(item, ImageFile):
                     files.append(item)
                 elif not isinstance(item, Skipped):
-                    failed.append(error_row(self.scorer.identity, unreadable_file(item[0]), item[1]))
-        return files, failed
+                    unreadable.append((unreadable_file(item[0]), item[1]))
+        return files, unreadable
 
     def _score_into(self, catalog: Catalog, paths: list[Path]) -> list[dict]:
         """One scoring run per path into the catalog, then the catalog's row of each image, in order."""
@@ -97,14 +98,16 @@ class Models:
         with LocalScoring(self.scorer) as local:
             for path in paths:
                 score_run(self.params, local.submit, library=path, catalog=catalog, progress=False)
-        files, failed = self._list(paths, catalog)  # the runs' scan index spares reading the files again
+        files, unreadable = self._list(paths, catalog)  # the runs' scan index spares reading the files again
         identity = self.scorer.identity
         stored = {
             row["image_id"]: row
             for row in catalog.read().to_pylist()
             if tuple(row[name] for name in KEY) == identity.key(row["image_id"])
         }
-        return [stored[item.image_id] for item in files] + [stored.get(row["image_id"], row) for row in failed]
+        return [stored[item.image_id] for item in files] + [
+            stored.get(file.image_id) or error_row(identity, file, reason) for file, reason in unreadable
+        ]
 
     def compose(
         self,

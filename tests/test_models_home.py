@@ -10,6 +10,7 @@ from pathlib import Path
 import miditoolkit
 import pytest
 
+from emoscore.catalog.table import read_catalog
 from emoscore.config import load_params
 from emoscore.digests import model_digest
 from emoscore.errors import ConfigError
@@ -93,3 +94,27 @@ def test_the_api_scores_into_a_catalog_once(home, tmp_path):
         again = models.score(tmp_path / "photos", catalog=tmp_path / "cat")
     assert first[0]["status"] == again[0]["status"] == "ok" and first[0]["image_id"] == again[0]["image_id"]
     assert dataset(tmp_path / "cat").count_rows() == 1 and (tmp_path / "cat" / first[0]["midi_path"]).exists()
+
+
+def test_the_api_gives_a_file_it_cannot_read_its_error_row_with_or_without_a_catalog(home, tmp_path, monkeypatch):
+    from emoscore.api import load
+    from emoscore.scoring import library as library_module
+
+    photo(tmp_path / "photos" / "a.jpg")
+    photo(tmp_path / "photos" / "locked.jpg")
+    hashing = library_module.file_sha256
+
+    def refuse(path):
+        if Path(path).name == "locked.jpg":
+            raise PermissionError(13, "Permission denied")
+        return hashing(path)
+
+    monkeypatch.setattr(library_module, "file_sha256", refuse)
+    with load(home) as models:
+        into = models.score(tmp_path / "photos", catalog=tmp_path / "cat")
+        alone = models.score(tmp_path / "photos")
+    for rows in (into, alone):
+        assert [(Path(row["path"]).name, row["status"]) for row in rows] == [("a.jpg", "ok"), ("locked.jpg", "error")]
+        assert rows[1]["error"] == "cannot read: Permission denied"
+    stored = [row for row in read_catalog(tmp_path / "cat").to_pylist() if row["status"] == "error"]
+    assert [row["image_id"] for row in stored] == [into[1]["image_id"]]  # the row the run wrote, not a second one
