@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
@@ -25,6 +24,7 @@ from emoscore.config import Params
 from emoscore.models_home import resolve_params
 from emoscore.music.compose import Piece
 from emoscore.scoring.library import Skipped, hash_images, iter_library
+from emoscore.text import shown
 
 MEDIA_COLUMNS = ("midi_path", "audio_path", "chart_path")
 
@@ -36,7 +36,13 @@ class Models:
     def __init__(self, params: Params) -> None:
         self.params = params
         self._scorer = None
-        self._media: tempfile.TemporaryDirectory | None = None
+
+    def __repr__(self) -> str:
+        workers = "running" if self._scorer is not None else "not started"
+        return (
+            f"<emoscore Models vad={shown(self.params.vad.out)} music={shown(self.params.music.out)} "
+            f"device={self.params.score.device} workers {workers}>"
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -45,7 +51,7 @@ class Models:
         self.close()
 
     def close(self) -> None:
-        """Stop the scoring workers (media written without a catalog stay until the interpreter exits)."""
+        """Stop the scoring workers."""
         if self._scorer is not None:
             self._scorer.close()
             self._scorer = None
@@ -59,29 +65,40 @@ class Models:
             self._scorer = Scorer.from_params(self.params)
         return self._scorer
 
-    def score(self, paths: Iterable[str | Path] | str | Path, catalog: str | Path | None = None) -> list[dict]:
+    def score(
+        self,
+        paths: Iterable[str | Path] | str | Path,
+        catalog: str | Path | None = None,
+        *,
+        media: str | Path = "emoscore-media",
+    ) -> list[dict]:
         """Rows for every image under `paths` (files or folders), in order, ok or error. With `catalog` the paths
         are scored into it as `emoscore score` does (what it holds already is not scored again; media paths stay
-        relative to it, as stored); without, the MIDI, audio and charts go to a temporary folder and the rows
-        carry their absolute paths."""
+        relative to it, as stored); without, the MIDI, audio and charts are written under `media` (created) and
+        the rows carry their absolute paths, which stay true after this process ends."""
         paths = [Path(path).expanduser() for path in ([paths] if isinstance(paths, str | Path) else paths)]
         if catalog is not None:
             return self._score_into(Catalog(Path(catalog)), paths)
-        files, unreadable = self._list(paths, None)
+        folder = Path(media).expanduser().absolute()
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"media={shown(folder)}: is a file, not a folder")
+        files, unreadable = self._list(paths, None, exclude=[folder])
         failed = [error_row(self.scorer.identity, file, reason) for file, reason in unreadable]
-        self._media = self._media or tempfile.TemporaryDirectory(prefix="emoscore-")
-        folder = Path(self._media.name)
+        folder.mkdir(parents=True, exist_ok=True)
         rows = self.scorer.score_files(files, folder) + failed
         for row in rows:
             row.update({column: str(folder / row[column]) for column in MEDIA_COLUMNS if row.get(column)})
         return rows
 
-    def _list(self, paths: list[Path], catalog: Catalog | None) -> tuple[list[ImageFile], list[tuple[ImageFile, str]]]:
-        """The images under `paths` in order, and each file that cannot be read at all with the reason."""
+    def _list(
+        self, paths: list[Path], catalog: Catalog | None, *, exclude: list[Path] | None = None
+    ) -> tuple[list[ImageFile], list[tuple[ImageFile, str]]]:
+        """The images under `paths` in order (never inside the catalog or `exclude`), and each file that cannot be
+        read at all with the reason."""
         files: list[ImageFile] = []
         unreadable: list[tuple[ImageFile, str]] = []
         index = catalog.scan_index() if catalog is not None else None
-        exclude = [catalog.root] if catalog is not None else []
+        exclude = [*(exclude or []), *([catalog.root] if catalog is not None else [])]
         for path in paths:
             found = iter_library(path, self.params.score.follow_symlinks_outside, exclude=exclude)
             for item in hash_images(found, index):
@@ -121,7 +138,8 @@ class Models:
         audio: str | Path | None = None,
     ) -> Piece:
         """Write a piece for a quadrant ('Q1'…'Q4') or for a (valence, arousal) on the 1–10 scale (which also
-        sets its intensity within the quadrant): MIDI at `out`, audio at `audio` when given."""
+        sets its intensity within the quadrant): MIDI at `out`, audio at `audio` when given; `bars` defaults to
+        params generation.bars, as `emoscore generate`'s does."""
         from emoscore.music.compose import compose_piece, music_model
         from emoscore.music.generate import parse_quadrant
         from emoscore.scoring.bridge import arousal_intensity, vad_to_quadrant
@@ -139,7 +157,7 @@ class Models:
         else:
             number, intensity = parse_quadrant(quadrant), 0.0
         model = music_model(Path(self.params.music.out), self.params.score.device, self.params.emopia.vocabulary)
-        length = self.params.score.bars if bars is None else bars
+        length = self.params.generation.bars if bars is None else bars
         return compose_piece(
             model,
             number,

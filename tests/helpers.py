@@ -61,12 +61,18 @@ class Now:
         return self.rows
 
 
+TINY_THRESHOLD = 1e-6
+
+
 def tiny_project(root: Path, **score) -> Path:
     """Small untrained models in `root` and a params.yaml that points at them (`score` overrides its section)."""
     torch.manual_seed(0)
     EmoticNet(vad_config(fusion_hidden=16, context_size=32, body_size=32)).save(root / "vad.pt")
-    # thresholds at the middle of the scores a random model gives, so some categories are named and some not
-    Thresholds.from_mapping(model_digest(root / "vad.pt"), dict.fromkeys(CATEGORIES, 0.0)).save(root / "th.json")
+    # thresholds at the middle of the scores a random model gives (about half its raw outputs are below 0 and
+    # are stored as 0), so some categories are named and some not
+    Thresholds.from_mapping(model_digest(root / "vad.pt"), dict.fromkeys(CATEGORIES, TINY_THRESHOLD)).save(
+        root / "th.json"
+    )
     CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
     params = {
         "vad": {"out": str(root / "vad.pt")},

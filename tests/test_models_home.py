@@ -112,7 +112,7 @@ def test_the_api_gives_a_file_it_cannot_read_its_error_row_with_or_without_a_cat
     monkeypatch.setattr(library_module, "file_sha256", refuse)
     with load(home) as models:
         into = models.score(tmp_path / "photos", catalog=tmp_path / "cat")
-        alone = models.score(tmp_path / "photos")
+        alone = models.score(tmp_path / "photos", media=tmp_path / "media")
     for rows in (into, alone):
         assert [(Path(row["path"]).name, row["status"]) for row in rows] == [("a.jpg", "ok"), ("locked.jpg", "error")]
         assert rows[1]["error"] == "cannot read: Permission denied"

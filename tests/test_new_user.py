@@ -2,6 +2,7 @@
 on. Commands run through typer's runner, as a user types them."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from emoscore.catalog.gallery import write_gallery
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import read_catalog
 from emoscore.cli.app import app
-from tests.helpers import photo, score_local
+from tests.helpers import photo, score_in_a_process, score_local
 
 runner = CliRunner()
 
@@ -333,3 +334,114 @@ def test_rows_hold_absolute_paths_that_follow_a_moved_photo_and_a_fixed_file_sup
     assert json.loads(runner.invoke(app, [*query, "--status", "error"]).output) == []
     stats = runner.invoke(app, ["catalog", "stats", "--catalog", "cat1", "--params", params])
     assert json.loads(stats.output)["images"] == 2  # two files, two images
+
+
+def test_a_catalog_that_cannot_be_written_is_one_line_before_any_image_is_scored(project, tmp_path):
+    """Item 6: a catalog whose media or tables cannot be written was found once per image, each with a traceback;
+    now the run stops in one line naming the folder (exit 2) before scoring, and the catalog keeps its rows."""
+    library, catalog = tmp_path / "library", tmp_path / "cat"
+    photo(library / "first.jpg")
+    assert score_local(str(library), str(catalog), str(project / "params.yaml"), progress=False)["scored"] == 1
+    photo(library / "second.jpg")
+    charts = catalog / "charts"
+    charts.rename(tmp_path / "charts-aside")
+    charts.write_text("a file where the charts folder was")
+    result = score_in_a_process(library, catalog, project / "params.yaml")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: {charts}: cannot write: not a folder"]
+    charts.unlink()
+    (tmp_path / "charts-aside").rename(charts)
+    (catalog / "midi").chmod(0o500)
+    try:
+        if not os.access(catalog / "midi", os.W_OK):  # root ignores permissions
+            result = score_in_a_process(library, catalog, project / "params.yaml")
+            assert result.returncode == 2 and "Traceback" not in result.stderr
+            assert "midi: cannot write: Permission denied" in result.stderr
+    finally:
+        (catalog / "midi").chmod(0o700)
+    assert len(read_catalog(catalog)) == 1
+
+
+def test_an_image_whose_media_fails_is_one_error_line_and_its_traceback_only_at_debug(scorer, tmp_path, caplog):
+    """Item 6: a failing chart costs its own row and one line; the traceback is for `-vv` (DEBUG)."""
+    import logging
+
+    from emoscore.catalog.table import ImageFile
+    from emoscore.scoring.library import hash_images, iter_library
+
+    photo(tmp_path / "library" / "one.jpg")
+    files = [f for f in hash_images(iter_library(tmp_path / "library")) if isinstance(f, ImageFile)]
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "charts").write_text("a file where the charts folder should be")
+    with caplog.at_level(logging.INFO, logger="emoscore"):
+        rows = scorer.score_files(files, tmp_path / "cat")
+    assert [row["status"] for row in rows] == ["error"]
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "one.jpg" in errors[0].getMessage() and "Traceback" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="emoscore"):
+        scorer.score_files(files, tmp_path / "cat")
+    assert "Traceback" in caplog.text
+
+
+def test_category_scores_stay_on_the_0_to_1_scale_that_min_and_the_gallery_use(scorer, tmp_path, monkeypatch):
+    """Item 12: the reference objective's raw outputs overshoot 0/1; rows, thresholds and charts get them clipped."""
+    import numpy as np
+
+    from emoscore.catalog.table import ImageFile
+    from emoscore.emotic import inference
+    from emoscore.scoring.library import hash_images, iter_library
+
+    def overshooting(predict):
+        def wrapped(self, contexts, bodies):
+            probabilities, vad = predict(self, contexts, bodies)
+            return np.where(np.arange(probabilities.shape[1]) % 2, -0.3, 1.4).astype(
+                np.float32
+            ) + 0 * probabilities, vad
+
+        return wrapped
+
+    for engine in (inference.TorchVad, inference.OnnxVad):
+        monkeypatch.setattr(engine, "predict", overshooting(engine.predict))
+    photo(tmp_path / "library" / "one.jpg")
+    files = [f for f in hash_images(iter_library(tmp_path / "library")) if isinstance(f, ImageFile)]
+    (row,) = scorer.score_files(files, tmp_path / "cat")
+    assert row["status"] == "ok", row["error"]
+    scores = [score for person in row["people"] for score in person["categories"]]
+    scores += [category["score"] for category in row["top_categories"]]
+    assert scores and min(scores) == 0.0 and max(scores) == 1.0
+
+
+def test_the_api_says_what_it_loaded_keeps_media_and_composes_as_generate_does(project, tmp_path, monkeypatch):
+    """Item 12: repr(load()) names the models; rows scored without a catalog point at media that outlive the
+    process (under `media`, never scored themselves); compose's default length is generate's."""
+    from emoscore.api import load
+    from emoscore.config import load_params
+    from emoscore.music.cp import bar_starts
+
+    monkeypatch.chdir(tmp_path)
+    photo(tmp_path / "one.jpg")
+    with load(params=project / "params.yaml") as models:
+        assert "vad.pt" in repr(models) and "music" in repr(models) and "not started" in repr(models)
+        (row,) = models.score(tmp_path)
+        assert "running" in repr(models)
+        media = tmp_path / "emoscore-media"
+        assert Path(row["chart_path"]).parent == media / "charts" and Path(row["midi_path"]).is_file()
+        assert len(models.score(tmp_path)) == 1  # its own media folder is not a library
+        piece = models.compose("Q2", out=tmp_path / "q2.mid")
+    assert Path(row["midi_path"]).is_file()
+    assert len(bar_starts(piece.steps)) == load_params(project / "params.yaml").generation.bars != 1
+
+
+def test_a_panorama_gets_a_thumbnail_a_person_can_see(tmp_path):
+    """Item 12: a 20000×100 panorama's thumbnail was 320×2 px; its middle is shown at 4:1 at most."""
+    from PIL import Image
+
+    from emoscore.catalog.gallery import thumbnail
+
+    photo(tmp_path / "wide.jpg", size=(20000, 100))
+    photo(tmp_path / "tall.png", size=(60, 900), format="PNG")
+    for name, size in (("wide.jpg", (320, 80)), ("tall.png", (60, 240))):
+        relative = thumbnail(tmp_path / name, name, tmp_path / "web")
+        with Image.open(tmp_path / "web" / relative) as image:
+            assert image.size == size

@@ -1,7 +1,8 @@
-"""Any value a user types for a numeric or enumerated option of `generate` and the API's `compose` is either taken,
-with a result in range, or refused in one line with exit 2 (a ValueError from the API) before anything is written
-(#30 deliverable 3; `catalog query`'s options are driven in tests/test_new_user.py)."""
+"""Any value a user types for a numeric or enumerated option of `generate`, `soundtrack` and the API's `compose` is
+either taken, with a result in range, or refused in one line with exit 2 (a ValueError from the API) before anything
+is written (#30 deliverable 3; `catalog query`'s options are driven in tests/test_new_user.py)."""
 
+import json
 import math
 
 import miditoolkit
@@ -12,6 +13,9 @@ from typer.testing import CliRunner
 
 from emoscore.api import load
 from emoscore.cli.app import app
+from emoscore.config import load_params
+from emoscore_flows.cli import app as full_app
+from tests.helpers import photo
 
 runner = CliRunner()
 NUMBERS = st.one_of(
@@ -78,7 +82,36 @@ def test_the_api_compose_takes_a_value_in_range_or_raises_value_error(
             assert not out.exists()
             return
     assert piece.midi_path == out and out.is_file()
-    assert _bars_of(out) <= (bars or 1) + 1  # the tiny project's score.bars is 1
+    assert _bars_of(out) <= (bars or load_params(project / "params.yaml").generation.bars) + 1
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fps=NUMBERS)
+@example(fps="24")  # taken
+@example(fps="241")
+def test_every_soundtrack_option_is_taken_in_range_or_refused_in_one_line(project, tmp_path, fps):
+    stills, out = tmp_path / "stills", tmp_path / "out"
+    if not stills.is_dir():
+        for index in range(2):
+            photo(stills / f"s{index}.jpg")
+    if out.exists():
+        for file in out.iterdir():
+            file.unlink()
+        out.rmdir()
+    command = ["soundtrack", str(stills), "--out", str(out), "--fps", fps, "--params", str(project / "params.yaml")]
+    result = runner.invoke(full_app, command)
+    assert "Traceback" not in result.output and "No such" not in result.output, result.output
+    if result.exit_code != 0:
+        assert result.exit_code == 2, result.output
+        assert not out.exists()
+        return
+    cues = json.loads((out / "stills.cues.json").read_text())
+    assert cues["fps"] == int(fps) and len(cues["scenes"]) == 2
+    for scene in cues["scenes"]:
+        assert 0 <= scene["start_s"] < scene["end_s"] <= cues["duration_s"]
+        assert all(
+            int(timecode.split(":")[-1]) < int(fps) for timecode in (scene["start_timecode"], scene["end_timecode"])
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ from emoscore.music.render import renderer_available
 from emoscore.scoring.library import Skipped, hash_images, iter_library, score_library
 from emoscore.scoring.scorer import Scorer
 from emoscore.scoring.workers import even_batches
-from tests.helpers import PROJECT, Now, photo, prepare_or_die
+from tests.helpers import PROJECT, TINY_THRESHOLD, Now, photo, prepare_or_die
 
 
 def bad_library(root: Path, outside: Path) -> dict[str, str]:
@@ -102,9 +102,9 @@ def test_every_good_image_scored_every_bad_one_explained(tmp_path, scorer):
     assert (catalog / ok["midi_path"]).is_file() and (catalog / ok["chart_path"]).stat().st_size > 1000
     assert rows["rotated.webp"]["width"] == 40 and rows["rotated.webp"]["height"] == 80  # EXIF applied
     assert ok["n_notes"] > 0 and ok["duration_s"] > 0
-    # the project's thresholds are all 0: a category is named exactly where its score reaches 0
+    # the project's thresholds are all TINY_THRESHOLD: a category is named exactly where its score reaches it
     person = ok["people"][0]
-    named = [name for name, score in zip(CATEGORIES, person["categories"], strict=True) if score >= 0]
+    named = [name for name, score in zip(CATEGORIES, person["categories"], strict=True) if score >= TINY_THRESHOLD]
     assert sorted(person["categories_above_threshold"]) == sorted(named) and 0 < len(named) < 26
     assert sorted(ok["categories_above_threshold"]) == sorted(named)  # one person: the image names the same
     scores = dict(zip(CATEGORIES, person["categories"], strict=True))

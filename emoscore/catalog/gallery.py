@@ -30,6 +30,7 @@ from emoscore.images import decode_image
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIDE = 320
+THUMBNAIL_MAX_ASPECT = 4.0  # a panorama's middle is shown, so its thumbnail is not a sliver (20000×100 → 320×80)
 PAGE_SIZE = 48
 
 
@@ -47,6 +48,18 @@ def _place(source: Path, target: Path) -> bool:
     return True
 
 
+def crop_to_aspect(image: Image.Image, max_aspect: float) -> Image.Image:
+    """The image's centre, cut so its long side is at most `max_aspect` times its short side."""
+    width, height = image.size
+    if width > max_aspect * height:
+        keep = round(max_aspect * height)
+        return image.crop(((width - keep) // 2, 0, (width - keep) // 2 + keep, height))
+    if height > max_aspect * width:
+        keep = round(max_aspect * width)
+        return image.crop((0, (height - keep) // 2, width, (height - keep) // 2 + keep))
+    return image
+
+
 def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
     """A JPEG thumbnail cached by content hash (made once per image id); None when the image can't be decoded."""
     relative = f"thumbs/{image_id}.jpg"
@@ -58,6 +71,7 @@ def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
     except InvalidImage as error:
         log.debug("no thumbnail: %s", error)
         return None
+    image = crop_to_aspect(image, THUMBNAIL_MAX_ASPECT)
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")

@@ -5,6 +5,7 @@ change without its callers changing."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from emoscore.catalog.scan_index import ScanIndex
 from emoscore.text import shown
 
 log = logging.getLogger(__name__)
+
+MEDIA_FOLDERS = ("midi", "audio", "charts")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,19 @@ class Catalog:
         if removed:
             log.warning("removed %d temporary part files left by an interrupted run", removed)
         return removed
+
+    def check_writable(self) -> None:
+        """Refuse, in one line naming the folder, a catalog whose tables or media cannot be written: found before
+        any image is scored rather than once per image (call under the lock)."""
+        for folder in (self.root, *(self.root / name for name in ("parts", *MEDIA_FOLDERS))):
+            if folder.exists() and not folder.is_dir():
+                raise table.CatalogError(f"{shown(folder)}: cannot write: not a folder")
+            if folder.is_dir():
+                try:
+                    with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                        pass
+                except OSError as error:
+                    raise table.CatalogError(f"{shown(folder)}: cannot write: {error.strerror or error}") from None
 
     def write(self, rows: Sequence[dict], *, schema: pa.Schema = table.SCHEMA, name: str = "parts") -> bool:
         """Write one chunk of rows to the table `name` atomically (the images' table unless named); False when

@@ -171,6 +171,7 @@ def score_library(
     root = str(Path(library).absolute())
     with catalog.lock(wait=wait_for_lock):
         catalog.recover()
+        catalog.check_writable()
         done = catalog.done_paths(include_errors=not retry_errors)
         moved: dict[tuple[str, str, str, str], ImageFile] = {}
         index = catalog.scan_index()

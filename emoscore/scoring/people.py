@@ -103,7 +103,8 @@ def prepare_images(files: list[ImageFile], prepare: functools.partial, jpeg_devi
 
 
 def infer_people(model: VadEngine, batch: list[PreparedImage]) -> list[PeopleScores]:
-    """Category probabilities and VAD for every person of every decoded image in `batch`, in one forward pass."""
+    """Category scores and VAD for every person of every decoded image in `batch`, in one forward pass. Scores are
+    clipped to 0–1: the reference objective regresses raw outputs onto 0/1 and they overshoot a little either way."""
     contexts, bodies, owners = [], [], []
     for index, prepared in enumerate(batch):
         context = to_tensor(prepared.context)
@@ -112,6 +113,7 @@ def infer_people(model: VadEngine, batch: list[PreparedImage]) -> list[PeopleSco
             bodies.append(to_tensor(body))
             owners.append(index)
     probabilities, vad = model.predict(torch.stack(contexts), torch.stack(bodies))
+    probabilities = np.clip(probabilities, 0.0, 1.0)
     owners_array = np.array(owners)
     return [(probabilities[owners_array == i], vad[owners_array == i]) for i in range(len(batch))]
 

@@ -59,7 +59,8 @@ class RowMaker:
             try:
                 rows.append(self.ok_row(prepared, *outputs, catalog=catalog, flow_run_id=flow_run_id))
             except Exception as error:  # one failing chart must not lose the batch
-                log.error("%s: %s\n%s", prepared.file.path, error, traceback.format_exc(limit=3))
+                log.error("%s: %s", prepared.file.path, error)
+                log.debug("%s", traceback.format_exc(limit=3))
                 rows.append(self.error_row(prepared.file, f"scoring failed: {error}", flow_run_id, prepared))
                 continue
             if self.music_checkpoint is not None:
@@ -83,7 +84,8 @@ class RowMaker:
             model = music_model(self.music_checkpoint, self.score.device, self.vocabulary)
             pieces = compose_pieces(model, [request for _, request in wanted], self.score.bars, self.generation)
         except Exception as error:
-            log.error("composing %d pieces failed: %s\n%s", len(wanted), error, traceback.format_exc(limit=3))
+            log.error("composing %d pieces failed: %s", len(wanted), error)
+            log.debug("%s", traceback.format_exc(limit=3))
             pieces = [error] * len(wanted)
         extension = {"preview": "opus", "lossless": "flac"}.get(self.score.audio)
         written: list[tuple[int, Path, Path]] = []
