@@ -23,6 +23,7 @@ from emoscore.catalog.table import KEY, ImageFile, error_row, unreadable_file
 from emoscore.config import Params
 from emoscore.models_home import resolve_params
 from emoscore.music.compose import Piece
+from emoscore.music.continuation import MAX_BARS
 from emoscore.scoring.library import Skipped, hash_images, iter_library
 from emoscore.text import shown
 
@@ -150,8 +151,8 @@ class Models:
         for name, value in (("valence", valence), ("arousal", arousal)):
             if value is not None and not 1 <= value <= 10:  # also refuses NaN
                 raise ValueError(f"{name} must be on the 1–10 scale, got {value}")
-        if bars is not None and (isinstance(bars, bool) or not isinstance(bars, int) or bars < 1):
-            raise ValueError(f"bars must be a whole number >= 1, got {bars!r}")
+        if bars is not None and (isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= MAX_BARS):
+            raise ValueError(f"bars must be a whole number 1–{MAX_BARS}, got {bars!r}")
         if valence is not None:
             number, intensity = vad_to_quadrant(valence, arousal, midpoint).number, arousal_intensity(arousal, midpoint)
         else:

@@ -125,7 +125,7 @@ def generate(
     quadrant: Annotated[str | None, typer.Option("--quadrant", "-q", help="Q1 (happy) … Q4 (calm)")] = None,
     valence: Annotated[float | None, typer.Option(help="1–10; with --arousal, picks quadrant and intensity.")] = None,
     arousal: Annotated[float | None, typer.Option(help="1–10: how energetic, within the quadrant too.")] = None,
-    bars: Annotated[int | None, typer.Option(help="Length in bars (default: params generation.bars).")] = None,
+    bars: Annotated[int | None, typer.Option(help="Length in bars, 1–64 (default: params generation.bars).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same piece.")] = 0,
     audio: Annotated[Path | None, typer.Option(help="Also render audio: .flac .wav .ogg .opus .mp3.")] = None,
     temperature: Annotated[list[str] | None, typer.Option(help="Per family, e.g. pitch=0.9 (repeatable).")] = None,
@@ -140,11 +140,14 @@ def generate(
     sets the intensity within its quadrant (tempo, loudness, density)."""
     from emoscore.config import GenerationParams
     from emoscore.music.compose import compose_piece, music_model
+    from emoscore.music.continuation import MAX_BARS
     from emoscore.music.render import audio_type
 
     file_to_write(out, "--out")
     if audio is not None:
         file_to_write(audio, "--audio")
+    if bars is not None and not 1 <= bars <= MAX_BARS:
+        raise fail(f"--bars {bars}: a piece is 1–{MAX_BARS} bars")
     try:
         if audio is not None:
             audio_type(audio)  # refused before the MIDI is written, not after

@@ -15,7 +15,7 @@ from emoscore.music.families import SAMPLED_FAMILIES
 class GenerationParams(Section):
     """Sampling defaults for generation (CLI, eval_music, scoring)."""
 
-    bars: int = Field(16, ge=1, le=256)
+    bars: int = Field(16, ge=1, le=64)
     max_steps: int = Field(2048, ge=16)
     temperature: dict[str, float] = Field(
         default_factory=lambda: {**dict.fromkeys(SAMPLED_FAMILIES, 1.0), "pitch": 0.9}, description="Per family."
@@ -62,6 +62,10 @@ class EvalMusicParams(Section):
     scale_consistency_target: float = Field(0.90, ge=0, le=1, description="Every quadrant's generated pieces.")
     tolerance: float = Field(0.15, ge=0, description="Entropy and density within this share of the fine-tuning data.")
     controllability_target: float = Field(0.85, ge=0, le=1)
+    long_bars: list[int] = Field(
+        default_factory=lambda: [16, 32, 64], description="Lengths whose 8-bar sections are judged against the first."
+    )
+    long_pieces_per_quadrant: int = Field(2, ge=1)
 
 
 class RenderParams(Section):
@@ -97,7 +101,7 @@ class ScoreParams(Section):
     pooling: Literal["mean", "most_confident"] = "mean"
     quadrant_midpoint: float = Field(5.5, ge=1, le=10)
     top_categories: int = Field(5, ge=1, le=26)
-    bars: int = Field(8, ge=1, le=128)
+    bars: int = Field(8, ge=1, le=64)
     batch_size: int = runtime(16, ge=1, description="Images whose people go through the VAD model together.")
     chunk_size: int = runtime(64, ge=1, description="Images per Prefect task (and per catalog part file).")
     workers: int | None = runtime(

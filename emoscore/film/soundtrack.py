@@ -11,8 +11,9 @@ import numpy as np
 
 from emoscore.config import FilmParams, GenerationParams
 from emoscore.film.plan import Segment, tempo_map
-from emoscore.music.cp import Note, bar_starts, decode_notes, notes_to_midi
-from emoscore.music.generate import Request, generate_batch, last_bars
+from emoscore.music.continuation import Continuation, compose_long
+from emoscore.music.cp import Note, decode_notes, notes_to_midi
+from emoscore.music.generate import Request, last_bars
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.vocabulary import POSITIONS_PER_BAR
@@ -35,40 +36,37 @@ def compose_segments(
     film: FilmParams,
     progress: bool = False,
 ) -> list[list[np.ndarray]]:
-    """CP steps per segment, in chunks of at most `film.chunk_bars` bars, each going on from the last
-    `film.context_bars` bars composed before it (across cuts too): segments follow each other, so one at a time."""
+    """CP steps per segment, composed as any long piece is (`continuation`) in chunks of at most `film.chunk_bars`
+    bars, each going on from the last `film.context_bars` bars composed before it (across cuts too): segments
+    follow each other, so one at a time."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
-    composed: list[list[np.ndarray]] = []
-    previous: np.ndarray | None = None
+    cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars)
+    composed: list[np.ndarray] = []
     with Progress(total=sum(s.bars for s in segments), desc="composing", unit="bar", disable=not progress) as bar:
         for segment in segments:
-            chunks, left = [], segment.bars
-            while left > 0:
-                bars = min(film.chunk_bars, left)
-                context = last_bars(previous, film.context_bars) if previous is not None else ()
-                request = Request(
-                    segment.quadrant, segment_seed(film_seed, segment.scene, len(chunks)), segment.intensity, context
-                )
-                previous = generate_batch(
-                    model, [request], bars, sampling=sampling, max_steps=generation.max_steps, steering=steering
-                )[0]
-                chunks.append(previous)
-                left -= bars
-                bar.update(bars)
-            composed.append(chunks)
+            context = last_bars(composed[-1], film.context_bars) if composed else ()
+            request = Request(segment.quadrant, segment_seed(film_seed, segment.scene, 0), segment.intensity, context)
+            (steps,) = compose_long(
+                model,
+                [request],
+                segment.bars,
+                continuation=cutting,
+                sampling=sampling,
+                steering=steering,
+                max_steps=generation.max_steps,
+                on_chunk=bar.update,
+            )
+            composed.append(steps)
     return composed
 
 
-def assemble(segments: Sequence[Segment], composed: Sequence[Sequence[np.ndarray]]) -> list[Note]:
+def assemble(segments: Sequence[Segment], composed: Sequence[np.ndarray]) -> list[Note]:
     """Every segment's notes at its place on the film's grid, cut at the film's end, with each cut's first bar
     eased from the loudness of the bar before it to its own."""
     notes: list[Note] = []
-    for segment, chunks in zip(segments, composed, strict=True):
-        bar = segment.first_bar
-        for steps in chunks:
-            offset = bar * POSITIONS_PER_BAR
-            notes.extend(Note(n.onset + offset, n.pitch, n.duration, n.velocity) for n in decode_notes(steps)[0])
-            bar += len(bar_starts(steps))
+    for segment, steps in zip(segments, composed, strict=True):
+        offset = segment.first_bar * POSITIONS_PER_BAR
+        notes.extend(Note(n.onset + offset, n.pitch, n.duration, n.velocity) for n in decode_notes(steps)[0])
     end = (segments[-1].first_bar + segments[-1].bars) * POSITIONS_PER_BAR
     notes = [Note(n.onset, n.pitch, min(n.duration, end - n.onset), n.velocity) for n in notes if n.onset < end]
     for segment in segments[1:]:

@@ -15,8 +15,9 @@ import numpy as np
 from emoscore.config import GenerationParams, RenderParams
 from emoscore.device import pick_device
 from emoscore.music.audio import render_audio
+from emoscore.music.continuation import MAX_BARS, compose_long
 from emoscore.music.cp import decode_notes, decode_to_midi, duration_seconds
-from emoscore.music.generate import Request, generate_batch
+from emoscore.music.generate import Request
 from emoscore.music.model import CPTransformer
 from emoscore.music.render import RenderUnavailable
 from emoscore.music.sampling import Sampling, Steering
@@ -48,8 +49,11 @@ def music_model(checkpoint: Path, device: str, vocabulary: Path | None = None) -
 def compose_pieces(
     model: CPTransformer, requests: list[Request], bars: int, generation: GenerationParams
 ) -> list[np.ndarray]:
-    """CP steps of every requested piece, decoded together with params.yaml's sampling and intensity rules."""
-    return generate_batch(
+    """CP steps of every requested `bars`-bar piece (1–64), decoded together with params.yaml's sampling and
+    intensity rules; a piece longer than the model's clips is continued chunk by chunk (see `continuation`)."""
+    if not 1 <= bars <= MAX_BARS:
+        raise ValueError(f"bars must be 1–{MAX_BARS}, got {bars}")
+    return compose_long(
         model,
         requests,
         bars,

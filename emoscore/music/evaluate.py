@@ -14,11 +14,13 @@ import numpy as np
 
 from emoscore.config import EvalMusicParams
 from emoscore.music.classify import MusicClassifier
+from emoscore.music.continuation import compose_long
 from emoscore.music.cp import decode_notes
-from emoscore.music.generate import Request, generate_batch
+from emoscore.music.generate import Request
 from emoscore.music.metrics import MEASURES, grooving_patterns, grooving_similarity, note_density, piece_features
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
+from emoscore.music.sections import minor_share
 from emoscore.music.vocabulary import QUADRANTS
 from emoscore.progress import Progress
 from emoscore.scoring.bridge import arousal_intensity
@@ -62,7 +64,7 @@ def intensity_trend(
         for arousal in levels:
             intensity = arousal_intensity(arousal, midpoint)
             requests = [Request(quadrant, seed + 100 * quadrant + i, intensity) for i in range(pieces)]
-            generated = generate_batch(model, requests, bars, sampling=sampling, steering=steering)
+            generated = compose_long(model, requests, bars, sampling=sampling, steering=steering)
             features = [energy_features(piece) for piece in generated]
             means.append({key: float(np.median([f[key] for f in features])) for key in features[0]})
         entry: dict = {"arousal": list(levels), "intensity": [arousal_intensity(a, midpoint) for a in levels]}
@@ -100,7 +102,25 @@ def check_targets(report: dict, targets: MusicalityTargets) -> dict:
         entropy &= _within(generated["pitch_class_entropy"], data.get("pitch_class_entropy"), targets.tolerance)
         density &= _within(generated["note_density"], data.get("note_density"), targets.tolerance)
     met.update(scale_consistency=bool(scale), pitch_class_entropy=bool(entropy), note_density=bool(density))
+    if "long_form" in report:  # every 8-bar section of a long piece within the tolerance of its first
+        met["long_sections"] = bool(report["long_form"]["all_within_tolerance"])
     return {"targets": targets.__dict__, "met": met, "all_met": all(met.values())}
+
+
+def mode_report(report: dict, margin: float = 0.1) -> dict:
+    """Whether mode follows the quadrant: the share of minor pieces in Q2 and Q3 (of major ones in Q1 and Q4) at
+    least the fine-tuning data's minus `margin`, per quadrant."""
+    per_quadrant, met = {}, True
+    for name, entry in report["per_quadrant"].items():
+        generated, data = entry["minor_share"]["generated"], entry["minor_share"]["fine_tuning_data"]
+        wanted_minor = name in ("Q2", "Q3")
+        if generated is None or data is None:
+            ok = False
+        else:
+            ok = (generated if wanted_minor else 1 - generated) >= (data if wanted_minor else 1 - data) - margin
+        per_quadrant[name] = {"minor_share": generated, "fine_tuning_minor_share": data, "met": ok}
+        met &= ok
+    return {"margin": margin, "per_quadrant": per_quadrant, "met": met}
 
 
 def _within(value: float, reference: float | None, tolerance: float) -> bool:
@@ -155,7 +175,7 @@ def evaluate_music(
         generated = [
             piece
             for chunk in Progress(chunks, desc=f"generate {name}", unit="batch", leave=False)
-            for piece in generate_batch(model, chunk, bars, sampling=sampling)
+            for piece in compose_long(model, chunk, bars, sampling=sampling)
         ]
         all_generated[quadrant] = generated
         predicted = [int(np.argmax(classifier.quadrant_probabilities(piece))) + 1 for piece in generated]
@@ -179,6 +199,10 @@ def evaluate_music(
                 np.mean([grooving_similarity(g, real_grooves) for g in generated_grooves])
             ),
             "held_out_clip_count": len(real_pieces),
+            "minor_share": {
+                "generated": minor_share(generated),
+                "fine_tuning_data": minor_share((fine_tuning or {}).get(quadrant, [])),
+            },
         }
     report["controllability"] = hits / (4 * pieces_per_quadrant)
     report["confusion"] = {"rows_asked_columns_classified": QUADRANTS, "counts": confusion.tolist()}

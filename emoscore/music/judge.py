@@ -14,12 +14,22 @@ import numpy as np
 from emoscore.config import Params
 from emoscore.device import pick_device
 from emoscore.music.classify import MusicClassifier, clip_accuracy_report
+from emoscore.music.cp import Note, decode_notes
 from emoscore.music.emopia import load_split
-from emoscore.music.evaluate import MusicalityTargets, check_targets, evaluate_music, intensity_trend, measure_pieces
+from emoscore.music.evaluate import (
+    MusicalityTargets,
+    check_targets,
+    evaluate_music,
+    intensity_trend,
+    measure_pieces,
+    mode_report,
+)
 from emoscore.music.listening import Example
 from emoscore.music.metrics import MEASURES
 from emoscore.music.model import CPTransformer
+from emoscore.music.realism import excerpts, realism_report
 from emoscore.music.sampling import EMOPIA_RELEASED, Sampling, Steering
+from emoscore.music.sections import long_form
 from emoscore.music.vocabulary import QUADRANTS, Vocabulary
 
 
@@ -79,10 +89,22 @@ def by_quadrant(path: Path) -> dict[int, list[np.ndarray]]:
     return dict(grouped)
 
 
-def held_out_scores(corpus: Path) -> list[np.ndarray]:
-    """The real scores of the pretraining corpus's validation split, untransposed."""
-    pieces, _, names = load_split(corpus / "val.npz")
+def held_out_scores(corpus: Path, split: str = "val") -> list[np.ndarray]:
+    """The real scores of a split of the pretraining corpus (validation by default), untransposed."""
+    pieces, _, names = load_split(corpus / f"{split}.npz")
     return [p for p, name in zip(pieces, names, strict=True) if name.startswith("music21/") and name.endswith("@+0")]
+
+
+def realism(judged: dict[str, list[np.ndarray]], corpus: Path, *, bars: int, seed: int) -> dict:
+    """The realism report (see `realism`): each set against the held-out real scores cut into `bars`-bar excerpts,
+    the training split's real scores as the ceiling."""
+
+    def cut(pieces: list[np.ndarray]) -> list[list[Note]]:
+        return [excerpt for piece in pieces for excerpt in excerpts(decode_notes(piece)[0], bars)]
+
+    sets = {name: [decode_notes(piece)[0] for piece in pieces] for name, pieces in judged.items()}
+    reference, other = cut(held_out_scores(corpus)), cut(held_out_scores(corpus, "train"))
+    return realism_report(sets, reference, other, bars=bars, seed=seed)
 
 
 def judge_music(params: Params) -> Judged:
@@ -130,5 +152,24 @@ def judge_music(params: Params) -> Judged:
         }
         for name, r in (("params_yaml", report), ("emopia_released", released))
     }
+    report["long_form"] = long_form(
+        model,
+        settings.long_bars,
+        settings.long_pieces_per_quadrant,
+        seed=settings.seed,
+        tolerance=settings.tolerance,
+        sampling=sampling,
+        steering=Steering.from_params(params.generation),
+    )
+    report["mode"] = mode_report(report)
+    report["realism"] = realism(
+        {
+            "generated": [piece for pieces in evaluation.generated.values() for piece in pieces],
+            "fine_tuning_data": [piece for pieces in train.values() for piece in pieces],
+        },
+        params.midi_corpus.out,
+        bars=settings.bars,
+        seed=settings.seed,
+    )
     report["musicality_targets"] = check_targets(report, MusicalityTargets.from_params(settings))
     return Judged(report, evaluation.generated, train, test, scores)

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from emoscore.catalog.store import Catalog
 from emoscore.config import SampleParams, load_params
 from emoscore.errors import InvalidVideo
-from emoscore.film import soundtrack as soundtrack_module
 from emoscore.film.scene_table import SCENES, read_scenes
 from emoscore.film.scoring import remove_abandoned, score_film
 from emoscore.film.video import scan_film
+from emoscore.music import continuation as continuation_module
 from emoscore.music.render import renderer_available
 from emoscore.samples.film import write_sample_film
 from emoscore_flows.cli import app
@@ -57,9 +57,9 @@ def scored(film, params, tmp_path_factory):
         requests.append(batch)
         return generate_batch(model, batch, *args, **kwargs)
 
-    generate_batch = soundtrack_module.generate_batch
+    generate_batch = continuation_module.generate_batch
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(soundtrack_module, "generate_batch", recording)
+        patch.setattr(continuation_module, "generate_batch", recording)
         result = score_film(film[0], root / "out", load_params(params), catalog=Catalog(root / "catalog"))
     return result, requests, root
 

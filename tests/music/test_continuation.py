@@ -1,0 +1,161 @@
+"""Pieces of any length (issue #26): one composition path for generate, the API, scoring and film; a short piece
+is exactly what the model writes in one go, a long one goes on chunk by chunk from the bars before; and the key
+finder the judge measures sections with names the keys music21 names."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from emoscore.cli.app import app
+from emoscore.music.continuation import MAX_BARS, Continuation, body, chunk_seed, compose_long
+from emoscore.music.cp import Note, bar_starts
+from emoscore.music.generate import Request, generate_batch, last_bars
+from emoscore.music.model import CPTransformer
+from emoscore.music.tonality import find_key
+from tests.helpers import SMALL
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return CPTransformer(SMALL).eval()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bars=st.integers(1, 200),
+    first=st.integers(1, 16),
+    after=st.integers(1, 16),
+    context=st.integers(0, 8),
+)
+def test_the_chunks_of_a_piece_add_up_to_it(bars, first, after, context):
+    sizes = Continuation(first, after, context).chunks(bars)
+    assert sum(sizes) == bars and sizes[0] == min(bars, first) and all(1 <= size <= after for size in sizes[1:])
+
+
+def test_a_piece_no_longer_than_a_clip_is_what_the_model_writes_in_one_go(model):
+    requests = [Request(q, seed=3 + q, intensity=0.25 * (q - 2)) for q in (1, 2, 3, 4)]
+    for bars in (1, 5, 8):
+        alone = generate_batch(model, requests, bars)
+        for ours, theirs in zip(compose_long(model, requests, bars), alone, strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+@settings(max_examples=6, deadline=None)
+@given(bars=st.integers(9, 40), seed=st.integers(0, 2**31))
+def test_a_long_piece_has_every_bar_asked_for_and_goes_on_from_its_own_bars(model, bars, seed):
+    continuation = Continuation(8, 4, 4)
+    (piece,) = compose_long(model, [Request(2, seed)], bars, continuation=continuation)
+    assert len(bar_starts(piece)) == bars
+    assert piece[0].tolist() == generate_batch(model, [Request(2, seed)], 1)[0][0].tolist()  # the Emotion word
+    # the second chunk is what the model writes going on from the first chunk's last 4 bars
+    first = compose_long(model, [Request(2, seed)], 8, continuation=continuation)[0]
+    context = last_bars(body(first), 4)
+    (second,) = generate_batch(model, [Request(2, chunk_seed(seed, 1), 0.0, context)], min(4, bars - 8))
+    starts = bar_starts(body(piece))
+    end = starts[12] if bars > 12 else len(body(piece))
+    np.testing.assert_array_equal(body(piece)[starts[8] : end], body(second))
+
+
+def test_pieces_batched_together_are_each_what_they_are_alone(model):
+    requests = [Request(q, seed=40 + q) for q in (1, 2, 3, 4)]
+    together = compose_long(model, requests, 14)
+    for request, piece in zip(requests, together, strict=True):
+        np.testing.assert_array_equal(piece, compose_long(model, [request], 14)[0])
+
+
+def test_generate_and_the_api_ask_for_1_to_64_bars(project, tmp_path):
+    from emoscore.api import load
+
+    params = ["--params", str(project / "params.yaml")]
+    for bars in ("0", str(MAX_BARS + 1)):
+        result = CliRunner().invoke(
+            app, ["generate", "-q", "Q1", "--bars", bars, "--out", str(tmp_path / "x.mid"), *params]
+        )
+        assert result.exit_code == 2 and "--bars" in result.output and not (tmp_path / "x.mid").exists()
+    result = CliRunner().invoke(
+        app, ["generate", "-q", "Q1", "--bars", "20", "--out", str(tmp_path / "y.mid"), *params]
+    )
+    assert result.exit_code == 0, result.output
+    with load(params=project / "params.yaml") as models:
+        with pytest.raises(ValueError, match="1–64"):
+            models.compose("Q1", bars=MAX_BARS + 1, out=tmp_path / "z.mid")
+        piece = models.compose("Q3", bars=12, out=tmp_path / "z.mid")
+    assert len(bar_starts(piece.steps)) == 12
+
+
+def _music21_key(notes: list[Note]) -> tuple[int, str]:
+    from music21 import analysis, note, stream
+
+    part = stream.Stream()
+    for n in notes:
+        part.insert(n.onset / 4, note.Note(n.pitch, quarterLength=n.duration / 4))
+    found = analysis.discrete.KrumhanslSchmuckler().getSolution(part)
+    return found.tonic.pitchClass, found.mode
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    pitches=st.lists(st.integers(40, 90), min_size=3, max_size=40),
+    durations=st.lists(st.integers(1, 16), min_size=40, max_size=40),
+)
+def test_the_key_finder_names_the_key_music21s_krumhansl_schmuckler_names(pitches, durations):
+    notes = [Note(4 * i, p, d, 80) for i, (p, d) in enumerate(zip(pitches, durations, strict=False))]
+    ours = find_key(notes)
+    if ours is None:
+        assert len({p % 12 for p in pitches}) == 1 or len({p % 12 for p in pitches}) == 12
+        return
+    assert -1 <= ours.clarity <= 1
+    theirs = _music21_key(notes)
+    assert (ours.tonic, ours.mode) == theirs
+
+
+def test_key_clarity_separates_a_scale_from_noise():
+    c_major = [Note(4 * i, 60 + p, 4, 80) for i, p in enumerate([0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0] * 2)]
+    key = find_key(c_major)
+    assert (key.tonic, key.mode) == (0, "major") and key.clarity > 0.8
+    a_minor = [Note(4 * i, 57 + p, 4, 80) for i, p in enumerate([0, 3, 7, 12, 7, 3, 0, 2, 3, 5, 7] * 2)]
+    assert find_key(a_minor).mode == "minor"
+    rng = np.random.default_rng(0)
+    noise = [Note(4 * i, int(p), 4, 80) for i, p in enumerate(rng.integers(48, 84, 400))]
+    assert find_key(noise).clarity < 0.6 < key.clarity
+    assert find_key([]) is None
+
+
+def _piece(notes_per_bar: list[int], pitches: list[int]) -> np.ndarray:
+    from emoscore.music.cp import encode_notes
+
+    notes = [
+        Note(bar * 16 + 16 * i // count, pitches[(bar + i) % len(pitches)], 2, 80)
+        for bar, count in enumerate(notes_per_bar)
+        for i in range(count)
+    ]
+    return encode_notes(notes, [(0, 100.0)], emotion=1)
+
+
+def test_the_section_judge_catches_a_piece_that_thins_out_after_its_first_section():
+    from emoscore.music.sections import sections_report
+
+    c_major = [60, 62, 64, 65, 67, 69, 71, 72]
+    steady = _piece([8] * 16, c_major)
+    thinning = _piece([8] * 8 + [3] * 8, c_major)
+    assert sections_report([steady], 16, 0.15)["within_tolerance"]
+    judged = sections_report([thinning], 16, 0.15)
+    assert not judged["within_tolerance"] and judged["density_ratio_to_first"] == [1.0, 0.375]
+
+
+def test_mode_is_judged_against_the_fine_tuning_data_per_quadrant():
+    from emoscore.music.evaluate import mode_report
+
+    def entry(generated, data):
+        return {"minor_share": {"generated": generated, "fine_tuning_data": data}}
+
+    report = {
+        "per_quadrant": {"Q1": entry(0.1, 0.05), "Q2": entry(0.5, 0.55), "Q3": entry(0.3, 0.5), "Q4": entry(0.2, 0.1)}
+    }
+    judged = mode_report(report)
+    assert {q: e["met"] for q, e in judged["per_quadrant"].items()} == {"Q1": True, "Q2": True, "Q3": False, "Q4": True}
+    assert not judged["met"]
