@@ -21,6 +21,8 @@ MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 
 PROFILES = np.stack(
     [np.roll(MAJOR_PROFILE, tonic) for tonic in range(12)] + [np.roll(MINOR_PROFILE, tonic) for tonic in range(12)]
 )  # [24, 12]: C major … B major, C minor … B minor
+CENTRED_PROFILES = PROFILES - PROFILES.mean(axis=1, keepdims=True)  # once, not per passage
+PROFILE_NORMS = np.linalg.norm(CENTRED_PROFILES, axis=1)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,6 @@ def find_key(notes: Sequence[Note]) -> Key | None:
     if weights.std() == 0:
         return None
     centred = weights - weights.mean()
-    profiles = PROFILES - PROFILES.mean(axis=1, keepdims=True)
-    correlations = profiles @ centred / (np.linalg.norm(profiles, axis=1) * np.linalg.norm(centred))
+    correlations = CENTRED_PROFILES @ centred / (PROFILE_NORMS * np.linalg.norm(centred))
     best = int(np.argmax(correlations))
     return Key(best % 12, "major" if best < 12 else "minor", float(correlations[best]))
