@@ -32,7 +32,8 @@ def list_midi(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
 
-def _split(name: str) -> str:
+def corpus_split(name: str) -> str:
+    """A piece's split, train or val (90/10 by a hash of its name without the transposition)."""
     return "train" if song_split(name.split("@")[0], (0.9, 0.1)) == "train" else "val"
 
 
@@ -51,7 +52,7 @@ def prepare_corpus(
     pieces: dict[str, list[tuple[str, np.ndarray]]] = {"train": [], "val": []}
 
     def keep(name: str, notes: list, tempi: list) -> None:
-        split = _split(name)
+        split = corpus_split(name)
         pieces[split].append((name, np.concatenate([[emotion_word(0)], encode_notes(notes, tempi)])))
         report.kept[split] += 1
 

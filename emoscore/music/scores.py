@@ -1,8 +1,9 @@
 """Real music to learn from: the public-domain scores that ship with music21 (Bach chorales, Joplin, Mozart, …).
 
-A score becomes grid notes the CP tokenizer reads: ties merged, every part merged into one piano part, onsets
-and durations in 16ths from the first full bar (a pickup is kept before it), tempo from the first metronome mark
-(a default otherwise), velocity from the dynamics marks (mezzo-forte otherwise). Only duple metres (4/4, 2/4,
+A score becomes grid notes the CP tokenizer reads: repeats written out, ties merged, every part merged into one
+piano part, onsets and durations in 16ths from the first full bar (a pickup is kept before it), tempo from the first
+metronome mark (a default otherwise), velocity from the dynamics marks (mezzo-forte otherwise). RomanText files
+(harmonic analyses in the corpus beside some scores) are not music and are left out. Only duple metres (4/4, 2/4,
 2/2, and their common-time spellings) are kept: the CP grid is 4/4, and a 3/4 piece would put bar lines in the
 wrong place. Pieces may be transposed for augmentation (the model should not learn one key per composer).
 """
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 DUPLE = {"4/4", "2/4", "2/2", "4/2"}
 DEFAULT_BPM = 100.0
 DEFAULT_VELOCITY = 80
+ANALYSES = {".rntxt", ".rtxt"}  # RomanText: harmonic analyses (block chords), not the music
 DYNAMIC_VELOCITY = {"ppp": 24, "pp": 36, "p": 52, "mp": 66, "mf": 80, "f": 96, "ff": 110, "fff": 122}
 
 
@@ -34,6 +36,13 @@ class ScoreSource:
     path: Path
 
 
+def _name(collection: str, path: Path) -> str:
+    """`music21/<collection>/<path in it>`: unique (mozart/k80/movement1.mxl and haydn/…/movement1.mxl differ)."""
+    parts = path.parts
+    inside = parts[len(parts) - 1 - parts[::-1].index(collection) :] if collection in parts else (collection, path.name)
+    return "music21/" + "/".join(inside)
+
+
 def corpus_files(collections: list[str], limit: int) -> list[ScoreSource]:
     """Up to `limit` corpus files from the named collections (composer folders such as `bach`, `joplin`), in a
     stable order that interleaves the collections, so a small limit still samples each of them."""
@@ -41,10 +50,11 @@ def corpus_files(collections: list[str], limit: int) -> list[ScoreSource]:
 
     per_collection: list[list[ScoreSource]] = []
     for collection in collections:
-        paths = sorted({Path(str(p)) for p in corpus.getComposer(collection)})
+        found = {Path(str(p)) for p in corpus.getComposer(collection)}
+        paths = sorted(p for p in found if p.suffix.lower() not in ANALYSES)
         if not paths:
             raise InvalidMidi(collection, "no such collection in music21's corpus", "dataset_missing")
-        per_collection.append([ScoreSource(f"music21/{collection}/{p.name}", p) for p in paths])
+        per_collection.append([ScoreSource(_name(collection, p), p) for p in paths])
     chosen: list[ScoreSource] = []
     for index in range(max(map(len, per_collection), default=0)):
         chosen.extend(sources[index] for sources in per_collection if index < len(sources))
@@ -61,8 +71,28 @@ def _velocity_map(flat: object) -> list[tuple[float, int]]:
     return sorted(marks) or [(0.0, DEFAULT_VELOCITY)]
 
 
+def _as_played(parsed: object, source: ScoreSource) -> object:
+    """The score with its repeats written out, as a performance (and EMOPIA's transcriptions) plays them; as
+    written where its repeat marks are malformed."""
+    from music21 import bar, repeat
+
+    if not parsed.recurse().getElementsByClass([bar.Repeat, repeat.RepeatExpression]):  # type: ignore[attr-defined]
+        return parsed
+    try:
+        return parsed.expandRepeats()  # type: ignore[attr-defined]
+    except Exception as error:  # music21's ExpanderException and others on odd marks
+        log.debug("%s: repeats kept as written (%s)", source.name, error)
+        return parsed
+
+
 def score_notes(source: ScoreSource) -> tuple[list[Note], list[tuple[int, float]]]:
     """Grid notes and tempo of a corpus score; InvalidMidi (naming it and why) when it cannot be used."""
+    notes, bpm, _ = read_score(source)
+    return notes, [(0, bpm)]
+
+
+def read_score(source: ScoreSource) -> tuple[list[Note], float, bool]:
+    """Grid notes, tempo and whether the tempo is the score's own metronome mark (else DEFAULT_BPM)."""
     from music21 import converter, meter, stream, tempo
 
     try:
@@ -73,6 +103,7 @@ def score_notes(source: ScoreSource) -> tuple[list[Note], list[tuple[int, float]
         parsed = parsed.scores[0] if parsed.scores else None
     if parsed is None:
         raise InvalidMidi(source.name, "no score in the file", "no_notes")
+    parsed = _as_played(parsed, source)
     signatures = parsed.recurse().getElementsByClass(meter.TimeSignature)
     metre = signatures[0].ratioString if signatures else "4/4"
     if metre not in DUPLE or any(s.ratioString not in DUPLE for s in signatures):
@@ -101,8 +132,8 @@ def score_notes(source: ScoreSource) -> tuple[list[Note], list[tuple[int, float]
     if len(longest) < 8:
         raise InvalidMidi(source.name, f"only {len(longest)} notes", "no_notes")
     marks = parsed.recurse().getElementsByClass(tempo.MetronomeMark)
-    bpm = next((float(m.getQuarterBPM()) for m in marks if m.getQuarterBPM()), DEFAULT_BPM)
-    return sorted(longest.values(), key=lambda n: (n.onset, n.pitch)), [(0, bpm)]
+    bpm = next((float(m.getQuarterBPM()) for m in marks if m.getQuarterBPM()), None)
+    return sorted(longest.values(), key=lambda n: (n.onset, n.pitch)), bpm or DEFAULT_BPM, bpm is not None
 
 
 def transposed(notes: list[Note], semitones: int) -> list[Note]:

@@ -53,3 +53,28 @@ def test_an_unparseable_score_is_an_invalid_midi_naming_it(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(InvalidMidi, match="broken"):
         score_notes(ScoreSource("music21/x/broken.mxl", bad))
+
+
+def test_repeats_are_played_as_written_out_and_a_file_we_write_with_them_too(tmp_path):
+    from music21 import bar, meter, note, stream
+
+    reel = source("ryansMammoth", "7thRegimentReel")  # two 8-bar strains, each repeated
+    notes, _ = score_notes(reel)
+    assert max(n.onset for n in notes) >= 60 * 4  # 64 beats heard, 32 written
+    part = stream.Part([meter.TimeSignature("4/4")])
+    for index, pitch in enumerate((60, 62, 64, 65)):
+        measure = stream.Measure([note.Note(pitch, quarterLength=2), note.Note(pitch + 12, quarterLength=2)])
+        measure.number = index + 1
+        if index == 1:
+            measure.rightBarline = bar.Repeat(direction="end")
+        part.append(measure)
+    written = tmp_path / "repeated.musicxml"
+    stream.Score([part]).write("musicxml", fp=written)
+    played = [n.pitch for n in score_notes(ScoreSource("music21/x/repeated.musicxml", written))[0]]
+    assert played == [60, 72, 62, 74, 60, 72, 62, 74, 64, 76, 65, 77]  # bars 1–2 twice, then 3–4
+
+
+def test_the_corpus_lists_scores_only_each_under_a_name_of_its_own():
+    files = corpus_files(["monteverdi", "mozart", "haydn"], 10_000)
+    assert files and not [s for s in files if s.path.suffix == ".rntxt"]  # RomanText analyses are not music
+    assert len({s.name for s in files}) == len(files)  # mozart/k155/movement1 and haydn/…/movement1 differ
