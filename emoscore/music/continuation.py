@@ -5,6 +5,11 @@ are ~8), so a longer piece is its first clip, then `next_bars` at a time, each g
 Asked for 16 bars in one go, the demo model's bars 9–16 had half the notes of bars 1–8 and drifted off key
 (issue #26); continued this way every 8-bar section keeps the first's density and key clarity (docs/music.md).
 A piece no longer than `first_bars` is exactly what `generate_batch` writes.
+
+Form: a model continuing 4 bars at a time never restates anything (no bar recurs), where real music keeps coming
+back to its ideas. So the last phrase of every 16 bars (`return_every` chunks) is a return: it restates the opening
+bars and the model composes the last `varied_bars` of the phrase anew from them (a varied return, A B A' in 16
+bars), and the music goes on from there. Measured in docs/music.md ("Form").
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emoscore.music.cp import TYPE
+from emoscore.music.cp import TYPE, bar_starts
 from emoscore.music.generate import EOS_WORD, Request, generate_batch, last_bars
 from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.vocabulary import TYPE_METRICAL, TYPE_NOTE
@@ -30,6 +35,8 @@ class Continuation:
     first_bars: int = 8
     next_bars: int = 4
     context_bars: int = 4
+    return_every: int = 4  # chunks per return: with 4-bar chunks, bars 13–16, 29–32, … restate; 0 = never
+    varied_bars: int = 2  # bars at the end of a return the model composes anew
 
     def chunks(self, bars: int) -> list[int]:
         """The bars of each chunk of a `bars`-bar piece."""
@@ -37,6 +44,12 @@ class Continuation:
         while sum(sizes) < bars:
             sizes.append(min(self.next_bars, bars - sum(sizes)))
         return sizes
+
+    def restated(self, chunk: int, size: int) -> int:
+        """How many bars of chunk `chunk` (of `size` bars) restate the opening: 0 unless it is a return."""
+        if chunk == 0 or self.return_every <= 0 or chunk % self.return_every != self.return_every // 2:
+            return 0
+        return max(0, min(size - self.varied_bars, self.first_bars - self.varied_bars))
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -50,6 +63,13 @@ def chunk_seed(seed: int, chunk: int) -> int:
 def body(steps: np.ndarray) -> np.ndarray:
     """A piece's Metrical and Note steps (no Emotion, no EOS)."""
     return steps[np.isin(steps[:, TYPE], (TYPE_METRICAL, TYPE_NOTE))]
+
+
+def opening(steps: np.ndarray, bars: int) -> np.ndarray:
+    """The first `bars` whole bars of a piece's body (each opened by its Bar word)."""
+    words = body(steps)
+    starts = bar_starts(words)
+    return words[starts[0] : starts[bars]] if len(starts) > bars else words[starts[0] :] if len(starts) else words
 
 
 def compose_long(
@@ -70,7 +90,17 @@ def compose_long(
         raise ValueError(f"bars must be at least 1, got {bars}")
     parts: list[list[np.ndarray]] = [[] for _ in requests]
     contexts = [request.context for request in requests]
+
+    def go_on() -> None:
+        for index, pieces in enumerate(parts):
+            contexts[index] = last_bars(np.concatenate([body(p) for p in pieces]), continuation.context_bars)
+
     for chunk, size in enumerate(continuation.chunks(bars)):
+        restated = continuation.restated(chunk, size)
+        if restated:
+            for pieces in parts:
+                pieces.append(opening(pieces[0], restated))
+            go_on()
         groups: dict[int, list[int]] = defaultdict(list)
         for index, context in enumerate(contexts):
             groups[len(context)].append(index)
@@ -79,12 +109,11 @@ def compose_long(
                 replace(requests[i], seed=chunk_seed(requests[i].seed, chunk), context=contexts[i]) for i in members
             ]
             made = generate_batch(
-                model, chunk_requests, size, sampling=sampling, max_steps=max_steps, steering=steering
+                model, chunk_requests, size - restated, sampling=sampling, max_steps=max_steps, steering=steering
             )
             for index, steps in zip(members, made, strict=True):
                 parts[index].append(steps)
-        for index, pieces in enumerate(parts):
-            contexts[index] = last_bars(np.concatenate([body(p) for p in pieces]), continuation.context_bars)
+        go_on()
         if on_chunk is not None:
             on_chunk(size)
     return [np.concatenate([p[0][:1], *(body(chunk) for chunk in p), [EOS_WORD]]).astype(np.int64) for p in parts]

@@ -104,6 +104,7 @@ def check_targets(report: dict, targets: MusicalityTargets) -> dict:
     met.update(scale_consistency=bool(scale), pitch_class_entropy=bool(entropy), note_density=bool(density))
     if "long_form" in report:  # every 8-bar section of a long piece within the tolerance of its first
         met["long_sections"] = bool(report["long_form"]["all_within_tolerance"])
+        met["long_form_recurrence"] = bool(report["long_form"].get("recurrence_within_real_range"))
     return {"targets": targets.__dict__, "met": met, "all_met": all(met.values())}
 
 

@@ -2,6 +2,8 @@
 is exactly what the model writes in one go, a long one goes on chunk by chunk from the bars before; and the key
 finder the judge measures sections with names the keys music21 names."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -159,3 +161,55 @@ def test_mode_is_judged_against_the_fine_tuning_data_per_quadrant():
     judged = mode_report(report)
     assert {q: e["met"] for q, e in judged["per_quadrant"].items()} == {"Q1": True, "Q2": True, "Q3": False, "Q4": True}
     assert not judged["met"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(chunk=st.integers(0, 40), size=st.integers(1, 8), every=st.integers(0, 4), varied=st.integers(1, 4))
+def test_a_return_restates_at_most_its_chunk_less_the_varied_bars(chunk, size, every, varied):
+    continuation = Continuation(8, 4, 4, return_every=every, varied_bars=varied)
+    restated = continuation.restated(chunk, size)
+    assert 0 <= restated <= max(0, size - varied)
+    if chunk == 0 or every == 0 or chunk % every != every // 2:
+        assert restated == 0
+
+
+def _bars(steps: np.ndarray) -> list[list[list[int]]]:
+    words = body(steps).tolist()
+    starts = [*bar_starts(words).tolist(), len(words)]
+    return [words[a:b] for a, b in itertools.pairwise(starts)]
+
+
+def test_a_return_restates_the_opening_bars_and_the_model_composes_its_last_bar_from_them(model):
+    from emoscore.music.cp import decode_notes
+    from emoscore.music.realism import recurring_bars
+
+    (piece,) = compose_long(model, [Request(3, 11)], 32)  # the default: bars 13–14 and 29–30 restate 1–2
+    bars = _bars(piece)
+    assert len(bars) == 32 and bars[12:14] == bars[0:2] == bars[28:30]  # A (1–8), B (9–12), A' (13–16), …
+    # the rest of the phrase is what the model writes going on from the 4 bars before, two of them restated
+    before = body(piece)[: bar_starts(body(piece))[14]]
+    (varied,) = generate_batch(model, [Request(3, chunk_seed(11, 2), 0.0, last_bars(before, 4))], 2)
+    assert bars[14:16] == _bars(varied)
+    exact, _ = recurring_bars(decode_notes(piece)[0])
+    assert exact >= 4 / 32
+    (plain,) = compose_long(model, [Request(3, 11)], 32, continuation=Continuation(8, 4, 4, return_every=0))
+    assert _bars(plain)[:12] == bars[:12] and _bars(plain)[12:14] != bars[0:2]
+
+
+def test_the_form_judge_wants_bars_to_recur_about_as_often_as_in_real_scores():
+    from emoscore.music.sections import form_report
+
+    def piece(restated: int) -> list[Note]:  # 16 bars, the first 16 − `restated` of them over and over
+        contents = [bar % (16 - restated) for bar in range(16)]
+        shapes = {c: (0, c % 5 + 1, c % 7 + 2) for c in range(16)}  # no two bars alike, even transposed
+        return [
+            Note(16 * bar + 4 * beat, 48 + content + step, 4, 80)
+            for bar, content in enumerate(contents)
+            for beat, step in enumerate(shapes[content])
+        ]
+
+    real = [piece(2), piece(0), piece(4)]  # 1/8, 0 and 1/4 of their bars recur: 1/8 on average
+    assert form_report([piece(2)], real)["within_real_range"]
+    judged = form_report([piece(0)], real, without_form=[piece(0)])
+    assert not judged["within_real_range"] and judged["ratio_to_real"] == 0 and judged["without_form"]["exact"] == 0
+    assert not form_report([piece(12)], real)["within_real_range"]  # three quarters restated: a loop, not a form
