@@ -32,6 +32,9 @@ class GenerationParams(Section):
         },
         description="Nucleus mass per token family.",
     )
+    guidance: float = Field(
+        4.0, ge=1.0, le=10.0, description="Classifier-free guidance on the quadrant: 1 = none, higher follows it more."
+    )
     intensity: dict[str, float] = Field(
         default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},
         description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as the chance "
@@ -61,7 +64,8 @@ class EvalMusicParams(Section):
     seed: int = 1000
     scale_consistency_target: float = Field(0.90, ge=0, le=1, description="Every quadrant's generated pieces.")
     tolerance: float = Field(0.15, ge=0, description="Entropy and density within this share of the fine-tuning data.")
-    controllability_target: float = Field(0.85, ge=0, le=1)
+    controllability_target: float = Field(0.7, ge=0, le=1)
+    classifier_target: float = Field(0.8, ge=0, le=1, description="The judge's accuracy on held-out real clips.")
     long_bars: list[int] = Field(
         default_factory=lambda: [16, 32, 64], description="Lengths whose 8-bar sections are judged against the first."
     )

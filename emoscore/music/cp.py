@@ -26,10 +26,11 @@ import numpy as np
 from chorder import Dechorder
 
 from emoscore.errors import InvalidMidi
-from emoscore.music.families import BAR_BEAT, DURATION, EMOTION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY
+from emoscore.music.families import BAR_BEAT, CHORD, DURATION, EMOTION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY
 from emoscore.music.timing import Timing, apply_timing
 from emoscore.music.vocabulary import (
     BAR,
+    CHORD_QUALITIES,
     CHORD_SYMBOLS,
     CONTI,
     HIGHEST_PITCH,
@@ -294,3 +295,18 @@ def duration_seconds(notes: Sequence[Note], tempi: Sequence[tuple[int, float]]) 
         seconds += (at - position) * 60.0 / bpm / POSITIONS_PER_BEAT
         position, bpm = at, next_bpm
     return seconds + (end - position) * 60.0 / bpm / POSITIONS_PER_BEAT
+
+
+def transpose_steps(words: np.ndarray, semitones: int) -> np.ndarray:
+    """CP steps moved by `semitones`: every Note's pitch and every chord's root (its quality kept). Raises
+    ValueError when a note would leave the piano's range."""
+    moved = np.array(words, dtype=np.int64, copy=True)
+    notes = moved[:, TYPE] == TYPE_NOTE
+    pitches = moved[notes, PITCH] + semitones
+    if len(pitches) and (pitches.min() < 1 or pitches.max() > HIGHEST_PITCH - LOWEST_PITCH + 1):
+        raise ValueError(f"a transposition by {semitones} leaves the piano's range")
+    moved[notes, PITCH] = pitches
+    chords = (moved[:, TYPE] == TYPE_METRICAL) & (moved[:, CHORD] > NO_CHORD)
+    root, quality = np.divmod(moved[chords, CHORD] - NO_CHORD - 1, len(CHORD_QUALITIES))
+    moved[chords, CHORD] = (root + semitones) % 12 * len(CHORD_QUALITIES) + quality + NO_CHORD + 1
+    return moved

@@ -4,14 +4,14 @@ nucleus sampling, and grammar masks so that every output decodes to a valid piec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import torch
 
 from emoscore.music.cp import BAR_BEAT, DURATION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY, bar_starts, emotion_word
-from emoscore.music.decoding import HEAD_FAMILIES, Decoder, EagerDecoder, FixedDecoder
+from emoscore.music.decoding import HEAD_FAMILIES, Decoder, EagerDecoder, FixedDecoder, GuidedDecoder
 from emoscore.music.families import CHORD
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering, sample_rows, to_host
@@ -28,10 +28,14 @@ def parse_quadrant(quadrant: str | int) -> int:
     raise ValueError(f"unknown quadrant {quadrant!r}; choose one of {', '.join(QUADRANTS)}")
 
 
+MAX_STRUCK = 10  # notes struck at one position: what two hands can play (the demo set's clips keep to it too)
+
+
 @dataclass
 class Grammar:
     """What may come next. State: the current bar (1-based), the last beat position in it (-1 before any), the
-    last step's type, and whether tempo and chord have been set. Exactly `bars` bars are produced."""
+    last step's type, whether tempo and chord have been set, and the pitches struck at this position (each once,
+    at most MAX_STRUCK: a sampler that repeats a note forever is stopped). Exactly `bars` bars are produced."""
 
     bars: int
     bar: int = 1
@@ -39,6 +43,7 @@ class Grammar:
     last_type: int = TYPE_METRICAL
     tempo_set: bool = False
     chord_set: bool = False
+    struck: set[int] = field(default_factory=set)  # pitches struck at the current position
 
     @property
     def can_beat(self) -> bool:
@@ -56,7 +61,7 @@ class Grammar:
         if self.last_type == TYPE_METRICAL and self.position >= 0:
             allowed[TYPE_NOTE] = True
             return allowed
-        allowed[TYPE_NOTE] = self.last_type == TYPE_NOTE
+        allowed[TYPE_NOTE] = self.last_type == TYPE_NOTE and len(self.struck) < MAX_STRUCK
         allowed[TYPE_METRICAL] = self.can_beat or self.can_bar
         allowed[TYPE_EOS] = (not self.can_bar and self.last_type == TYPE_NOTE) or not allowed[TYPE_METRICAL]
         return allowed
@@ -66,6 +71,8 @@ class Grammar:
         allowed = np.zeros(size, dtype=bool)
         if word_type == TYPE_NOTE and family in (PITCH, DURATION, VELOCITY):
             allowed[1:] = True
+            if family == PITCH and self.struck:
+                allowed[list(self.struck)] = False  # a key is struck once at a time
         elif word_type == TYPE_METRICAL and family == BAR_BEAT:
             allowed[2 + self.position + 1 :] = True
             allowed[BAR] = self.can_bar
@@ -83,6 +90,10 @@ class Grammar:
     def advance(self, word: list[int]) -> None:
         """Update the state after a step."""
         self.last_type = word[TYPE]
+        if word[TYPE] == TYPE_NOTE:
+            self.struck.add(word[PITCH])
+        else:
+            self.struck.clear()
         if word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR:
             self.bar, self.position = self.bar + 1, -1
         elif word[TYPE] == TYPE_METRICAL:
@@ -188,7 +199,12 @@ def generate_batch(
         raise ValueError("the pieces of one batch need contexts of the same number of steps")
     live = list(range(len(pieces)))  # the pieces still decoding, in the decoder's batch order
     capacity = min(max_steps, 1024) + len(pieces[0].words)
-    decoder = pick_decoder(model, len(pieces), capacity, use_cache=use_cache, decoding=decoding)
+    guided = sampling.guidance != 1.0
+    decoder: Decoder = pick_decoder(
+        model, len(pieces) * (2 if guided else 1), capacity, use_cache=use_cache, decoding=decoding
+    )
+    if guided:
+        decoder = GuidedDecoder(decoder, len(pieces), sampling.guidance)
     pending = torch.tensor([piece.words for piece in pieces], device=device)
     for _ in range(max_steps - 3):  # every round adds one step to each piece still decoding
         types = _sample_types(decoder.type_logits(pending), [pieces[i] for i in live], sampling)

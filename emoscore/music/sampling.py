@@ -15,16 +15,17 @@ from emoscore.music.vocabulary import BAR, TYPE_METRICAL, TYPE_NOTE
 
 @dataclass(frozen=True)
 class Sampling:
-    """Per-family temperature and nucleus (top-p) mass (params.yaml `generation` holds the defaults); a family
-    not named is sampled as the model says: temperature 1, no nucleus cut."""
+    """Per-family temperature and nucleus (top-p) mass (params.yaml `generation` holds the defaults), and how
+    closely to follow the quadrant; a family not named is sampled as the model says: temperature 1, no nucleus cut."""
 
     temperature: dict[str, float] = field(default_factory=dict)
     top_p: dict[str, float] = field(default_factory=dict)
+    guidance: float = 1.0  # classifier-free guidance scale on the quadrant (decoding.GuidedDecoder); 1 = none
 
     @classmethod
     def from_params(cls, generation: GenerationParams) -> Sampling:
         """The sampling settings of params.yaml's `generation` section."""
-        return cls(dict(generation.temperature), dict(generation.top_p))
+        return cls(dict(generation.temperature), dict(generation.top_p), generation.guidance)
 
     def for_family(self, name: str) -> tuple[float, float]:
         """(temperature, top_p) of a family."""

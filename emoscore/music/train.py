@@ -16,7 +16,9 @@ from emoscore.config import MusicClassifierParams, MusicParams, PretrainMusicPar
 from emoscore.device import autocast, pick_device
 from emoscore.errors import CheckpointError
 from emoscore.music.classify import ClassifierConfig, MusicClassifier, clip_accuracy_report, music_only
+from emoscore.music.cp import transpose_steps
 from emoscore.music.emopia import load_split, windows
+from emoscore.music.families import EMOTION
 from emoscore.music.model import CPTransformer, MusicConfig
 from emoscore.music.vocabulary import VOCABULARY
 from emoscore.progress import Progress
@@ -141,6 +143,8 @@ def train_music_model(
             Progress(batches, desc=f"music epoch {epoch}/{schedule.epochs}", leave=False, mininterval=5)
         ):
             words, lengths = pad_batch(batch)
+            kept = np.random.default_rng([schedule.seed, epoch, index]).random(len(batch)) >= music.unconditional_share
+            words[:, 0, EMOTION] *= torch.from_numpy(kept)  # emotion dropout; a no-op on unlabeled (0) pretraining
             with autocast(device, schedule.precision):
                 loss, _ = model.loss(words.to(device), lengths.to(device))
             (loss / schedule.accumulate).backward()
@@ -206,6 +210,15 @@ def _classifier_windows(pieces: list[np.ndarray], quadrants: np.ndarray, length:
     return items
 
 
+def in_any_key(words: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The window moved by a random −6…+5 semitones (as it is where that would leave the piano's range)."""
+    semitones = int(rng.integers(-6, 6))
+    try:
+        return transpose_steps(words, semitones)
+    except ValueError:
+        return words
+
+
 def train_music_classifier(data_dir: Path, params: MusicClassifierParams) -> tuple[MusicClassifier, dict]:
     """Train the quadrant classifier on train windows; keep the epoch with the best val clip accuracy."""
     torch.manual_seed(params.seed)
@@ -220,7 +233,8 @@ def train_music_classifier(data_dir: Path, params: MusicClassifierParams) -> tup
         model.train()
         losses = []
         for batch in _batches(items, params.batch_size, rng):
-            words, lengths = pad_batch([w for w, _ in batch])
+            moved = [in_any_key(w, rng) if params.any_key else w for w, _ in batch]
+            words, lengths = pad_batch(moved)
             targets = torch.tensor([q for _, q in batch])
             loss = F.cross_entropy(model(words, lengths), targets)
             optimizer.zero_grad()

@@ -169,3 +169,38 @@ def test_vocabulary_json_round_trip(tmp_path):
     assert json.loads((tmp_path / "v.json").read_text())["families"][3] == "type"
     assert VOCABULARY.sizes[2:4] == [18, 4]  # bar-beat and type as in EMOPIA's released vocabulary
     assert VOCABULARY.sizes[1] == 135  # chord, likewise
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    triads=st.lists(st.tuples(st.integers(40, 80), st.booleans()), min_size=2, max_size=12),
+    semitones=st.integers(-9, 8),
+)
+def test_transposing_steps_is_encoding_the_transposed_notes_and_undoes_itself(triads, semitones):
+    from emoscore.music.cp import transpose_steps
+    from emoscore.music.scores import transposed
+
+    notes = [  # a major or minor triad on every beat: chords chorder names unambiguously
+        Note(4 * beat, root + step, 4, 70)
+        for beat, (root, major) in enumerate(triads)
+        for step in (0, 4 if major else 3, 7)
+    ]
+    steps = encode_notes(notes, [(0, 100.0)], emotion=3)
+    moved = transpose_steps(steps, semitones)
+    again = encode_notes(transposed(notes, semitones), [(0, 100.0)], emotion=3)
+    others = [family for family in range(steps.shape[1]) if family != CHORD]
+    np.testing.assert_array_equal(moved[:, others], again[:, others])
+    # the same chords (chorder names a symmetric chord, C+ = E+ = G#+, by any of its roots)
+    assert [_chord_tones(v) for v in moved[:, CHORD]] == [_chord_tones(v) for v in again[:, CHORD]]
+    np.testing.assert_array_equal(transpose_steps(moved, -semitones), steps)
+    with pytest.raises(ValueError, match="range"):
+        transpose_steps(steps, 200)
+
+
+def _chord_tones(value: int) -> frozenset[int] | int:
+    from emoscore.music.vocabulary import CHORD_QUALITIES, NO_CHORD
+
+    if value <= NO_CHORD:
+        return value
+    root, quality = divmod(int(value) - NO_CHORD - 1, len(CHORD_QUALITIES))
+    return frozenset((root + step) % 12 for step in list(CHORD_QUALITIES.values())[quality])

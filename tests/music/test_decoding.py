@@ -78,3 +78,43 @@ def test_the_decoder_is_chosen_by_device_and_asked_for_by_name(model):
         pick_decoder(model, 2, 16, use_cache=True, decoding="graphs")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="CUDA graphs need the model on a CUDA device"):
         FixedDecoder(model, 1, 8, graphs=True)
+
+
+def test_guidance_decodes_each_piece_with_an_unconditioned_twin_and_pushes_from_it(model):
+    """At a scale a hair above 1 the guided pieces are the unguided ones, token for token, while pieces leave the
+    batch at different rounds (each row keeps its twin); the logits are u + g·(c − u), the twin's Emotion 0."""
+    from emoscore.music.decoding import GuidedDecoder
+
+    requests = [Request(1 + i % 4, 300 + i) for i in range(5)]
+    plain = generate_batch(model, requests, bars=3, decoding="eager")
+    assert len({len(steps) for steps in plain}) > 1
+    nearly = generate_batch(model, requests, bars=3, sampling=Sampling(guidance=1 + 1e-6), decoding="eager")
+    assert all(np.array_equal(a, b) for a, b in zip(plain, nearly, strict=True))
+    pushed = generate_batch(model, requests, bars=3, sampling=Sampling(guidance=4.0), decoding="eager")
+    assert not all(np.array_equal(a, b) for a, b in zip(plain, pushed, strict=True))
+    fixed = generate_batch(model, requests, bars=3, sampling=Sampling(guidance=4.0), decoding="fixed")
+    assert all(np.array_equal(a, b) for a, b in zip(pushed, fixed, strict=True))  # the GPU path's arithmetic
+
+    class Inner:
+        def __init__(self):
+            self.fed, self.kept = None, None
+
+        def type_logits(self, pending):
+            self.fed = pending
+            return pending[:, 0, 7:8].float().repeat(1, 3)  # logits = the Emotion value fed
+
+        def family_logits(self, types):
+            return torch.stack([types.float(), torch.arange(len(types)).float()], dim=1)
+
+        def select(self, rows):
+            self.kept = rows
+
+    inner = Inner()
+    guided = GuidedDecoder(inner, 2, 3.0)
+    prompt = torch.tensor([[[0, 0, 0, 3, 0, 0, 0, 2]], [[0, 0, 0, 3, 0, 0, 0, 4]]])
+    logits = guided.type_logits(prompt)
+    assert inner.fed[:, 0, 7].tolist() == [2, 4, 0, 0]  # the asked rows, then their twins with Emotion 0
+    assert logits.tolist() == [[6.0] * 3, [12.0] * 3]  # 0 + 3 × (c − 0)
+    assert guided.family_logits(torch.tensor([5, 6]))[:, 1].tolist() == [-4.0, -3.0]  # rows 0,1 against twins 2,3
+    guided.select(torch.tensor([1]))
+    assert inner.kept.tolist() == [1, 3] and guided.batch == 1

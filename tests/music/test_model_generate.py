@@ -206,3 +206,21 @@ def test_a_piece_goes_on_from_its_context(model):
     assert not np.array_equal(together[0], generate(model, "Q1", bars=3, seed=9))
     with pytest.raises(ValueError, match="same number of steps"):
         generate_batch(model, [Request("Q1", 1, context=context), Request("Q1", 1)], bars=2)
+
+
+def test_the_grammar_strikes_a_key_once_at_a_time_and_at_most_ten_at_once():
+    """A guided Q1 piece once looped on one onset until max_steps (4,000 notes); the grammar now ends that."""
+    from emoscore.music.families import PITCH
+    from emoscore.music.generate import MAX_STRUCK, Grammar
+    from emoscore.music.vocabulary import TYPE_METRICAL, TYPE_NOTE
+
+    grammar = Grammar(bars=2)
+    grammar.advance([0, 0, 2, TYPE_METRICAL, 0, 0, 0, 0])  # Beat 0
+    for pitch in range(40, 40 + MAX_STRUCK):
+        assert grammar.allowed_types(4)[TYPE_NOTE] or pitch == 40
+        assert not grammar.allowed_values(PITCH, TYPE_NOTE, 89)[list(grammar.struck)].any()
+        grammar.advance([0, 0, 0, TYPE_NOTE, pitch, 4, 40, 0])
+    allowed = grammar.allowed_types(4)
+    assert not allowed[TYPE_NOTE] and allowed[TYPE_METRICAL]  # ten struck: on to the next position
+    grammar.advance([0, 0, 3, TYPE_METRICAL, 0, 0, 0, 0])  # Beat 1: every key free again
+    assert grammar.allowed_values(PITCH, TYPE_NOTE, 89)[40:50].all() and not grammar.struck
