@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -26,6 +27,14 @@ class SampleParams(Section):
     max_people_per_image: int = Field(2, ge=1, le=6)
     image_width: int = Field(320, ge=64, le=4096)
     image_height: int = Field(240, ge=64, le=4096)
+    emopia_source: Literal["music21", "synthetic"] = Field(
+        "music21", description="Clips of real scores labelled by rule, or the synthetic pieces tests rely on."
+    )
+    emopia_music21: list[str] = Field(
+        default_factory=lambda: ["bach", "ryansMammoth", "mozart", "haydn", "monteverdi", "schumann_robert"],
+        description="music21 corpus collections the real-score EMOPIA set is cut from (duple metres only).",
+    )
+    emopia_music21_files: int = Field(240, ge=1, description="Corpus files read, interleaved across collections.")
     emopia_songs_per_quadrant: int = Field(30, ge=1)
     emopia_clips_per_song: int = Field(3, ge=1)
     emopia_bars: int = Field(8, ge=1, le=64)

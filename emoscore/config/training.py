@@ -83,7 +83,7 @@ class MusicParams(Section):
     )
     type_embedding: int = Field(32, ge=1, description="Width of the sampled type fed to the other families' heads.")
     seq_len: int = Field(256, ge=16, description="Training window in CP steps; longer pieces are windowed.")
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(12, ge=1)
     batch_size: int = Field(4, ge=1)
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up to one optimizer step.")
     learning_rate: float = Field(1e-3, gt=0)
@@ -92,6 +92,9 @@ class MusicParams(Section):
     precision: Precision = "fp32"
     resume: Path = location(Path(".resume/train_music.pt"), description="Per-epoch state; removed on success.")
     pretrained: bool = Field(True, description="Fine-tune the `pretrain_music` checkpoint; false: from scratch.")
+    unconditional_share: float = Field(
+        0.1, ge=0, lt=1, description="Training windows shown with Emotion 0, so guidance has an unconditioned model."
+    )
     out: Path = location(Path("models/music.pt"))
 
     @model_validator(mode="after")
@@ -113,4 +116,7 @@ class MusicClassifierParams(Section):
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
+    any_key: bool = Field(
+        True, description="Each training window moved to a random key, so mode and character, not key, tell quadrants."
+    )
     out: Path = location(Path("models/music_classifier.pt"))

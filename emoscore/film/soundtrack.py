@@ -40,7 +40,8 @@ def compose_segments(
     bars, each going on from the last `film.context_bars` bars composed before it (across cuts too): segments
     follow each other, so one at a time."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
-    cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars)
+    # no returns: a cue's form is the film's (its scenes and arc); restating a scene's opening is not measured yet
+    cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars, return_every=0)
     composed: list[np.ndarray] = []
     with Progress(total=sum(s.bars for s in segments), desc="composing", unit="bar", disable=not progress) as bar:
         for segment in segments:

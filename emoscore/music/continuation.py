@@ -38,6 +38,10 @@ class Continuation:
     return_every: int = 4  # chunks per return: with 4-bar chunks, bars 13–16, 29–32, … restate; 0 = never
     varied_bars: int = 2  # bars at the end of a return the model composes anew
 
+    def __post_init__(self) -> None:
+        if min(self.first_bars, self.next_bars, self.varied_bars) < 1 or min(self.context_bars, self.return_every) < 0:
+            raise ValueError(f"a continuation needs chunks and varied bars of at least 1 bar: {self}")
+
     def chunks(self, bars: int) -> list[int]:
         """The bars of each chunk of a `bars`-bar piece."""
         sizes = [min(bars, self.first_bars)]

@@ -95,6 +95,9 @@ def mean_measures(measured: list[dict[str, float]]) -> dict[str, float]:
 def check_targets(report: dict, targets: MusicalityTargets) -> dict:
     """Whether the generated pieces meet the musicality targets in every quadrant, and controllability overall."""
     met: dict[str, bool] = {"controllability": report["controllability"] >= targets.controllability}
+    judge = report.get("classifier_test_accuracy_on_real_clips")
+    if judge is not None:  # a controllability figure counts only from a classifier that hears real clips right
+        met["classifier_on_real_clips"] = judge >= targets.classifier
     scale, entropy, density = True, True, True
     for entry in report["per_quadrant"].values():
         generated, data = entry["generated"], entry["fine_tuning_data"]
@@ -136,11 +139,17 @@ class MusicalityTargets:
     scale_consistency: float
     tolerance: float
     controllability: float
+    classifier: float = 0.8  # the judge's own accuracy on held-out real clips, for controllability to count
 
     @classmethod
     def from_params(cls, settings: EvalMusicParams) -> MusicalityTargets:
         """The targets of params.yaml's `eval_music` section (their only defaults)."""
-        return cls(settings.scale_consistency_target, settings.tolerance, settings.controllability_target)
+        return cls(
+            settings.scale_consistency_target,
+            settings.tolerance,
+            settings.controllability_target,
+            settings.classifier_target,
+        )
 
 
 @dataclass

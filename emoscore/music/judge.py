@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,9 @@ import numpy as np
 from emoscore.config import Params
 from emoscore.device import pick_device
 from emoscore.music.classify import MusicClassifier, clip_accuracy_report
-from emoscore.music.cp import Note, decode_notes
+from emoscore.music.cp import Note, decode_notes, encode_notes
 from emoscore.music.emopia import load_split
+from emoscore.music.emotion_rules import rule_agreement
 from emoscore.music.evaluate import (
     MusicalityTargets,
     check_targets,
@@ -29,8 +30,11 @@ from emoscore.music.metrics import MEASURES
 from emoscore.music.model import CPTransformer
 from emoscore.music.realism import excerpts, realism_report
 from emoscore.music.sampling import EMOPIA_RELEASED, Sampling, Steering
-from emoscore.music.sections import long_form
+from emoscore.music.sections import long_form, section_figures, whole_excerpts
+from emoscore.music.tonality import find_key
 from emoscore.music.vocabulary import QUADRANTS, Vocabulary
+
+LONG_EXAMPLE_BARS = 32  # the listening page's long pieces
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Judged:
     fine_tuning: dict[int, list[np.ndarray]]
     test: dict[int, list[np.ndarray]]
     scores: list[np.ndarray]
+    long_pieces: dict[int, list[np.ndarray]] = field(default_factory=dict)  # bars → continued pieces, by quadrant
 
     def musicality_tables(self) -> dict[str, list[dict]]:
         """One row per piece and measure set, by source: generated, the fine-tuning data, real scores."""
@@ -64,7 +69,41 @@ class Judged:
             for source, pieces in (("generated", self.generated[quadrant]), ("real", real)):
                 if pieces:
                     examples.append(Example(name, source, pieces[0], measure_pieces(pieces[:1])[0]))
+        return examples + self.long_examples()
+
+    def long_examples(self, bars: int = LONG_EXAMPLE_BARS) -> list[Example]:
+        """Per quadrant a long piece beside a held-out real score's excerpt of its length in the quadrant's mode
+        (major for Q1 and Q4, minor for Q2 and Q3; any where none is) — the one with the most notes for Q1 and Q2,
+        the fewest for Q3 and Q4 — each with its sections' figures."""
+        if bars not in self.long_pieces:
+            return []
+        real = [
+            (excerpt, tempi)
+            for piece in self.scores
+            for notes, tempi, _ in [decode_notes(piece)]
+            for excerpt in whole_excerpts([notes], bars)
+        ]
+        modes = [getattr(find_key(notes), "mode", None) for notes, _ in real]
+        pieces = self.long_pieces[bars]
+        per_quadrant = len(pieces) // 4
+        examples = []
+        for quadrant in range(1, 5):
+            name, mode = QUADRANTS[quadrant - 1], "major" if quadrant in (1, 4) else "minor"
+            if per_quadrant:
+                piece = pieces[(quadrant - 1) * per_quadrant]
+                examples.append(self._long(name, "generated", piece, bars))
+            matching = [i for i, found in enumerate(modes) if found == mode] or list(range(len(real)))
+            busiest = sorted(matching, key=lambda i: (len(real[i][0]), i), reverse=quadrant in (1, 2))
+            chosen = busiest[0] if busiest else None  # the busiest for an aroused quadrant, the calmest otherwise
+            if chosen is not None:
+                notes, tempi = real[chosen]
+                examples.append(self._long(name, "real", encode_notes(notes, tempi, quadrant), bars))
         return examples
+
+    @staticmethod
+    def _long(quadrant: str, source: str, steps: np.ndarray, bars: int) -> Example:
+        sections = tuple(section_figures(decode_notes(steps)[0], bars))
+        return Example(quadrant, source, steps, measure_pieces([steps])[0], sections)
 
     def page_summary(self) -> dict:
         """The listening page's table: controllability, and each measure generated / fine-tuning data."""
@@ -141,7 +180,7 @@ def judge_music(params: Params) -> Judged:
         steering=Steering.from_params(params.generation),
         midpoint=params.score.quadrant_midpoint,
     )
-    released = judge(sampling=EMOPIA_RELEASED).report
+    released = judge(sampling=replace(EMOPIA_RELEASED, guidance=sampling.guidance)).report  # settings only
     report["sampling_comparison"] = {
         name: {
             "controllability": r["controllability"],
@@ -152,6 +191,7 @@ def judge_music(params: Params) -> Judged:
         }
         for name, r in (("params_yaml", report), ("emopia_released", released))
     }
+    long_pieces: dict[int, list[np.ndarray]] = {}
     report["long_form"] = long_form(
         model,
         settings.long_bars,
@@ -160,8 +200,11 @@ def judge_music(params: Params) -> Judged:
         tolerance=settings.tolerance,
         sampling=sampling,
         steering=Steering.from_params(params.generation),
+        real_scores=[decode_notes(piece)[0] for piece in scores + held_out_scores(params.midi_corpus.out, "train")],
+        keep=long_pieces,
     )
     report["mode"] = mode_report(report)
+    report["controllability_by_rule"] = rule_agreement(evaluation.generated, train, bars=settings.bars)
     report["realism"] = realism(
         {
             "generated": [piece for pieces in evaluation.generated.values() for piece in pieces],
@@ -172,4 +215,4 @@ def judge_music(params: Params) -> Judged:
         seed=settings.seed,
     )
     report["musicality_targets"] = check_targets(report, MusicalityTargets.from_params(settings))
-    return Judged(report, evaluation.generated, train, test, scores)
+    return Judged(report, evaluation.generated, train, test, scores, long_pieces)

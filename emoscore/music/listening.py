@@ -33,6 +33,12 @@ class Example:
     source: str
     steps: np.ndarray
     measures: dict[str, float]
+    sections: tuple[dict[str, float], ...] = ()  # a long piece's 8-bar sections: density and key clarity each
+
+    @property
+    def long(self) -> bool:
+        """Whether it is shown among the long pieces (it has more than one section)."""
+        return len(self.sections) > 1
 
 
 def piano_roll(steps: np.ndarray, path: Path, title: str) -> Path:
@@ -67,7 +73,9 @@ def write_page(examples: list[Example], summary: dict, out: Path, render: Render
     audio_problem = None
     for index, example in enumerate(examples):
         stem = f"{example.quadrant}_{example.source}_{index}"
-        piano_roll(example.steps, out / "media" / f"{stem}.png", f"{example.quadrant} · {example.source}")
+        length = f" · {8 * len(example.sections)} bars" if example.long else ""
+        title = f"{example.quadrant} · {example.source}{length}"
+        piano_roll(example.steps, out / "media" / f"{stem}.png", title)
         decode_to_midi(example.steps, out / "media" / f"{stem}.mid")
         audio = None
         try:
@@ -83,6 +91,11 @@ def write_page(examples: list[Example], summary: dict, out: Path, render: Render
                 "midi": f"media/{stem}.mid",
                 "audio": audio,
                 "measures": {k: f"{v:.2f}" for k, v in example.measures.items()},
+                "long": example.long,
+                "sections": [
+                    {"density": f"{f['density']:.1f}", "key_clarity": f"{f['key_clarity']:.2f}"}
+                    for f in example.sections
+                ],
             }
         )
     page = TEMPLATE.render(cards=cards, summary=summary, audio_problem=audio_problem)
@@ -115,6 +128,9 @@ TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
   dl { display: grid; grid-template-columns: repeat(4, auto); gap: 2px 10px; font-size: 12px; margin: 6px 0 0; }
   dt { color: #666; } dd { margin: 0; }
   .note { color: #8a5a00; font-size: 13px; padding: 0 20px; }
+  h2.part { font-size: 17px; margin: 18px 20px 0; }
+  table.sections { border-collapse: collapse; font-size: 12px; margin-top: 6px; }
+  table.sections td, table.sections th { border: 1px solid #e3e3e3; padding: 2px 6px; text-align: right; }
 </style>
 </head>
 <body>
@@ -130,20 +146,32 @@ TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
   <tr><td>{{ row.quadrant }}</td>{% for cell in row.cells %}<td>{{ cell }}</td>{% endfor %}</tr>
   {% endfor %}
 </table>
-{% for quadrant in cards|map(attribute="quadrant")|unique %}
-<section id="{{ quadrant }}">
+{% for long in (false, true) %}
+{% set shown = cards|selectattr("long", "equalto", long)|list %}
+{% if long and shown %}<h2 class="part">Long pieces, beside a real score of the same length: each 8-bar section's
+  notes per bar and key clarity</h2>{% endif %}
+{% for quadrant in shown|map(attribute="quadrant")|unique %}
+<section id="{{ quadrant }}{{ '-long' if long }}">
   <h2>{{ quadrant }}</h2>
   <div class="pair">
-  {% for card in cards if card.quadrant == quadrant %}
-    <article class="{{ card.source }}">
+  {% for card in shown if card.quadrant == quadrant %}
+    <article class="{{ card.source }}{{ ' long' if long }}">
       <img src="{{ card.roll }}" alt="piano roll, {{ quadrant }}, {{ card.source }}">
       {% if card.audio %}<audio controls preload="metadata" src="{{ card.audio }}"></audio>{% endif %}
       <a href="{{ card.midi }}" download>MIDI</a>
       <dl>{% for name, value in card.measures.items() %}<dt>{{ name }}</dt><dd>{{ value }}</dd>{% endfor %}</dl>
+      {% if card.sections %}
+      <table class="sections">
+        <tr><th>section</th>{% for f in card.sections %}<th>{{ loop.index }}</th>{% endfor %}</tr>
+        <tr><td>notes per bar</td>{% for f in card.sections %}<td>{{ f.density }}</td>{% endfor %}</tr>
+        <tr><td>key clarity</td>{% for f in card.sections %}<td>{{ f.key_clarity }}</td>{% endfor %}</tr>
+      </table>
+      {% endif %}
     </article>
   {% endfor %}
   </div>
 </section>
+{% endfor %}
 {% endfor %}
 </body>
 </html>

@@ -42,13 +42,20 @@ def pitch_class_weights(notes: Sequence[Note]) -> np.ndarray:
     return weights
 
 
-def find_key(notes: Sequence[Note]) -> Key | None:
-    """The passage's key by Krumhansl–Schmuckler; None when it has no notes or a flat histogram (one pitch class
-    or all twelve equally: no key is more likely than another)."""
+def key_correlations(notes: Sequence[Note]) -> np.ndarray | None:
+    """The passage's correlation with each of the 24 keys (C major … B major, C minor … B minor); None when it has
+    no notes or a flat histogram (one pitch class or all twelve equally: no key is more likely than another)."""
     weights = pitch_class_weights(notes)
     if weights.std() == 0:
         return None
     centred = weights - weights.mean()
-    correlations = CENTRED_PROFILES @ centred / (PROFILE_NORMS * np.linalg.norm(centred))
+    return CENTRED_PROFILES @ centred / (PROFILE_NORMS * np.linalg.norm(centred))
+
+
+def find_key(notes: Sequence[Note]) -> Key | None:
+    """The passage's key by Krumhansl–Schmuckler: the best-correlated of the 24; None where `key_correlations` is."""
+    correlations = key_correlations(notes)
+    if correlations is None:
+        return None
     best = int(np.argmax(correlations))
     return Key(best % 12, "major" if best < 12 else "minor", float(correlations[best]))

@@ -7,6 +7,7 @@ a nominal 120 BPM, in seconds, with jitter and the sustain pedal — so that tok
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,8 +148,6 @@ def write_piece(path: Path, quadrant: int, bars: int, *, transcribed: bool, rng:
 def write_emopia_sample(params: SampleParams) -> Path:
     """Write `<out>/emopia/{midis/Q*_*.mid, label.csv, split/*_clip.csv}`; return the root. A share of the clips
     are written as EMOPIA's real files are (transcriptions with a nominal tempo), the rest with a true tempo map."""
-    import csv
-
     root = params.out / "emopia"
     rng = np.random.default_rng(params.seed + 1)
     labels, splits = [], {"train": [], "val": [], "test": []}
@@ -164,6 +163,13 @@ def write_emopia_sample(params: SampleParams) -> Path:
                 )
                 labels.append((clip_id, quadrant))
                 splits[split].append(clip_id)
+    write_layout(root, labels, splits)
+    log.info("sample EMOPIA: %d clips", len(labels))
+    return root
+
+
+def write_layout(root: Path, labels: list[tuple[str, int]], splits: dict[str, list[str]]) -> None:
+    """EMOPIA's `label.csv` (ID, 4Q, annotator) and `split/{train,val,test}_clip.csv` for clips in `midis/`."""
     with (root / "label.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["ID", "4Q", "annotator"])
@@ -174,8 +180,6 @@ def write_emopia_sample(params: SampleParams) -> Path:
             writer = csv.writer(handle)
             writer.writerow(["clip_name"])
             writer.writerows([clip_id] for clip_id in clip_ids)
-    log.info("sample EMOPIA: %d clips", len(labels))
-    return root
 
 
 def write_unlabeled_sample(params: SampleParams) -> Path:

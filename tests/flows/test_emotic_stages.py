@@ -17,6 +17,8 @@ TINY = {
         "emotic_images": {"train": 16, "val": 8, "test": 8},
         "image_width": 96,
         "image_height": 80,
+        "emopia_music21": ["bach"],  # the default real-score EMOPIA set, from a few chorales
+        "emopia_music21_files": 6,
     },
     "emotic": {"context_size": 32, "body_size": 32, "num_workers": 0},
     "vad": {"epochs": 1, "batch_size": 8, "num_workers": 0, "fusion_hidden": 16},

@@ -16,6 +16,7 @@ from emoscore.music.train import Schedule, train_music_model
 from emoscore.music.vocabulary import VOCABULARY
 from emoscore.samples.datasets import write_emotic_sample, write_sample_photos
 from emoscore.samples.music import write_emopia_sample, write_unlabeled_sample
+from emoscore.samples.score_clips import write_emopia_scores
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -35,6 +36,8 @@ def tiny(root: Path, **sections: dict):
             "emotic_images": {"train": 12, "val": 6, "test": 4},
             "image_width": 96,
             "image_height": 80,
+            "emopia_music21": ["bach"],
+            "emopia_music21_files": 6,
             "emopia_songs_per_quadrant": 2,
             "emopia_clips_per_song": 2,
             "photos": 2,
@@ -73,6 +76,7 @@ def test_sample_data_is_byte_identical(tmp_path):
         write_emopia_sample(params.sample)
         write_unlabeled_sample(params.sample)
         write_sample_photos(params.sample)
+        write_emopia_scores(params.sample.model_copy(update={"out": tmp_path / run / "sample" / "scores"}))
         written.append(digests(tmp_path / run / "sample"))
     assert written[0] == written[1] and len(written[0]) > 20
     mat = (tmp_path / "a" / "sample" / "emotic" / "Annotations" / "Annotations.mat").read_bytes()

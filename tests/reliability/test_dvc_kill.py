@@ -20,6 +20,7 @@ TINY = {
         "emotic_images": {"train": 16, "val": 8, "test": 8},
         "image_width": 96,
         "image_height": 80,
+        "emopia_source": "synthetic",  # every quadrant in every split, whatever the size
         "emopia_songs_per_quadrant": 2,
         "emopia_clips_per_song": 2,
         "emopia_bars": 4,
