@@ -114,7 +114,8 @@ def train_music_model(
     history, best, start = [], (float("inf"), copy.deepcopy(model.state_dict())), 1
     run = fingerprint(
         {
-            "data": str(Path(data_dir).resolve()),
+            "data": str(Path(data_dir).resolve()),  # and its content: a changed corpus in the same folder starts afresh
+            "data_digest": [_digest(Path(data_dir) / f"{split}.npz") for split in ("train", "val")],
             "init": _digest(init),
             "music": music.model_dump(mode="json", include=ARCHITECTURE),
             "schedule": replace(schedule, resume=Path(), device="").__dict__,

@@ -1,5 +1,7 @@
 """Pretraining on unlabeled MIDI, fine-tuning from it, and training that survives a kill: resume, accumulation."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from emoscore.errors import CheckpointError
 from emoscore.music import train as train_module
 from emoscore.music.corpus import prepare_corpus
 from emoscore.music.cp import EMOTION, TYPE
-from emoscore.music.emopia import load_split
+from emoscore.music.emopia import load_split, save_split
 from emoscore.music.train import Schedule, train_music_model
 from emoscore.music.vocabulary import TYPE_EMOTION, VOCABULARY
 from emoscore.samples.music import write_piece
@@ -106,6 +108,35 @@ def test_a_killed_run_resumes_to_the_same_weights(corpus, tmp_path, monkeypatch)
     pairs = zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
     assert not plan.resume.exists()
+
+
+def test_a_killed_run_does_not_resume_onto_other_data_in_the_same_folder(corpus, tmp_path, monkeypatch):
+    """A run killed while training on one corpus, rerun after the corpus in its folder changed, starts afresh."""
+    out, _ = corpus
+    data = tmp_path / "data"
+    shutil.copytree(out, data)
+    music, plan = schedule(tmp_path, epochs=2)
+    evaluate = train_module.evaluate_loss
+    calls = []
+
+    def dies_in_epoch_two(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return evaluate(*args)
+
+    monkeypatch.setattr(train_module, "evaluate_loss", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_music_model(data, music, plan)
+    monkeypatch.setattr(train_module, "evaluate_loss", evaluate)
+    pieces, quadrants, names = load_split(data / "train.npz")
+    save_split(data / "train.npz", pieces[:-1], names[:-1], list(quadrants[:-1]))  # the corpus changes
+    rerun, _ = train_music_model(data, music, plan)
+    fresh, _ = train_music_model(
+        data, music, Schedule.of(music.model_copy(update={"resume": tmp_path / "r2.pt"}), "cpu")
+    )
+    pairs = zip(fresh.state_dict().values(), rerun.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_gradient_accumulation_takes_fewer_optimizer_steps(corpus, tmp_path, monkeypatch):
