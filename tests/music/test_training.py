@@ -85,10 +85,8 @@ def test_a_pretrained_model_of_another_size_is_refused_by_name(corpus, tmp_path)
         train_music_model(out, bigger, bigger_plan, init=tmp_path / "small.pt")
 
 
-def test_a_killed_run_resumes_to_the_same_weights(corpus, tmp_path, monkeypatch):
-    out, _ = corpus
-    music, plan = schedule(tmp_path, epochs=3)
-    whole, _ = train_music_model(out, music, plan)
+def _killed_in_epoch_two(monkeypatch, data, music, plan) -> None:
+    """Train until a kill at the end of epoch 2 (its resume state written for epoch 1), then undo the kill."""
     evaluate = train_module.evaluate_loss
     calls = []
 
@@ -98,11 +96,18 @@ def test_a_killed_run_resumes_to_the_same_weights(corpus, tmp_path, monkeypatch)
             raise KeyboardInterrupt("killed")
         return evaluate(*args)
 
-    monkeypatch.setattr(train_module, "evaluate_loss", dies_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        train_music_model(out, music, plan)
+    with monkeypatch.context() as patched:
+        patched.setattr(train_module, "evaluate_loss", dies_in_epoch_two)
+        with pytest.raises(KeyboardInterrupt):
+            train_music_model(data, music, plan)
+
+
+def test_a_killed_run_resumes_to_the_same_weights(corpus, tmp_path, monkeypatch):
+    out, _ = corpus
+    music, plan = schedule(tmp_path, epochs=3)
+    whole, _ = train_music_model(out, music, plan)
+    _killed_in_epoch_two(monkeypatch, out, music, plan)
     assert plan.resume.exists()
-    monkeypatch.setattr(train_module, "evaluate_loss", evaluate)
     resumed, report = train_music_model(out, music, plan)
     assert [e["epoch"] for e in report["epochs"]] == [1, 2, 3]
     pairs = zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True)
@@ -116,19 +121,7 @@ def test_a_killed_run_does_not_resume_onto_other_data_in_the_same_folder(corpus,
     data = tmp_path / "data"
     shutil.copytree(out, data)
     music, plan = schedule(tmp_path, epochs=2)
-    evaluate = train_module.evaluate_loss
-    calls = []
-
-    def dies_in_epoch_two(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt("killed")
-        return evaluate(*args)
-
-    monkeypatch.setattr(train_module, "evaluate_loss", dies_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        train_music_model(data, music, plan)
-    monkeypatch.setattr(train_module, "evaluate_loss", evaluate)
+    _killed_in_epoch_two(monkeypatch, data, music, plan)
     pieces, quadrants, names = load_split(data / "train.npz")
     save_split(data / "train.npz", pieces[:-1], names[:-1], list(quadrants[:-1]))  # the corpus changes
     rerun, _ = train_music_model(data, music, plan)
