@@ -114,7 +114,7 @@ def _flows_on_path(root: Path) -> dict[str, str]:
 
 def score_run(library: Path, catalog: Path, params: Path, environment: dict[str, str]) -> tuple[float, dict]:
     """Wall time of `emoscore score LIBRARY` (a new process: start-up included) and its JSON summary."""
-    from emoscore.catalog.table import read_catalog
+    from emoscore.catalog.store import Catalog
 
     shutil.rmtree(catalog, ignore_errors=True)
     command = [
@@ -135,7 +135,7 @@ def score_run(library: Path, catalog: Path, params: Path, environment: dict[str,
     if done.returncode != 0:
         raise RuntimeError(f"emoscore score failed ({done.returncode}): {done.stderr[-2000:]}")
     summary = json.loads(done.stdout)
-    rows = read_catalog(catalog).to_pylist()
+    rows = Catalog(catalog).read().to_pylist()
     summary["rows_with_audio"] = sum(1 for row in rows if row.get("audio_path"))
     summary["rows_with_chart"] = sum(1 for row in rows if row.get("chart_path"))
     # steady state inside this run: rows made between the 10th and the 90th percentile of their times

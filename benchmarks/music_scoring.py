@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import PROJECT, best_of, photos, record, trained_params
+from emoscore.catalog.store import Catalog
 from emoscore.music.audio import render_audio
 from emoscore.music.model import CPTransformer
 from emoscore.scoring.library import hash_images, iter_library
@@ -73,7 +74,6 @@ def bench_music_scoring(work: Path, count: int) -> None:
 def bench_music_run(work: Path, count: int) -> None:
     """Wall time of a whole `emoscore score FOLDER` run (start-up included, as a user meets it) vs the same run the
     way it was done before (`python -m benchmarks.baseline`: a Prefect flow, music one photo at a time)."""
-    import pyarrow.parquet as pq
 
     if trained_params() is None:
         return
@@ -101,7 +101,7 @@ def bench_music_run(work: Path, count: int) -> None:
         )
         for done in (ours, before):
             assert done.returncode == 0, done.stderr[-800:]
-        tables = [pq.read_table(catalog / "parts").to_pylist() for catalog in catalogs]
+        tables = [Catalog(catalog).read().to_pylist() for catalog in catalogs]
         rows = [{row["image_id"]: row for row in table} for table in tables]
         assert rows[0].keys() == rows[1].keys() and len(rows[0]) == count
         for image_id, row in rows[0].items():

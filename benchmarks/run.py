@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.catalog import bench_catalog
 from benchmarks.common import PROJECT, RESULTS, record_all
 from benchmarks.generation import bench_batched_generation, bench_generation
 from benchmarks.image import bench_image_scoring, bench_vad_limit
@@ -43,6 +44,7 @@ REGISTRY: dict[str, Callable[[Path, bool], object]] = {
     "memory": lambda work, quick: bench_memory(work, 50 if quick else 200, 200 if quick else 2000),
     "render": lambda work, quick: record_all(bench_render(work, 8 if quick else 40, 4 if quick else 20)),
     "chart": lambda work, quick: record_all(bench_chart(work, 20 if quick else 200)),
+    "catalog": bench_catalog,
 }
 
 

@@ -79,7 +79,7 @@ class Models:
         the rows carry their absolute paths, which stay true after this process ends."""
         paths = [Path(path).expanduser() for path in ([paths] if isinstance(paths, str | Path) else paths)]
         if catalog is not None:
-            return self._score_into(Catalog(Path(catalog)), paths)
+            return self._score_into(Catalog(catalog, self.params.score.catalog_storage), paths)
         folder = Path(media).expanduser().absolute()
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"media={shown(folder)}: is a file, not a folder")
@@ -99,7 +99,7 @@ class Models:
         files: list[ImageFile] = []
         unreadable: list[tuple[ImageFile, str]] = []
         index = catalog.scan_index() if catalog is not None else None
-        exclude = [*(exclude or []), *([catalog.root] if catalog is not None else [])]
+        exclude = [*(exclude or []), *([catalog.root] if catalog is not None and not catalog.remote else [])]
         for path in paths:
             found = iter_library(path, self.params.score.follow_symlinks_outside, exclude=exclude)
             for item in hash_images(found, index):

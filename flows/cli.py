@@ -32,7 +32,9 @@ def _print_summary(summary: dict, title: str = "scoring run") -> None:
 @app.command()
 def score(
     path: Annotated[Path, typer.Argument(help="A photo, or a folder scored recursively.")],
-    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
+    catalog: Annotated[
+        str | None, typer.Option(help="Catalog: a folder or s3://bucket/prefix (default: params score.catalog).")
+    ] = None,
     retry_errors: Annotated[bool, typer.Option(help="Score again images that failed before.")] = False,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
     prefect: Annotated[
@@ -43,7 +45,7 @@ def score(
     params: ParamsOption = Path("params.yaml"),
     models: ModelsOption = None,
 ) -> None:
-    """Score every new image under PATH into the Parquet catalog (MIDI, audio and a VAD chart per image).
+    """Score every new image under PATH into the catalog (MIDI, audio and a VAD chart per image).
 
     Exit code 0 when every image scored (or was already done), 1 when some failed, 2 for a usage or setup error.
     """
@@ -72,7 +74,10 @@ def score(
             summary = flow(**arguments)
         else:
             summary = score_here(
-                settings, library=path, catalog=Catalog(catalog) if catalog else None, retry_errors=retry_errors
+                settings,
+                library=path,
+                catalog=Catalog(catalog, settings.score.catalog_storage) if catalog else None,
+                retry_errors=retry_errors,
             )
     except EmoscoreError as error:
         raise fail(error) from None
@@ -88,7 +93,9 @@ def score(
 def soundtrack(
     film: Annotated[Path, typer.Argument(help="A video file, or a folder of stills in scene order.")],
     out: Annotated[Path, typer.Option(help="Folder for the soundtrack, cue sheet and scored video.")],
-    catalog: Annotated[Path | None, typer.Option(help="Catalog whose `scenes` table gets the film's scenes.")] = None,
+    catalog: Annotated[
+        str | None, typer.Option(help="Catalog (a folder or s3://bucket/prefix) whose `scenes` table gets the scenes.")
+    ] = None,
     timecodes: Annotated[
         Path | None, typer.Option(help="Scene in/out timecodes: a CSV (in,out) or a CMX3600 EDL.")
     ] = None,
@@ -129,7 +136,7 @@ def soundtrack(
                 film,
                 out,
                 resolved,
-                catalog=Catalog(catalog) if catalog else None,
+                catalog=Catalog(catalog, resolved.score.catalog_storage) if catalog else None,
                 timecodes=timecodes,
                 fps=fps,
                 progress=not as_json,
@@ -150,7 +157,9 @@ def serve(
         str | None, typer.Option(help="When to look for new images, in cron syntax (default: */15 * * * *).")
     ] = None,
     every: Annotated[str | None, typer.Option(help="Or at a fixed interval, from now on: 30s, 5m, 1h, 1h30m.")] = None,
-    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default: params score.catalog).")] = None,
+    catalog: Annotated[
+        str | None, typer.Option(help="Catalog: a folder or s3://bucket/prefix (default: params score.catalog).")
+    ] = None,
     name: Annotated[str, typer.Option(help="Name of the flow runs (NAME-tick-N).")] = "emoscore-library",
     params: ParamsOption = Path("params.yaml"),
     models: ModelsOption = None,

@@ -33,7 +33,7 @@ def score_film_flow(
         video or params.film.video,
         out or params.film.out,
         params,
-        catalog=Catalog(Path(catalog or params.film.catalog)),
+        catalog=Catalog(catalog or params.film.catalog, params.score.catalog_storage),
         timecodes=timecodes,
         fps=fps,
         progress=progress,

@@ -10,6 +10,7 @@ from prefect import flow
 from prefect.context import get_run_context
 
 from emoscore.catalog.gallery import write_gallery
+from emoscore.catalog.location import is_remote
 from emoscore.catalog.store import Catalog
 from emoscore.config import load_params
 from emoscore.errors import ConfigError
@@ -45,14 +46,16 @@ def score_images(
     # a Dask worker may run in another folder or on another machine: it gets absolute paths (rows then too)
     absolute = _on_dask(context)
     library_path = Path(library) if library else params.score.library
-    catalog_path = Path(catalog) if catalog else params.score.catalog
+    catalog_path = catalog or params.score.catalog
+    if absolute and not is_remote(catalog_path):
+        catalog_path = str(Path(catalog_path).absolute())
     settings, home = str(Path(params_path).absolute()), str(Path(models).expanduser().absolute()) if models else None
     try:
         summary = score_run(
             params,
-            lambda files, into, run_id: score_chunk.submit(files, into.root, settings, flow_run_id=run_id, models=home),
+            lambda files, into, run_id: score_chunk.submit(files, str(into), settings, flow_run_id=run_id, models=home),
             library=library_path.absolute() if absolute else library_path,
-            catalog=Catalog(catalog_path.absolute() if absolute else catalog_path),
+            catalog=Catalog(catalog_path, params.score.catalog_storage),
             run_id=str(context.flow_run.id),
             max_in_flight=max_in_flight,
             retry_errors=retry_errors,
@@ -121,7 +124,8 @@ def dask_workers(dask: str) -> int:
 def score_demo() -> dict:
     """Stage `score_demo`: the sample photos into data/catalog, a run report, and the gallery of the catalog."""
     summary = score_images(report=str(REPORT))
-    catalog = Catalog(load_params().score.catalog)
+    params = load_params()
+    catalog = Catalog(params.score.catalog, params.score.catalog_storage)
     write_gallery(catalog.read(), catalog, GALLERY, title="emoscore — sample photos")
     return summary
 

@@ -26,6 +26,7 @@ from types import FrameType
 
 import psutil
 
+from emoscore.catalog.location import absolute_catalog
 from emoscore.errors import EmoscoreError
 from emoscore.scoring.schedule import Schedule, run_on_schedule
 
@@ -119,7 +120,7 @@ class ServeJob:
     """What every tick scores: the flow's parameters, fixed when serving starts."""
 
     library: Path
-    catalog: Path | None
+    catalog: str | None
     params: Path
     name: str
     models: Path | None = None
@@ -128,7 +129,7 @@ class ServeJob:
         """The score_images flow's parameters (absolute paths: rows and logs say where files are)."""
         return {
             "library": str(self.library.resolve()),
-            "catalog": str(self.catalog.resolve()) if self.catalog else None,
+            "catalog": absolute_catalog(self.catalog) if self.catalog else None,
             "params_path": str(self.params.resolve()),
             "wait_for_lock": False,
             "models": str(self.models.expanduser().resolve()) if self.models else None,
@@ -192,7 +193,7 @@ class Ticks:
 
 
 def serve_library(
-    library: Path, schedule: Schedule, *, catalog: Path | None, params: Path, name: str, models: Path | None = None
+    library: Path, schedule: Schedule, *, catalog: str | None, params: Path, name: str, models: Path | None = None
 ) -> None:
     """Score what is new under `library` at each tick of `schedule` until SIGINT or SIGTERM."""
     if not Path(library).is_dir():

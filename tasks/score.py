@@ -9,8 +9,10 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import ImageFile
 from emoscore.models_home import resolve_params
+from emoscore.scoring.run import score_into
 from emoscore.scoring.scorer import Scorer
 
 _LOADING = threading.Lock()  # a Dask worker may run two chunks at once: the first one loads, the other waits
@@ -53,7 +55,12 @@ def release_scorers(*, abandon: bool = False) -> None:
 
 @task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def score_chunk(
-    files: list[ImageFile], catalog: Path, params_path: str, *, flow_run_id: str, models: str | None = None
+    files: list[ImageFile], catalog: str, params_path: str, *, flow_run_id: str, models: str | None = None
 ) -> list[dict]:
-    """Rows for a chunk of images (every image gets one, ok or error); writes MIDI, audio and charts."""
-    return _scorer(str(Path(params_path).resolve()), models).score_files(files, catalog, flow_run_id)
+    """Rows for a chunk of images (every image gets one, ok or error); writes MIDI, audio and charts into the
+    catalog (a worker on another host writes straight to its store) and hands the rows back for the driver's
+    one commit per chunk. Store options come from this worker's params and environment, never the task graph."""
+    settings = str(Path(params_path).resolve())
+    params = resolve_params(Path(settings), Path(models) if models else None)
+    target = Catalog(catalog, params.score.catalog_storage)
+    return score_into(_scorer(settings, models), files, target, flow_run_id)

@@ -11,6 +11,7 @@ import pytest
 from emoscore.config import load_params
 from emoscore.scoring.scorer import Scorer
 from tests.helpers import tiny_project
+from tests.s3 import S3Server
 
 logging.getLogger("emoscore").setLevel(logging.INFO)
 # note banks are built once (~20 s each) into the repository's ignored .cache/, shared by every test process
@@ -50,3 +51,28 @@ def _no_console_handler_left_on_a_closed_stream():
         for handler in list(getattr(logger, "handlers", [])):
             if type(handler).__name__ == "PrefectConsoleHandler":
                 logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch, tmp_path):
+    """The AWS environment pointing at the server, and a fresh bucket's catalog URI."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return f"s3://{s3_server.bucket()}/catalog"
+
+
+@pytest.fixture(params=["local", "s3"])
+def where(request, tmp_path):
+    """A catalog location on local disk, then on the S3 server: the same guarantees must hold on both."""
+    if request.param == "local":
+        return str(tmp_path / "catalog")
+    return request.getfixturevalue("s3")

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import zlib
 from collections.abc import Iterator
@@ -130,10 +131,31 @@ def prepare_or_die(file, **options):
     return prepare_image(file, **options)
 
 
-def assert_same_catalogs(first: Path, second: Path) -> None:
-    """Two catalogs of the same photos hold the same rows: status, path, quadrant, VAD and byte-identical MIDI."""
-    from emoscore.catalog.table import read_catalog
+def read_catalog(catalog: Path | str):
+    """The images' rows of a catalog (a folder or s3:// URI), oldest first."""
+    from emoscore.catalog.store import Catalog
 
+    return Catalog(catalog).read()
+
+
+def write_rows(catalog: Path | str, rows: list[dict]) -> int:
+    """Commit rows to a catalog's images table as a scoring run does (a retried error replaces its row)."""
+    from emoscore.catalog.store import Catalog
+
+    return Catalog(catalog).write(rows)
+
+
+def media_bytes(catalog: Path | str, relative: str) -> bytes:
+    """A media file of a catalog on disk or in a store."""
+    from emoscore.catalog.store import Catalog
+
+    with tempfile.TemporaryDirectory() as folder:
+        assert Catalog(catalog).fetch_media(relative, Path(folder) / "media"), relative
+        return (Path(folder) / "media").read_bytes()
+
+
+def assert_same_catalogs(first: Path | str, second: Path | str) -> None:
+    """Two catalogs of the same photos hold the same rows: status, path, quadrant, VAD and byte-identical MIDI."""
     rows = [{r["image_id"]: r for r in read_catalog(catalog).to_pylist()} for catalog in (first, second)]
     assert rows[0].keys() == rows[1].keys()
     for image_id, here in rows[0].items():
@@ -142,7 +164,7 @@ def assert_same_catalogs(first: Path, second: Path) -> None:
             assert here[column] == there[column], column
         if here["status"] == "ok":
             assert abs(here["valence"] - there["valence"]) < 1e-4 and abs(here["arousal"] - there["arousal"]) < 1e-4
-            assert (first / here["midi_path"]).read_bytes() == (second / there["midi_path"]).read_bytes()
+            assert media_bytes(first, here["midi_path"]) == media_bytes(second, there["midi_path"])
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

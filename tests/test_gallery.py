@@ -12,10 +12,9 @@ from PIL import Image
 
 from emoscore.catalog.gallery import write_gallery
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import read_catalog, write_part
 from emoscore.music.cp import Note, notes_to_midi
 from emoscore.scoring.chart import vad_chart
-from tests.helpers import CHROMIUM, chromium_page
+from tests.helpers import CHROMIUM, chromium_page, read_catalog, write_rows
 
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
 
@@ -103,7 +102,7 @@ def catalog(tmp_path):
             "flow_run_id": "r",
         }
     )
-    write_part(catalog, rows)
+    write_rows(catalog, rows)
     return catalog
 
 
@@ -239,7 +238,7 @@ def test_a_gallery_of_ten_thousand_photos_opens_fast_and_pages(tmp_path):
                 "flow_run_id": "r",
             }
         )
-    write_part(catalog, rows)
+    write_rows(catalog, rows)
     out = tmp_path / "gallery"
     write_gallery(read_catalog(catalog), Catalog(catalog), out)
     with chromium_page(out) as (page, base, problems):

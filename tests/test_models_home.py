@@ -10,12 +10,11 @@ from pathlib import Path
 import miditoolkit
 import pytest
 
-from emoscore.catalog.table import read_catalog
 from emoscore.config import load_params
 from emoscore.digests import model_digest
 from emoscore.errors import ConfigError
 from emoscore.models_home import ENVIRONMENT, export_models, load_home, resolve_params
-from tests.helpers import photo
+from tests.helpers import photo, read_catalog
 
 EMOSCORE = Path(sys.executable).parent / "emoscore"
 
@@ -86,14 +85,14 @@ def test_score_doctor_and_the_three_line_api_work_from_outside_the_project(home,
 
 def test_the_api_scores_into_a_catalog_once(home, tmp_path):
     from emoscore.api import load
-    from emoscore.catalog.table import dataset
+    from emoscore.catalog.store import Catalog
 
     picture = photo(tmp_path / "photos" / "a.jpg")
     with load(home) as models:
         first = models.score([picture], catalog=tmp_path / "cat")
         again = models.score(tmp_path / "photos", catalog=tmp_path / "cat")
     assert first[0]["status"] == again[0]["status"] == "ok" and first[0]["image_id"] == again[0]["image_id"]
-    assert dataset(tmp_path / "cat").count_rows() == 1 and (tmp_path / "cat" / first[0]["midi_path"]).exists()
+    assert Catalog(tmp_path / "cat").dataset().count_rows() == 1 and (tmp_path / "cat" / first[0]["midi_path"]).exists()
 
 
 def test_the_api_gives_a_file_it_cannot_read_its_error_row_with_or_without_a_catalog(home, tmp_path, monkeypatch):

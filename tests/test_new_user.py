@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from emoscore.catalog.gallery import write_gallery
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import read_catalog
 from emoscore.cli.app import app
-from tests.helpers import photo, score_in_a_process, score_local
+from tests.helpers import photo, read_catalog, score_in_a_process, score_local
 
 runner = CliRunner()
 

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from emoscore.catalog.query import Query, catalog_stats, parse_range, run_query
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import write_part
 from emoscore.cli.app import app
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
+from tests.helpers import write_rows
 
 runner = CliRunner()
 
@@ -55,7 +55,7 @@ def _row(name, quadrant, valence, arousal, sadness, status="ok", when=0, image_i
 
 @pytest.fixture
 def catalog(tmp_path):
-    write_part(
+    write_rows(
         tmp_path,
         [
             _row("act1/a.jpg", "Q3", 2.0, 3.0, 0.9),
@@ -64,7 +64,7 @@ def catalog(tmp_path):
             _row("act2/d.jpg", None, 0, 0, 0, "error"),
         ],
     )
-    write_part(tmp_path, [_row("act1/e.jpg", "Q3", 1.5, 4.0, 0.7, when=5)])
+    write_rows(tmp_path, [_row("act1/e.jpg", "Q3", 1.5, 4.0, 0.7, when=5)])
     return tmp_path
 
 
@@ -95,8 +95,8 @@ def test_filters_and_sorting(catalog):
 
 
 def test_a_retried_error_shows_once_as_its_newest_row(tmp_path):
-    write_part(tmp_path, [_row("x.jpg", None, 0, 0, 0, "error", when=0)])
-    write_part(tmp_path, [_row("x.jpg", "Q1", 7, 7, 0.1, when=9)])
+    write_rows(tmp_path, [_row("x.jpg", None, 0, 0, 0, "error", when=0)])
+    write_rows(tmp_path, [_row("x.jpg", "Q1", 7, 7, 0.1, when=9)])
     rows = run_query(Catalog(tmp_path), Query()).to_pylist()
     assert [(row["status"], row["quadrant"]) for row in rows] == [("ok", "Q1")]
 
@@ -156,8 +156,8 @@ def test_the_current_view_shows_the_rows_of_the_models_in_use(tmp_path, project)
     current = Identity.from_params(load_params(project / "params.yaml"))
     old = {"vad_model": "old", "music_model": "old", "params_hash": "old"}
     new = {"vad_model": current.vad_model, "music_model": current.music_model, "params_hash": current.params_hash}
-    write_part(tmp_path, [{**_row("a.jpg", "Q3", 2.0, 3.0, 0.9), **old}, {**_row("b.jpg", "Q1", 8, 8, 0.1), **old}])
-    write_part(tmp_path, [{**_row("a.jpg", "Q1", 7.0, 7.0, 0.2, when=9), **new}])
+    write_rows(tmp_path, [{**_row("a.jpg", "Q3", 2.0, 3.0, 0.9), **old}, {**_row("b.jpg", "Q1", 8, 8, 0.1), **old}])
+    write_rows(tmp_path, [{**_row("a.jpg", "Q1", 7.0, 7.0, 0.2, when=9), **new}])
     assert names(run_query(Catalog(tmp_path), Query(identity=current))) == ["a.jpg"]
     assert names(run_query(Catalog(tmp_path), Query())) == ["a.jpg", "a.jpg", "b.jpg"]
     stats = catalog_stats(Catalog(tmp_path), identity=current)

@@ -8,10 +8,10 @@ import pytest
 
 from emoscore.catalog.scan_index import INDEX_FILE
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import Identity, error_row, read_catalog
+from emoscore.catalog.table import Identity, error_row
 from emoscore.scoring import library as library_module
 from emoscore.scoring.library import score_library
-from tests.helpers import Now
+from tests.helpers import Now, read_catalog
 
 IDENTITY = Identity("vad", "music", "params")
 

@@ -11,11 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from emoscore.catalog.table import read_catalog
 from emoscore.errors import ConfigError
 from emoscore.scoring.schedule import Schedule, format_every, parse_every, run_on_schedule
 from emoscore_flows.cli import app
-from tests.helpers import photo, score_local
+from tests.helpers import photo, read_catalog, score_local
 
 UTC = UTC
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import emoscore_flows.cli  # noqa: F401 (adds `score` and `soundtrack` to the app)
+from emoscore.catalog.location import UNUSABLE
 from emoscore.cli.app import app
 from emoscore.cli.common import VerbatimFormatter, shown
 from tests.helpers import photo, score_in_a_process
@@ -76,7 +77,10 @@ def test_missing_paths_are_named_verbatim_in_every_commands_error(tmp_path, name
         _clean(result.output)
         assert shown(missing) in result.output.replace("\n", " ") or shown(missing) in result.output, result.output
         utf8 = not any("\udc80" <= character <= "\udcff" for character in name)
-        assert says in result.output or (not utf8 and "catalog's path must be UTF-8" in result.output), result.output
+        refused = (not utf8 and "catalog's path must be UTF-8" in result.output) or (
+            UNUSABLE.search(str(missing)) and "a catalog's path cannot hold" in result.output
+        )
+        assert says in result.output or (command[0] == "catalog" and refused), result.output
 
 
 @settings(
@@ -98,6 +102,12 @@ def test_a_hostile_library_and_catalog_are_shown_verbatim_in_the_summary_and_tab
         assert scored.exit_code == 2 and "a catalog's path must be UTF-8 text" in scored.output, scored.output
         assert shown(catalog) in scored.output
         return
+    if UNUSABLE.search(str(catalog)):  # Delta Lake (delta-rs) cannot hold a table there: refused, named verbatim
+        assert scored.exit_code == 2 and "a catalog's path cannot hold" in scored.output, scored.output
+        assert _squeezed(shown(catalog)) in _squeezed(scored.output), scored.output
+        assert not catalog.exists()
+        catalog = root / "catalog"
+        scored = runner.invoke(app, ["score", str(library), "--catalog", str(catalog), "--no-prefect", *params])
     assert scored.exit_code == 0, scored.output
     _clean(scored.output)
     assert _squeezed(shown(library)) in _squeezed(scored.output), scored.output

@@ -15,9 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,18 +32,9 @@ THUMBNAIL_MAX_ASPECT = 4.0  # a panorama's middle is shown, so its thumbnail is 
 PAGE_SIZE = 48
 
 
-def _place(source: Path, target: Path) -> bool:
-    """Hard-link or copy `source` to `target` once; False when the source is missing."""
-    if target.exists():
-        return True
-    if not source.is_file():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-    return True
+def _fetched(catalog: Catalog, relative: str, target: Path) -> bool:
+    """Copy a row's media file into the gallery once (hard-linked from a local catalog); False when it is missing."""
+    return target.exists() or catalog.fetch_media(relative, target)
 
 
 def crop_to_aspect(image: Image.Image, max_aspect: float) -> Image.Image:
@@ -103,7 +92,7 @@ def gallery_items(rows: pa.Table, catalog: Catalog, out: Path) -> list[dict]:
         for key, column in (("chart", "chart_path"), ("audio", "audio_path"), ("midi", "midi_path")):
             relative = row.get(column)
             item[key] = (
-                f"media/{relative}" if relative and _place(catalog.media(relative), out / "media" / relative) else None
+                f"media/{relative}" if relative and _fetched(catalog, relative, out / "media" / relative) else None
             )
         items.append(item)
     return items

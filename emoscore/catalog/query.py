@@ -1,6 +1,7 @@
-"""Questions to the catalog, answered by DuckDB straight from the Parquet part files (nothing is loaded whole).
+"""Questions to the catalog, answered by DuckDB over the images' Delta table as an Arrow dataset (its live Parquet
+files; nothing is loaded whole, no DuckDB extension is needed), at its current version or any earlier one.
 
-One row per key survives: where an image was rescored after an error, the newest row wins. The current view keeps
+The table holds one row per key. The current view keeps
 the rows of one identity (the models and settings params.yaml names), so a retrained model's rows do not stand
 beside the old ones.
 """
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from emoscore.catalog.delta import AsOf
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import KEY, SCHEMA, Identity
+from emoscore.catalog.table import KEY, Identity
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
 
@@ -38,6 +40,7 @@ class Query:
     limit: int | None = 50
     detected: str | None = None  # a category named above its threshold (for a person of the image)
     identity: Identity | None = None  # the current view: only rows of these models and settings (None: all)
+    as_of: AsOf | None = None  # time travel: the table as it was at a version or time
 
     def __post_init__(self) -> None:
         """Refuse a filter that can match nothing by construction (a mistyped value reads as "0 images")."""
@@ -70,31 +73,34 @@ def parse_range(text: str | None, name: str) -> tuple[float, float] | None:
         raise EmoscoreError(f"--{name} expects LOW:HIGH with 1 <= LOW <= HIGH <= 10, got {text!r}") from None
 
 
-def _relation(connection: duckdb.DuckDBPyConnection, catalog: Catalog, identity: Identity | None = None) -> str:
-    """SQL for the catalog's rows, newest per key; with `identity` (the current view), only the rows of those
-    models and settings, and one per path: a file scored again (a fixed file, new content) supersedes its row."""
-    files = catalog.part_files()
-    if not files:
-        connection.register("catalog_rows", pa.Table.from_pylist([], schema=SCHEMA))
-    else:
-        listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        connection.execute(
-            f"CREATE OR REPLACE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
-        )
-    keys = ", ".join(KEY)
-    current = ""
-    if identity is not None:
-        values = (identity.vad_model, identity.music_model, identity.params_hash)
-        current = "WHERE " + " AND ".join(
-            f"{name} = '{value.replace(chr(39), chr(39) * 2)}'" for name, value in zip(KEY[1:], values, strict=True)
-        )
-    newest = (
-        f"(SELECT * FROM catalog_rows {current} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY scored_at DESC) = 1)"
-    )
+def _relation(
+    connection: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    identity: Identity | None = None,
+    as_of: AsOf | None = None,
+) -> str:
+    """SQL for the catalog's rows (at `as_of`); with `identity` (the current view), only the rows of those models
+    and settings, and one per path: a file scored again (a fixed file, new content) supersedes its row."""
+    connection.register("catalog_rows", catalog.dataset(as_of=as_of))
     if identity is None:
-        return newest
-    return f"(SELECT * FROM {newest} QUALIFY row_number() OVER (PARTITION BY path ORDER BY scored_at DESC) = 1)"
+        return "catalog_rows"  # one row per key already: the table's commits never add a key twice
+    values = (identity.vad_model, identity.music_model, identity.params_hash)
+    current = " AND ".join(
+        f"{name} = '{value.replace(chr(39), chr(39) * 2)}'" for name, value in zip(KEY[1:], values, strict=True)
+    )
+    return (
+        f"(SELECT * FROM catalog_rows WHERE {current} "
+        f"QUALIFY row_number() OVER (PARTITION BY path ORDER BY scored_at DESC) = 1)"
+    )
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for the catalog's Arrow dataset. Filters are not pushed into the Arrow scan: files
+    delta-rs's MERGE writes hold strings as Arrow string_view, which Arrow's filter kernels cannot compare yet
+    (deltalake 1.6.6, pyarrow 26); DuckDB filters the projected columns itself."""
+    connection = duckdb.connect()
+    connection.execute("SET disabled_optimizers = 'filter_pushdown'")
+    return connection
 
 
 def category_expression(category: str) -> str:
@@ -106,8 +112,8 @@ def category_expression(category: str) -> str:
 
 def run_query(catalog: Catalog, query: Query) -> pa.Table:
     """The catalog rows matching `query`, as an Arrow table."""
-    connection = duckdb.connect()
-    source = _relation(connection, catalog, query.identity)
+    connection = connect()
+    source = _relation(connection, catalog, query.identity, query.as_of)
     where, arguments = [], []
     if query.quadrant:
         where.append("quadrant = ?")
@@ -147,12 +153,14 @@ def run_query(catalog: Catalog, query: Query) -> pa.Table:
     return connection.sql(sql, params=arguments).to_arrow_table()
 
 
-def catalog_stats(catalog: Catalog, *, top: int = 10, identity: Identity | None = None) -> dict:
+def catalog_stats(
+    catalog: Catalog, *, top: int = 10, identity: Identity | None = None, as_of: AsOf | None = None
+) -> dict:
     """Counts per quadrant and status, the VAD distribution and frequent top categories (of the current view with
-    `identity`), and the images of every model version in the catalog."""
-    connection = duckdb.connect()
-    every = _relation(connection, catalog)
-    source = _relation(connection, catalog, identity)
+    `identity`), and the images of every model version in the catalog (at `as_of`)."""
+    connection = connect()
+    every = _relation(connection, catalog, as_of=as_of)
+    source = _relation(connection, catalog, identity, as_of)
 
     def rows(sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()

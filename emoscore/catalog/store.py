@@ -1,112 +1,298 @@
-"""The one type callers hold for a catalog: where it lives, its lock, writing a chunk, reading rows, the scan index
-and its lifecycle (recovery after a crash, compaction). What is under it (Parquet part files in a folder today) can
-change without its callers changing."""
+"""The one type callers hold for a catalog: where it lives (a folder or `s3://bucket/prefix`), its Delta tables
+(`images`, `scenes`), the media its rows name (`midi/`, `audio/`, `charts/`, relative to the catalog), the scan index,
+time travel and the lifecycle (compact, vacuum, history).
+
+Correctness rests on the tables' commits alone (MERGE on the key, retried on conflict): any number of processes
+on any number of hosts may write at once. The advisory lock below only spares one machine duplicate work (two runs
+over the same library would score every image twice, and one MERGE would then drop the other's rows) and lets
+`serve` skip a tick while a run is going.
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
-from emoscore.catalog import compaction, table
+from emoscore.catalog import delta, table
+from emoscore.catalog.location import Location, StorageError, local_state_folder
 from emoscore.catalog.scan_index import ScanIndex
 from emoscore.text import shown
 
 log = logging.getLogger(__name__)
 
+IMAGES = "images"  # the images' Delta table, inside the catalog
+SCENES = "scenes"  # the films' scenes (emoscore.film.scene_table)
 MEDIA_FOLDERS = ("midi", "audio", "charts")
+MEDIA_COLUMNS = ("midi_path", "audio_path", "chart_path")
+LEGACY_PARTS = "parts"  # the part-file layout before the Delta tables
 
 
-@dataclass(frozen=True)
+class LegacyCatalog(table.CatalogError):
+    """A catalog in the part-file layout: refused, with the command that converts it."""
+
+
 class Catalog:
-    """A catalog at `root`: the images' table (`parts`), the tables beside it (a film's `scenes`), the media files
-    rows point at (relative to `root`) and the scan index of the libraries scored into it."""
+    """A catalog at a local path or S3 URI; `storage` overlays the AWS environment (params' catalog_storage)."""
 
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root).expanduser())
-        try:  # Arrow and DuckDB take paths as UTF-8 text: a folder named in other bytes could not be read back
-            str(self.root).encode("utf-8")
-        except UnicodeEncodeError:
-            raise table.CatalogError(
-                f"{shown(self.root)}: a catalog's path must be UTF-8 text (the photos' need not)"
-            ) from None
+    def __init__(self, where: str | Path, storage: Mapping[str, str] | None = None) -> None:
+        self.location = Location.of(where, storage)
 
     def __str__(self) -> str:
-        return str(self.root)
+        return self.location.uri
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.location.uri!r})"
+
+    def __reduce__(self) -> tuple:  # pickled to Dask workers: the options come back from their environment
+        return (type(self), (self.location.uri,))
+
+    @property
+    def remote(self) -> bool:
+        """Whether the catalog lives on an object store."""
+        return self.location.remote
+
+    @property
+    def root(self) -> Path:
+        """The local folder of a catalog on this machine's disk."""
+        if self.remote:
+            raise table.CatalogError(f"{self}: an object-store catalog has no local folder")
+        return Path(self.location.uri)
+
+    @property
+    def state(self) -> Path:
+        """Where this machine keeps its lock and scan index for the catalog (inside a local one)."""
+        return self.root if not self.remote else local_state_folder(self.location)
 
     def exists(self) -> bool:
-        """Whether anything was ever written here (a folder, at least)."""
-        return self.root.is_dir()
+        """Whether the catalog holds a table (or, on disk, was at least created as a folder)."""
+        if not self.remote:
+            return self.root.is_dir()
+        return (
+            delta.open_table(self.location, IMAGES) is not None or delta.open_table(self.location, SCENES) is not None
+        )
+
+    def check_format(self) -> None:
+        """Refuse a catalog in the part-file layout, naming the command that converts it."""
+        if self.remote:
+            return
+        if any((self.root / LEGACY_PARTS).glob("part-*.parquet")) and not (self.root / IMAGES / "_delta_log").is_dir():
+            raise LegacyCatalog(
+                f"{shown(self.root)}: a catalog in the old part-file layout (parts/*.parquet); convert it with "
+                f"`emoscore catalog migrate {shown(self.root)} NEW` and use NEW"
+            )
 
     @contextmanager
     def lock(self, *, wait: bool = True) -> Iterator[None]:
-        """Hold the catalog's exclusive lock (CatalogBusy at once when another run holds it and not `wait`)."""
-        with table.catalog_lock(self.root, wait=wait):
+        """Hold this machine's advisory lock on the catalog (CatalogBusy at once when another run holds it and not
+        `wait`); it saves duplicate work, correctness does not depend on it."""
+        self.check_format()
+        with table.catalog_lock(self.state, wait=wait):
             yield
 
-    def recover(self) -> int:
-        """Finish what a killed writer left (a compaction, temporary part files); call under the lock. Returns the
-        number of temporary files removed."""
-        compaction.finish_interrupted(self.root)
-        removed = table.remove_stale_temporaries(self.root)
-        if removed:
-            log.warning("removed %d temporary part files left by an interrupted run", removed)
-        return removed
-
     def check_writable(self) -> None:
-        """Refuse, in one line naming the folder, a catalog whose tables or media cannot be written: found before
-        any image is scored rather than once per image (call under the lock)."""
-        for folder in (self.root, *(self.root / name for name in ("parts", *MEDIA_FOLDERS))):
+        """Refuse, in one line naming the catalog, one whose tables or media cannot be written (a read-only folder,
+        wrong credentials, a missing bucket, a table folder holding something other than a Delta table): found
+        before any image is scored, and nothing is written."""
+        self.check_format()
+        self._check_tables()
+        if self.remote:
+            probe = self.location.join(f".probe-{uuid.uuid4().hex}")
+            filesystem = self.location.filesystem()
+            try:
+                with filesystem.open_output_stream(self.location.fs_path(probe)) as stream:
+                    stream.write(b"probe")
+                filesystem.delete_file(self.location.fs_path(probe))
+            except OSError as error:
+                raise StorageError(f"{self}: cannot write: {_first_line(error)}") from None
+            return
+        for folder in (self.root, *(self.root / name for name in (IMAGES, *MEDIA_FOLDERS))):
             if folder.exists() and not folder.is_dir():
                 raise table.CatalogError(f"{shown(folder)}: cannot write: not a folder")
-            if folder.is_dir():
-                try:
-                    with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-                        pass
-                except OSError as error:
-                    raise table.CatalogError(f"{shown(folder)}: cannot write: {error.strerror or error}") from None
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                    pass
+            except OSError as error:
+                raise table.CatalogError(f"{shown(folder)}: cannot write: {error.strerror or error}") from None
 
-    def write(self, rows: Sequence[dict], *, schema: pa.Schema = table.SCHEMA, name: str = "parts") -> bool:
-        """Write one chunk of rows to the table `name` atomically (the images' table unless named); False when
-        there was nothing to write."""
-        return table.write_part(self.root, rows, schema, name) is not None
+    def _check_tables(self) -> None:
+        """Refuse a table location that holds files but no Delta log (another tool's folder, or a wrong path)."""
+        filesystem = self.location.filesystem()
+        for name in (IMAGES, SCENES):
+            folder = self.location.fs_path(self.location.join(name))
+            try:
+                entries = filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+            except OSError as error:
+                raise StorageError(f"{self}: cannot read: {_first_line(error)}") from None
+            names = {Path(entry.path).name for entry in entries}
+            if names and "_delta_log" not in names:
+                raise table.CatalogError(
+                    f"{self.location.join(name)}: not a Delta table (it holds {len(names)} other files); give "
+                    "--catalog a new folder or an emoscore catalog"
+                )
+
+    def write(
+        self,
+        rows: Sequence[dict],
+        *,
+        schema: pa.Schema = table.SCHEMA,
+        name: str = IMAGES,
+        key: Sequence[str] = table.KEY,
+        replace: str | None = table.RETRIED,
+        run_id: str = "",
+    ) -> int:
+        """Commit one chunk of rows to the table `name` (the images' unless named): keys it lacks are added, a
+        stored row is replaced where `replace` holds (an error row by a retry). Returns the rows added."""
+        self.check_format()
+        return delta.commit_new(self.location, name, rows, schema, key, replace=replace, run_id=run_id)
+
+    def dataset(
+        self, name: str = IMAGES, schema: pa.Schema = table.SCHEMA, as_of: delta.AsOf | None = None
+    ) -> ds.Dataset:
+        """The live rows of a table (at `as_of`) as one Arrow dataset: what DuckDB and the readers scan."""
+        self.check_format()
+        return delta.read(self.location, name, delta.open_table(self.location, name, as_of), schema)
 
     def done_paths(self, *, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
-        """Keys already in the images' table, with the path their newest row gives."""
-        return table.done_paths(self.root, include_errors)
+        """Keys already in the images' table (only those that scored ok unless `include_errors`), with their path."""
+        found = self.dataset().to_table(columns=[*table.KEY, "status", "path"]).to_pydict()
+        columns = [found[name] for name in (*table.KEY, "status", "path")]
+        return {
+            tuple(key): path  # type: ignore[misc]
+            for *key, status, path in zip(*columns, strict=True)
+            if include_errors or status == "ok"
+        }
 
-    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
-        """The images' rows, newest row per key."""
-        return table.read_catalog(self.root, columns)
+    def read(self, columns: Sequence[str] | None = None, *, as_of: delta.AsOf | None = None) -> pa.Table:
+        """The images' rows (one per key), oldest first."""
+        rows = self.dataset(as_of=as_of).to_table().sort_by([("scored_at", "ascending"), ("path", "ascending")])
+        return rows.select(list(columns)) if columns else rows
 
-    def read_table(self, name: str, schema: pa.Schema, columns: Sequence[str] | None = None) -> pa.Table:
-        """Every row of the table `name` beside the images' (only `columns` when given); empty, with the
-        schema, when it has none."""
-        return table.dataset(self.root, schema, name).to_table(columns=list(columns) if columns else None)
-
-    def part_files(self, name: str = "parts") -> list[Path]:
-        """The finished files of the table `name` (what a query engine scans)."""
-        return table.part_files(self.root, name)
+    def read_table(
+        self, name: str, schema: pa.Schema, columns: Sequence[str] | None = None, *, as_of: delta.AsOf | None = None
+    ) -> pa.Table:
+        """Every row of the table `name` (only `columns` when given); empty, with the schema, when it has none."""
+        return self.dataset(name, schema, as_of).to_table(columns=list(columns) if columns else None)
 
     def scan_index(self) -> ScanIndex:
-        """The scan index of the libraries scored into this catalog (empty when there is none yet)."""
-        return ScanIndex.load(self.root)
+        """This machine's scan index of the libraries scored into this catalog (empty when there is none yet)."""
+        return ScanIndex.load(self.state)
 
     def save_scan_index(self, index: ScanIndex, library: Path) -> None:
         """Replace the scan index after a pass over `library` wrote every row."""
-        index.save(self.root, library)
+        self.state.mkdir(parents=True, exist_ok=True)
+        index.save(self.state, library)
 
-    def compact(self, *, wait: bool = True) -> compaction.Compaction:
-        """Merge the images' part files into one, newest row per key."""
-        return compaction.compact(self.root, wait=wait)
+    def history(self, name: str = IMAGES, limit: int | None = None) -> list[dict]:
+        """The table's commits, newest first."""
+        self.check_format()
+        return delta.history(delta.open_table(self.location, name), limit)
+
+    def compact(self) -> dict[str, delta.Compacted]:
+        """Compact every table and checkpoint its log."""
+        self.check_format()
+        done = {}
+        for name in (IMAGES, SCENES):
+            result = delta.compact(self.location, name)
+            if result is not None:
+                done[name] = result
+        return done
+
+    def vacuum(self, retention_hours: float) -> dict[str, int]:
+        """Delete what no current row needs and is older than the retention: the tables' replaced data files and
+        media no committed row names (a killed writer's). How many of each went."""
+        self.check_format()
+        files = sum(len(delta.vacuum(self.location, name, retention_hours)) for name in (IMAGES, SCENES))
+        named = set()
+        for column in MEDIA_COLUMNS:
+            named.update(value for value in self.dataset().to_table(columns=[column]).column(0).to_pylist() if value)
+        cutoff = time.time() - retention_hours * 3600
+        filesystem = self.location.filesystem()
+        removed = 0
+        for folder in MEDIA_FOLDERS:
+            selector = pafs.FileSelector(
+                self.location.fs_path(self.location.join(folder)), recursive=True, allow_not_found=True
+            )
+            base = self.location.fs_path(self.location.uri).rstrip("/") + "/"
+            for info in filesystem.get_file_info(selector):
+                relative = info.path.removeprefix(base)
+                stale = info.mtime is None or info.mtime.timestamp() < cutoff
+                if info.type == pafs.FileType.File and relative not in named and stale:
+                    filesystem.delete_file(info.path)
+                    removed += 1
+        if removed:
+            log.info("%s: removed %d media files no row names", self, removed)
+        return {"data_files": files, "media_files": removed}
 
     def media(self, relative: str) -> Path:
-        """Where a row's media file (a relative path as stored) lives."""
+        """Where a row's media file (a relative path as stored) lives on this machine (a local catalog)."""
         return self.root / relative
+
+    def fetch_media(self, relative: str, target: Path) -> bool:
+        """Copy a row's media file to `target` (hard-linked from a local catalog where possible); False when the
+        catalog does not hold it."""
+        if not self.remote:
+            source = self.media(relative)
+            if not source.is_file():
+                return False
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.hardlink_to(source)
+            except OSError:
+                shutil.copyfile(source, target)
+            return True
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pafs.copy_files(
+                self.location.fs_path(self.location.join(relative)),
+                str(target),
+                source_filesystem=self.location.filesystem(),
+                destination_filesystem=pafs.LocalFileSystem(),
+            )
+        except (OSError, FileNotFoundError):
+            return False
+        return True
+
+    @contextmanager
+    def media_folder(self) -> Iterator[Path]:
+        """A folder to write a chunk's media into, under the same relative paths the rows give: the catalog itself
+        on disk; for a store, a local staging folder whose files are uploaded on leaving, before the rows that
+        name them can be committed."""
+        if not self.remote:
+            yield self.root
+            return
+        with tempfile.TemporaryDirectory(prefix="emoscore-media-") as staging:
+            yield Path(staging)
+            self.upload(Path(staging))
+
+    def upload(self, staging: Path) -> int:
+        """Put every file under `staging` into the store under the same relative path; how many."""
+        filesystem = self.location.filesystem()
+        sent = 0
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            relative = path.relative_to(staging).as_posix()
+            try:
+                pafs.copy_files(
+                    str(path),
+                    self.location.fs_path(self.location.join(relative)),
+                    source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=filesystem,
+                )
+            except OSError as error:
+                raise StorageError(f"{self}: cannot write {relative}: {_first_line(error)}") from None
+            sent += 1
+        return sent
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

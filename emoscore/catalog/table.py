@@ -1,8 +1,8 @@
-"""The Parquet catalog: one row per scored image, in part files any Parquet tool reads as one table.
+"""The catalog's rows: one per scored image, its schema, its key and the errors a catalog raises.
 
-Part files are written to a temporary name, fsynced and renamed into `parts/`, so a reader (or a run killed
-mid-write) never sees half a file. `(image_id, vad_model, music_model, params_hash)` is the key: a run skips
-keys already present, and one run at a time holds the catalog's lock, so two runs never write the same key.
+`(image_id, vad_model, music_model, params_hash)` is the key: a run skips keys already present, and a chunk's commit
+adds only keys the table lacks (emoscore.catalog.delta), so the table never holds a key twice, whoever writes.
+Lists are variable-length: Delta Lake has no fixed-size list type.
 """
 
 from __future__ import annotations
@@ -12,31 +12,30 @@ import hashlib
 import json
 import logging
 import os
-import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from emoscore.config import GenerationParams, Params, RenderParams, ScoreParams, result_dump
 from emoscore.digests import model_digest
-from emoscore.emotic.labels import NUM_CATEGORIES
 from emoscore.errors import EmoscoreError
 
 log = logging.getLogger(__name__)
 
 KEY = ("image_id", "vad_model", "music_model", "params_hash")
+# when a chunk's row replaces the stored row of its key (`s` new, `t` stored): an error retried (`--retry-errors`)
+RETRIED = "t.status = 'error' AND s.scored_at > t.scored_at"
+# a photo found at a new path: its row follows it
+MOVED = "s.scored_at > t.scored_at"
 PERSON = pa.struct(
     [
-        ("bbox", pa.list_(pa.int32(), 4)),
+        ("bbox", pa.list_(pa.int32())),
         ("detector_score", pa.float32()),
-        ("categories", pa.list_(pa.float32(), NUM_CATEGORIES)),
+        ("categories", pa.list_(pa.float32())),
         ("categories_above_threshold", pa.list_(pa.string())),
         ("valence", pa.float32()),
         ("arousal", pa.float32()),
@@ -178,104 +177,6 @@ class CatalogError(EmoscoreError):
 
 class CatalogBusy(CatalogError):
     """Another scoring run holds the catalog's lock."""
-
-
-def parts_dir(catalog: Path) -> Path:
-    """Where the part files live."""
-    return catalog / "parts"
-
-
-def part_files(catalog: Path, table: str = "parts") -> list[Path]:
-    """Finished part files of a catalog table (temporary files are hidden by their leading dot)."""
-    directory = catalog / table
-    return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
-
-
-def sync_directory(directory: Path) -> None:
-    """Make the directory's entries (a rename, a deletion) durable, as fsync does for a file's bytes."""
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def write_part(catalog: Path, rows: Sequence[dict], schema: pa.Schema = SCHEMA, table: str = "parts") -> Path | None:
-    """Write rows as one new part file of a catalog table (the images' `parts`, or e.g. `scenes`) atomically;
-    nothing is left behind if writing fails."""
-    if not rows:
-        return None
-    directory = catalog / table
-    name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
-    temporary, final = directory / f".{name}.tmp", directory / name
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        table_rows = pa.Table.from_pylist(list(rows), schema=schema)  # a bad row fails here, before any file
-        with temporary.open("wb") as handle:
-            pq.write_table(table_rows, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
-        sync_directory(directory)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise CatalogError(f"{directory}: cannot write a part file: {error.strerror or error}") from None
-    return final
-
-
-def dataset(catalog: Path, schema: pa.Schema = SCHEMA, table: str = "parts") -> ds.Dataset:
-    """A catalog table as one pyarrow dataset (empty with the schema when nothing was written to it yet)."""
-    files = part_files(catalog, table)
-    if not files:
-        return ds.dataset(schema.empty_table())
-    return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
-
-
-def done_keys(catalog: Path, include_errors: bool = True) -> set[tuple[str, str, str, str]]:
-    """Keys already in the catalog (optionally only those that scored ok)."""
-    return set(done_paths(catalog, include_errors))
-
-
-def done_paths(catalog: Path, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
-    """Keys already in the catalog (optionally only those that scored ok) with the path of their newest row."""
-    table = dataset(catalog).to_table(columns=[*KEY, "status", "path", "scored_at"])
-    newest: dict[tuple[str, str, str, str], tuple[object, str]] = {}
-    for batch in table.to_batches():
-        columns = [batch.column(name).to_pylist() for name in (*KEY, "status", "path", "scored_at")]
-        for *key, status, path, scored_at in zip(*columns, strict=True):
-            key = tuple(key)
-            if (include_errors or status == "ok") and (key not in newest or scored_at > newest[key][0]):
-                newest[key] = (scored_at, path)
-    return {key: path for key, (_, path) in newest.items()}  # type: ignore[misc]
-
-
-def read_catalog(catalog: Path, columns: Sequence[str] | None = None) -> pa.Table:
-    """The catalog's rows, one per key: where an error was retried successfully, the newest row wins."""
-    table = dataset(catalog).to_table()
-    if table.num_rows == 0:
-        return table.select(list(columns)) if columns else table
-    table = table.sort_by([("scored_at", "descending")])
-    seen: set[tuple] = set()
-    keep = []
-    key_columns = [table.column(name).to_pylist() for name in KEY]
-    for index, key in enumerate(zip(*key_columns, strict=True)):
-        if key not in seen:
-            seen.add(key)
-            keep.append(index)
-    table = table.take(keep).sort_by([("scored_at", "ascending"), ("path", "ascending")])
-    return table.select(list(columns)) if columns else table
-
-
-def remove_stale_temporaries(catalog: Path, older_than_s: float = 0.0) -> int:
-    """Delete temporary part files left by a killed run (only call while holding the lock)."""
-    removed = 0
-    directory = parts_dir(catalog)
-    if directory.is_dir():
-        for temporary in directory.glob(".part-*.tmp"):
-            if time.time() - temporary.stat().st_mtime >= older_than_s:
-                temporary.unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""`emoscore catalog …` and `emoscore gallery`: questions to the Parquet catalog, compaction, the gallery page."""
+"""`emoscore catalog …` and `emoscore gallery`: questions to the catalog's Delta tables (at any version), their
+lifecycle (compact, vacuum, history), migration from the part-file layout, the gallery page."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from emoscore.catalog.table import Identity
 
 log = logging.getLogger(__name__)
-catalog_app = typer.Typer(help="Ask the Parquet catalog questions.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Ask the catalog questions; compact, vacuum, migrate it.", no_args_is_help=True)
 
 
 def _query_from(
@@ -36,7 +37,9 @@ def _query_from(
     limit: int | None,
     detected: str | None,
     identity: Identity | None = None,
+    as_of: str | None = None,
 ):
+    from emoscore.catalog.delta import AsOf
     from emoscore.catalog.query import Query, parse_range
 
     return Query(
@@ -52,6 +55,7 @@ def _query_from(
         limit,
         detected,
         identity,
+        AsOf.parse(as_of),
     )
 
 
@@ -66,7 +70,13 @@ StatusOption = Annotated[str | None, typer.Option(help="ok or error.")]
 GlobOption = Annotated[str | None, typer.Option("--path-glob", help="e.g. '*/act2/*'.")]
 SortOption = Annotated[str, typer.Option(help="valence, arousal, dominance, quadrant_confidence, category, path…")]
 DescOption = Annotated[bool, typer.Option("--desc", help="Sort descending.")]
-CatalogOption = Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (default: params).")]
+CatalogOption = Annotated[
+    str | None, typer.Option("--catalog", help="Catalog: a folder or s3://bucket/prefix (default: params).")
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="The catalog as it was: a table version (`catalog history`) or an ISO-8601 time."),
+]
 
 
 AllModelsOption = Annotated[
@@ -93,12 +103,22 @@ def _current(params: Path, all_models: bool) -> Identity | None:
         return None
 
 
-def _catalog(catalog: Path | None, params: Path) -> Catalog:
-    """The catalog asked for; a usage error when there is none there (a mistyped path read as an empty catalog)."""
+def _catalog(catalog: str | None, params: Path) -> Catalog:
+    """The catalog asked for; a usage error when there is none there (a mistyped path read as an empty catalog)
+    or it is in the old part-file layout."""
     from emoscore.catalog.store import Catalog
 
-    found = Catalog(catalog or (load_params(params).score.catalog if params.exists() else Path("data/catalog")))
-    if not found.exists():
+    settings = load_params(params).score if params.exists() else None
+    try:
+        found = Catalog(
+            catalog or (settings.catalog if settings else "data/catalog"),
+            settings.catalog_storage if settings else None,
+        )
+        found.check_format()
+        there = found.exists()
+    except EmoscoreError as error:
+        raise fail(error) from None
+    if not there:
         raise fail(f"{found}: no catalog there (score photos into it first, or give --catalog)")
     return found
 
@@ -121,6 +141,7 @@ def catalog_query(
     catalog: CatalogOption = None,
     params: ParamsOption = Path("params.yaml"),
     all_models: AllModelsOption = False,
+    as_of: AsOfOption = None,
 ) -> None:
     """Find images, e.g. `--quadrant Q3 --category Sadness --min 0.6 --sort arousal`."""
     import pyarrow as pa
@@ -145,6 +166,7 @@ def catalog_query(
             limit or None,
             detected,
             _current(params, all_models),
+            as_of,
         )
         table = run_query(_catalog(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
@@ -181,12 +203,79 @@ def catalog_query(
 
 @catalog_app.command("compact")
 def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
-    """Merge the catalog's part files into one, keeping the newest row per key (waits for a running scoring)."""
+    """Rewrite each table's small files as large ones and checkpoint its log (safe while others write: a commit of
+    its own, retried on conflict; readers of older versions keep their files until `catalog vacuum`)."""
     try:
         done = _catalog(catalog, params).compact()
     except EmoscoreError as error:
         raise fail(error) from None
-    say(f"{done.parts_before} part files, {done.rows_before} rows → 1 part file, {done.rows_after} rows")
+    for name, result in done.items():
+        say(f"{name}: {result.files_before} files → {result.files_after}, {result.rows} rows, version {result.version}")
+
+
+@catalog_app.command("vacuum")
+def catalog_vacuum(
+    retention_hours: Annotated[
+        float, typer.Option(min=0, help="Keep what is younger than this (readers and writers may still need it).")
+    ] = 168.0,
+    catalog: CatalogOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Delete data files no current version needs and media no row names (a killed writer's), once older than the
+    retention; time travel to versions before it may then miss files."""
+    try:
+        done = _catalog(catalog, params).vacuum(retention_hours)
+    except EmoscoreError as error:
+        raise fail(error) from None
+    say(f"removed {done['data_files']} table files and {done['media_files']} media files")
+
+
+@catalog_app.command("history")
+def catalog_history(
+    table: Annotated[str, typer.Option(help="images or scenes.")] = "images",
+    limit: Annotated[int, typer.Option(min=0, help="Newest N commits (0 = all).")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
+    catalog: CatalogOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """The table's commits, newest first: version, time, operation, rows added, the run that wrote them."""
+    if table not in ("images", "scenes"):
+        raise fail(f"--table {table!r}: choose images or scenes")
+    try:
+        entries = _catalog(catalog, params).history(table, limit or None)
+    except EmoscoreError as error:
+        raise fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(entries, indent=1))
+        return
+    columns = ["version", "time", "operation", "rows_added", "rows_replaced", "run"]
+    print_table(f"{table}: {len(entries)} commits", columns, [[e[c] for c in columns] for e in entries])
+
+
+@catalog_app.command("migrate")
+def catalog_migrate(
+    old: Annotated[Path, typer.Argument(help="A catalog in the part-file layout (parts/*.parquet).")],
+    new: Annotated[str, typer.Argument(help="Where the Delta catalog goes: a new folder or s3://bucket/prefix.")],
+    sample: Annotated[int, typer.Option(min=0, help="Media files compared by SHA-256 after copying.")] = 64,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Copy a part-file catalog's rows, scenes and media into Delta tables at NEW and verify them (OLD is only
+    read; rerun after an interruption to finish)."""
+    from emoscore.catalog.migrate import migrate
+    from emoscore.catalog.store import Catalog
+
+    settings = load_params(params).score if params.exists() else None
+    try:
+        report = migrate(
+            old, Catalog(new, settings.catalog_storage if settings else None), sample=sample, progress=True
+        )
+    except EmoscoreError as error:
+        raise fail(error) from None
+    done = report.as_dict()
+    say(
+        f"migrated {done['images']} images, {done['scenes']} scenes and {done['media_copied']} media files → {new}"
+        f" (counts verified, {done['media_digests_checked']} media digests equal)"
+    )
 
 
 @catalog_app.command("scenes")
@@ -225,13 +314,17 @@ def catalog_scenes(
 
 @catalog_app.command("stats")
 def catalog_stats_command(
-    catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml"), all_models: AllModelsOption = False
+    catalog: CatalogOption = None,
+    params: ParamsOption = Path("params.yaml"),
+    all_models: AllModelsOption = False,
+    as_of: AsOfOption = None,
 ) -> None:
     """Counts per quadrant and status, VAD distribution, frequent categories, model versions."""
+    from emoscore.catalog.delta import AsOf
     from emoscore.catalog.query import catalog_stats
 
     try:
-        stats = catalog_stats(_catalog(catalog, params), identity=_current(params, all_models))
+        stats = catalog_stats(_catalog(catalog, params), identity=_current(params, all_models), as_of=AsOf.parse(as_of))
     except EmoscoreError as error:
         raise fail(error) from None
     Console().print_json(json.dumps(stats, default=str))
@@ -250,6 +343,7 @@ def gallery(
     catalog: CatalogOption = None,
     params: ParamsOption = Path("params.yaml"),
     all_models: AllModelsOption = False,
+    as_of: AsOfOption = None,
 ) -> None:
     """Write a static HTML gallery (thumbnails, VAD charts, audio, MIDI) of the catalog, or of a query."""
     from emoscore.catalog.gallery import write_gallery
@@ -270,11 +364,22 @@ def gallery(
             None,
             detected,
             _current(params, all_models),
+            as_of,
         )
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     say("wrote ", page)
+
+
+def _local_midi(catalog: Catalog, relative: str) -> Path:
+    """A row's MIDI file on this machine (fetched once into ~/.cache from an object-store catalog)."""
+    if not catalog.remote:
+        return catalog.media(relative)
+    target = catalog.state / "media" / relative
+    if not target.exists():
+        catalog.fetch_media(relative, target)
+    return target
 
 
 def render(
@@ -322,8 +427,12 @@ def render(
             _current(params, all_models),
         )
         rows = [row for row in run_query(source, query).to_pylist() if row.get("midi_path")]
+        if out is None and source.remote:
+            raise EmoscoreError(f"{source}: give --out for the renders of an object-store catalog")
         folder_out = out or source.root / "renders" / audio_format
-        jobs = [(source.media(row["midi_path"]), folder_out / f"{row['image_id']}.{audio_format}") for row in rows]
+        jobs = [
+            (_local_midi(source, row["midi_path"]), folder_out / f"{row['image_id']}.{audio_format}") for row in rows
+        ]
         summary = render_files(jobs, settings, workers=workers, progress=console.is_terminal)
     except (EmoscoreError, ValueError, OSError) as error:
         raise fail(error) from None

@@ -99,7 +99,14 @@ class ScoreParams(Section):
     """Scoring photos into the catalog (`emoscore score`, `serve`, and the `score_demo` stage)."""
 
     library: Path = location(Path("data/sample/photos"))
-    catalog: Path = location(Path("data/catalog"))
+    catalog: str = location(
+        "data/catalog", description="A local folder or s3://bucket/prefix on any S3-compatible store."
+    )
+    catalog_storage: dict[str, str] = runtime(
+        {},
+        description="Options for an s3:// catalog (AWS_ENDPOINT_URL, AWS_REGION, …) over the AWS environment"
+        " variables; never logged. Keep credentials in the environment, not in a committed params.yaml.",
+    )
     detector: Literal["none", "hog", "torchvision"] = "none"
     detector_weights: Path | None = None
     pooling: Literal["mean", "most_confident"] = "mean"
@@ -149,7 +156,7 @@ class FilmParams(Section):
 
     video: Path = location(Path("data/sample/film.mp4"), description="What score_film_demo scores.")
     out: Path = location(Path("data/film"))
-    catalog: Path = location(Path("data/film/catalog"))
+    catalog: str = location("data/film/catalog", description="A local folder or s3://bucket/prefix.")
     cut_threshold: float = Field(10.0, gt=0, le=100, description="FFmpeg scdet score (0–100) that starts a scene.")
     min_scene_s: float = Field(2.0, gt=0, description="Shorter scenes join a neighbour (a flash is not a scene).")
     frames_per_scene: int = Field(5, ge=1, le=64)

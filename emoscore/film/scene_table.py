@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from emoscore.catalog.store import Catalog
+from emoscore.catalog.store import SCENES, Catalog
 
-SCENES = "scenes"  # the table's folder inside a catalog
 SCENE_KEY = ("video_id", "scene_index", "vad_model", "music_model", "params_hash")
 SCENE_SCHEMA = pa.schema(
     [
@@ -66,19 +65,9 @@ CUE_COLUMNS = (
 )
 
 
-def scene_keys(catalog: Catalog) -> set[tuple]:
-    """Keys of the scenes already in the catalog."""
-    table = read_scenes(catalog, SCENE_KEY)
-    return set(zip(*(table.column(name).to_pylist() for name in SCENE_KEY), strict=True))
-
-
 def add_scenes(catalog: Catalog, rows: Sequence[dict]) -> int:
-    """Write the rows whose key the catalog lacks (under its lock), as one part file; how many were new."""
-    with catalog.lock():
-        known = scene_keys(catalog)
-        new = [row for row in rows if tuple(row[name] for name in SCENE_KEY) not in known]
-        catalog.write(new, schema=SCENE_SCHEMA, name=SCENES)
-    return len(new)
+    """Commit the rows whose key the catalog lacks, in one commit; how many were new."""
+    return catalog.write(rows, schema=SCENE_SCHEMA, name=SCENES, key=SCENE_KEY, replace=None)
 
 
 def read_scenes(catalog: Catalog, columns: Sequence[str] | None = None) -> pa.Table:

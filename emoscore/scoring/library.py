@@ -18,7 +18,16 @@ from typing import Protocol
 
 from emoscore.catalog.scan_index import ScanIndex
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import GALLERY_MARKER, KEY, Identity, ImageFile, error_row, unreadable_file, utf8_text
+from emoscore.catalog.table import (
+    GALLERY_MARKER,
+    KEY,
+    MOVED,
+    Identity,
+    ImageFile,
+    error_row,
+    unreadable_file,
+    utf8_text,
+)
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
@@ -36,10 +45,12 @@ class Skipped:
 
 
 def _ours(folder: Path, excluded: set[Path]) -> bool:
-    """A folder emoscore wrote: the run's catalog, any catalog (its lock and parts) or a gallery (its marker)."""
+    """A folder emoscore wrote: the run's catalog, any catalog (a Delta images table, or the old layout's lock and
+    parts) or a gallery (its marker)."""
     return (
         folder.resolve() in excluded
         or (folder / GALLERY_MARKER).is_file()
+        or (folder / "images" / "_delta_log").is_dir()
         or ((folder / ".lock").is_file() and (folder / "parts").is_dir())
     )
 
@@ -169,9 +180,8 @@ def score_library(
     whose row names a path that no longer exists (moved or renamed) gets its row again at its new path."""
     summary = RunSummary()
     root = str(Path(library).absolute())
+    catalog.check_writable()  # before the lock file: a location that cannot be a catalog gets nothing written
     with catalog.lock(wait=wait_for_lock):
-        catalog.recover()
-        catalog.check_writable()
         done = catalog.done_paths(include_errors=not retry_errors)
         moved: dict[tuple[str, str, str, str], ImageFile] = {}
         index = catalog.scan_index()
@@ -179,12 +189,12 @@ def score_library(
         in_flight: deque[RowsFuture] = deque()
         chunk: list[ImageFile] = []
         # listing first gives the bar its total (and an ETA)
-        found = list(iter_library(library, follow_outside, exclude=[catalog.root]))
+        found = list(iter_library(library, follow_outside, exclude=[] if catalog.remote else [catalog.root]))
         images = sum(not isinstance(item, Skipped) for item in found)
         bar = Progress(total=images, desc="scoring", unit="img", disable=not progress)
 
         def write(rows: list[dict]) -> None:
-            catalog.write(rows)
+            catalog.write(rows, run_id=flow_run_id)
             summary.parts += 1
             summary.add(rows)
             bar.update(len(rows))
@@ -254,5 +264,5 @@ def _follow_moves(catalog: Catalog, moved: dict[tuple[str, str, str, str], Image
                     "flow_run_id": flow_run_id,
                 }
             )
-    catalog.write(rows)
+    catalog.write(rows, replace=MOVED, run_id=flow_run_id)
     return len(rows)

@@ -39,7 +39,7 @@ def score_run(
     """Score what is new under `library` into `catalog` (params score.library and score.catalog by default);
     the run's summary, or `skipped_run` with the reason when another run holds the catalog and not `wait_for_lock`."""
     library = Path(library) if library is not None else params.score.library
-    catalog = catalog or Catalog(params.score.catalog)
+    catalog = catalog or Catalog(params.score.catalog, params.score.catalog_storage)
     run_id = run_id or str(uuid.uuid4())
     try:
         summary = score_library(
@@ -82,7 +82,14 @@ class LocalScoring:
         """Score a chunk in the background; its rows when the future is done."""
         if self._chunks is None:
             raise RuntimeError("LocalScoring.submit outside its `with` block")
-        return self._chunks.submit(self.scorer.score_files, files, catalog.root, run_id)
+        return self._chunks.submit(score_into, self.scorer, files, catalog, run_id)
+
+
+def score_into(scorer: Scorer, files: list[ImageFile], catalog: Catalog, run_id: str) -> list[dict]:
+    """A chunk's rows, its media written into the catalog first (uploaded to a store before the rows return, so
+    no committed row names media the store lacks)."""
+    with catalog.media_folder() as folder:
+        return scorer.score_files(files, folder, run_id)
 
 
 def score_here(

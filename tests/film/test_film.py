@@ -8,7 +8,6 @@ import os
 import subprocess
 
 import av
-import duckdb
 import miditoolkit
 import numpy as np
 import pytest
@@ -16,10 +15,11 @@ import soundfile
 import yaml
 from typer.testing import CliRunner
 
+from emoscore.catalog.query import connect
 from emoscore.catalog.store import Catalog
 from emoscore.config import SampleParams, load_params
 from emoscore.errors import InvalidVideo
-from emoscore.film.scene_table import SCENES, read_scenes
+from emoscore.film.scene_table import SCENE_SCHEMA, SCENES, read_scenes
 from emoscore.film.scoring import remove_abandoned, score_film
 from emoscore.film.video import scan_film
 from emoscore.music import continuation as continuation_module
@@ -126,8 +126,9 @@ def test_the_cue_sheet_and_the_scenes_table_agree_and_a_rerun_adds_nothing(score
     again = score_film(film[0], root / "out", load_params(params), catalog=Catalog(root / "catalog"))
     assert result.added_rows == len(result.scenes) and again.added_rows == 0
     assert read_scenes(Catalog(root / "catalog")).num_rows == len(result.scenes)
-    parts = str(root / "catalog" / SCENES / "*.parquet")
-    count, videos = duckdb.sql(f"select count(*), count(distinct video_id) from '{parts}'").fetchall()[0]
+    connection = connect()  # DuckDB over the Delta table's Arrow dataset
+    connection.register("scenes", Catalog(root / "catalog").dataset(SCENES, SCENE_SCHEMA))
+    count, videos = connection.sql("select count(*), count(distinct video_id) from scenes").fetchall()[0]
     assert (count, videos) == (len(result.scenes), 1)
     listed = CliRunner().invoke(app, ["catalog", "scenes", "--catalog", str(root / "catalog"), "--json"])
     assert [row["quadrant"] for row in json.loads(listed.output)] == [row["quadrant"] for row in result.scenes]

@@ -1,5 +1,6 @@
 """Scoring on a real Dask cluster: a scheduler and two workers as separate processes over TCP on 127.0.0.1, the
-command run from another folder, the same rows as a local run."""
+command run from another folder, into a catalog on disk and into one on an S3 server (the workers write media
+straight to the store; the driver commits once per chunk), the same rows as a local run."""
 
 import json
 import os
@@ -23,12 +24,14 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_path):
+@pytest.mark.parametrize("store", ["disk", "s3"])
+def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_path, store, request):
     library, elsewhere = tmp_path / "library", tmp_path / "elsewhere"
     for index in range(7):
         photo(library / f"p{index}.jpg", size=(60 + index, 48))
     (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
     elsewhere.mkdir()
+    catalog = str(tmp_path / "dask") if store == "disk" else request.getfixturevalue("s3")  # sets the AWS environment
     address = f"tcp://127.0.0.1:{free_port()}"
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment, "cwd": tmp_path}
@@ -52,7 +55,7 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
             "--dask",
             address,
             "--catalog",
-            tmp_path / "dask",
+            catalog,
             "--params",
             project / "params.yaml",
             "--json",
@@ -69,4 +72,9 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
             process.wait(timeout=60)
     local = score_local(str(library), str(tmp_path / "local"), str(project / "params.yaml"), progress=False)
     assert (local["scored"], local["failed"]) == (7, 1)
-    assert_same_catalogs(tmp_path / "local", tmp_path / "dask")
+    assert_same_catalogs(tmp_path / "local", catalog)
+    if store == "s3":  # one commit per chunk from the driver, not one per worker
+        from emoscore.catalog.store import Catalog
+
+        merges = [entry for entry in Catalog(catalog).history() if entry["operation"] == "MERGE"]
+        assert len(merges) == 3 and sum(entry["rows_added"] for entry in merges) == 8  # chunks of 3, 3 and 2

@@ -5,8 +5,7 @@ import os
 import subprocess
 import sys
 
-from emoscore.catalog.table import read_catalog
-from tests.helpers import assert_same_catalogs, photo
+from tests.helpers import assert_same_catalogs, photo, read_catalog
 
 HOLD = """
 import sys, time

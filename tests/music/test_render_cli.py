@@ -5,10 +5,9 @@ import pytest
 import soundfile
 from typer.testing import CliRunner
 
-from emoscore.catalog.table import read_catalog
 from emoscore.cli.app import app
 from emoscore.music.render import renderer_available
-from tests.helpers import photo, score_local
+from tests.helpers import photo, read_catalog, score_local
 
 pytestmark = pytest.mark.skipif(not renderer_available(), reason="FluidSynth or a General MIDI SoundFont is missing")
 runner = CliRunner()

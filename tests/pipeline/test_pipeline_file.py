@@ -65,6 +65,7 @@ def test_the_marks_keep_what_the_catalog_identity_and_fingerprints_leave_out():
         "jpeg_decoder",
         "library",
         "catalog",
+        "catalog_storage",
     }
     vad = Params.model_fields["vad"].annotation
     assert set(vad.model_fields) - set(result_keys(vad)) == {"num_workers", "device", "resume", "out"}

@@ -1,5 +1,6 @@
-"""Crash and concurrency drills (slow): SIGKILL at many points, some while a part file is being written, then a
-rerun; and four scoring runs at once. The catalog must end readable, with every image exactly once."""
+"""Crash and concurrency drills (slow): SIGKILL at many points — media half written, media written, a commit in
+flight, after a commit — then a rerun; and four scoring runs at once. The catalog must end readable, with every
+image exactly once, and the next run must finish the work."""
 
 import os
 import random
@@ -9,13 +10,11 @@ import sys
 import textwrap
 import time
 
-import pyarrow.parquet as pq
 import pytest
 
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import part_files, read_catalog
 from emoscore.scoring.library import score_library
-from tests.helpers import PROJECT, Now, photo
+from tests.helpers import PROJECT, Now, photo, read_catalog
 
 pytestmark = pytest.mark.slow
 
@@ -23,22 +22,21 @@ KILLABLE = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from emoscore.catalog import table as store
+    from emoscore.catalog import delta
     from emoscore.catalog.store import Catalog
     from emoscore.config import load_params
     from emoscore.scoring.library import score_library
     from emoscore.scoring.scorer import Scorer
 
     params, library, catalog, pause = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
-    replace = os.replace
+    commit = delta.commit_new
 
-    def slow_replace(source, target):  # widen the window between writing a part and publishing it
-        if str(source).endswith(".tmp"):
-            print("writing", flush=True)
-            time.sleep(pause)
-        return replace(source, target)
+    def slow_commit(*args, **kwargs):  # widen the window between a chunk's media being written and its commit
+        print("writing", flush=True)
+        time.sleep(pause)
+        return commit(*args, **kwargs)
 
-    store.os.replace = slow_replace
+    delta.commit_new = slow_commit
     scorer = Scorer.from_params(load_params(params))
 
     class Now:
@@ -59,10 +57,15 @@ def _run(project_dir, library, catalog, pause):
 
 
 def _each_once(catalog, count):
-    raw = [i for part in part_files(catalog) for i in pq.read_table(part, columns=["image_id"]).column(0).to_pylist()]
+    raw = Catalog(catalog).dataset().to_table(columns=["image_id"]).column(0).to_pylist()
     assert len(raw) == len(set(raw)) == count, (len(raw), len(set(raw)))
     assert read_catalog(catalog).num_rows == count
-    assert not list((catalog / "parts").glob(".*.tmp"))
+    for row in read_catalog(catalog).to_pylist():  # every committed row's media is there
+        assert all((catalog / row[c]).is_file() for c in ("midi_path", "chart_path") if row[c])
+
+
+def _committed(catalog):
+    return Catalog(catalog).dataset().count_rows() if catalog.exists() else 0
 
 
 KILL_POINTS = 12
@@ -77,7 +80,7 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(tmp_path, project, 
     for point in range(KILL_POINTS):
         catalog = tmp_path / f"catalog{point}"
         process = _run(project, library, catalog, pause=1.0)
-        if point % 2:  # kill while a part file is written but not yet published
+        if point % 2:  # kill while a chunk's media are written and its commit is about to go
             writes = rng.randint(1, 4)
             for _ in range(writes):
                 assert process.stdout.readline().strip() == "writing"
@@ -86,7 +89,7 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(tmp_path, project, 
             time.sleep(rng.uniform(0.5, 8.0))
         process.send_signal(signal.SIGKILL)
         process.wait()
-        before = len(part_files(catalog))
+        before = _committed(catalog)
         summary = score_library(
             library,
             Catalog(catalog),
@@ -97,7 +100,7 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(tmp_path, project, 
         _each_once(catalog, 8)
         outcomes.append((before, summary.scored))
     assert all(before + scored == 8 for before, scored in outcomes)
-    print(f"{KILL_POINTS} kill points, 0 lost, 0 duplicated; parts before rerun: {[b for b, _ in outcomes]}")
+    print(f"{KILL_POINTS} kill points, 0 lost, 0 duplicated; rows before rerun: {[b for b, _ in outcomes]}")
 
 
 def test_four_runs_at_once(tmp_path, project):

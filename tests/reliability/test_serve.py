@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from emoscore.catalog.table import catalog_lock, read_catalog
+from emoscore.catalog.table import catalog_lock
 from emoscore_flows.serve import free_port, healthy
-from tests.helpers import PROJECT, photo, tiny_project
+from tests.helpers import PROJECT, photo, read_catalog, tiny_project
 
 pytestmark = pytest.mark.slow
 TICK = re.compile(r"tick (\d+): scored (\d+), failed (\d+), already done (\d+), skipped (\d+), ([\d.]+) s")

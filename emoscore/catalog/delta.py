@@ -1,0 +1,228 @@
+"""The catalog's tables as Delta Lake tables (delta-rs): a chunk is one MERGE commit that adds only keys the table
+lacks, retried with backoff when another writer committed first; reads, time travel, history and the lifecycle.
+
+Reads go through the commit log's list of live files and Arrow's own Parquet reader, not `to_pyarrow_dataset`: a
+dataset over delta-rs's file system handle aborts the interpreter at exit (deltalake 1.6.6). That is exact for
+these tables, which enable neither deletion vectors nor column mapping (the features pandas, Polars and DuckDB
+readers refuse), and are not partitioned.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolError, TableNotFoundError
+
+from emoscore.catalog.location import Location, StorageError
+from emoscore.catalog.table import CatalogError
+
+log = logging.getLogger(__name__)
+
+RETRIES = 12  # bounded: a storm of writers backs off and gets in; past this a clear error, never a lost chunk
+RUN_KEY = "emoscore.run"
+
+
+class CommitConflict(CatalogError):
+    """Another writer kept committing first, past the bounded retries: nothing of this chunk was written."""
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """A table version, or the version current at a time (`--as-of`)."""
+
+    version: int | None = None
+    timestamp: datetime | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> AsOf | None:
+        """`12` → version 12; an ISO-8601 time → the version then; a clear error otherwise."""
+        if not text:
+            return None
+        if text.isdigit():
+            return cls(version=int(text))
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise CatalogError(f"--as-of {text!r}: a table version (a whole number) or an ISO-8601 time") from None
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+        return cls(timestamp=moment)
+
+
+def _quoted(name: str) -> str:
+    return f"`{name}`"
+
+
+def open_table(location: Location, name: str, as_of: AsOf | None = None) -> DeltaTable | None:
+    """The table `name` of the catalog (at `as_of` when given); None when it was never created."""
+    uri = location.join(name)
+    try:
+        table = DeltaTable(uri, storage_options=location.options or None)
+    except TableNotFoundError:
+        return None
+    except (DeltaError, OSError) as error:
+        raise StorageError(f"{location}: cannot read table {name}: {_reason(error)}") from None
+    if as_of is not None:
+        try:
+            table.load_as_version(as_of.version if as_of.version is not None else as_of.timestamp)
+        except (DeltaError, ValueError, OSError) as error:
+            raise CatalogError(f"{location}/{name}: no version {_shown(as_of)}: {_reason(error)}") from None
+    return table
+
+
+def live_files(location: Location, name: str, table: DeltaTable | None) -> list[str]:
+    """The table's live data files as its location's file system names them: the log's relative paths under the
+    real folder (`file_uris` percent-encodes some characters of a local path and not others)."""
+    if table is None:
+        return []
+    paths = pa.table(table.get_add_actions(flatten=False)).column("path").to_pylist()
+    return [location.fs_path(location.join(name, unquote(path))) for path in paths]
+
+
+def read(location: Location, name: str, table: DeltaTable | None, schema: pa.Schema | None) -> ds.Dataset:
+    """The table's live rows as one Arrow dataset in `schema` (the files' own without; empty when the table does
+    not exist yet)."""
+    files = live_files(location, name, table)
+    if not files:
+        return ds.dataset((schema or pa.schema([])).empty_table())
+    return ds.dataset(files, schema=schema, format="parquet", filesystem=location.filesystem())
+
+
+def commit_new(
+    location: Location,
+    name: str,
+    rows: Sequence[dict],
+    schema: pa.Schema,
+    key: Sequence[str],
+    *,
+    replace: str | None = None,
+    run_id: str = "",
+) -> int:
+    """Add the rows whose key the table lacks, in one commit (MERGE on `key`); a matched row is replaced where the
+    SQL predicate `replace` holds (`s` the new row, `t` the stored one). Retries a conflicting commit with
+    backoff, then raises CommitConflict naming the catalog. Returns the rows inserted."""
+    if not rows:
+        return 0
+    source = pa.Table.from_pylist(list(rows), schema=schema)  # a bad row fails here, before anything is written
+    predicate = " AND ".join(f"t.{_quoted(column)} = s.{_quoted(column)}" for column in key)
+    properties = CommitProperties(custom_metadata={RUN_KEY: run_id} if run_id else None)
+    for attempt in range(RETRIES + 1):
+        try:
+            table = open_table(location, name)
+            if table is None:
+                _create(location, name, schema)
+                continue
+            merge = table.merge(source, predicate, source_alias="s", target_alias="t", commit_properties=properties)
+            if replace:
+                merge = merge.when_matched_update_all(predicate=replace)
+            metrics = merge.when_not_matched_insert_all().execute()
+            return int(metrics.get("num_target_rows_inserted", 0))
+        except CommitFailedError as error:
+            if attempt == RETRIES:
+                raise CommitConflict(
+                    f"{location}: could not commit to table {name} after {RETRIES} retries: other writers kept "
+                    f"committing first ({_reason(error)}); nothing of this chunk was written — run again"
+                ) from None
+            pause = min(4.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)
+            log.info("%s/%s: another writer committed first; retrying in %.2f s", location, name, pause)
+            time.sleep(pause)
+        except (DeltaError, OSError) as error:
+            raise StorageError(f"{location}: cannot write table {name}: {_reason(error)}") from None
+    raise AssertionError("unreachable")
+
+
+def _create(location: Location, name: str, schema: pa.Schema) -> None:
+    """Create an empty table; another writer creating it at the same moment is fine (one of them wins)."""
+    try:
+        write_deltalake(
+            location.join(name),
+            schema.empty_table(),
+            mode="append",
+            storage_options=location.options or None,
+            configuration={"delta.checkpointInterval": "100"},
+        )
+    except (CommitFailedError, DeltaProtocolError):
+        log.debug("%s/%s: created by another writer at the same moment", location, name)
+    except (DeltaError, OSError) as error:
+        raise StorageError(f"{location}: cannot create table {name}: {_reason(error)}") from None
+
+
+def history(table: DeltaTable | None, limit: int | None = None) -> list[dict]:
+    """The table's commits, newest first: version, time, operation, rows added and the run that wrote them."""
+    if table is None:
+        return []
+    entries = []
+    for commit in table.history(limit):
+        metrics = commit.get("operationMetrics") or {}
+        added = metrics.get("num_target_rows_inserted", metrics.get("num_added_rows"))
+        replaced = metrics.get("num_target_rows_updated")
+        entries.append(
+            {
+                "version": commit.get("version"),
+                "time": datetime.fromtimestamp(commit["timestamp"] / 1000).astimezone().isoformat(timespec="seconds")
+                if commit.get("timestamp")
+                else None,
+                "operation": commit.get("operation"),
+                "rows_added": int(added) if added is not None else None,
+                "rows_replaced": int(replaced) if replaced is not None else None,
+                "run": commit.get(RUN_KEY),
+            }
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """What `catalog compact` did to one table."""
+
+    files_before: int
+    files_after: int
+    rows: int
+    version: int
+
+
+def compact(location: Location, name: str) -> Compacted | None:
+    """Merge a table's small files into large ones, then write a log checkpoint (replaying the log starts there)."""
+    table = open_table(location, name)
+    if table is None:
+        return None
+    before = len(live_files(location, name, table))
+    try:
+        table.optimize.compact()
+        table.create_checkpoint()
+        table.cleanup_metadata()
+    except (DeltaError, OSError) as error:
+        raise StorageError(f"{location}: cannot compact table {name}: {_reason(error)}") from None
+    table = open_table(location, name)
+    assert table is not None
+    rows = read(location, name, table, None).count_rows()
+    return Compacted(before, len(live_files(location, name, table)), rows, table.version())
+
+
+def vacuum(location: Location, name: str, retention_hours: float) -> list[str]:
+    """Delete the table's data files no live version needs that are older than the retention; their names."""
+    table = open_table(location, name)
+    if table is None:
+        return []
+    try:
+        return table.vacuum(retention_hours=int(retention_hours), enforce_retention_duration=False, dry_run=False)
+    except (DeltaError, OSError) as error:
+        raise StorageError(f"{location}: cannot vacuum table {name}: {_reason(error)}") from None
+
+
+def _shown(as_of: AsOf) -> str:
+    return str(as_of.version) if as_of.version is not None else as_of.timestamp.isoformat()  # type: ignore[union-attr]
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of a delta-rs error (its Help: paragraphs are for delta-rs's own users)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
