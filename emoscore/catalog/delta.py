@@ -132,12 +132,16 @@ def commit_new(
                     f"{location}: could not commit to table {name} after {RETRIES} retries: other writers kept "
                     f"committing first ({_reason(error)}); nothing of this chunk was written — run again"
                 ) from None
-            pause = min(4.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)
-            log.info("%s/%s: another writer committed first; retrying in %.2f s", location, name, pause)
-            time.sleep(pause)
+            log.info("%s/%s: another writer committed first; retrying", location, name)
+            backoff(attempt)
         except (DeltaError, OSError) as error:
             raise StorageError(f"{location}: cannot write table {name}: {_reason(error)}") from None
     raise AssertionError("unreachable")
+
+
+def backoff(attempt: int) -> None:
+    """Wait before retry `attempt`: doubling from 50 ms to at most 4 s, jittered so writers do not collide again."""
+    time.sleep(min(4.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
 
 
 def _create(location: Location, name: str, schema: pa.Schema) -> None:
@@ -196,14 +200,25 @@ def compact(location: Location, name: str) -> Compacted | None:
     if table is None:
         return None
     before = len(live_files(location, name, table))
+    for attempt in range(RETRIES + 1):  # a writer committing meanwhile makes the rewrite conflict: read again
+        try:
+            table.optimize.compact()
+            break
+        except CommitFailedError as error:
+            if attempt == RETRIES:
+                raise CommitConflict(f"{location}: could not compact table {name}: {_reason(error)}") from None
+            backoff(attempt)
+            table = open_table(location, name)
+            assert table is not None
+        except (DeltaError, OSError) as error:
+            raise StorageError(f"{location}: cannot compact table {name}: {_reason(error)}") from None
+    table = open_table(location, name)
+    assert table is not None
     try:
-        table.optimize.compact()
         table.create_checkpoint()
         table.cleanup_metadata()
     except (DeltaError, OSError) as error:
-        raise StorageError(f"{location}: cannot compact table {name}: {_reason(error)}") from None
-    table = open_table(location, name)
-    assert table is not None
+        raise StorageError(f"{location}: cannot checkpoint table {name}: {_reason(error)}") from None
     rows = read(location, name, table, None).count_rows()
     return Compacted(before, len(live_files(location, name, table)), rows, table.version())
 

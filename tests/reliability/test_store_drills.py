@@ -41,6 +41,21 @@ def each_once(catalog, expected):
             assert media_bytes(catalog, row["midi_path"]).startswith(b"MThd")
 
 
+def media_files(catalog):
+    """Every file under the catalog's media folders, as rows name them."""
+    import pyarrow.fs as pafs
+
+    location = Catalog(catalog).location
+    base = location.fs_path(location.uri).rstrip("/") + "/"
+    found = set()
+    for folder in ("midi", "audio", "charts"):
+        selector = pafs.FileSelector(location.fs_path(location.join(folder)), recursive=True, allow_not_found=True)
+        for info in location.filesystem().get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                found.add(info.path.removeprefix(base))
+    return found
+
+
 @pytest.fixture(params=["disk", "s3"])
 def catalog(request, tmp_path):
     return str(tmp_path / "catalog") if request.param == "disk" else request.getfixturevalue("s3")
@@ -99,11 +114,15 @@ def test_a_writer_killed_at_each_step_of_a_chunk_loses_nothing(catalog, project,
     code, _, err = score(library, catalog, project, tmp_path / "cache")
     assert code == 0, err[-2000:]
     each_once(catalog, 6)
+    Catalog(catalog).vacuum(retention_hours=0)  # what a killed writer left and no row names goes
+    named = {r[c] for r in read_catalog(catalog).to_pylist() for c in ("midi_path", "chart_path") if r[c]}
+    assert media_files(catalog) == named
 
 
 # Pauses the first chunk at a named step: writes `reached` beside itself and sleeps so the drill can kill it there.
 HOOK = """
 import os, time
+from pathlib import Path
 
 STEP = os.environ.get("EMOSCORE_DRILL_STEP")
 REACHED = Path(__file__).with_name("reached")
