@@ -15,14 +15,14 @@ import time
 import uuid
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
 from benchmarks.common import best_of, record
-from emoscore.catalog.query import Query, connect, run_query
+from emoscore.catalog.query import Query, run_query
 from emoscore.catalog.store import IMAGES, Catalog
 from emoscore.catalog.table import SCHEMA
 from emoscore.emotic.labels import CATEGORIES
@@ -160,16 +160,9 @@ def _query_and_files(root: Path, total: int, commits: int) -> None:
     def ours() -> int:
         return run_query(catalog, query).num_rows
 
-    def one_file() -> int:
-        connection = connect()
-        connection.register("catalog_rows", ds.dataset(str(single), format="parquet"))
-        return (
-            connection.sql(
-                "SELECT * FROM catalog_rows WHERE quadrant = ? ORDER BY path ASC NULLS LAST, path", params=["Q3"]
-            )
-            .to_arrow_table()
-            .num_rows
-        )
+    def one_file() -> int:  # DuckDB's own Parquet reader on one file: the fastest way to ask this of Parquet
+        sql = f"SELECT * FROM read_parquet('{single}') WHERE quadrant = 'Q3' ORDER BY path ASC NULLS LAST, path"
+        return duckdb.sql(sql).to_arrow_table().num_rows
 
     (before_time, found), (single_time, expected) = best_of(3, ours, one_file)
     assert found == expected == total // 4

@@ -1,5 +1,6 @@
-"""Questions to the catalog, answered by DuckDB over the images' Delta table as an Arrow dataset (its live Parquet
-files; nothing is loaded whole, no DuckDB extension is needed), at its current version or any earlier one.
+"""Questions to the catalog, answered by DuckDB over the images' Delta table at its current version or any earlier
+one: the live Parquet files the log names, read by DuckDB itself on disk and as an Arrow dataset from a store (no
+DuckDB extension is needed); nothing is loaded whole.
 
 The table holds one row per key. The current view keeps
 the rows of one identity (the models and settings params.yaml names), so a retrained model's rows do not stand
@@ -81,7 +82,16 @@ def _relation(
 ) -> str:
     """SQL for the catalog's rows (at `as_of`); with `identity` (the current view), only the rows of those models
     and settings, and one per path: a file scored again (a fixed file, new content) supersedes its row."""
-    connection.register("catalog_rows", catalog.dataset(as_of=as_of))
+    files = catalog.live_files(as_of=as_of)
+    globbing = any(character in name for name in files for character in "*?[{")  # read_parquet would expand
+    if catalog.remote or not files or globbing:  # Arrow's reader: DuckDB needs no extension for a store
+        connection.execute(NO_ARROW_PUSHDOWN)
+        connection.register("catalog_rows", catalog.dataset(as_of=as_of))
+    else:  # on disk DuckDB reads the live files itself, pruning row groups by the filters
+        listing = ", ".join("'" + name.replace("'", "''") + "'" for name in files)
+        connection.execute(
+            f"CREATE OR REPLACE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
+        )
     if identity is None:
         return "catalog_rows"  # one row per key already: the table's commits never add a key twice
     values = (identity.vad_model, identity.music_model, identity.params_hash)
@@ -94,12 +104,15 @@ def _relation(
     )
 
 
+# Filters are not pushed into an Arrow scan of the catalog: files delta-rs's MERGE writes hold strings as Arrow
+# string_view, which Arrow's filter kernels cannot compare yet (deltalake 1.6.6, pyarrow 26); DuckDB filters itself
+NO_ARROW_PUSHDOWN = "SET disabled_optimizers = 'filter_pushdown'"
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for the catalog's Arrow dataset. Filters are not pushed into the Arrow scan: files
-    delta-rs's MERGE writes hold strings as Arrow string_view, which Arrow's filter kernels cannot compare yet
-    (deltalake 1.6.6, pyarrow 26); DuckDB filters the projected columns itself."""
+    """A DuckDB connection to register a catalog table's Arrow dataset in (`Catalog.dataset`)."""
     connection = duckdb.connect()
-    connection.execute("SET disabled_optimizers = 'filter_pushdown'")
+    connection.execute(NO_ARROW_PUSHDOWN)
     return connection
 
 
@@ -112,7 +125,7 @@ def category_expression(category: str) -> str:
 
 def run_query(catalog: Catalog, query: Query) -> pa.Table:
     """The catalog rows matching `query`, as an Arrow table."""
-    connection = connect()
+    connection = duckdb.connect()
     source = _relation(connection, catalog, query.identity, query.as_of)
     where, arguments = [], []
     if query.quadrant:
@@ -158,7 +171,7 @@ def catalog_stats(
 ) -> dict:
     """Counts per quadrant and status, the VAD distribution and frequent top categories (of the current view with
     `identity`), and the images of every model version in the catalog (at `as_of`)."""
-    connection = connect()
+    connection = duckdb.connect()
     every = _relation(connection, catalog, as_of=as_of)
     source = _relation(connection, catalog, identity, as_of)
 

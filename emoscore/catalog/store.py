@@ -163,6 +163,11 @@ class Catalog:
         self.check_format()
         return delta.read(self.location, name, delta.open_table(self.location, name, as_of), schema)
 
+    def live_files(self, name: str = IMAGES, as_of: delta.AsOf | None = None) -> list[str]:
+        """The live data files of a table (at `as_of`), as the catalog's file system names them."""
+        self.check_format()
+        return delta.live_files(self.location, name, delta.open_table(self.location, name, as_of))
+
     def done_paths(self, *, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
         """Keys already in the images' table (only those that scored ok unless `include_errors`), with their path."""
         found = self.dataset().to_table(columns=[*table.KEY, "status", "path"]).to_pydict()
