@@ -10,7 +10,7 @@ from prefect import flow
 from prefect.context import get_run_context
 
 from emoscore.catalog.gallery import write_gallery
-from emoscore.catalog.location import is_remote
+from emoscore.catalog.location import absolute_catalog
 from emoscore.catalog.store import Catalog
 from emoscore.config import load_params
 from emoscore.errors import ConfigError
@@ -47,8 +47,8 @@ def score_images(
     absolute = _on_dask(context)
     library_path = Path(library) if library else params.score.library
     catalog_path = catalog or params.score.catalog
-    if absolute and not is_remote(catalog_path):
-        catalog_path = str(Path(catalog_path).absolute())
+    if absolute:  # a URI stays as written (one that is not s3:// is then refused, not made a folder)
+        catalog_path = absolute_catalog(catalog_path)
     settings, home = str(Path(params_path).absolute()), str(Path(models).expanduser().absolute()) if models else None
     try:
         summary = score_run(

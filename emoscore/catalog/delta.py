@@ -10,6 +10,7 @@ readers refuse), and are not partitioned.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -115,12 +116,13 @@ def commit_new(
     source = pa.Table.from_pylist(list(rows), schema=schema)  # a bad row fails here, before anything is written
     predicate = " AND ".join(f"t.{_quoted(column)} = s.{_quoted(column)}" for column in key)
     properties = CommitProperties(custom_metadata={RUN_KEY: run_id} if run_id else None)
+    if open_table(location, name) is None:
+        _create(location, name, schema)
     for attempt in range(RETRIES + 1):
         try:
             table = open_table(location, name)
             if table is None:
-                _create(location, name, schema)
-                continue
+                raise StorageError(f"{location}: table {name} could not be created")
             merge = table.merge(source, predicate, source_alias="s", target_alias="t", commit_properties=properties)
             if replace:
                 merge = merge.when_matched_update_all(predicate=replace)
@@ -229,7 +231,9 @@ def vacuum(location: Location, name: str, retention_hours: float) -> list[str]:
     if table is None:
         return []
     try:
-        return table.vacuum(retention_hours=int(retention_hours), enforce_retention_duration=False, dry_run=False)
+        return table.vacuum(  # full: also files no commit ever named (a lost race's, a killed writer's)
+            retention_hours=math.ceil(retention_hours), enforce_retention_duration=False, dry_run=False, full=True
+        )
     except (DeltaError, OSError) as error:
         raise StorageError(f"{location}: cannot vacuum table {name}: {_reason(error)}") from None
 

@@ -79,7 +79,7 @@ class Location:
             if not bucket:
                 raise CatalogError(f"{text}: an S3 catalog is s3://BUCKET/PREFIX")
             return cls(text.rstrip("/"), storage_options(configured))
-        if "://" in text:
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text):  # gs://, S3://, file:/… — not a folder, not s3://
             raise CatalogError(f"{text}: a catalog is a local folder or s3://bucket/prefix")
         path = str(Path(text).expanduser())
         try:  # Arrow, DuckDB and delta-rs take paths as UTF-8 text: other bytes could not be read back
@@ -135,7 +135,8 @@ class Location:
 
 def absolute_catalog(where: str | Path) -> str:
     """A catalog location that means the same from any folder (a URI as it is, a path made absolute)."""
-    return str(where) if is_remote(where) else str(Path(where).expanduser().resolve())
+    text = str(where)
+    return text if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text) else str(Path(text).expanduser().resolve())
 
 
 def local_state_folder(location: Location) -> Path:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from emoscore.catalog.scan_index import INDEX_FILE
 from emoscore.catalog.store import IMAGES, LEGACY_PARTS, MEDIA_COLUMNS, SCENES, Catalog
@@ -52,7 +53,11 @@ def _legacy_rows(folder: Path, schema: pa.Schema, key: tuple[str, ...]) -> pa.Ta
     parts = sorted(folder.glob("part-*.parquet"))
     if not parts:
         return schema.empty_table()
-    rows = ds.dataset([str(p) for p in parts], format="parquet").to_table()
+    try:  # columns a later release added are in later parts only: every file's schema counts, not the first's
+        unified = pa.unify_schemas([pq.read_schema(part) for part in parts], promote_options="permissive")
+        rows = ds.dataset([str(p) for p in parts], schema=unified, format="parquet").to_table()
+    except (OSError, pa.ArrowException) as error:
+        raise CatalogError(f"{shown(folder)}: cannot read the old part files: {error}") from None
     rows = rows.select([name for name in schema.names if name in rows.column_names])
     for name in schema.names:  # columns a later version added, absent from old parts
         if name not in rows.column_names:
@@ -102,8 +107,11 @@ def migrate(old: Path, new: Catalog, *, sample: int = 64, progress: bool = True)
             report.media_missing.append(relative)
         else:
             destination = new.location.fs_path(new.location.join(relative))
-            target.create_dir(destination.rsplit("/", 1)[0], recursive=True)
-            pafs.copy_files(str(source), destination, destination_filesystem=target)
+            try:
+                target.create_dir(destination.rsplit("/", 1)[0], recursive=True)
+                pafs.copy_files(str(source), destination, destination_filesystem=target)
+            except OSError as error:
+                raise CatalogError(f"{new}: cannot copy {relative}: {error}") from None
             report.media += 1
         bar.update(1)
     for start in range(0, images.num_rows, COMMIT_ROWS):
@@ -133,16 +141,24 @@ def _verify(
     if not wanted <= have:
         raise CatalogError(f"{new}: {len(wanted - have)} of {shown(old)}'s images are missing after migrating")
     report.images = len(wanted)
-    scene_rows = new.dataset(SCENES, SCENE_SCHEMA).count_rows()
-    if scene_rows < scenes.num_rows:
-        raise CatalogError(f"{new}: {scenes.num_rows - scene_rows} of {shown(old)}'s scenes are missing")
-    report.scenes = scenes.num_rows
+    from emoscore.film.scene_table import SCENE_KEY
+
+    stored_scenes = new.dataset(SCENES, SCENE_SCHEMA).to_table(columns=list(SCENE_KEY))
+    wanted = set(zip(*(scenes.column(name).to_pylist() for name in SCENE_KEY), strict=True))
+    have = set(zip(*(stored_scenes.column(name).to_pylist() for name in SCENE_KEY), strict=True))
+    if not wanted <= have:
+        raise CatalogError(f"{new}: {len(wanted - have)} of {shown(old)}'s scenes are missing after migrating")
+    report.scenes = len(wanted)
     present = [relative for relative in media if relative not in set(report.media_missing)]
     chosen = random.Random(0).sample(present, min(sample, len(present)))
     target = new.location.filesystem()
     local = pafs.LocalFileSystem()
     for relative in chosen:
-        if _digest(local, str(old / relative)) != _digest(target, new.location.fs_path(new.location.join(relative))):
+        try:
+            copied = _digest(target, new.location.fs_path(new.location.join(relative)))
+        except OSError as error:
+            raise CatalogError(f"{new}: cannot read back {relative}: {error}") from None
+        if _digest(local, str(old / relative)) != copied:
             raise CatalogError(f"{new}: {relative} differs from {shown(old / relative)} after copying")
     report.digests_checked = len(chosen)
     if report.media_missing:

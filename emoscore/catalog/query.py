@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from emoscore.catalog.delta import AsOf
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import KEY, Identity
+from emoscore.catalog.table import KEY, CatalogError, Identity
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
 
@@ -89,9 +89,12 @@ def _relation(
         connection.register("catalog_rows", catalog.dataset(as_of=as_of))
     else:  # on disk DuckDB reads the live files itself, pruning row groups by the filters
         listing = ", ".join("'" + name.replace("'", "''") + "'" for name in files)
-        connection.execute(
-            f"CREATE OR REPLACE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
-        )
+        try:
+            connection.execute(
+                f"CREATE OR REPLACE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
+            )
+        except (duckdb.Error, OSError) as error:  # a file of an old version vacuumed away
+            raise CatalogError(f"{catalog}: cannot read: {str(error).strip().splitlines()[0]}") from None
     if identity is None:
         return "catalog_rows"  # one row per key already: the table's commits never add a key twice
     values = (identity.vad_model, identity.music_model, identity.params_hash)
@@ -163,7 +166,12 @@ def run_query(catalog: Catalog, query: Query) -> pa.Table:
     sql += f" ORDER BY {order}"
     if query.limit:
         sql += f" LIMIT {int(query.limit)}"
-    return connection.sql(sql, params=arguments).to_arrow_table()
+    try:
+        return connection.sql(sql, params=arguments).to_arrow_table()
+    except (duckdb.Error, OSError) as error:  # a file of an old version vacuumed away, a store gone
+        raise CatalogError(f"{catalog}: cannot read: {str(error).strip().splitlines()[0]}") from None
+    finally:
+        connection.close()
 
 
 def catalog_stats(
@@ -176,7 +184,10 @@ def catalog_stats(
     source = _relation(connection, catalog, identity, as_of)
 
     def rows(sql: str) -> list[tuple]:
-        return connection.execute(sql).fetchall()
+        try:
+            return connection.execute(sql).fetchall()
+        except (duckdb.Error, OSError) as error:  # a file of an old version vacuumed away, a store gone
+            raise CatalogError(f"{catalog}: cannot read: {str(error).strip().splitlines()[0]}") from None
 
     vad = {}
     for column in ("valence", "arousal", "dominance"):

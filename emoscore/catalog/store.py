@@ -85,9 +85,13 @@ class Catalog:
         """Refuse a catalog in the part-file layout, naming the command that converts it."""
         if self.remote:
             return
-        if any((self.root / LEGACY_PARTS).glob("part-*.parquet")) and not (self.root / IMAGES / "_delta_log").is_dir():
+        legacy = [(LEGACY_PARTS, IMAGES), (SCENES, SCENES)]  # (where the old parts were, the Delta table now)
+        if any(
+            any((self.root / parts).glob("part-*.parquet")) and not (self.root / name / "_delta_log").is_dir()
+            for parts, name in legacy
+        ):
             raise LegacyCatalog(
-                f"{shown(self.root)}: a catalog in the old part-file layout (parts/*.parquet); convert it with "
+                f"{shown(self.root)}: a catalog in the old part-file layout (part-*.parquet files); convert it with "
                 f"`emoscore catalog migrate {shown(self.root)} NEW` and use NEW"
             )
 
@@ -170,7 +174,8 @@ class Catalog:
 
     def done_paths(self, *, include_errors: bool = True) -> dict[tuple[str, str, str, str], str]:
         """Keys already in the images' table (only those that scored ok unless `include_errors`), with their path."""
-        found = self.dataset().to_table(columns=[*table.KEY, "status", "path"]).to_pydict()
+        with reading(self):
+            found = self.dataset().to_table(columns=[*table.KEY, "status", "path"]).to_pydict()
         columns = [found[name] for name in (*table.KEY, "status", "path")]
         return {
             tuple(key): path  # type: ignore[misc]
@@ -180,14 +185,17 @@ class Catalog:
 
     def read(self, columns: Sequence[str] | None = None, *, as_of: delta.AsOf | None = None) -> pa.Table:
         """The images' rows (one per key), oldest first."""
-        rows = self.dataset(as_of=as_of).to_table().sort_by([("scored_at", "ascending"), ("path", "ascending")])
+        with reading(self):
+            rows = self.dataset(as_of=as_of).to_table()
+        rows = rows.sort_by([("scored_at", "ascending"), ("path", "ascending")])
         return rows.select(list(columns)) if columns else rows
 
     def read_table(
         self, name: str, schema: pa.Schema, columns: Sequence[str] | None = None, *, as_of: delta.AsOf | None = None
     ) -> pa.Table:
         """Every row of the table `name` (only `columns` when given); empty, with the schema, when it has none."""
-        return self.dataset(name, schema, as_of).to_table(columns=list(columns) if columns else None)
+        with reading(self):
+            return self.dataset(name, schema, as_of).to_table(columns=list(columns) if columns else None)
 
     def scan_index(self) -> ScanIndex:
         """This machine's scan index of the libraries scored into this catalog (empty when there is none yet)."""
@@ -218,10 +226,23 @@ class Catalog:
         media no committed row names (a killed writer's). How many of each went."""
         self.check_format()
         files = sum(len(delta.vacuum(self.location, name, retention_hours)) for name in (IMAGES, SCENES))
-        named = set()
-        for column in MEDIA_COLUMNS:
-            named.update(value for value in self.dataset().to_table(columns=[column]).column(0).to_pylist() if value)
-        cutoff = time.time() - retention_hours * 3600
+        with reading(self):
+            named = {
+                value
+                for column in self.dataset().to_table(columns=list(MEDIA_COLUMNS)).to_pydict().values()
+                for value in column
+                if value
+            }
+        try:
+            removed = self._remove_orphans(named, time.time() - retention_hours * 3600)
+        except OSError as error:
+            raise StorageError(f"{self}: cannot remove orphan media: {_first_line(error)}") from None
+        if removed:
+            log.info("%s: removed %d media files no row names", self, removed)
+        return {"data_files": files, "media_files": removed}
+
+    def _remove_orphans(self, named: set[str], cutoff: float) -> int:
+        """Delete media files no row names, last written before `cutoff`; how many."""
         filesystem = self.location.filesystem()
         removed = 0
         for folder in MEDIA_FOLDERS:
@@ -235,9 +256,7 @@ class Catalog:
                 if info.type == pafs.FileType.File and relative not in named and stale:
                     filesystem.delete_file(info.path)
                     removed += 1
-        if removed:
-            log.info("%s: removed %d media files no row names", self, removed)
-        return {"data_files": files, "media_files": removed}
+        return removed
 
     def media(self, relative: str) -> Path:
         """Where a row's media file (a relative path as stored) lives on this machine (a local catalog)."""
@@ -297,6 +316,15 @@ class Catalog:
                 raise StorageError(f"{self}: cannot write {relative}: {_first_line(error)}") from None
             sent += 1
         return sent
+
+
+@contextmanager
+def reading(catalog: Catalog) -> Iterator[None]:
+    """Turn what Arrow raises while reading a table's files (a store gone, a file vacuumed away) into one line."""
+    try:
+        yield
+    except (OSError, pa.ArrowException) as error:
+        raise StorageError(f"{catalog}: cannot read: {_first_line(error)}") from None
 
 
 def _first_line(error: BaseException) -> str:

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 KEY = ("image_id", "vad_model", "music_model", "params_hash")
 # when a chunk's row replaces the stored row of its key (`s` new, `t` stored): an error retried (`--retry-errors`)
-RETRIED = "t.status = 'error' AND s.scored_at > t.scored_at"
-# a photo found at a new path: its row follows it
-MOVED = "s.scored_at > t.scored_at"
+RETRIED = "t.status = 'error'"
+# a photo found at a new path: its row follows it (decided by the path, not by clocks: hosts' clocks differ)
+MOVED = "s.path <> t.path"
 PERSON = pa.struct(
     [
         ("bbox", pa.list_(pa.int32())),

@@ -274,7 +274,7 @@ def catalog_migrate(
     done = report.as_dict()
     say(
         f"migrated {done['images']} images, {done['scenes']} scenes and {done['media_copied']} media files → {new}"
-        f" (counts verified, {done['media_digests_checked']} media digests equal)"
+        f" (every old row and scene present, {done['media_digests_checked']} media digests equal)"
     )
 
 
@@ -287,10 +287,11 @@ def catalog_scenes(
     """The films scored into the catalog (`emoscore soundtrack --catalog`), one line per scene, in film order."""
     from emoscore.film.scene_table import read_scenes
 
-    rows = sorted(
-        read_scenes(_catalog(catalog, params)).to_pylist(),
-        key=lambda row: (row["path"], row["scored_at"], row["scene_index"]),
-    )
+    try:
+        scenes = read_scenes(_catalog(catalog, params)).to_pylist()
+    except EmoscoreError as error:
+        raise fail(error) from None
+    rows = sorted(scenes, key=lambda row: (row["path"], row["scored_at"], row["scene_index"]))
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return

@@ -106,6 +106,7 @@ class ScoreParams(Section):
         {},
         description="Options for an s3:// catalog (AWS_ENDPOINT_URL, AWS_REGION, …) over the AWS environment"
         " variables; never logged. Keep credentials in the environment, not in a committed params.yaml.",
+        repr=False,
     )
     detector: Literal["none", "hog", "torchvision"] = "none"
     detector_weights: Path | None = None

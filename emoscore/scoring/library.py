@@ -158,7 +158,7 @@ class RunSummary:
             "moved": self.moved,
             "skipped": dict(self.skipped),
             "errors_by_reason": dict(self.errors),
-            "part_files_written": self.parts,
+            "commits": self.parts,
         }
 
 

@@ -158,3 +158,40 @@ def test_history_as_of_compact_and_vacuum_from_the_command_line(tmp_path):
     assert Catalog(where).read().num_rows == 3
     bad = runner.invoke(app, ["catalog", "history", "--catalog", where, "--table", "people"])
     assert bad.exit_code == 2 and "choose images or scenes" in bad.output
+
+
+def test_migrate_keeps_columns_only_later_parts_have(tmp_path):
+    """A part written before a column existed (`library` came later) must not drop that column for every row."""
+    old = tmp_path / "old"
+    (old / "parts").mkdir(parents=True)
+    earlier = LEGACY.remove(LEGACY.get_field_index("library"))
+    first = {k: v for k, v in row("a").items() if k != "library"}
+    pq.write_table(pa.Table.from_pylist([first], schema=earlier), old / "parts" / "part-1.parquet")
+    pq.write_table(pa.Table.from_pylist([row("b", library="/lib")], schema=LEGACY), old / "parts" / "part-2.parquet")
+    assert runner.invoke(app, ["catalog", "migrate", str(old), str(tmp_path / "new")]).exit_code == 0
+    stored = {r["image_id"]: r["library"] for r in Catalog(tmp_path / "new").read().to_pylist()}
+    assert stored == {"a": None, "b": "/lib"}
+
+
+def test_a_catalog_with_only_old_scenes_is_refused_not_shadowed(tmp_path):
+    old = legacy_catalog(tmp_path / "film")
+    for leftover in (old / "parts").iterdir():
+        leftover.unlink()
+    result = runner.invoke(app, ["catalog", "scenes", "--catalog", str(old)])
+    assert result.exit_code == 2 and "catalog migrate" in result.output
+    assert not (old / "scenes" / "_delta_log").exists()
+
+
+def test_reading_a_vacuumed_version_or_a_foreign_uri_is_one_line(tmp_path):
+    where = str(tmp_path / "cat")
+    catalog = Catalog(where)
+    catalog.write([row("a", status="error")])
+    catalog.write([row("a")])  # the retry rewrites the file holding the error row
+    catalog.compact()
+    catalog.vacuum(retention_hours=0)
+    old = runner.invoke(app, ["catalog", "query", "--catalog", where, "--all-models", "--as-of", "1"])
+    assert old.exit_code == 2 and "cannot read" in old.output and "Traceback" not in old.output, old.output
+    for uri in ("gs://bucket/catalog", "S3://bucket/catalog"):
+        result = runner.invoke(app, ["catalog", "stats", "--catalog", uri])
+        assert result.exit_code == 2 and "a catalog is a local folder or s3://bucket/prefix" in result.output
+    assert not (tmp_path / "gs:").exists()

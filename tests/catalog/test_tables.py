@@ -208,8 +208,11 @@ def test_vacuum_removes_orphan_media_only(tmp_path):
     (media / "orphan.mid").write_bytes(b"MThd")  # a killed writer's: written, never committed
     catalog.write([row("a", midi_path="midi/kept.mid")])
     assert catalog.vacuum(retention_hours=1)["media_files"] == 0  # too young: a writer may be about to commit it
+    stray = tmp_path / "catalog" / "images" / "part-00000-from-a-lost-race.parquet"  # written, never committed
+    stray.write_bytes(b"PAR1")
     done = catalog.vacuum(retention_hours=0)
     assert done["media_files"] == 1 and (media / "kept.mid").exists() and not (media / "orphan.mid").exists()
+    assert not stray.exists() and catalog.read().num_rows == 1
 
 
 def test_every_reader_opens_the_table(tmp_path):
