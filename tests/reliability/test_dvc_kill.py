@@ -81,5 +81,5 @@ def test_killed_stage_reruns_and_status_is_clean(tmp_path):
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
     status = subprocess.run(["dvc", "status"], cwd=project, env=environment, capture_output=True, text=True)
     assert "up to date" in status.stdout, status.stdout + status.stderr
-    assert (project / "data/catalog/parts").is_dir() and (project / "reports/eval_vad.json").is_file()
+    assert (project / "data/catalog/images/_delta_log").is_dir() and (project / "reports/eval_vad.json").is_file()
     assert (project / "data/film/film.cues.csv").is_file() and (project / "reports/score_film_demo.json").is_file()
