@@ -18,6 +18,7 @@ except ImportError:  # NumPy 1.x
     from numpy.core.multiarray import scalar as numpy_scalar
 
 from emoscore.errors import CheckpointError
+from emoscore.text import first_line
 
 
 def _legacy_safe_globals() -> list:
@@ -49,7 +50,7 @@ def load_weights_only(path: Path | str) -> object:
             path, "refused: it holds objects other than tensors and plain data, and emoscore never runs a file's code"
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         if "weights_only" in str(error):
             reason = "its contents are not a checkpoint torch can read safely"
         raise CheckpointError(path, f"not a readable torch checkpoint: {reason}") from None

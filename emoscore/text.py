@@ -18,6 +18,12 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's first line (libraries append help paragraphs and tracebacks), or its type when it says nothing."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def shown(value: object) -> str:
     """A user's string as it is, with what a terminal would act on (control characters, bytes that are not
     UTF-8) written visibly as \\xNN: printed with `Text`, never read as markup or a format string."""

@@ -13,9 +13,10 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -25,8 +26,10 @@ from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolErr
 
 from emoscore.catalog.location import Location, StorageError
 from emoscore.catalog.table import CatalogError
+from emoscore.text import first_line
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRIES = 12  # bounded: a storm of writers backs off and gets in; past this a clear error, never a lost chunk
 RUN_KEY = "emoscore.run"
@@ -71,12 +74,12 @@ def open_table(location: Location, name: str, as_of: AsOf | None = None) -> Delt
     except TableNotFoundError:
         return None
     except (DeltaError, OSError) as error:
-        raise StorageError(f"{location}: cannot read table {name}: {_reason(error)}") from None
+        raise StorageError(f"{location}: cannot read table {name}: {first_line(error)}") from None
     if as_of is not None:
         try:
             table.load_as_version(as_of.version if as_of.version is not None else as_of.timestamp)
         except (DeltaError, ValueError, OSError) as error:
-            raise CatalogError(f"{location}/{name}: no version {_shown(as_of)}: {_reason(error)}") from None
+            raise CatalogError(f"{location}/{name}: no version {_shown(as_of)}: {first_line(error)}") from None
     return table
 
 
@@ -89,10 +92,9 @@ def live_files(location: Location, name: str, table: DeltaTable | None) -> list[
     return [location.fs_path(location.join(name, unquote(path))) for path in paths]
 
 
-def read(location: Location, name: str, table: DeltaTable | None, schema: pa.Schema | None) -> ds.Dataset:
-    """The table's live rows as one Arrow dataset in `schema` (the files' own without; empty when the table does
-    not exist yet)."""
-    files = live_files(location, name, table)
+def read(location: Location, files: Sequence[str], schema: pa.Schema | None) -> ds.Dataset:
+    """A table's live files (`live_files`) as one Arrow dataset in `schema` (the files' own without; empty when
+    there are none)."""
     if not files:
         return ds.dataset((schema or pa.schema([])).empty_table())
     return ds.dataset(files, schema=schema, format="parquet", filesystem=location.filesystem())
@@ -118,26 +120,35 @@ def commit_new(
     properties = CommitProperties(custom_metadata={RUN_KEY: run_id} if run_id else None)
     if open_table(location, name) is None:
         _create(location, name, schema)
+
+    def merge(table: DeltaTable) -> int:
+        builder = table.merge(source, predicate, source_alias="s", target_alias="t", commit_properties=properties)
+        if replace:
+            builder = builder.when_matched_update_all(predicate=replace)
+        return int(builder.when_not_matched_insert_all().execute().get("num_target_rows_inserted", 0))
+
+    return _retried(location, name, merge, "commit to", "write")
+
+
+def _retried(location: Location, name: str, action: Callable[[DeltaTable], T], doing: str, verb: str) -> T:
+    """`action` on the table, read again and retried with backoff while another writer commits first; past the
+    bounded retries CommitConflict, and any other failure of the store one StorageError line."""
     for attempt in range(RETRIES + 1):
+        table = open_table(location, name)
+        if table is None:
+            raise StorageError(f"{location}: table {name} could not be created")
         try:
-            table = open_table(location, name)
-            if table is None:
-                raise StorageError(f"{location}: table {name} could not be created")
-            merge = table.merge(source, predicate, source_alias="s", target_alias="t", commit_properties=properties)
-            if replace:
-                merge = merge.when_matched_update_all(predicate=replace)
-            metrics = merge.when_not_matched_insert_all().execute()
-            return int(metrics.get("num_target_rows_inserted", 0))
+            return action(table)
         except CommitFailedError as error:
             if attempt == RETRIES:
                 raise CommitConflict(
-                    f"{location}: could not commit to table {name} after {RETRIES} retries: other writers kept "
-                    f"committing first ({_reason(error)}); nothing of this chunk was written — run again"
+                    f"{location}: could not {doing} table {name} after {RETRIES} retries: other writers kept "
+                    f"committing first ({first_line(error)}); nothing was written — run again"
                 ) from None
             log.info("%s/%s: another writer committed first; retrying", location, name)
             backoff(attempt)
         except (DeltaError, OSError) as error:
-            raise StorageError(f"{location}: cannot write table {name}: {_reason(error)}") from None
+            raise StorageError(f"{location}: cannot {verb} table {name}: {first_line(error)}") from None
     raise AssertionError("unreachable")
 
 
@@ -159,7 +170,7 @@ def _create(location: Location, name: str, schema: pa.Schema) -> None:
     except (CommitFailedError, DeltaProtocolError):
         log.debug("%s/%s: created by another writer at the same moment", location, name)
     except (DeltaError, OSError) as error:
-        raise StorageError(f"{location}: cannot create table {name}: {_reason(error)}") from None
+        raise StorageError(f"{location}: cannot create table {name}: {first_line(error)}") from None
 
 
 def history(table: DeltaTable | None, limit: int | None = None) -> list[dict]:
@@ -202,27 +213,17 @@ def compact(location: Location, name: str) -> Compacted | None:
     if table is None:
         return None
     before = len(live_files(location, name, table))
-    for attempt in range(RETRIES + 1):  # a writer committing meanwhile makes the rewrite conflict: read again
-        try:
-            table.optimize.compact()
-            break
-        except CommitFailedError as error:
-            if attempt == RETRIES:
-                raise CommitConflict(f"{location}: could not compact table {name}: {_reason(error)}") from None
-            backoff(attempt)
-            table = open_table(location, name)
-            assert table is not None
-        except (DeltaError, OSError) as error:
-            raise StorageError(f"{location}: cannot compact table {name}: {_reason(error)}") from None
+    # a writer committing meanwhile makes the rewrite conflict: read again
+    _retried(location, name, lambda fresh: fresh.optimize.compact(), "compact", "compact")
     table = open_table(location, name)
     assert table is not None
     try:
         table.create_checkpoint()
         table.cleanup_metadata()
     except (DeltaError, OSError) as error:
-        raise StorageError(f"{location}: cannot checkpoint table {name}: {_reason(error)}") from None
-    rows = read(location, name, table, None).count_rows()
-    return Compacted(before, len(live_files(location, name, table)), rows, table.version())
+        raise StorageError(f"{location}: cannot checkpoint table {name}: {first_line(error)}") from None
+    after = live_files(location, name, table)
+    return Compacted(before, len(after), read(location, after, None).count_rows(), table.version())
 
 
 def vacuum(location: Location, name: str, retention_hours: float) -> list[str]:
@@ -235,13 +236,8 @@ def vacuum(location: Location, name: str, retention_hours: float) -> list[str]:
             retention_hours=math.ceil(retention_hours), enforce_retention_duration=False, dry_run=False, full=True
         )
     except (DeltaError, OSError) as error:
-        raise StorageError(f"{location}: cannot vacuum table {name}: {_reason(error)}") from None
+        raise StorageError(f"{location}: cannot vacuum table {name}: {first_line(error)}") from None
 
 
 def _shown(as_of: AsOf) -> str:
     return str(as_of.version) if as_of.version is not None else as_of.timestamp.isoformat()  # type: ignore[union-attr]
-
-
-def _reason(error: BaseException) -> str:
-    """The first line of a delta-rs error (its Help: paragraphs are for delta-rs's own users)."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -36,6 +36,9 @@ ENVIRONMENT = (
 UNUSABLE = re.compile(r"[\x00-\x1f\x7f\[\]^|\\]|%[0-9A-Fa-f]{2}")
 
 
+SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")  # a URI (s3://, gs://, S3://, file:/…), never a folder
+
+
 class StorageError(CatalogError):
     """A store cannot be reached or used (wrong credentials, a missing bucket, a server down)."""
 
@@ -79,7 +82,7 @@ class Location:
             if not bucket:
                 raise CatalogError(f"{text}: an S3 catalog is s3://BUCKET/PREFIX")
             return cls(text.rstrip("/"), storage_options(configured))
-        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text):  # gs://, S3://, file:/… — not a folder, not s3://
+        if SCHEME.match(text):  # gs://, S3://, file:/… — not a folder, and not s3://
             raise CatalogError(f"{text}: a catalog is a local folder or s3://bucket/prefix")
         path = str(Path(text).expanduser())
         try:  # Arrow, DuckDB and delta-rs take paths as UTF-8 text: other bytes could not be read back
@@ -136,7 +139,7 @@ class Location:
 def absolute_catalog(where: str | Path) -> str:
     """A catalog location that means the same from any folder (a URI as it is, a path made absolute)."""
     text = str(where)
-    return text if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text) else str(Path(text).expanduser().resolve())
+    return text if SCHEME.match(text) else str(Path(text).expanduser().resolve())
 
 
 def local_state_folder(location: Location) -> Path:

@@ -132,24 +132,20 @@ def migrate(old: Path, new: Catalog, *, sample: int = 64, progress: bool = True)
 def _verify(
     old: Path, new: Catalog, images: pa.Table, scenes: pa.Table, media: list[str], report: Migration, sample: int
 ) -> None:
-    """Counts equal per table, every old key present, and a sample of media equal byte for byte (SHA-256)."""
-    from emoscore.film.scene_table import SCENE_SCHEMA
+    """Every old image and scene present by key, and a sample of media equal byte for byte (SHA-256)."""
+    from emoscore.film.scene_table import SCENE_KEY, SCENE_SCHEMA
 
-    stored = new.dataset(IMAGES).to_table(columns=list(KEY))
-    wanted = set(zip(*(images.column(name).to_pylist() for name in KEY), strict=True))
-    have = set(zip(*(stored.column(name).to_pylist() for name in KEY), strict=True))
-    if not wanted <= have:
-        raise CatalogError(f"{new}: {len(wanted - have)} of {shown(old)}'s images are missing after migrating")
-    report.images = len(wanted)
-    from emoscore.film.scene_table import SCENE_KEY
-
-    stored_scenes = new.dataset(SCENES, SCENE_SCHEMA).to_table(columns=list(SCENE_KEY))
-    wanted = set(zip(*(scenes.column(name).to_pylist() for name in SCENE_KEY), strict=True))
-    have = set(zip(*(stored_scenes.column(name).to_pylist() for name in SCENE_KEY), strict=True))
-    if not wanted <= have:
-        raise CatalogError(f"{new}: {len(wanted - have)} of {shown(old)}'s scenes are missing after migrating")
-    report.scenes = len(wanted)
-    present = [relative for relative in media if relative not in set(report.media_missing)]
+    for what, rows, name, schema, key in (
+        ("images", images, IMAGES, SCHEMA, KEY),
+        ("scenes", scenes, SCENES, SCENE_SCHEMA, SCENE_KEY),
+    ):
+        stored = new.dataset(name, schema).to_table(columns=list(key))
+        wanted, have = (set(zip(*(t.column(c).to_pylist() for c in key), strict=True)) for t in (rows, stored))
+        if not wanted <= have:
+            raise CatalogError(f"{new}: {len(wanted - have)} of {shown(old)}'s {what} are missing after migrating")
+        setattr(report, what, len(wanted))
+    missing = set(report.media_missing)
+    present = [relative for relative in media if relative not in missing]
     chosen = random.Random(0).sample(present, min(sample, len(present)))
     target = new.location.filesystem()
     local = pafs.LocalFileSystem()

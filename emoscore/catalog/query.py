@@ -9,16 +9,19 @@ beside the old ones.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
 
-from emoscore.catalog.delta import AsOf
+from emoscore.catalog.delta import AsOf, read
 from emoscore.catalog.store import Catalog
-from emoscore.catalog.table import KEY, CatalogError, Identity
+from emoscore.catalog.table import KEY, SCHEMA, CatalogError, Identity
 from emoscore.emotic.labels import CATEGORY_INDEX
 from emoscore.errors import EmoscoreError
+from emoscore.text import first_line
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 STATUSES = ("ok", "error")
@@ -86,15 +89,13 @@ def _relation(
     globbing = any(character in name for name in files for character in "*?[{")  # read_parquet would expand
     if catalog.remote or not files or globbing:  # Arrow's reader: DuckDB needs no extension for a store
         connection.execute(NO_ARROW_PUSHDOWN)
-        connection.register("catalog_rows", catalog.dataset(as_of=as_of))
+        connection.register("catalog_rows", read(catalog.location, files, SCHEMA))
     else:  # on disk DuckDB reads the live files itself, pruning row groups by the filters
         listing = ", ".join("'" + name.replace("'", "''") + "'" for name in files)
-        try:
+        with answering(catalog):
             connection.execute(
                 f"CREATE OR REPLACE VIEW catalog_rows AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
             )
-        except (duckdb.Error, OSError) as error:  # a file of an old version vacuumed away
-            raise CatalogError(f"{catalog}: cannot read: {str(error).strip().splitlines()[0]}") from None
     if identity is None:
         return "catalog_rows"  # one row per key already: the table's commits never add a key twice
     values = (identity.vad_model, identity.music_model, identity.params_hash)
@@ -110,6 +111,16 @@ def _relation(
 # Filters are not pushed into an Arrow scan of the catalog: files delta-rs's MERGE writes hold strings as Arrow
 # string_view, which Arrow's filter kernels cannot compare yet (deltalake 1.6.6, pyarrow 26); DuckDB filters itself
 NO_ARROW_PUSHDOWN = "SET disabled_optimizers = 'filter_pushdown'"
+
+
+@contextmanager
+def answering(catalog: Catalog) -> Iterator[None]:
+    """What DuckDB or Arrow raise while reading the catalog's files (one of an old version vacuumed away, a store
+    gone) as one line naming the catalog."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as error:
+        raise CatalogError(f"{catalog}: cannot read: {first_line(error)}") from None
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -167,9 +178,8 @@ def run_query(catalog: Catalog, query: Query) -> pa.Table:
     if query.limit:
         sql += f" LIMIT {int(query.limit)}"
     try:
-        return connection.sql(sql, params=arguments).to_arrow_table()
-    except (duckdb.Error, OSError) as error:  # a file of an old version vacuumed away, a store gone
-        raise CatalogError(f"{catalog}: cannot read: {str(error).strip().splitlines()[0]}") from None
+        with answering(catalog):
+            return connection.sql(sql, params=arguments).to_arrow_table()
     finally:
         connection.close()
 
@@ -184,10 +194,8 @@ def catalog_stats(
     source = _relation(connection, catalog, identity, as_of)
 
     def rows(sql: str) -> list[tuple]:
-        try:
+        with answering(catalog):
             return connection.execute(sql).fetchall()
-        except (duckdb.Error, OSError) as error:  # a file of an old version vacuumed away, a store gone
-            raise CatalogError(f"{catalog}: cannot read: {str(error).strip().splitlines()[0]}") from None
 
     vad = {}
     for column in ("valence", "arousal", "dominance"):

@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 from emoscore.catalog import delta, table
 from emoscore.catalog.location import Location, StorageError, local_state_folder
 from emoscore.catalog.scan_index import ScanIndex
-from emoscore.text import shown
+from emoscore.text import first_line, shown
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Catalog:
                     stream.write(b"probe")
                 filesystem.delete_file(self.location.fs_path(probe))
             except OSError as error:
-                raise StorageError(f"{self}: cannot write: {_first_line(error)}") from None
+                raise StorageError(f"{self}: cannot write: {first_line(error)}") from None
             return
         for folder in (self.root, *(self.root / name for name in (IMAGES, *MEDIA_FOLDERS))):
             if folder.exists() and not folder.is_dir():
@@ -137,7 +137,7 @@ class Catalog:
             try:
                 entries = filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
             except OSError as error:
-                raise StorageError(f"{self}: cannot read: {_first_line(error)}") from None
+                raise StorageError(f"{self}: cannot read: {first_line(error)}") from None
             names = {Path(entry.path).name for entry in entries}
             if names and "_delta_log" not in names:
                 raise table.CatalogError(
@@ -164,8 +164,7 @@ class Catalog:
         self, name: str = IMAGES, schema: pa.Schema = table.SCHEMA, as_of: delta.AsOf | None = None
     ) -> ds.Dataset:
         """The live rows of a table (at `as_of`) as one Arrow dataset: what DuckDB and the readers scan."""
-        self.check_format()
-        return delta.read(self.location, name, delta.open_table(self.location, name, as_of), schema)
+        return delta.read(self.location, self.live_files(name, as_of), schema)
 
     def live_files(self, name: str = IMAGES, as_of: delta.AsOf | None = None) -> list[str]:
         """The live data files of a table (at `as_of`), as the catalog's file system names them."""
@@ -236,7 +235,7 @@ class Catalog:
         try:
             removed = self._remove_orphans(named, time.time() - retention_hours * 3600)
         except OSError as error:
-            raise StorageError(f"{self}: cannot remove orphan media: {_first_line(error)}") from None
+            raise StorageError(f"{self}: cannot remove orphan media: {first_line(error)}") from None
         if removed:
             log.info("%s: removed %d media files no row names", self, removed)
         return {"data_files": files, "media_files": removed}
@@ -313,7 +312,7 @@ class Catalog:
                     destination_filesystem=filesystem,
                 )
             except OSError as error:
-                raise StorageError(f"{self}: cannot write {relative}: {_first_line(error)}") from None
+                raise StorageError(f"{self}: cannot write {relative}: {first_line(error)}") from None
             sent += 1
         return sent
 
@@ -324,8 +323,4 @@ def reading(catalog: Catalog) -> Iterator[None]:
     try:
         yield
     except (OSError, pa.ArrowException) as error:
-        raise StorageError(f"{catalog}: cannot read: {_first_line(error)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise StorageError(f"{catalog}: cannot read: {first_line(error)}") from None

@@ -4,7 +4,6 @@ straight to the store; the driver commits once per chunk), the same rows as a lo
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import assert_same_catalogs, photo, score_local
+from tests.s3 import free_port
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
