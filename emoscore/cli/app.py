@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 from rich.text import Text
 from typer.core import TyperGroup
 
+import emoscore.cli.upkeep  # noqa: F401 (adds compact, vacuum, history and migrate to the catalog group)
 from emoscore import __version__
 from emoscore.cli.catalog import catalog_app, gallery, render
 from emoscore.cli.common import (

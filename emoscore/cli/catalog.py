@@ -1,5 +1,5 @@
-"""`emoscore catalog …` and `emoscore gallery`: questions to the catalog's Delta tables (at any version), their
-lifecycle (compact, vacuum, history), migration from the part-file layout, the gallery page."""
+"""`emoscore catalog query|stats|scenes`, `emoscore gallery` and `render`: questions to the catalog's tables, at any
+version (its upkeep — compact, vacuum, history, migrate — is in emoscore.cli.upkeep)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def _current(params: Path, all_models: bool) -> Identity | None:
         return None
 
 
-def _catalog(catalog: str | None, params: Path) -> Catalog:
+def catalog_at(catalog: str | None, params: Path) -> Catalog:
     """The catalog asked for; a usage error when there is none there (a mistyped path read as an empty catalog)
     or it is in the old part-file layout."""
     from emoscore.catalog.store import Catalog
@@ -168,7 +168,7 @@ def catalog_query(
             _current(params, all_models),
             as_of,
         )
-        table = run_query(_catalog(catalog, params), query)
+        table = run_query(catalog_at(catalog, params), query)
     except (EmoscoreError, ValueError) as error:
         raise fail(error) from None
     if output_format == "parquet":
@@ -201,83 +201,6 @@ def catalog_query(
         raise fail(f"unknown --format {output_format!r}; choose table, json, csv or parquet")
 
 
-@catalog_app.command("compact")
-def catalog_compact(catalog: CatalogOption = None, params: ParamsOption = Path("params.yaml")) -> None:
-    """Rewrite each table's small files as large ones and checkpoint its log (safe while others write: a commit of
-    its own, retried on conflict; readers of older versions keep their files until `catalog vacuum`)."""
-    try:
-        done = _catalog(catalog, params).compact()
-    except EmoscoreError as error:
-        raise fail(error) from None
-    for name, result in done.items():
-        say(f"{name}: {result.files_before} files → {result.files_after}, {result.rows} rows, version {result.version}")
-
-
-@catalog_app.command("vacuum")
-def catalog_vacuum(
-    retention_hours: Annotated[
-        float, typer.Option(min=0, help="Keep what is younger than this (readers and writers may still need it).")
-    ] = 168.0,
-    catalog: CatalogOption = None,
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Delete data files no current version needs and media no row names (a killed writer's), once older than the
-    retention; time travel to versions before it may then miss files."""
-    try:
-        done = _catalog(catalog, params).vacuum(retention_hours)
-    except EmoscoreError as error:
-        raise fail(error) from None
-    say(f"removed {done['data_files']} table files and {done['media_files']} media files")
-
-
-@catalog_app.command("history")
-def catalog_history(
-    table: Annotated[str, typer.Option(help="images or scenes.")] = "images",
-    limit: Annotated[int, typer.Option(min=0, help="Newest N commits (0 = all).")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
-    catalog: CatalogOption = None,
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """The table's commits, newest first: version, time, operation, rows added, the run that wrote them."""
-    if table not in ("images", "scenes"):
-        raise fail(f"--table {table!r}: choose images or scenes")
-    try:
-        entries = _catalog(catalog, params).history(table, limit or None)
-    except EmoscoreError as error:
-        raise fail(error) from None
-    if as_json:
-        typer.echo(json.dumps(entries, indent=1))
-        return
-    columns = ["version", "time", "operation", "rows_added", "rows_replaced", "run"]
-    print_table(f"{table}: {len(entries)} commits", columns, [[e[c] for c in columns] for e in entries])
-
-
-@catalog_app.command("migrate")
-def catalog_migrate(
-    old: Annotated[Path, typer.Argument(help="A catalog in the part-file layout (parts/*.parquet).")],
-    new: Annotated[str, typer.Argument(help="Where the Delta catalog goes: a new folder or s3://bucket/prefix.")],
-    sample: Annotated[int, typer.Option(min=0, help="Media files compared by SHA-256 after copying.")] = 64,
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Copy a part-file catalog's rows, scenes and media into Delta tables at NEW and verify them (OLD is only
-    read; rerun after an interruption to finish)."""
-    from emoscore.catalog.migrate import migrate
-    from emoscore.catalog.store import Catalog
-
-    settings = load_params(params).score if params.exists() else None
-    try:
-        report = migrate(
-            old, Catalog(new, settings.catalog_storage if settings else None), sample=sample, progress=True
-        )
-    except EmoscoreError as error:
-        raise fail(error) from None
-    done = report.as_dict()
-    say(
-        f"migrated {done['images']} images, {done['scenes']} scenes and {done['media_copied']} media files → {new}"
-        f" (every old row and scene present, {done['media_digests_checked']} media digests equal)"
-    )
-
-
 @catalog_app.command("scenes")
 def catalog_scenes(
     catalog: CatalogOption = None,
@@ -288,7 +211,7 @@ def catalog_scenes(
     from emoscore.film.scene_table import read_scenes
 
     try:
-        scenes = read_scenes(_catalog(catalog, params)).to_pylist()
+        scenes = read_scenes(catalog_at(catalog, params)).to_pylist()
     except EmoscoreError as error:
         raise fail(error) from None
     rows = sorted(scenes, key=lambda row: (row["path"], row["scored_at"], row["scene_index"]))
@@ -325,7 +248,9 @@ def catalog_stats_command(
     from emoscore.catalog.query import catalog_stats
 
     try:
-        stats = catalog_stats(_catalog(catalog, params), identity=_current(params, all_models), as_of=AsOf.parse(as_of))
+        stats = catalog_stats(
+            catalog_at(catalog, params), identity=_current(params, all_models), as_of=AsOf.parse(as_of)
+        )
     except EmoscoreError as error:
         raise fail(error) from None
     Console().print_json(json.dumps(stats, default=str))
@@ -351,7 +276,7 @@ def gallery(
     from emoscore.catalog.query import run_query
 
     try:
-        source = _catalog(catalog, params)
+        source = catalog_at(catalog, params)
         query = _query_from(
             quadrant,
             category,
@@ -412,7 +337,7 @@ def render(
         if build_bank:
             folder = bank_for(settings, rate_for(Path(f"x.{audio_format}"), settings), progress=True)
             console.print(f"note bank ready: {len(folder.anchors)} velocity anchors, {folder.sample_rate} Hz")
-        source = _catalog(catalog, params)
+        source = catalog_at(catalog, params)
         query = _query_from(
             quadrant,
             category,
