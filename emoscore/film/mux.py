@@ -27,7 +27,14 @@ def scored_video_name(video: Path) -> str:
 
 
 def mux_soundtrack(video: Path, samples: np.ndarray, sample_rate: int, out: Path) -> Path:
-    """Write `out`: the video stream of `video` copied, with `samples` (int16 [n, 2]) as its only audio track."""
+    """Write `out`: the video stream of `video` copied, with `samples` (int16, or float in [-1, 1], [n, 2]) as its
+    only audio track; floats go to the encoder as they are (clipped), without a round trip through 16 bits."""
+    if np.issubdtype(samples.dtype, np.floating):
+        samples, sample_format = np.clip(samples, -1.0, 1.0).astype(np.float32), "flt"
+    elif samples.dtype == np.int16:
+        sample_format = "s16"
+    else:
+        raise ValueError(f"soundtrack samples must be int16 or float, not {samples.dtype}")
     codec = KEEPS_CONTAINER.get(out.suffix.lower(), "aac")
     source = av.open(str(video))
     try:
@@ -41,11 +48,25 @@ def mux_soundtrack(video: Path, samples: np.ndarray, sample_rate: int, out: Path
                     continue
                 due = int(float(packet.dts * picture.time_base) * sample_rate) + AUDIO_BLOCK
                 written = _encode_audio(
-                    target, sound, samples, start=written, stop=min(due, len(samples)), sample_rate=sample_rate
+                    target,
+                    sound,
+                    samples,
+                    start=written,
+                    stop=min(due, len(samples)),
+                    sample_rate=sample_rate,
+                    sample_format=sample_format,
                 )
                 packet.stream = copied
                 target.mux(packet)
-            _encode_audio(target, sound, samples, start=written, stop=len(samples), sample_rate=sample_rate)
+            _encode_audio(
+                target,
+                sound,
+                samples,
+                start=written,
+                stop=len(samples),
+                sample_rate=sample_rate,
+                sample_format=sample_format,
+            )
             for packet in sound.encode(None):
                 target.mux(packet)
     except av.error.FFmpegError as error:
@@ -63,11 +84,12 @@ def _encode_audio(
     start: int,
     stop: int,
     sample_rate: int,
+    sample_format: str = "s16",
 ) -> int:
-    """Encode and mux samples[start:stop] in blocks; returns where it stopped."""
+    """Encode and mux samples[start:stop] (packed `sample_format`: s16 or flt) in blocks; returns where it stopped."""
     for begin in range(start, stop, AUDIO_BLOCK):
         block = np.ascontiguousarray(samples[begin : min(begin + AUDIO_BLOCK, stop)])
-        frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="s16", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format=sample_format, layout="stereo")
         frame.sample_rate, frame.pts, frame.time_base = sample_rate, begin, Fraction(1, sample_rate)
         for packet in sound.encode(frame):
             target.mux(packet)
