@@ -92,14 +92,37 @@ def score(
 @app.command()
 def soundtrack(
     film: Annotated[Path, typer.Argument(help="A video file, or a folder of stills in scene order.")],
-    out: Annotated[Path, typer.Option(help="Folder for the soundtrack, cue sheet and scored video.")],
+    out: Annotated[Path, typer.Option(help="Folder for the soundtrack, cue sheet, stem, mix and scored video.")],
     catalog: Annotated[
         str | None, typer.Option(help="Catalog (a folder or s3://bucket/prefix) whose `scenes` table gets the scenes.")
     ] = None,
-    timecodes: Annotated[
-        Path | None, typer.Option(help="Scene in/out timecodes: a CSV (in,out) or a CMX3600 EDL.")
+    timeline: Annotated[
+        Path | None,
+        typer.Option(
+            "--timeline",
+            "--timecodes",
+            help="The editor's cuts (and markers as hit points): CMX3600 .edl, FCP7 .xml, .fcpxml, .otio, .aaf, or"
+            " a CSV of in,out.",
+        ),
     ] = None,
-    fps: Annotated[int, typer.Option(min=1, max=240, help="Frame rate of timecodes and of a stills slideshow.")] = 25,
+    hit: Annotated[
+        list[str] | None,
+        typer.Option(help="A hit point (timecode on the film's clock, e.g. 00:01:12:05) or a CSV of them; repeatable."),
+    ] = None,
+    cue: Annotated[
+        int | None, typer.Option(min=1, help="Recompose only this cue (from 1); every other cue keeps its notes.")
+    ] = None,
+    quadrant: Annotated[int | None, typer.Option(min=1, max=4, help="With --cue: the cue's quadrant, 1–4.")] = None,
+    valence: Annotated[float | None, typer.Option(min=1, max=10, help="With --cue: its valence (1–10).")] = None,
+    arousal: Annotated[float | None, typer.Option(min=1, max=10, help="With --cue: its arousal (1–10).")] = None,
+    intensity: Annotated[
+        float | None, typer.Option(min=-0.5, max=0.5, help="With --cue: its intensity (-0.5–0.5).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="With --cue: another take of it.")] = None,
+    replace_audio: Annotated[
+        bool | None, typer.Option(help="The scored video's sound is the music alone (default: film.replace_audio).")
+    ] = None,
+    fps: Annotated[int, typer.Option(min=1, max=240, help="Frame rate of a stills slideshow and its timecodes.")] = 25,
     prefect: Annotated[bool | None, typer.Option(help="Run as a Prefect flow (default: when a server is set).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as JSON on stdout.")] = False,
     params: ParamsOption = Path("params.yaml"),
@@ -107,17 +130,30 @@ def soundtrack(
 ) -> None:
     """Score a film: scenes, the emotion of their people, one continuous soundtrack that changes at the cuts.
 
-    Writes FILM's name with .mid, the audio (render.format), .cues.csv/.cues.json and .scored.<ext> into OUT.
-    Exit code 0 when written, 2 when FILM cannot be read (nothing is written then).
+    Writes into OUT the film's name with .mid (and one MIDI file per cue), .music.wav (the stem), .mix.wav (the
+    film's own sound with the music ducked under it), .cues.csv/.cues.json and .scored.<ext>. Exit code 0 when
+    written, 2 when FILM, its timeline or a hit point cannot be used (nothing is written then).
     """
     from emoscore.catalog.store import Catalog
+    from emoscore.film.cues import CueOverride
 
     folder_to_write(out, "--out")
+    chosen = CueOverride(quadrant, valence, arousal, intensity, seed)
+    if cue is None and chosen != CueOverride():
+        raise fail(EmoscoreError("--quadrant, --valence, --arousal, --intensity and --seed need --cue N"))
+    if cue is not None and chosen == CueOverride():
+        raise fail(
+            EmoscoreError(f"--cue {cue}: say what to change (--quadrant, --valence/--arousal, --intensity, --seed)")
+        )
     arguments = {
         "video": str(film),
         "out": str(out),
         "catalog": str(catalog) if catalog else None,
-        "timecodes": str(timecodes) if timecodes else None,
+        "timeline": str(timeline) if timeline else None,
+        "hits": list(hit or []),
+        "cue": cue,
+        "override": chosen.as_dict() if cue is not None else None,
+        "replace_audio": replace_audio,
         "fps": fps,
         "params_path": str(params),
         "models": str(models) if models else None,
@@ -130,14 +166,17 @@ def soundtrack(
 
             summary = score_film_flow(**arguments)
         else:
-            from emoscore.film.scoring import score_film
+            from emoscore.film.scoring import score_film, with_sound
 
             result = score_film(
                 film,
                 out,
-                resolved,
+                with_sound(resolved, replace_audio),
                 catalog=Catalog(catalog, resolved.score.catalog_storage) if catalog else None,
-                timecodes=timecodes,
+                timeline=timeline,
+                hits=list(hit or []),
+                cue=cue,
+                override=chosen if cue is not None else None,
                 fps=fps,
                 progress=not as_json,
             )

@@ -25,7 +25,7 @@ from emoscore.digests import model_digest
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 from emoscore.emotic.thresholds import Thresholds
-from emoscore.music.classify import ClassifierConfig
+from emoscore.music.classify import ClassifierConfig, MusicClassifier
 from emoscore.music.model import CPTransformer, MusicConfig
 from emoscore.music.vocabulary import VOCABULARY
 
@@ -75,10 +75,12 @@ def tiny_project(root: Path, **score) -> Path:
         root / "th.json"
     )
     CPTransformer(SMALL).save(root / "music.pt", VOCABULARY)
+    MusicClassifier(ClassifierConfig(tuple(VOCABULARY.sizes), 16, 1, 2, 0.0, 64)).save(root / "judge.pt", VOCABULARY)
     params = {
         "vad": {"out": str(root / "vad.pt")},
         "eval_vad": {"thresholds": str(root / "th.json")},
         "music": {"out": str(root / "music.pt")},
+        "music_classifier": {"out": str(root / "judge.pt")},
         "emopia": {"vocabulary": str(root / "absent_vocab.json")},
         "score": {"bars": 1, "chunk_size": 3, "workers": 0, "audio": "none", "max_pixels": 50_000_000, **score},
     }

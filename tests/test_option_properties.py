@@ -4,6 +4,7 @@ is written (#30 deliverable 3; `catalog query`'s options are driven in tests/tes
 
 import json
 import math
+import shutil
 
 import miditoolkit
 import pytest
@@ -94,10 +95,7 @@ def test_every_soundtrack_option_is_taken_in_range_or_refused_in_one_line(projec
     if not stills.is_dir():
         for index in range(2):
             photo(stills / f"s{index}.jpg")
-    if out.exists():
-        for file in out.iterdir():
-            file.unlink()
-        out.rmdir()
+    shutil.rmtree(out, ignore_errors=True)
     command = ["soundtrack", str(stills), "--out", str(out), "--fps", fps, "--params", str(project / "params.yaml")]
     result = runner.invoke(full_app, command)
     assert "Traceback" not in result.output and "No such" not in result.output, result.output

@@ -169,6 +169,29 @@ class FilmParams(Section):
     context_bars: int = Field(2, ge=0, le=8, description="Bars of the music before that each segment goes on from.")
     chunk_bars: int = Field(6, ge=1, le=32, description="Bars generated at a time within a long scene.")
     still_seconds: float = Field(6.0, gt=0, description="Length of a still's scene when no timecodes are given.")
+    tempo_range: float = Field(
+        0.15, ge=0.0, le=0.5, description="Share a scene's tempo may move from its aim to bring a bar line onto a cut."
+    )
+    sync: Literal["all", "quadrant"] = Field(
+        "all", description="Cuts that must land on a bar line: all, or only where the quadrant changes (and hits)."
+    )
+    hit_accent: int = Field(24, ge=0, le=64, description="Velocity added to the downbeat placed on a hit point.")
+    replace_audio: bool = Field(False, description="The scored video's sound is the music alone, not the film's mix.")
+    music_under_db: float = Field(
+        -8.0, ge=-40, le=20, description="The music's loudness against the film's own sound in the mix (LU)."
+    )
+    duck_threshold_db: float = Field(
+        -35.0, ge=-80, le=0, description="Short-term level (dBFS) of the film's sound above which the music ducks."
+    )
+    duck_depth_db: float = Field(10.0, ge=0, le=40, description="How far the music ducks under the film's sound (dB).")
+    duck_attack_s: float = Field(0.08, gt=0, le=5, description="Time for the music to duck once the film is loud.")
+    duck_release_s: float = Field(0.6, gt=0, le=10, description="Time for the music to come back after.")
+    loudness: Literal["ebu_r128", "atsc_a85", "none"] = Field(
+        "ebu_r128", description="Delivery loudness of the mix and the stem: -23 LUFS/-1 dBTP, -24 LKFS/-2 dBTP, none."
+    )
+    deliverable_format: Literal["wav", "flac"] = Field(
+        "wav", description="The stem and the mix: 48 kHz 24-bit WAV (what DAWs and dubbing stages take) or FLAC."
+    )
 
     @field_validator("tempo_bpm")
     @classmethod

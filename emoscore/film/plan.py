@@ -1,35 +1,89 @@
-"""How long each scene's music is and how fast it goes: whole bars that fill the scene exactly, at a tempo near
-the one its quadrant and intensity aim for, easing into the next scene's tempo over its last bar; and the tempo
-map of the whole film as MIDI tempo changes, so every segment's first bar line falls on its cut."""
+"""How long each stretch of music is and how fast it goes: bars that fill the time between two sync points (the
+cuts that must hit, and the hit points) exactly, at a tempo within `tempo_range` of what the scene aims for —
+4/4 bars, and a bar of another metre (3/4, 2/4, 5/8, 3/8, 7/8) where 4/4 alone would stray too far, as a composer
+reaches a cut — easing into the next stretch's tempo over its last bar; and the film's tempo map and metres."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from emoscore.music.vocabulary import POSITIONS_PER_BAR, POSITIONS_PER_BEAT
 
-BEATS_PER_BAR = POSITIONS_PER_BAR // POSITIONS_PER_BEAT
+log = logging.getLogger(__name__)
+
 FINAL_RITARDANDO = 0.85  # the last bar of the film slows to this share of its tempo
+ODD_BARS: dict[int, tuple[int, int]] = {12: (3, 4), 8: (2, 4), 10: (5, 8), 6: (3, 8), 14: (7, 8)}  # by preference
+ODD_BAR_COST = 0.08  # an odd bar is worth an 8% tempo change: 4/4 throughout wins unless it strays further
+OUT_OF_RANGE_COST = 10.0  # a layout outside the tempo range is taken only when none is inside it
+COINCIDE_S = 1e-3  # a hit this close to a cut that lands anyway is that cut
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One scene's music: its quadrant (1–4), intensity, bars, first bar (from the film's start) and the tempo
-    of each of its beats (BPM), which add up to the scene's length."""
+    """A stretch of music between two sync points: the scenes it plays under (the first gives its quadrant), its
+    intensity, its bars (16ths each: 16 is a 4/4 bar, 12 a 3/4 one…), its first 16th on the film's grid, the tempo
+    of each of its beats (an odd bar's last eighth is a beat of its own), what starts it, and the tempo aimed for."""
 
-    scene: int
+    scenes: tuple[int, ...]
     quadrant: int
     intensity: float
-    bars: int
-    first_bar: int
+    bars: tuple[int, ...]
+    start: int
     beat_tempi: tuple[float, ...]
+    starts_on: str  # "start", "cut", "hit" or "cut+hit"
+    aim: float
+
+    @property
+    def scene(self) -> int:
+        """The scene whose music this is (the first it plays under)."""
+        return self.scenes[0]
+
+    @property
+    def positions(self) -> int:
+        """Its length in 16ths."""
+        return sum(self.bars)
+
+    @property
+    def end(self) -> int:
+        """The 16th after its last."""
+        return self.start + self.positions
 
     @property
     def tempo_bpm(self) -> float:
-        """The segment's main tempo (that of its first beat)."""
+        """Its main tempo (that of its first beat), in quarter notes per minute."""
         return self.beat_tempi[0]
+
+    @property
+    def metres(self) -> tuple[str, ...]:
+        """The time signature of each bar, as a composer writes it."""
+        return tuple("{}/{}".format(*metre(bar)) for bar in self.bars)
+
+    @property
+    def bar_starts(self) -> tuple[int, ...]:
+        """The 16th of every bar line in it, on the film's grid."""
+        starts, position = [], self.start
+        for bar in self.bars:
+            starts.append(position)
+            position += bar
+        return tuple(starts)
+
+
+def metre(positions: int) -> tuple[int, int]:
+    """(numerator, denominator) of a bar `positions` 16ths long."""
+    return (4, 4) if positions == POSITIONS_PER_BAR else ODD_BARS[positions]
+
+
+def beats_of(bars: Sequence[int]) -> list[int]:
+    """The beats (their 16ths) of these bars: quarters, and an eighth closing a bar of 3/8, 5/8 or 7/8."""
+    beats: list[int] = []
+    for bar in bars:
+        beats += [POSITIONS_PER_BEAT] * (bar // POSITIONS_PER_BEAT) + (
+            [bar % POSITIONS_PER_BEAT] if bar % POSITIONS_PER_BEAT else []
+        )
+    return beats
 
 
 def aimed_tempo(quadrant: int, intensity: float, tempo_bpm: dict[str, float], steering: float) -> float:
@@ -37,53 +91,145 @@ def aimed_tempo(quadrant: int, intensity: float, tempo_bpm: dict[str, float], st
     return tempo_bpm[f"Q{quadrant}"] * 2.0 ** (steering * intensity)
 
 
-def bars_for(duration_s: float, tempo: float) -> int:
-    """Whole 4/4 bars closest to filling `duration_s` at `tempo` (at least one)."""
-    return max(1, round(duration_s * tempo / (60.0 * BEATS_PER_BAR)))
+def bar_layout(positions: int) -> tuple[int, ...] | None:
+    """4/4 bars, then at most two bars of another metre, that add up to `positions` 16ths; None when none do."""
+    whole, rest = divmod(positions, POSITIONS_PER_BAR)
+    if rest == 0:
+        return (POSITIONS_PER_BAR,) * whole if whole else None
+    if rest in ODD_BARS:
+        return (POSITIONS_PER_BAR,) * whole + (rest,)
+    for first in ODD_BARS:  # 2 or 4 over whole bars: one 4/4 bar becomes two odd ones (18 = 3/4 + 3/8)
+        second = rest + POSITIONS_PER_BAR - first
+        if whole and second in ODD_BARS:
+            return (POSITIONS_PER_BAR,) * (whole - 1) + (first, second)
+    return None
 
 
-def plan_segments(
-    durations: Sequence[float],
+def choose_bars(duration_s: float, aim: float, tempo_range: float) -> tuple[int, ...]:
+    """The bars that fill `duration_s` nearest the aimed tempo: inside `tempo_range` of it where any layout is,
+    preferring 4/4 throughout unless an odd bar brings the tempo ODD_BAR_COST closer."""
+    exact = duration_s * aim * POSITIONS_PER_BEAT / 60.0  # 16ths at exactly the aimed tempo
+    scored = []
+    for positions in range(6, 2 * math.ceil(exact) + 2 * POSITIONS_PER_BAR, 2):
+        layout = bar_layout(positions)
+        if layout is not None:
+            scored.append((_cost(positions / exact, layout, tempo_range), layout))
+    return min(scored)[1]
+
+
+def _cost(ratio: float, layout: Sequence[int], tempo_range: float) -> float:
+    """How far a layout played `ratio` times the aimed tempo is from what a composer would write."""
+    cost = abs(math.log(ratio)) + ODD_BAR_COST * sum(bar != POSITIONS_PER_BAR for bar in layout)
+    return cost + OUT_OF_RANGE_COST * (abs(ratio - 1) > tempo_range + 1e-9)
+
+
+@dataclass(frozen=True)
+class SyncPoint:
+    """A time the music must reach on a bar line: the film's start, a cut, a hit, or both."""
+
+    seconds: float
+    scene: int
+    kind: str
+
+
+def sync_points(starts: Sequence[float], quadrants: Sequence[int], hits: Sequence[float], sync: str) -> list[SyncPoint]:
+    """The film's start, every cut that must hit (all, or only where the quadrant changes) and every hit point, in
+    time order; a hit on such a cut is that cut."""
+    points = [SyncPoint(0.0, 0, "start")]
+    for scene in range(1, len(starts)):
+        if sync == "all" or quadrants[scene] != quadrants[scene - 1]:
+            points.append(SyncPoint(starts[scene], scene, "cut"))
+    for hit in sorted(hits):
+        same = next((i for i, p in enumerate(points) if abs(p.seconds - hit) < COINCIDE_S), None)
+        if same is not None:
+            points[same] = SyncPoint(points[same].seconds, points[same].scene, f"{points[same].kind}+hit")
+            continue
+        scene = max(i for i, start in enumerate(starts) if start <= hit + COINCIDE_S)
+        if abs(starts[scene] - hit) < COINCIDE_S:  # a minor cut that now must hit
+            points.append(SyncPoint(starts[scene], scene, "cut+hit"))
+        else:
+            points.append(SyncPoint(hit, scene, "hit"))
+    return sorted(points, key=lambda point: point.seconds)
+
+
+def plan_film(
+    spans: Sequence[tuple[float, float]],
     quadrants: Sequence[int],
     intensities: Sequence[float],
     *,
+    hits: Sequence[float] = (),
     tempo_bpm: dict[str, float],
     steering: float,
+    tempo_range: float = 0.15,
+    sync: str = "all",
 ) -> list[Segment]:
-    """A segment per scene: whole bars near the aimed tempo, and a tempo that fills the scene exactly while its
-    last bar (half of a one-bar segment) steps towards the next segment's tempo (planned from the film's end
-    backwards, so each ramp ends one equal step short of where the next segment starts; the film's last bar slows
-    a little)."""
-    aims = [aimed_tempo(q, i, tempo_bpm, steering) for q, i in zip(quadrants, intensities, strict=True)]
-    bars = [bars_for(duration, aim) for duration, aim in zip(durations, aims, strict=True)]
-    tempi: list[list[float]] = [[] for _ in durations]
-    following: float | None = None
-    for index in reversed(range(len(durations))):
-        tempi[index] = _fit(durations[index], bars[index], following)
-        following = tempi[index][0]
-    segments, first_bar = [], 0
-    for index, count in enumerate(bars):
-        segments.append(Segment(index, quadrants[index], intensities[index], count, first_bar, tuple(tempi[index])))
-        first_bar += count
+    """The segments of a film of scenes (start, end seconds) with their quadrants and intensities: one between
+    every two sync points, its bars chosen near its aimed tempo, its beat tempi fitted so its bars last exactly
+    until the next sync point (planned from the film's end backwards, so each ramp knows where the next starts)."""
+    starts, end = [start for start, _ in spans], spans[-1][1]
+    points = sync_points(starts, quadrants, hits, sync)
+    stretches = []
+    for point, following in zip(points, [*points[1:], None], strict=True):
+        stop = following.seconds if following else end
+        under = tuple(i for i, (a, b) in enumerate(spans) if a < stop - COINCIDE_S and b > point.seconds + COINCIDE_S)
+        weights = [min(spans[i][1], stop) - max(spans[i][0], point.seconds) for i in under]
+        intensity = sum(w * intensities[i] for w, i in zip(weights, under, strict=True)) / sum(weights)
+        aim = aimed_tempo(quadrants[point.scene], intensity, tempo_bpm, steering)
+        stretches.append((point, under, intensity, aim, stop - point.seconds))
+    tempi: list[tuple[tuple[int, ...], list[float]]] = [((), [])] * len(stretches)
+    following_tempo: float | None = None
+    for index in reversed(range(len(stretches))):
+        _, _, _, aim, duration = stretches[index]
+        bars = choose_bars(duration, aim, tempo_range)  # its own length and aim alone: a neighbour's change keeps it
+        in_range = abs(sum(bars) / (duration * aim * POSITIONS_PER_BEAT / 60.0) - 1) <= tempo_range
+        reach = tempo_range
+        beat_tempi = _fit(duration, bars, following_tempo, reach)
+        while in_range and reach > 1e-3 and abs(beat_tempi[0] / aim - 1) > tempo_range:
+            reach /= 2  # the ramp pushed the steady tempo out of the range its bars keep to: a gentler ramp
+            beat_tempi = _fit(duration, bars, following_tempo, reach)
+        if not in_range:
+            log.warning(
+                "%.2f s from the %s at %.2f s to the next sync point is no bar near %.0f BPM: played at %.0f BPM"
+                " (move the hit, or let minor cuts pass with film.sync: quadrant)",
+                duration,
+                stretches[index][0].kind,
+                stretches[index][0].seconds,
+                aim,
+                beat_tempi[0],
+            )
+        tempi[index] = (bars, beat_tempi)
+        following_tempo = beat_tempi[0]
+    segments, start = [], 0
+    for (point, under, intensity, aim, _), (bars, beat_tempi) in zip(stretches, tempi, strict=True):
+        quadrant = quadrants[point.scene]
+        segments.append(Segment(under, quadrant, intensity, bars, start, tuple(beat_tempi), point.kind, aim))
+        start += sum(bars)
     return segments
 
 
-def _fit(duration: float, bars: int, following: float | None) -> list[float]:
-    """Beat tempi of `bars` bars lasting exactly `duration`: steady, then a ramp of equal tempo ratios towards
-    `following` (towards a ritardando when None). The length falls steadily as the steady tempo rises, from
-    endless to nothing, so a bisection (on its logarithm) always finds it."""
-    beats = BEATS_PER_BAR * bars
-    ramp = min(BEATS_PER_BAR, beats // 2)
+def _fit(duration: float, bars: Sequence[int], following: float | None, reach: float) -> list[float]:
+    """Beat tempi of `bars` lasting exactly `duration`: steady, then a ramp of equal tempo ratios over the last bar
+    (at most half the beats) towards `following`, but no further than `reach` of the steady tempo (a ritardando
+    when None). The length falls steadily as the steady tempo rises, so a bisection on its logarithm finds it."""
+    beats = beats_of(bars)
+    ramp = min(len(beats_of(bars[-1:])), len(beats) // 2)
 
     def tempi(steady: float) -> list[float]:
-        goal = following if following is not None else steady * FINAL_RITARDANDO
+        goal = (
+            steady * FINAL_RITARDANDO
+            if following is None
+            else min(max(following, steady * (1 - reach)), steady * (1 + reach))
+        )
         ratio = (goal / steady) ** (1 / (ramp + 1))
-        return [steady] * (beats - ramp) + [steady * ratio ** (step + 1) for step in range(ramp)]
+        return [steady] * (len(beats) - ramp) + [steady * ratio ** (step + 1) for step in range(ramp)]
+
+    def length(steady: float) -> float:
+        return sum(beat / POSITIONS_PER_BEAT * 60.0 / tempo for beat, tempo in zip(beats, tempi(steady), strict=True))
 
     low, high = math.log(1.0), math.log(100_000.0)
-    for _ in range(200):
+    for _ in range(80):
         middle = (low + high) / 2
-        if sum(60.0 / tempo for tempo in tempi(math.exp(middle))) > duration:
+        if length(math.exp(middle)) > duration:
             low = middle
         else:
             high = middle
@@ -91,11 +237,22 @@ def _fit(duration: float, bars: int, following: float | None) -> list[float]:
 
 
 def tempo_map(segments: Sequence[Segment]) -> list[tuple[int, float]]:
-    """(16th-note position, BPM) at every beat whose tempo differs from the one before: MIDI tempo changes."""
+    """(16th position, BPM) at every beat whose tempo differs from the one before: MIDI tempo changes."""
     changes: list[tuple[int, float]] = []
     for segment in segments:
-        for beat, tempo in enumerate(segment.beat_tempi):
-            position = (segment.first_bar * BEATS_PER_BAR + beat) * POSITIONS_PER_BEAT
+        position = segment.start
+        for beat, tempo in zip(beats_of(segment.bars), segment.beat_tempi, strict=True):
             if not changes or abs(changes[-1][1] - tempo) > 1e-9:
                 changes.append((position, tempo))
+            position += beat
+    return changes
+
+
+def metre_map(segments: Sequence[Segment]) -> list[tuple[int, tuple[int, int]]]:
+    """(16th position, time signature) wherever the metre changes: MIDI time signature events."""
+    changes: list[tuple[int, tuple[int, int]]] = []
+    for segment in segments:
+        for start, bar in zip(segment.bar_starts, segment.bars, strict=True):
+            if not changes or changes[-1][1] != metre(bar):
+                changes.append((start, metre(bar)))
     return changes

@@ -47,6 +47,7 @@ SCENE_SCHEMA = pa.schema(
     ]
 )
 CUE_COLUMNS = (
+    "cue",
     "scene_index",
     "start_timecode",
     "end_timecode",
@@ -58,7 +59,9 @@ CUE_COLUMNS = (
     "quadrant",
     "intensity",
     "tempo_bpm",
+    "metres",
     "bars",
+    "override",
     "frames_read",
     "people",
     "still",

@@ -10,10 +10,14 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import ImageFile
@@ -21,15 +25,26 @@ from emoscore.config import Params, result_dump, section_hash
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidVideo
 from emoscore.film.arc import SceneMood, emotional_arc, frame_vad
-from emoscore.film.mux import mux_soundtrack, scored_video_name, slideshow
-from emoscore.film.plan import Segment, plan_segments
+from emoscore.film.cues import (
+    CueOverride,
+    composition_path,
+    load_composition,
+    load_overrides,
+    overrides_path,
+    save_composition,
+    save_overrides,
+    segment_key,
+)
+from emoscore.film.deliver import cue_sheet_header, place_events, write_music, write_sound
+from emoscore.film.hits import hit_events, read_hits
+from emoscore.film.placement import Event, Placement, sync_rate
+from emoscore.film.plan import Segment, plan_film
 from emoscore.film.scene_table import add_scenes, write_cue_sheet
-from emoscore.film.scenes import Scene, read_timecodes, scenes_from_scan, still_scenes, timecode
-from emoscore.film.soundtrack import assemble, compose_segments, fit_length, write_midi
+from emoscore.film.scenes import Scene, scenes_from_scan, still_scenes, timecode
+from emoscore.film.soundtrack import compose_segments, segment_seeds
+from emoscore.film.timeline import Marker, read_timeline
 from emoscore.film.video import FilmScan, frames_at, scan_film
-from emoscore.music.audio import piece_frames
 from emoscore.music.compose import music_model
-from emoscore.music.render import OPUS_RATE, RenderUnavailable, write_audio
 from emoscore.progress import Progress
 
 if TYPE_CHECKING:
@@ -37,23 +52,52 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = OPUS_RATE  # film sound runs at 48 kHz, and both AAC and Opus take it as it is
-
 
 @dataclass(frozen=True)
 class FilmResult:
-    """What scoring a film wrote: the files (None where the renderer was missing, with why) and its scene rows."""
+    """What scoring a film wrote: the files (audio ones None where the renderer was missing, with why), its scene
+    rows, where the music put its cuts and hits, and the plan and notes of its segments."""
 
     video_id: str
     duration_s: float
     scenes: list[dict]
-    midi: Path
-    cues_csv: Path
-    cues_json: Path
-    audio: Path | None
-    scored_video: Path | None
+    files: dict[str, Path]
     audio_problem: str | None
     added_rows: int
+    placements: list[dict]
+    sync: dict
+    segments: list[Segment]
+    composed: list[np.ndarray]
+
+    @property
+    def midi(self) -> Path:
+        """The whole soundtrack's MIDI file."""
+        return self.files["midi"]
+
+    @property
+    def cues_json(self) -> Path:
+        """The cue sheet as JSON."""
+        return self.files["cues_json"]
+
+    @property
+    def cues_csv(self) -> Path:
+        """The cue sheet as CSV."""
+        return self.files["cues_csv"]
+
+    @property
+    def stem(self) -> Path | None:
+        """The music alone, at the delivery loudness."""
+        return self.files.get("stem")
+
+    @property
+    def mix(self) -> Path | None:
+        """The film's own sound with the music under it, at the delivery loudness."""
+        return self.files.get("mix")
+
+    @property
+    def scored_video(self) -> Path | None:
+        """The picture with the mix (or the music alone, with replace_audio)."""
+        return self.files.get("video")
 
     def summary(self) -> dict:
         """What a person or a script wants to know about the run (the CLI's table and --json)."""
@@ -62,11 +106,8 @@ class FilmResult:
             "duration_s": round(self.duration_s, 3),
             "scenes": len(self.scenes),
             "quadrants": " ".join(row["quadrant"] for row in self.scenes),
-            "midi": str(self.midi),
-            "audio": str(self.audio) if self.audio else None,
-            "scored_video": str(self.scored_video) if self.scored_video else None,
-            "cue_sheet": str(self.cues_csv),
-            "cue_sheet_json": str(self.cues_json),
+            "cut_and_hit_rate": self.sync["rate"],
+            **{name: str(path) for name, path in self.files.items()},
             "added_rows": self.added_rows,
             "audio_problem": self.audio_problem,
         }
@@ -78,21 +119,23 @@ def frame_times(scene: Scene, count: int) -> list[float]:
 
 
 def film_scenes(
-    source: Path, params: Params, timecodes: Path | None, *, fps: int, progress: bool
-) -> tuple[list[Scene], FilmScan | None, float]:
-    """The scenes of a video (cuts found, or the timecodes given) or of a folder of stills, the scan of a video,
-    and the frame rate the cue sheet counts frames in."""
+    source: Path, params: Params, timeline: Path | None, *, fps: int, progress: bool
+) -> tuple[list[Scene], FilmScan | None, Fraction, list[Marker]]:
+    """The scenes of a video (cuts found, or the editor's timeline) or of a folder of stills, the scan of a video,
+    the frame rate the cue sheet counts frames in, and the timeline's markers (hit points)."""
     film = params.film
     if source.is_dir():
-        return still_scenes(source, timecodes, film.still_seconds, fps), None, float(fps)
+        markers = list(read_timeline(timeline, fps=fps).markers) if timeline else []
+        return still_scenes(source, timeline, film.still_seconds, fps), None, Fraction(fps), markers
     scan = scan_film(source, film.cut_threshold, progress)
-    if timecodes is None:
-        return scenes_from_scan(scan, film.min_scene_s), scan, float(scan.fps)
-    spans = read_timecodes(timecodes, float(scan.fps))
+    if timeline is None:
+        return scenes_from_scan(scan, film.min_scene_s), scan, scan.fps, []
+    edit = read_timeline(timeline, fps=scan.fps, film_rate=scan.fps, film_duration_s=scan.duration_s)
+    spans = list(edit.spans)
     covered = spans[-1][1] - spans[0][0]
     if covered < scan.duration_s - 1 / float(scan.fps):
         raise InvalidVideo(
-            timecodes,
+            timeline,
             f"its scenes cover {covered:.2f} s of the {scan.duration_s:.2f} s of "
             f"{source.name}: the music would stop before the picture; add the remaining "
             f"scenes",
@@ -100,9 +143,16 @@ def film_scenes(
     origin = spans[0][0]
     bounds = [start - origin for start, _ in spans] + [min(spans[-1][1] - origin, scan.duration_s)]
     if bounds[-1] <= bounds[-2] or any(b <= a for a, b in itertools.pairwise(bounds)):
-        raise InvalidVideo(timecodes, f"scenes do not fit the {scan.duration_s:.2f} s of {source.name}")
+        raise InvalidVideo(timeline, f"scenes do not fit the {scan.duration_s:.2f} s of {source.name}")
     scenes = [Scene(i, start, end) for i, (start, end) in enumerate(itertools.pairwise(bounds))]
-    return scenes, scan, float(scan.fps)
+    return scenes, scan, scan.fps, list(edit.markers)
+
+
+def with_sound(params: Params, replace_audio: bool | None) -> Params:
+    """`params` with film.replace_audio set when the command line says so."""
+    if replace_audio is None:
+        return params
+    return params.model_copy(update={"film": params.film.model_copy(update={"replace_audio": replace_audio})})
 
 
 def film_id(source: Path, stills: list[ImageFile], timecodes: Path | None) -> str:
@@ -135,68 +185,95 @@ def score_film(
     params: Params,
     *,
     catalog: Catalog | None = None,
-    timecodes: Path | str | None = None,
+    timeline: Path | str | None = None,
+    hits: Sequence[str] = (),
+    cue: int | None = None,
+    override: CueOverride | None = None,
     fps: int = 25,
     progress: bool = False,
 ) -> FilmResult:
-    """Score a video file, or a folder of stills, into `out`: `<name>.mid`, `<name>.<render.format>`,
-    `<name>.cues.csv`/`.json` and `<name>.scored.<ext>`; add its scenes to `catalog` when given. Everything is
-    made in a temporary folder beside `out` and moved in at the end: a film that fails leaves nothing there."""
+    """Score a video file, or a folder of stills, into `out` (see docs/film.md for the files); its scenes from the
+    editor's `timeline` when given, a downbeat on every hit point (`hits`: timecodes or CSV files, and the
+    timeline's markers); with `cue` (from 1) only that cue is recomposed, with `override`. Everything is made in
+    a folder beside `out` and moved in at the end: a film that fails leaves nothing there."""
     from emoscore.scoring.scorer import (
         Scorer,  # the scoring path's models and workers, loaded only when a film is scored
     )
 
     source, out = Path(source), Path(out)
-    timecodes = Path(timecodes) if timecodes else None
+    timeline = Path(timeline) if timeline else None
     if not source.exists():
         raise InvalidVideo(source, "file not found")
-    scenes, scan, rate = film_scenes(source, params, timecodes, fps=fps, progress=progress)
+    scenes, scan, rate, markers = film_scenes(source, params, timeline, fps=fps, progress=progress)
     duration = scenes[-1].end_s
+    wanted = read_hits(hits, rate, source) + [(m.seconds, m.name, timeline, f"marker {m.name!r}") for m in markers]
+    events = hit_events(wanted, source, duration, float(1 / rate))
+    if cue is not None and not 1 <= cue <= len(scenes):
+        raise InvalidVideo(source, f"--cue {cue}: the film has cues 1–{len(scenes)}")
     stills = [ImageFile(str(scene.still), *file_sha256(scene.still)) for scene in scenes if scene.still]
-    video_id = film_id(source, stills, timecodes)
+    video_id = film_id(source, stills, timeline)
     out.mkdir(parents=True, exist_ok=True)
     scorer = Scorer.from_params(params)
     try:
-        job = FilmJob(source, scenes, stills, scan, video_id, rate, fps, params, out, progress)
-        made, rows, problem = _make(job, scorer)
+        job = FilmJob(source, scenes, stills, scan, video_id, rate, fps, params, out, progress, events, cue, override)
+        made = _make(job, scorer)
     finally:
         scorer.close()
-    added = add_scenes(catalog, rows) if catalog is not None else 0
+    added = add_scenes(catalog, made.rows) if catalog is not None else 0
     log.info("%s: %d scenes scored into %s", source, len(scenes), out)
     return FilmResult(
         video_id,
         duration,
-        rows,
-        made["midi"],
-        made["cues_csv"],
-        made["cues_json"],
-        made.get("audio"),
-        made.get("video"),
-        problem,
+        made.rows,
+        made.files,
+        made.problem,
         added,
+        [p.as_row() for p in made.placements],
+        sync_rate(made.placements),
+        made.segments,
+        made.composed,
     )
 
 
 @dataclass(frozen=True)
 class FilmJob:
-    """One film being scored: what was read from it and where its files go."""
+    """One film being scored: what was read from it, what a person asked for, and where its files go."""
 
     source: Path
     scenes: list[Scene]
     stills: list[ImageFile]  # a folder of stills, one per scene; empty for a video file
     scan: FilmScan | None  # the video file's one pass (None for stills)
     video_id: str
-    rate: float  # frames per second of its timecodes
+    rate: Fraction  # frames per second of its timecodes
     fps: int  # of a stills slideshow
     params: Params
     out: Path
     progress: bool
+    hits: list[Event]
+    cue: int | None = None  # the one cue recomposed (from 1)
+    override: CueOverride | None = None
+
+    @property
+    def name(self) -> str:
+        """The stem of every file written for the film."""
+        return self.source.stem if not self.source.is_dir() else self.source.name
 
 
-def _make(job: FilmJob, scorer: Scorer) -> tuple[dict[str, Path], list[dict], str | None]:
-    """Make every file in a work folder inside `out`, then move them in; (files, scene rows, audio problem)."""
+@dataclass(frozen=True)
+class Made:
+    """What `_make` wrote and found."""
+
+    files: dict[str, Path]
+    rows: list[dict]
+    problem: str | None
+    placements: list[Placement]
+    segments: list[Segment]
+    composed: list[np.ndarray]
+
+
+def _make(job: FilmJob, scorer: Scorer) -> Made:
+    """Make every file in a work folder inside `out`, then move them in."""
     source, scenes, params, out, progress = job.source, job.scenes, job.params, job.out, job.progress
-    duration = scenes[-1].end_s
     remove_abandoned(out)
     with tempfile.TemporaryDirectory(dir=out, prefix=f".partial-{os.getpid()}-") as work_dir:
         work = Path(work_dir)
@@ -204,52 +281,51 @@ def _make(job: FilmJob, scorer: Scorer) -> tuple[dict[str, Path], list[dict], st
             source, scenes, params.film.frames_per_scene, work / "frames"
         )
         moods = _moods(scorer, files, params, progress)
-        segments = plan_segments(
-            [s.duration_s for s in scenes],
+        overrides = load_overrides(overrides_path(out, job.name), job.video_id)
+        if job.cue is not None and job.override is not None:
+            overrides[job.cue] = overrides.get(job.cue, CueOverride()).merged(job.override)
+        moods = [
+            overrides[i + 1].applied(mood, params.score.quadrant_midpoint) if i + 1 in overrides else mood
+            for i, mood in enumerate(moods)
+        ]
+        segments = plan_film(
+            [(s.start_s, s.end_s) for s in scenes],
             [m.quadrant.number for m in moods],
             [m.intensity for m in moods],
+            hits=[event.seconds for event in job.hits],
             tempo_bpm=params.film.tempo_bpm,
             steering=params.generation.intensity.get("tempo", 0.0),
+            tempo_range=params.film.tempo_range,
+            sync=params.film.sync,
         )
+        film_seed = int(job.video_id[:15], 16)
+        chosen = {cue - 1: o.seed for cue, o in overrides.items() if o.seed is not None}
+        seeds = segment_seeds(segments, film_seed, chosen)
+        settings = section_hash(params.generation) + section_hash(params.film) + scorer.identity.music_model
+        keys = [segment_key(segment, seed, settings) for segment, seed in zip(segments, seeds, strict=True)]
+        stored = load_composition(composition_path(out, job.name))
+        recompose = None if job.cue is None else job.cue - 1
+        kept = [None if recompose in seg.scenes else stored.get(key) for seg, key in zip(segments, keys, strict=True)]
         model = music_model(Path(params.music.out).resolve(), params.score.device, params.emopia.vocabulary)
         composed = compose_segments(
-            model,
-            segments,
-            int(job.video_id[:15], 16),
-            generation=params.generation,
-            film=params.film,
-            progress=progress,
+            model, segments, seeds, generation=params.generation, film=params.film, kept=kept, progress=progress
         )
-        name = source.stem if not source.is_dir() else source.name
-        midi = write_midi(segments, assemble(segments, composed), work / f"{name}.mid")
-        made = {"midi": midi}
-        problem = None
-        try:
-            frames = piece_frames([midi], params.render, SAMPLE_RATE, params.score.device)[0]
-            if isinstance(frames, RenderUnavailable):
-                raise frames
-            samples = fit_length(frames, duration, SAMPLE_RATE)
-            made["audio"] = write_audio(samples, SAMPLE_RATE, work / f"{name}.{params.render.format}")
-            picture = source if job.scan is not None else slideshow(scenes, work / "slides.mp4", job.fps)
-            video_name = scored_video_name(source if job.scan is not None else Path(f"{name}.mp4"))
-            made["video"] = mux_soundtrack(picture, samples, SAMPLE_RATE, work / video_name)
-        except RenderUnavailable as error:
-            problem = str(error)
-            log.warning("no audio or scored video for %s: %s", source, error)
-        rows = _rows(job, scorer, moods, segments, made)
-        made["cues_csv"], made["cues_json"] = work / f"{name}.cues.csv", work / f"{name}.cues.json"
-        header = {
-            "film": str(source),
-            "video_id": job.video_id,
-            "duration_s": duration,
-            "fps": job.rate,
-            "soundtrack": {k: v.name for k, v in made.items() if k in ("midi", "audio", "video")},
-        }
+        made = write_music(job, segments, composed, moods, work)
+        made["composition"] = save_composition(work / composition_path(out, job.name).name, keys, composed)
+        if overrides:
+            made["overrides"] = save_overrides(work / overrides_path(out, job.name).name, job.video_id, overrides)
+        placements = place_events(job, moods, made["midi"], segments[-1].end)
+        problem, loudness = write_sound(job, made, work)
+        rows = _rows(job, scorer, moods, segments, made, overrides)
+        made["cues_csv"], made["cues_json"] = work / f"{job.name}.cues.csv", work / f"{job.name}.cues.json"
+        header = cue_sheet_header(job, segments, placements, loudness, made)
         write_cue_sheet(rows, header, made["cues_csv"], made["cues_json"])
         final = {key: out / path.name for key, path in made.items()}
         for key, path in made.items():
+            if path.is_dir() and final[key].is_dir():
+                shutil.rmtree(final[key])
             os.replace(path, final[key])
-    return final, rows, problem
+    return Made(final, rows, problem, placements, segments, composed)
 
 
 def remove_abandoned(out: Path) -> None:
@@ -287,23 +363,39 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
 
 
 def _rows(
-    job: FilmJob, scorer: Scorer, moods: list[SceneMood], segments: list[Segment], made: dict[str, Path]
+    job: FilmJob,
+    scorer: Scorer,
+    moods: list[SceneMood],
+    segments: list[Segment],
+    made: dict[str, Path],
+    overrides: dict[int, CueOverride],
 ) -> list[dict]:
     """The scene rows (catalog and cue sheet), with paths to where the files will be once moved in."""
     params, source, rate, video_id = job.params, job.source, job.rate, job.video_id
     film = result_dump(params.film)
     params_hash = hashlib.sha256(
-        json.dumps([scorer.identity.params_hash, film, section_hash(params.render)], sort_keys=True).encode()
+        json.dumps(
+            [
+                scorer.identity.params_hash,
+                film,
+                section_hash(params.render),
+                {k: o.describe() for k, o in overrides.items()},
+            ],
+            sort_keys=True,
+        ).encode()
     ).hexdigest()[:16]
     now = datetime.now(UTC)
     where = {key: str((job.out / path.name).resolve()) for key, path in made.items()}
     rows = []
-    for scene, mood, segment in zip(job.scenes, moods, segments, strict=True):
+    for scene, mood in zip(job.scenes, moods, strict=True):
         own = [round(value, 4) for value in mood.own] if mood.own else [None, None, None]
+        mine = [segment for segment in segments if scene.index in segment.scenes]
+        first = next((s for s in mine if s.scenes[0] == scene.index), mine[0])  # a minor cut: the segment it is in
         rows.append(
             {
                 "video_id": video_id,
                 "scene_index": scene.index,
+                "cue": scene.index + 1,
                 "path": str(source.resolve()),
                 "still": str(scene.still) if scene.still else None,
                 "start_s": round(scene.start_s, 6),
@@ -321,11 +413,13 @@ def _rows(
                 "quadrant": mood.quadrant.name,
                 "quadrant_confidence": mood.quadrant.confidence,
                 "intensity": round(mood.intensity, 4),
-                "tempo_bpm": round(segment.tempo_bpm, 3),
-                "bars": segment.bars,
-                "first_bar": segment.first_bar,
+                "tempo_bpm": round(first.tempo_bpm, 3),
+                "metres": " ".join(m for s in mine for m in s.metres),
+                "bars": sum(len(s.bars) for s in mine if s.scenes[0] == scene.index),
+                "first_bar": sum(len(s.bars) for s in segments if s.start < first.start),
+                "override": overrides[scene.index + 1].describe() if scene.index + 1 in overrides else "",
                 "soundtrack_midi": where["midi"],
-                "soundtrack_audio": where.get("audio"),
+                "soundtrack_audio": where.get("stem"),
                 "scored_video": where.get("video"),
                 "vad_model": scorer.identity.vad_model,
                 "music_model": scorer.identity.music_model,

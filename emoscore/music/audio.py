@@ -83,14 +83,17 @@ def bank_for(render: RenderParams, sample_rate: int, progress: bool = False) -> 
 
 
 def piece_frames(
-    midi_paths: Sequence[Path], render: RenderParams, sample_rate: int, device: str = "cpu"
+    midi_paths: Sequence[Path], render: RenderParams, sample_rate: int, device: str = "cpu", *, full_scale: bool = False
 ) -> list[np.ndarray | RenderUnavailable]:
-    """int16 frames [n, 2] of each MIDI file (or the reason it has none), on the engine `render` chooses."""
+    """int16 frames [n, 2] of each MIDI file (or the reason it has none), on the engine `render` chooses; float32
+    on the -1…1 scale, not rounded to 16 bits, with `full_scale` (a film's 24-bit deliverables)."""
+    convert = (lambda frames: (frames / 32768.0).astype(np.float32)) if full_scale else to_int16
     if render.engine == "fluidsynth":
         results: list[np.ndarray | RenderUnavailable] = []
         for path in midi_paths:
             try:
-                results.append(synthesizer(render.soundfont, sample_rate).samples(Path(path)))
+                samples = synthesizer(render.soundfont, sample_rate).samples(Path(path))
+                results.append(convert(samples) if full_scale else samples)
             except RenderUnavailable as error:
                 results.append(error)
         return results
@@ -103,7 +106,7 @@ def piece_frames(
         except Exception as error:  # miditoolkit raises whatever its parser meets in a corrupt file
             results.append(RenderUnavailable(f"{path}: not a readable MIDI file ({error})"))
     rendered = iter(render_pieces(bank, schedules, device))
-    return [to_int16(next(rendered)) if result is None else result for result in results]
+    return [convert(next(rendered)) if result is None else result for result in results]
 
 
 def render_many(

@@ -3,6 +3,7 @@ bar lines fall on the cuts, each segment composed for its scene, a scored video 
 that a rerun does not grow, and bad films refused with nothing written."""
 
 import csv
+import itertools
 import json
 import os
 import subprocess
@@ -10,15 +11,21 @@ import subprocess
 import av
 import miditoolkit
 import numpy as np
+import opentimelineio as otio
+import pyloudnorm
 import pytest
 import soundfile
 import yaml
+from scipy.signal import resample_poly
 from typer.testing import CliRunner
 
 from emoscore.catalog.query import connect
 from emoscore.catalog.store import Catalog
 from emoscore.config import SampleParams, load_params
 from emoscore.errors import InvalidVideo
+from emoscore.film.cues import CueOverride
+from emoscore.film.mix import film_audio
+from emoscore.film.placement import downbeats
 from emoscore.film.scene_table import SCENE_SCHEMA, SCENES, read_scenes
 from emoscore.film.scoring import remove_abandoned, score_film
 from emoscore.film.video import scan_film
@@ -75,20 +82,21 @@ def test_the_sample_films_cuts_are_found_within_one_frame(film):
 def test_the_soundtrack_changes_on_bar_lines_at_the_cuts(scored, film):
     result, _, _ = scored
     scan = scan_film(film[0])
-    midi = miditoolkit.MidiFile(str(result.midi))
-    seconds = midi.get_tick_to_time_mapping()
-    bar = 4 * midi.ticks_per_beat
-    for row in result.scenes:
-        start = seconds[row["first_bar"] * bar]
-        beat = 60.0 / row["tempo_bpm"]
-        assert abs(start - row["start_s"]) < 0.005 < beat  # on the bar line, well within one beat of the cut
-        assert row["start_s"] == pytest.approx(
-            scan.frame_times[scan.cuts[row["scene_index"] - 1]] if row["scene_index"] else 0.0
-        )
-    last = result.scenes[-1]
-    assert seconds[(last["first_bar"] + last["bars"]) * bar] == pytest.approx(scan.duration_s, abs=0.005)
-    notes = midi.instruments[0].notes
-    assert notes and max(note.end for note in notes) <= (last["first_bar"] + last["bars"]) * bar
+    midi = miditoolkit.MidiFile(str(result.midi))  # read back: its tempo map and time signatures as a DAW reads them
+    end_tick = max(note.end for note in midi.instruments[0].notes)
+    lines = downbeats(midi, end_tick + 4 * midi.ticks_per_beat)
+    for row in result.scenes[1:]:
+        assert row["start_s"] == pytest.approx(scan.frame_times[scan.cuts[row["scene_index"] - 1]])
+        assert np.min(np.abs(lines - row["start_s"])) < 0.005  # a bar line on the cut (tempo stored in µs/beat)
+    assert result.sync["rate"] == 1.0 and result.sync["events"] == len(result.scenes) - 1
+    assert lines[-1] == pytest.approx(scan.duration_s, abs=0.005) or lines[-2] == pytest.approx(
+        scan.duration_s, abs=0.005
+    )
+    assert [m.text.split(":")[0] for m in midi.markers] == [f"cut {i}" for i in range(1, len(result.scenes))]
+    cue_files = sorted(result.files["cue_midi"].iterdir())
+    assert [p.name for p in cue_files] == [f"film.cue{i:02d}.mid" for i in range(1, len(result.scenes) + 1)]
+    per_cue = sum(len(miditoolkit.MidiFile(str(p)).instruments[0].notes) for p in cue_files)
+    assert per_cue == len(midi.instruments[0].notes)  # every note in exactly one cue's file
 
 
 def test_each_segment_is_composed_for_its_scene_going_on_from_the_music_before(scored):
@@ -102,17 +110,41 @@ def test_each_segment_is_composed_for_its_scene_going_on_from_the_music_before(s
 
 
 @needs_audio
-def test_the_audio_and_the_scored_video_last_as_long_as_the_film(scored, film):
+def test_the_stem_the_mix_and_the_scored_video_last_as_long_as_the_film_at_broadcast_loudness(scored, film):
     result, _, _ = scored
     duration = scan_film(film[0]).duration_s
-    info = soundfile.info(str(result.audio))
-    assert abs(info.frames / info.samplerate - duration) < 0.05
+    meter = pyloudnorm.Meter(48000)
+    for deliverable in (result.stem, result.mix):
+        info = soundfile.info(str(deliverable))
+        assert (info.samplerate, info.subtype) == (48000, "PCM_24")
+        assert info.frames == round(duration * 48000)
+        samples, _ = soundfile.read(str(deliverable))
+        assert meter.integrated_loudness(samples) == pytest.approx(-23.0, abs=0.5)  # EBU R128
+        assert 20 * np.log10(np.abs(resample_poly(samples, 4, 1, axis=0)).max()) <= -1.0  # true peak, 4x
+    loudness = json.loads(result.cues_json.read_text())["loudness"]
+    assert loudness["film_audio"] and loudness["mix"]["integrated_lufs"] == pytest.approx(-23.0, abs=0.5)
     with av.open(str(result.scored_video)) as video:
         assert [s.type for s in video.streams] == ["video", "audio"]
         samples = sum(frame.samples for frame in video.decode(audio=0))
         rate = video.streams.audio[0].rate
     assert abs(samples / rate - duration) < 0.05
     assert scan_film(result.scored_video).frames == scan_film(film[0]).frames  # the picture copied, every frame
+
+
+@needs_audio
+def test_the_film_keeps_its_own_sound_with_the_music_ducked_under_it(scored, film):
+    """The sample film speaks in some scenes and is silent in others: the mix is the film's sound plus the music,
+    and the music in it is lower where the film speaks."""
+    result, _, _ = scored
+    stem, _ = soundfile.read(str(result.stem))
+    mix, _ = soundfile.read(str(result.mix))
+    own = film_audio(film[0], 48000, len(mix))
+    assert own is not None and np.abs(own).max() > 0.01
+    loudness = json.loads(result.cues_json.read_text())["loudness"]
+    assert 0 < loudness["ducked_share"] < 1 and loudness["max_duck_db"] >= 0.8 * 10.0
+    speaking = np.abs(own).mean(axis=1) > 0  # where the film has sound of its own, the mix holds more than music
+    residual = mix - stem * (np.std(mix[~speaking]) / max(np.std(stem[~speaking]), 1e-9))
+    assert np.std(residual[speaking]) > 5 * np.std(residual[~speaking])
 
 
 def test_the_cue_sheet_and_the_scenes_table_agree_and_a_rerun_adds_nothing(scored, film, params):
@@ -134,9 +166,8 @@ def test_the_cue_sheet_and_the_scenes_table_agree_and_a_rerun_adds_nothing(score
     assert [row["quadrant"] for row in json.loads(listed.output)] == [row["quadrant"] for row in result.scenes]
     table = CliRunner().invoke(app, ["catalog", "scenes", "--catalog", str(root / "catalog")], env={"COLUMNS": "200"})
     assert "3 scenes of 1 films" in table.output and result.scenes[1]["start_timecode"] in table.output
-    assert sorted(p.name for p in (root / "out").iterdir()) == sorted(
-        p.name for p in (result.midi, result.cues_csv, result.cues_json, result.audio, result.scored_video) if p
-    )
+    assert sorted(p.name for p in (root / "out").iterdir()) == sorted(p.name for p in result.files.values())
+    assert {"midi", "cue_midi", "stem", "mix", "video", "cues_csv", "cues_json", "composition"} <= set(result.files)
 
 
 def _faststart_then_cut(film, target):
@@ -186,12 +217,16 @@ def test_a_folder_of_stills_with_an_edl_becomes_a_scored_slideshow(params, tmp_p
         "002  AX V C 00:00:00:00 00:00:03:00 01:00:02:00 01:00:05:00\n"
         "003  AX V C 00:00:00:00 00:00:01:12 01:00:05:00 01:00:06:12\n"
     )
-    result = score_film(stills, tmp_path / "out", load_params(params), timecodes=edl, fps=25)
+    result = score_film(stills, tmp_path / "out", load_params(params), timeline=edl, fps=25)
     assert [(r["start_s"], r["end_s"]) for r in result.scenes] == [(0.0, 2.0), (2.0, 5.0), (5.0, 6.48)]
     assert [r["still"].rsplit("/", 1)[-1] for r in result.scenes] == ["shot_1.jpg", "shot_2.jpg", "shot_3.jpg"]
     assert result.scenes[2]["end_timecode"] == "00:00:06:12"
     if result.scored_video is not None:
         assert scan_film(result.scored_video).duration_s == pytest.approx(6.48, abs=0.05)
+        loudness = json.loads(result.cues_json.read_text())["loudness"]  # no sound of its own: the mix is the music
+        assert not loudness["film_audio"] and loudness["mix"] == loudness["stem"]
+        assert loudness["mix"]["integrated_lufs"] == pytest.approx(-23.0, abs=0.5)
+        assert loudness["mix"]["true_peak_dbtp"] <= -1.0
 
 
 @needs_audio
@@ -250,6 +285,13 @@ def test_the_committed_demo_report_found_the_sample_films_cuts_and_read_its_emot
     assert len(sample["cut_frames_found"]) == len(sample["cut_frames"])
     assert all(abs(a - b) <= 1 for a, b in zip(sample["cut_frames_found"], sample["cut_frames"], strict=True))
     assert len(report["cues"]) == report["scenes"] == len(sample["quadrants"])
+    assert report["cut_and_hit_rate"]["rate"] == 1.0 and report["cut_and_hit_rate"]["events"] == len(
+        sample["cut_frames"]
+    )
+    assert report["loudness"]["film_audio"] and 0 < report["loudness"]["ducked_share"] < 1  # a voice in some scenes
+    assert report["loudness"]["mix"]["integrated_lufs"] == pytest.approx(-23.0, abs=0.5)
+    assert report["largest_tempo_step_ratio"] <= 1.15 * 1.15
+    assert all(cue["heard"] in ("Q1", "Q2", "Q3", "Q4") for cue in report["cues"])
     positive = {"Q1", "Q4"}
     for drawn, read in zip(sample["quadrants"], sample["quadrants_read"], strict=True):
         assert (drawn in positive) == (read in positive), (drawn, read)
@@ -281,4 +323,117 @@ def test_timecodes_that_overlap_or_stop_before_the_film_are_refused_by_line(film
             ],
         )
         assert result.exit_code == 2 and says in " ".join(result.output.split()), result.output
+        assert not out.exists() or not any(out.iterdir())
+
+
+def _notes(path):
+    """(pitch, start, end, velocity) of every note of a MIDI file."""
+    return [(n.pitch, n.start, n.end, n.velocity) for n in miditoolkit.MidiFile(str(path)).instruments[0].notes]
+
+
+def test_one_cue_recomposed_leaves_every_other_cue_as_it_was_and_a_rerun_keeps_it(film, params, tmp_path):
+    out = tmp_path / "out"
+    first = score_film(film[0], out, load_params(params))
+    before = {p.name: _notes(p) for p in sorted(first.files["cue_midi"].iterdir())}
+    old = first.scenes[1]["quadrant"]
+    wanted = 3 if old != "Q3" else 1
+    again = score_film(film[0], out, load_params(params), cue=2, override=CueOverride(quadrant=wanted))
+    after = {p.name: _notes(p) for p in sorted(again.files["cue_midi"].iterdir())}
+    assert again.scenes[1]["quadrant"] == f"Q{wanted}" and again.scenes[1]["override"] == f"quadrant=Q{wanted}"
+    assert after["film.cue01.mid"] == before["film.cue01.mid"]
+    assert after["film.cue02.mid"] != before["film.cue02.mid"]
+    bar = 4 * miditoolkit.MidiFile(str(first.midi)).ticks_per_beat  # the bar after the recomposed cue is eased
+    third_before = [n for n in before["film.cue03.mid"] if n[1] >= bar]
+    third_after = [n for n in after["film.cue03.mid"] if n[1] >= bar]
+    assert third_after == third_before
+    assert [n[:3] for n in after["film.cue03.mid"]] == [n[:3] for n in before["film.cue03.mid"]]
+    stored = json.loads((out / "film.overrides.json").read_text())
+    assert stored["cues"] == {"2": {"quadrant": wanted}}
+    cues = json.loads(again.cues_json.read_text())
+    assert [c["override"] for c in cues["scenes"]] == ["", f"quadrant=Q{wanted}", ""]
+    rerun = score_film(film[0], out, load_params(params))  # no options: the choice is kept, nothing recomposed
+    assert {p.name: _notes(p) for p in sorted(rerun.files["cue_midi"].iterdir())} == after
+    assert rerun.scenes[1]["quadrant"] == f"Q{wanted}"
+    refused = CliRunner().invoke(
+        app, ["soundtrack", str(film[0]), "--out", str(out), "--params", str(params), "--cue", "9", "--seed", "1"]
+    )
+    assert refused.exit_code == 2 and "--cue 9" in refused.output
+    bare = CliRunner().invoke(
+        app, ["soundtrack", str(film[0]), "--out", str(out), "--params", str(params), "--cue", "2"]
+    )
+    assert bare.exit_code == 2 and "say what to change" in bare.output
+
+
+def test_hits_from_the_command_line_a_csv_and_a_timeline_land_on_accented_downbeats(film, params, tmp_path):
+    path, cuts, _ = film
+    scan = scan_film(path)
+    hits_csv = tmp_path / "hits.csv"
+    hits_csv.write_text("time,name\n00:00:04:05,door slams\n")
+    timeline = otio.schema.Timeline(name="cut", global_start_time=otio.opentime.RationalTime(90000, 25))
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    bounds = [0, *cuts, scan.frames]
+    for index, (a, b) in enumerate(itertools.pairwise(bounds)):
+        track.append(
+            otio.schema.Clip(
+                name=f"shot {index + 1}",
+                source_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(0, 25), otio.opentime.RationalTime(b - a, 25)
+                ),
+            )
+        )
+    track.markers.append(
+        otio.schema.Marker(
+            name="glass breaks",
+            marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(40, 25), otio.opentime.RationalTime(0, 25)),
+        )
+    )
+    otio.adapters.write_to_file(timeline, str(tmp_path / "cut.otio"))
+    result = score_film(
+        path, tmp_path / "out", load_params(params), timeline=tmp_path / "cut.otio", hits=["00:00:00:20", str(hits_csv)]
+    )
+    hits = json.loads(result.cues_json.read_text())["hits"]
+    assert [(h["name"], round(h["seconds"], 3)) for h in hits] == [
+        ("hit 1", 0.8),
+        ("glass breaks", 1.6),
+        ("door slams", 4.2),
+    ]
+    assert all(h["on_downbeat"] and abs(h["offset_ms"]) <= 1000 / 25 for h in hits)
+    assert result.sync["rate"] == 1.0 and result.sync["events"] == len(cuts) + 3
+    midi = miditoolkit.MidiFile(str(result.midi))
+    texts = [m.text for m in midi.markers]
+    assert "glass breaks" in texts and "door slams" in texts and sum(t.startswith("cut") for t in texts) == len(cuts)
+    seconds = midi.get_tick_to_time_mapping()
+    for hit in hits:  # an accented note sounds on the hit's downbeat
+        on = [n for n in midi.instruments[0].notes if abs(seconds[n.start] - hit["downbeat_s"]) < 0.005]
+        assert on and max(n.velocity for n in on) >= 24
+
+
+def test_a_bad_timeline_or_hit_is_refused_by_name_and_nothing_is_written(film, params, tmp_path):
+    runner = CliRunner()
+    timeline = otio.schema.Timeline(name="cut")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    track.append(
+        otio.schema.Clip(
+            name="long",
+            source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(24 * 60, 24)
+            ),
+        )
+    )
+    otio.adapters.write_to_file(timeline, str(tmp_path / "other_rate.otio"))
+    (tmp_path / "garbage.edl").write_bytes(bytes(range(256)))
+    cases = {
+        "rate": (["--timeline", str(tmp_path / "other_rate.otio")], "other_rate.otio"),
+        "unreadable": (["--timeline", str(tmp_path / "garbage.edl")], "garbage.edl"),
+        "hit outside": (["--hit", "00:05:00:00"], "outside the film"),
+        "hit not a timecode": (["--hit", "soon"], "not a timecode"),
+    }
+    for name, (extra, says) in cases.items():
+        out = tmp_path / f"out_{name.replace(' ', '_')}"
+        arguments = ["soundtrack", str(film[0]), "--out", str(out), "--params", str(params), *extra]
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 2 and says in " ".join(result.output.split()), (name, result.output)
+        assert "Traceback" not in result.output
         assert not out.exists() or not any(out.iterdir())

@@ -36,6 +36,16 @@ def test_the_demo_stage_reports_its_cue_sheet_beside_the_sample_films_truth(
     assert report["sample"]["cut_frames"] == cuts
     assert all(abs(a - b) <= 1 for a, b in zip(report["sample"]["cut_frames_found"], cuts, strict=True))
     assert report["sample"]["quadrants_read"] == [cue["quadrant"] for cue in report["cues"]]
+    assert report["cut_and_hit_rate"] == {
+        "events": 1,
+        "on_downbeat": 1,
+        "rate": 1.0,
+        "mean_offset_ms": pytest.approx(0, abs=1),
+    }
+    heard = [cue["heard"] for cue in report["cues"]]
+    assert set(heard) <= {"Q1", "Q2", "Q3", "Q4"} and len(heard) == 2
+    assert report["controllability_per_cue"] == sum(c["heard"] == c["quadrant"] for c in report["cues"]) / 2
+    assert report["loudness"]["mix"]["integrated_lufs"] == pytest.approx(-23, abs=0.5)
     with (tmp_path / "out" / "film.cues.csv").open(newline="") as sheet:
         cues = list(csv.DictReader(sheet))
     assert [(c["start_timecode"], c["quadrant"], int(c["bars"])) for c in cues] == [

@@ -1,0 +1,66 @@
+"""Cue overrides and the stored composition: what a person chose for one cue survives a rerun, and a damaged or
+foreign store is never trusted."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emoscore.errors import InvalidVideo
+from emoscore.film.arc import SceneMood
+from emoscore.film.cues import (
+    CueOverride,
+    load_composition,
+    load_overrides,
+    save_composition,
+    save_overrides,
+)
+from emoscore.scoring.bridge import Quadrant
+
+MOOD = SceneMood(5, 2, (7.0, 7.0, 5.0), (7.0, 7.0, 5.0), Quadrant(1, 0.3), 0.1)
+
+overrides = st.builds(
+    CueOverride,
+    quadrant=st.none() | st.integers(1, 4),
+    valence=st.none() | st.floats(1, 10),
+    arousal=st.none() | st.floats(1, 10),
+    intensity=st.none() | st.floats(-0.5, 0.5),
+    seed=st.none() | st.integers(0, 2**31),
+)
+
+
+@given(st.dictionaries(st.integers(1, 40), overrides, max_size=5))
+def test_overrides_round_trip_through_their_file(tmp_path_factory, chosen):
+    path = tmp_path_factory.mktemp("o") / "film.overrides.json"
+    save_overrides(path, "abc", chosen)
+    assert load_overrides(path, "abc") == chosen
+    assert load_overrides(path, "another film") == {}
+
+
+def test_an_override_sets_the_mood_the_music_is_written_for():
+    assert CueOverride(quadrant=3).applied(MOOD, 5.5).quadrant.number == 3
+    calm = CueOverride(valence=3.0, arousal=2.0).applied(MOOD, 5.5)
+    assert calm.quadrant.number == 3 and calm.vad[:2] == (3.0, 2.0) and calm.intensity < 0
+    assert CueOverride(intensity=-0.4).applied(MOOD, 5.5).intensity == -0.4
+    assert CueOverride(seed=7).applied(MOOD, 5.5) == MOOD
+    newer = CueOverride(quadrant=2, seed=3).merged(CueOverride(valence=8.0, arousal=2.0))
+    assert newer == CueOverride(valence=8.0, arousal=2.0, seed=3)
+    assert newer.describe() == "valence=8.0 arousal=2.0 seed=3"
+
+
+def test_a_damaged_overrides_file_is_refused_by_name(tmp_path):
+    path = tmp_path / "film.overrides.json"
+    path.write_text(json.dumps({"video_id": "abc", "cues": {"2": {"mood": "sad"}}}))
+    with pytest.raises(InvalidVideo, match=r"film\.overrides\.json"):
+        load_overrides(path, "abc")
+
+
+def test_the_composition_round_trips_and_a_damaged_one_is_composed_anew(tmp_path, caplog):
+    steps = [np.arange(24, dtype=np.int64).reshape(3, 8), np.ones((5, 8), dtype=np.int64)]
+    path = save_composition(tmp_path / "film.composition.npz", ["a", "b"], steps)
+    stored = load_composition(path)
+    assert list(stored) == ["a", "b"] and all(np.array_equal(stored[k], s) for k, s in zip("ab", steps, strict=True))
+    path.write_bytes(path.read_bytes()[:40])
+    assert load_composition(path) == {} and "composed anew" in caplog.text

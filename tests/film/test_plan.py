@@ -1,0 +1,107 @@
+"""The tempo plan read back through the MIDI file's own tempo map and time signatures: every cut that must hit and
+every hit point lands on a bar line, each scene's tempo stays near its aim, odd bars are written as metres."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emoscore.film.placement import Event, bar_line_ticks, downbeats, place
+from emoscore.film.plan import ODD_BARS, bar_layout, beats_of, plan_film
+from emoscore.film.soundtrack import accented, soundtrack_midi
+from emoscore.music.cp import Note
+from emoscore.music.timing import seconds_at
+
+TEMPI = {"Q1": 120.0, "Q2": 116.0, "Q3": 72.0, "Q4": 84.0}
+
+
+def _film(durations):
+    ends = np.cumsum(durations)
+    return [(float(end - d), float(end)) for d, end in zip(durations, ends, strict=True)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0.8, 60.0), min_size=1, max_size=7), st.data())
+def test_every_cut_and_hit_lands_on_a_bar_line_of_the_written_tempo_map(durations, data):
+    n = len(durations)
+    quadrants = data.draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+    intensities = data.draw(st.lists(st.floats(-0.5, 0.5), min_size=n, max_size=n))
+    spans = _film(durations)
+    hits = data.draw(st.lists(st.floats(0.05, 0.95), max_size=3).map(lambda xs: [x * spans[-1][1] for x in xs]))
+    hits = [
+        h for h in hits if all(abs(h - s) > 0.3 for s, _ in spans) and all(abs(h - o) > 0.3 for o in hits if o != h)
+    ]
+    segments = plan_film(spans, quadrants, intensities, hits=hits, tempo_bpm=TEMPI, steering=0.5, tempo_range=0.15)
+    midi = soundtrack_midi(segments, [])  # the soundtrack's tempo map and metres, as its MIDI file carries them
+    end_tick = segments[-1].end * midi.ticks_per_beat // 4
+    lines = downbeats(midi, end_tick)
+    events = [Event("cut", s, "", True) for s, _ in spans[1:]] + [Event("hit", h, "", True) for h in hits]
+    placed = place(events, lines, frame_s=1e-6)
+    assert all(p.on_downbeat for p in placed), [p.offset_ms for p in placed if not p.on_downbeat]
+    assert lines[-1] == pytest.approx(spans[-1][1], abs=1e-6)  # the last bar ends with the film
+    signatures = [(s.numerator, s.denominator) for s in midi.time_signature_changes]
+    written = [m for segment in segments for m in segment.metres]
+    assert len(bar_line_ticks(midi, end_tick)) == len(written) + 1
+    assert {f"{a}/{b}" for a, b in signatures} == set(written)
+    for segment in segments:
+        assert len(segment.beat_tempi) == len(beats_of(segment.bars))
+        exact = (
+            (
+                seconds_at(midi, np.array([segment.end * 120.0]))[0]
+                - seconds_at(midi, np.array([segment.start * 120.0]))[0]
+            )
+            * segment.aim
+            / 15
+        )
+        if exact >= 8:  # long enough that some layout is within 15% of the aim: the plan keeps to it
+            assert abs(segment.tempo_bpm / segment.aim - 1) <= 0.15 + 1e-6, (
+                segment.bars,
+                segment.tempo_bpm,
+                segment.aim,
+            )
+
+
+def test_a_new_users_three_four_second_scenes_keep_their_tempi():
+    """The issue's film: three 4-second scenes got 180, 49 and 125 BPM by whole 4/4 bars alone."""
+    segments = plan_film(
+        _film([4.0, 4.0, 4.0]), [1, 3, 1], [0.5, -0.5, 0.0], tempo_bpm=TEMPI, steering=0.5, tempo_range=0.15
+    )
+    for segment in segments:
+        assert abs(segment.tempo_bpm / segment.aim - 1) <= 0.15
+    assert any(bar != 16 for segment in segments for bar in segment.bars)  # an odd bar reached a cut
+    assert [s.starts_on for s in segments] == ["start", "cut", "cut"]
+
+
+def test_with_sync_quadrant_a_cut_inside_one_quadrant_passes_inside_a_bar():
+    spans = _film([5.1, 3.3, 6.0])
+    segments = plan_film(spans, [1, 1, 3], [0.0, 0.2, 0.0], tempo_bpm=TEMPI, steering=0.5, sync="quadrant")
+    assert [s.scenes for s in segments] == [(0, 1), (2,)]
+    midi = soundtrack_midi(segments, [])
+    lines = downbeats(midi, segments[-1].end * midi.ticks_per_beat // 4)
+    (major,) = place([Event("cut", spans[2][0], "", True)], lines, 1 / 25)
+    assert major.on_downbeat
+    hit = plan_film(
+        spans, [1, 1, 3], [0.0, 0.2, 0.0], hits=[spans[1][0]], tempo_bpm=TEMPI, steering=0.5, sync="quadrant"
+    )
+    assert [s.starts_on for s in hit] == ["start", "cut+hit", "cut"]  # a hit on a minor cut makes it hit
+
+
+@pytest.mark.parametrize("positions", range(6, 80, 2))
+def test_every_even_length_from_a_three_eight_bar_up_has_a_layout(positions):
+    layout = bar_layout(positions)
+    assert layout is not None and sum(layout) == positions
+    assert sum(bar != 16 for bar in layout) <= 2 and all(bar == 16 or bar in ODD_BARS for bar in layout)
+
+
+def test_a_hit_gets_an_accented_downbeat_and_markers_are_written():
+    notes = [Note(0, 60, 4, 70), Note(18, 64, 4, 70), Note(20, 67, 4, 60)]
+    louder = accented(notes, 16, 24)
+    added = [n for n in louder if n.onset == 16]
+    assert len(added) == 1 and added[0].pitch == 52 and added[0].velocity == int(np.mean([70, 60])) + 24
+    assert [n.velocity for n in accented(notes, 0, 24) if n.onset == 0] == [94]
+    segments = plan_film(_film([4.0, 4.0]), [1, 2], [0.0, 0.0], tempo_bpm=TEMPI, steering=0.5)
+    midi = soundtrack_midi(segments, [], [(32, "cut 1: scene 2 (Q2)")])
+    assert [(m.text, m.time) for m in midi.markers] == [("cut 1: scene 2 (Q2)", 32 * midi.ticks_per_beat // 4)]
+    assert math.isclose(seconds_at(midi, np.array([float(midi.markers[0].time)]))[0], 4.0, abs_tol=1e-6)
