@@ -11,9 +11,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from emoscore.errors import InvalidVideo
-from emoscore.film.timeline import parse_timecode as parse_timecode  # re-exported: other modules import it here
+from emoscore.film.timecode import parse_timecode as parse_timecode  # re-exported: other modules import it here
+from emoscore.film.timecode import timecode as timecode
 from emoscore.film.timeline import read_timeline
-from emoscore.film.timeline import timecode as timecode
 from emoscore.film.video import FilmScan
 from emoscore.images import IMAGE_SUFFIXES
 

@@ -3,16 +3,12 @@ the music, and the outputs (MIDI, audio, cue sheet, scored video) written all to
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
 import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +17,7 @@ import numpy as np
 
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import ImageFile
-from emoscore.config import Params, result_dump, section_hash
+from emoscore.config import Params, section_hash
 from emoscore.digests import file_sha256
 from emoscore.errors import InvalidVideo
 from emoscore.film.arc import SceneMood, emotional_arc, frame_vad
@@ -39,11 +35,11 @@ from emoscore.film.deliver import cue_sheet_header, place_events, write_music, w
 from emoscore.film.hits import hit_events, read_hits
 from emoscore.film.placement import Event, Placement, sync_rate
 from emoscore.film.plan import Segment, plan_film
-from emoscore.film.scene_table import add_scenes, write_cue_sheet
-from emoscore.film.scenes import Scene, scenes_from_scan, still_scenes, timecode
+from emoscore.film.scene_table import add_scenes, scene_rows, write_cue_sheet
+from emoscore.film.scenes import Scene
 from emoscore.film.soundtrack import compose_segments, segment_seeds
-from emoscore.film.timeline import Marker, read_timeline
-from emoscore.film.video import FilmScan, frames_at, scan_film
+from emoscore.film.source import film_id, film_scenes, read_frames
+from emoscore.film.video import FilmScan
 from emoscore.music.compose import music_model
 from emoscore.progress import Progress
 
@@ -113,70 +109,11 @@ class FilmResult:
         }
 
 
-def frame_times(scene: Scene, count: int) -> list[float]:
-    """`count` moments spread through a scene, away from its cuts (the middles of equal parts)."""
-    return [scene.start_s + scene.duration_s * (k + 0.5) / count for k in range(count)]
-
-
-def film_scenes(
-    source: Path, params: Params, timeline: Path | None, *, fps: int, progress: bool
-) -> tuple[list[Scene], FilmScan | None, Fraction, list[Marker]]:
-    """The scenes of a video (cuts found, or the editor's timeline) or of a folder of stills, the scan of a video,
-    the frame rate the cue sheet counts frames in, and the timeline's markers (hit points)."""
-    film = params.film
-    if source.is_dir():
-        markers = list(read_timeline(timeline, fps=fps).markers) if timeline else []
-        return still_scenes(source, timeline, film.still_seconds, fps), None, Fraction(fps), markers
-    scan = scan_film(source, film.cut_threshold, progress)
-    if timeline is None:
-        return scenes_from_scan(scan, film.min_scene_s), scan, scan.fps, []
-    edit = read_timeline(timeline, fps=scan.fps, film_rate=scan.fps, film_duration_s=scan.duration_s)
-    spans = list(edit.spans)
-    covered = spans[-1][1] - spans[0][0]
-    if covered < scan.duration_s - 1 / float(scan.fps):
-        raise InvalidVideo(
-            timeline,
-            f"its scenes cover {covered:.2f} s of the {scan.duration_s:.2f} s of "
-            f"{source.name}: the music would stop before the picture; add the remaining "
-            f"scenes",
-        )
-    origin = spans[0][0]
-    bounds = [start - origin for start, _ in spans] + [min(spans[-1][1] - origin, scan.duration_s)]
-    if bounds[-1] <= bounds[-2] or any(b <= a for a, b in itertools.pairwise(bounds)):
-        raise InvalidVideo(timeline, f"scenes do not fit the {scan.duration_s:.2f} s of {source.name}")
-    scenes = [Scene(i, start, end) for i, (start, end) in enumerate(itertools.pairwise(bounds))]
-    return scenes, scan, scan.fps, list(edit.markers)
-
-
 def with_sound(params: Params, replace_audio: bool | None) -> Params:
     """`params` with film.replace_audio set when the command line says so."""
     if replace_audio is None:
         return params
     return params.model_copy(update={"film": params.film.model_copy(update={"replace_audio": replace_audio})})
-
-
-def film_id(source: Path, stills: list[ImageFile], timecodes: Path | None) -> str:
-    """Content hash of a video file; of a folder of stills, the hash of its stills' hashes and its timecodes."""
-    if not stills:
-        return file_sha256(source)[0]
-    digest = hashlib.sha256()
-    for still in stills:
-        digest.update(still.image_id.encode())
-    if timecodes is not None:
-        digest.update(timecodes.read_bytes())
-    return digest.hexdigest()
-
-
-def read_frames(source: Path, scenes: list[Scene], count: int, folder: Path) -> list[list[ImageFile]]:
-    """The image files the scoring path reads for each scene: `count` frames of the film, saved as JPEG."""
-    wanted = {time: scene.index for scene in scenes for time in frame_times(scene, count)}
-    files: list[list[ImageFile]] = [[] for _ in scenes]
-    folder.mkdir(parents=True, exist_ok=True)
-    for number, (time, image) in enumerate(frames_at(source, list(wanted))):
-        path = folder / f"frame_{number:06d}.jpg"
-        image.save(path, quality=95)
-        files[wanted[time]].append(ImageFile(str(path), *file_sha256(path)))
-    return files
 
 
 def score_film(
@@ -316,7 +253,7 @@ def _make(job: FilmJob, scorer: Scorer) -> Made:
             made["overrides"] = save_overrides(work / overrides_path(out, job.name).name, job.video_id, overrides)
         placements = place_events(job, moods, made["midi"], segments[-1].end)
         problem, loudness = write_sound(job, made, work)
-        rows = _rows(job, scorer, moods, segments, made, overrides)
+        rows = scene_rows(job, scorer.identity, moods, segments, made, overrides)
         made["cues_csv"], made["cues_json"] = work / f"{job.name}.cues.csv", work / f"{job.name}.cues.json"
         header = cue_sheet_header(job, segments, placements, loudness, made)
         write_cue_sheet(rows, header, made["cues_csv"], made["cues_json"])
@@ -360,71 +297,3 @@ def _moods(scorer: Scorer, files: list[list[ImageFile]], params: Params, progres
         )
     except ValueError as error:
         raise InvalidVideo(files[0][0].path if files and files[0] else "film", str(error)) from None
-
-
-def _rows(
-    job: FilmJob,
-    scorer: Scorer,
-    moods: list[SceneMood],
-    segments: list[Segment],
-    made: dict[str, Path],
-    overrides: dict[int, CueOverride],
-) -> list[dict]:
-    """The scene rows (catalog and cue sheet), with paths to where the files will be once moved in."""
-    params, source, rate, video_id = job.params, job.source, job.rate, job.video_id
-    film = result_dump(params.film)
-    params_hash = hashlib.sha256(
-        json.dumps(
-            [
-                scorer.identity.params_hash,
-                film,
-                section_hash(params.render),
-                {k: o.describe() for k, o in overrides.items()},
-            ],
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:16]
-    now = datetime.now(UTC)
-    where = {key: str((job.out / path.name).resolve()) for key, path in made.items()}
-    rows = []
-    for scene, mood in zip(job.scenes, moods, strict=True):
-        own = [round(value, 4) for value in mood.own] if mood.own else [None, None, None]
-        mine = [segment for segment in segments if scene.index in segment.scenes]
-        first = next((s for s in mine if s.scenes[0] == scene.index), mine[0])  # a minor cut: the segment it is in
-        rows.append(
-            {
-                "video_id": video_id,
-                "scene_index": scene.index,
-                "cue": scene.index + 1,
-                "path": str(source.resolve()),
-                "still": str(scene.still) if scene.still else None,
-                "start_s": round(scene.start_s, 6),
-                "end_s": round(scene.end_s, 6),
-                "start_timecode": timecode(scene.start_s, rate),
-                "end_timecode": timecode(scene.end_s, rate),
-                "frames_read": mood.frames,
-                "people": mood.people,
-                "own_valence": own[0],
-                "own_arousal": own[1],
-                "own_dominance": own[2],
-                "valence": round(mood.vad[0], 4),
-                "arousal": round(mood.vad[1], 4),
-                "dominance": round(mood.vad[2], 4),
-                "quadrant": mood.quadrant.name,
-                "quadrant_confidence": mood.quadrant.confidence,
-                "intensity": round(mood.intensity, 4),
-                "tempo_bpm": round(first.tempo_bpm, 3),
-                "metres": " ".join(m for s in mine for m in s.metres),
-                "bars": sum(len(s.bars) for s in mine if s.scenes[0] == scene.index),
-                "first_bar": sum(len(s.bars) for s in segments if s.start < first.start),
-                "override": overrides[scene.index + 1].describe() if scene.index + 1 in overrides else "",
-                "soundtrack_midi": where["midi"],
-                "soundtrack_audio": where.get("stem"),
-                "scored_video": where.get("video"),
-                "vad_model": scorer.identity.vad_model,
-                "music_model": scorer.identity.music_model,
-                "params_hash": params_hash,
-                "scored_at": now,
-            }
-        )
-    return rows

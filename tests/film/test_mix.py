@@ -13,7 +13,8 @@ from scipy.signal import butter, sosfilt
 
 from emoscore.config import FilmParams
 from emoscore.errors import InvalidVideo
-from emoscore.film.mix import STANDARDS, duck_gain, film_audio, measure, mix_soundtrack, normalize, write_deliverable
+from emoscore.film.loudness import STANDARDS, measure, normalize
+from emoscore.film.mix import duck_gain, film_audio, mix_soundtrack, write_deliverable
 from emoscore.film.mux import mux_soundtrack
 
 RATE = 48000

@@ -15,7 +15,8 @@ from opentimelineio import opentime
 
 from emoscore.errors import InvalidVideo
 from emoscore.film.scenes import read_timecodes
-from emoscore.film.timeline import is_drop_frame_rate, parse_timecode, read_timeline, timecode
+from emoscore.film.timecode import is_drop_frame_rate, parse_timecode, timecode
+from emoscore.film.timeline import read_timeline
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "timelines"
 NTSC_FILM = Fraction(24000, 1001)
