@@ -175,6 +175,11 @@ class FilmParams(Section):
     sync: Literal["all", "quadrant"] = Field(
         "all", description="Cuts that must land on a bar line: all, or only where the quadrant changes (and hits)."
     )
+    carry_context: Literal["same_quadrant", "always"] = Field(
+        "same_quadrant",
+        description="Where a segment goes on from the bars before it: within one quadrant (a new quadrant starts"
+        " afresh, so it does not inherit the key before it: measured), or always.",
+    )
     hit_accent: int = Field(24, ge=0, le=64, description="Velocity added to the downbeat placed on a hit point.")
     replace_audio: bool = Field(False, description="The scored video's sound is the music alone, not the film's mix.")
     music_under_db: float = Field(

@@ -78,8 +78,10 @@ def composition_path(out: Path, name: str) -> Path:
     return out / f"{name}.composition.npz"
 
 
-def load_overrides(path: Path, video_id: str) -> dict[int, CueOverride]:
-    """The overrides stored for this film (none for another film's file, or when there is no file)."""
+def load_overrides(path: Path, video_id: str, spans: Sequence[tuple[float, float]]) -> dict[int, CueOverride]:
+    """The overrides stored for this film whose cue still spans the same time (`spans`: every scene's start and end;
+    a re-conformed timeline renumbers cues, and an override must not move to another scene); none for another
+    film's file, or when there is no file."""
     if not path.is_file():
         return {}
     try:
@@ -87,14 +89,34 @@ def load_overrides(path: Path, video_id: str) -> dict[int, CueOverride]:
         if stored.get("video_id") != video_id:
             log.warning("%s is of another film; its overrides are not used", path)
             return {}
-        return {int(cue): CueOverride(**values) for cue, values in stored["cues"].items()}
+        kept = {}
+        for cue, values in stored["cues"].items():
+            scene = values.pop("scene_s", None)
+            here = spans[int(cue) - 1] if 1 <= int(cue) <= len(spans) else None
+            if scene is not None and (here is None or max(abs(a - b) for a, b in zip(scene, here, strict=True)) > 1e-3):
+                log.warning(
+                    "%s: cue %s spanned %s s and the film's cue %s now %s: its override is dropped",
+                    path,
+                    cue,
+                    scene,
+                    cue,
+                    here,
+                )
+                continue
+            kept[int(cue)] = CueOverride(**values)
+        return kept
     except (ValueError, TypeError, KeyError) as error:
         raise InvalidVideo(path, f"cannot read the cue overrides: {error}") from None
 
 
-def save_overrides(path: Path, video_id: str, overrides: dict[int, CueOverride]) -> Path:
-    """Write the overrides (cue numbers from 1, as the cue sheet counts them)."""
-    cues = {str(cue): override.as_dict() for cue, override in sorted(overrides.items())}
+def save_overrides(
+    path: Path, video_id: str, overrides: dict[int, CueOverride], spans: Sequence[tuple[float, float]]
+) -> Path:
+    """Write the overrides (cue numbers from 1, as the cue sheet counts them) with the time each cue spans."""
+    cues = {
+        str(cue): {**override.as_dict(), "scene_s": [round(t, 6) for t in spans[cue - 1]]}
+        for cue, override in sorted(overrides.items())
+    }
     path.write_text(json.dumps({"video_id": video_id, "cues": cues}, indent=1) + "\n", encoding="utf-8")
     return path
 

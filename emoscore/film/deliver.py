@@ -32,14 +32,16 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = OPUS_RATE  # film sound runs at 48 kHz, and AAC, Opus and every dubbing stage take it as it is
 
 
-def film_events(job: FilmJob, moods: Sequence[SceneMood]) -> list[Event]:
-    """Every cut (required unless film.sync lets a cut inside one quadrant pass) and every hit, in time order."""
+def film_events(job: FilmJob, segments: Sequence[Segment], moods: Sequence[SceneMood]) -> list[Event]:
+    """Every cut (required where the plan put a bar line on it: film.sync and short shots let some pass inside a
+    bar) and every hit, in time order."""
+    on_bar_lines = {segment.scene for segment in segments if "cut" in segment.starts_on}
     cuts = [
         Event(
             "cut",
             scene.start_s,
             f"cut {scene.index}: scene {scene.index + 1} ({moods[scene.index].quadrant.name})",
-            job.params.film.sync == "all" or moods[scene.index].quadrant != moods[scene.index - 1].quadrant,
+            scene.index in on_bar_lines,
         )
         for scene in job.scenes[1:]
     ]
@@ -60,7 +62,7 @@ def write_music(
     notes = assemble(segments, composed, job.params.film.hit_accent)
     midi = soundtrack_midi(segments, notes)
     end = segments[-1].end
-    events = film_events(job, moods)
+    events = film_events(job, segments, moods)
     at = nearest_positions(midi, end, [e.seconds for e in events])
     midi = soundtrack_midi(segments, notes, [(p, e.name) for p, e in zip(at, events, strict=True)])
     path = work / f"{job.name}.mid"
@@ -74,11 +76,13 @@ def write_music(
     return {"midi": path, "cue_midi": folder}
 
 
-def place_events(job: FilmJob, moods: Sequence[SceneMood], midi_path: Path, end: int) -> list[Placement]:
-    """Where the written MIDI file's bar lines (to the 16th `end`) put every cut and hit (read back from the file)."""
+def place_events(
+    job: FilmJob, segments: Sequence[Segment], moods: Sequence[SceneMood], midi_path: Path
+) -> list[Placement]:
+    """Where the written MIDI file's bar lines put every cut and hit (read back from the file)."""
     midi = miditoolkit.MidiFile(str(midi_path))
-    lines = downbeats(midi, end * midi.ticks_per_beat // POSITIONS_PER_BEAT)
-    return place(film_events(job, moods), lines, float(1 / job.rate))
+    lines = downbeats(midi, segments[-1].end * midi.ticks_per_beat // POSITIONS_PER_BEAT)
+    return place(film_events(job, segments, moods), lines, float(1 / job.rate))
 
 
 def write_sound(job: FilmJob, made: dict[str, Path], work: Path) -> tuple[str | None, dict]:

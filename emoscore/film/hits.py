@@ -36,6 +36,8 @@ def _csv_hits(path: Path, rate: Fraction | float) -> list[Hit]:
         rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise InvalidVideo(path, f"cannot read hit points: {error}") from None
+    if not rows:
+        raise InvalidVideo(path, "no hit points in it (a time or timecode column, one row per hit)")
     hits = []
     for line, row in enumerate(rows, 2):
         columns = {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from emoscore.music.vocabulary import POSITIONS_PER_BAR, POSITIONS_PER_BEAT
@@ -18,6 +18,7 @@ FINAL_RITARDANDO = 0.85  # the last bar of the film slows to this share of its t
 ODD_BARS: dict[int, tuple[int, int]] = {12: (3, 4), 8: (2, 4), 10: (5, 8), 6: (3, 8), 14: (7, 8)}  # by preference
 ODD_BAR_COST = 0.08  # an odd bar is worth an 8% tempo change: 4/4 throughout wins unless it strays further
 OUT_OF_RANGE_COST = 10.0  # a layout outside the tempo range is taken only when none is inside it
+SQUEEZE = 2.0  # a stretch between sync points may be played up to twice its aimed tempo, no faster
 COINCIDE_S = 1e-3  # a hit this close to a cut that lands anyway is that cut
 
 
@@ -110,7 +111,8 @@ def choose_bars(duration_s: float, aim: float, tempo_range: float) -> tuple[int,
     preferring 4/4 throughout unless an odd bar brings the tempo ODD_BAR_COST closer."""
     exact = duration_s * aim * POSITIONS_PER_BEAT / 60.0  # 16ths at exactly the aimed tempo
     scored = []
-    for positions in range(6, 2 * math.ceil(exact) + 2 * POSITIONS_PER_BAR, 2):
+    low = max(6, 2 * math.floor(exact * (1 - tempo_range) / 2) - POSITIONS_PER_BAR)  # every even length has a layout
+    for positions in range(low, 2 * math.ceil(exact * (1 + tempo_range) / 2) + POSITIONS_PER_BAR, 2):
         layout = bar_layout(positions)
         if layout is not None:
             scored.append((_cost(positions / exact, layout, tempo_range), layout))
@@ -119,7 +121,7 @@ def choose_bars(duration_s: float, aim: float, tempo_range: float) -> tuple[int,
 
 def _cost(ratio: float, layout: Sequence[int], tempo_range: float) -> float:
     """How far a layout played `ratio` times the aimed tempo is from what a composer would write."""
-    cost = abs(math.log(ratio)) + ODD_BAR_COST * sum(bar != POSITIONS_PER_BAR for bar in layout)
+    cost = abs(math.log(ratio)) + ODD_BAR_COST * sum(bar != POSITIONS_PER_BAR for bar in layout[-2:])  # odd ones last
     return cost + OUT_OF_RANGE_COST * (abs(ratio - 1) > tempo_range + 1e-9)
 
 
@@ -132,20 +134,40 @@ class SyncPoint:
     kind: str
 
 
-def sync_points(starts: Sequence[float], quadrants: Sequence[int], hits: Sequence[float], sync: str) -> list[SyncPoint]:
-    """The film's start, every cut that must hit (all, or only where the quadrant changes) and every hit point, in
-    time order; a hit on such a cut is that cut."""
+class TooShort(ValueError):
+    """Two sync points no cut can give way between (hits, or a hit and the film's start or end) are closer than the
+    shortest bar (a 3/8 at twice the aimed tempo)."""
+
+    def __init__(self, first: SyncPoint, seconds: float, needed: float) -> None:
+        super().__init__(
+            f"the {first.kind} at {first.seconds:.3f} s is {seconds:.3f} s from the next sync point (or the film's "
+            f"end): no bar fits in less than {needed:.3f} s at its tempo; move the hit"
+        )
+        self.first = first
+
+
+def sync_points(
+    starts: Sequence[float],
+    quadrants: Sequence[int],
+    hits: Sequence[float],
+    sync: str,
+    *,
+    coincide_s: float = COINCIDE_S,
+    forced: Collection[int] = (),
+) -> list[SyncPoint]:
+    """The film's start, every cut that must hit (all; or only where the quadrant changes, and around the `forced`
+    scenes) and every hit point, in time order; a hit within `coincide_s` (a frame) of a cut is that cut."""
     points = [SyncPoint(0.0, 0, "start")]
     for scene in range(1, len(starts)):
-        if sync == "all" or quadrants[scene] != quadrants[scene - 1]:
+        if sync == "all" or quadrants[scene] != quadrants[scene - 1] or {scene, scene - 1} & set(forced):
             points.append(SyncPoint(starts[scene], scene, "cut"))
     for hit in sorted(hits):
-        same = next((i for i, p in enumerate(points) if abs(p.seconds - hit) < COINCIDE_S), None)
+        same = next((i for i, p in enumerate(points) if abs(p.seconds - hit) < coincide_s), None)
         if same is not None:
             points[same] = SyncPoint(points[same].seconds, points[same].scene, f"{points[same].kind}+hit")
             continue
-        scene = max(i for i, start in enumerate(starts) if start <= hit + COINCIDE_S)
-        if abs(starts[scene] - hit) < COINCIDE_S:  # a minor cut that now must hit
+        scene = max(i for i, start in enumerate(starts) if start <= hit + coincide_s)
+        if abs(starts[scene] - hit) < coincide_s:  # a minor cut that now must hit
             points.append(SyncPoint(starts[scene], scene, "cut+hit"))
         else:
             points.append(SyncPoint(hit, scene, "hit"))
@@ -162,20 +184,31 @@ def plan_film(
     steering: float,
     tempo_range: float = 0.15,
     sync: str = "all",
+    frame_s: float = COINCIDE_S,
+    forced: Collection[int] = (),
 ) -> list[Segment]:
     """The segments of a film of scenes (start, end seconds) with their quadrants and intensities: one between
     every two sync points, its bars chosen near its aimed tempo, its beat tempi fitted so its bars last exactly
-    until the next sync point (planned from the film's end backwards, so each ramp knows where the next starts)."""
+    until the next sync point (planned from the film's end backwards, so each ramp knows where the next starts).
+    A cut closer to its neighbour than the shortest bar passes inside a bar; TooShort when only hits are left."""
     starts, end = [start for start, _ in spans], spans[-1][1]
-    points = sync_points(starts, quadrants, hits, sync)
-    stretches = []
-    for point, following in zip(points, [*points[1:], None], strict=True):
-        stop = following.seconds if following else end
-        under = tuple(i for i, (a, b) in enumerate(spans) if a < stop - COINCIDE_S and b > point.seconds + COINCIDE_S)
-        weights = [min(spans[i][1], stop) - max(spans[i][0], point.seconds) for i in under]
-        intensity = sum(w * intensities[i] for w, i in zip(weights, under, strict=True)) / sum(weights)
-        aim = aimed_tempo(quadrants[point.scene], intensity, tempo_bpm, steering)
-        stretches.append((point, under, intensity, aim, stop - point.seconds))
+    if any(not 0 <= hit < end for hit in hits):
+        raise ValueError(f"hit points must lie inside the film (0–{end:.3f} s): {sorted(hits)}")
+    points = sync_points(starts, quadrants, hits, sync, coincide_s=max(frame_s, COINCIDE_S), forced=forced)
+    while True:
+        stretches = [
+            _stretch(point, following.seconds if following else end, spans, quadrants, intensities, tempo_bpm, steering)
+            for point, following in zip(points, [*points[1:], None], strict=True)
+        ]
+        short = next((i for i, s in enumerate(stretches) if s[4] < _shortest_bar_s(s[3], tempo_range)), None)
+        if short is None:
+            break
+        if points[short].kind == "cut":  # a cut gives way (passes inside a bar); a hit never does
+            del points[short]
+        elif short + 1 < len(points) and points[short + 1].kind == "cut":
+            del points[short + 1]
+        else:
+            raise TooShort(points[short], stretches[short][4], _shortest_bar_s(stretches[short][3], tempo_range))
     tempi: list[tuple[tuple[int, ...], list[float]]] = [((), [])] * len(stretches)
     following_tempo: float | None = None
     for index in reversed(range(len(stretches))):
@@ -187,13 +220,15 @@ def plan_film(
         while in_range and reach > 1e-3 and abs(beat_tempi[0] / aim - 1) > tempo_range:
             reach /= 2  # the ramp pushed the steady tempo out of the range its bars keep to: a gentler ramp
             beat_tempi = _fit(duration, bars, following_tempo, reach)
+        if in_range and abs(beat_tempi[0] / aim - 1) > tempo_range:
+            beat_tempi = _fit(duration, bars, following_tempo, 0.0)  # no ramp: its bars' own tempo, in range
         if not in_range:
+            point = stretches[index][0]
             log.warning(
-                "%.2f s from the %s at %.2f s to the next sync point is no bar near %.0f BPM: played at %.0f BPM"
-                " (move the hit, or let minor cuts pass with film.sync: quadrant)",
+                "the %.2f s after the %s at %.3f s hold no bar near %.0f BPM: played at %.0f BPM",
                 duration,
-                stretches[index][0].kind,
-                stretches[index][0].seconds,
+                point.kind,
+                point.seconds,
                 aim,
                 beat_tempi[0],
             )
@@ -207,6 +242,35 @@ def plan_film(
     return segments
 
 
+def _shortest_bar_s(aim: float, tempo_range: float) -> float:
+    """Seconds of the shortest bar (a 3/8) at SQUEEZE times the aimed tempo (or the range's top, if higher): a
+    shorter stretch cannot be a bar at any tempo a player would take."""
+    return min(ODD_BARS) * 60.0 / POSITIONS_PER_BEAT / (aim * max(SQUEEZE, 1 + tempo_range))
+
+
+def _stretch(
+    point: SyncPoint,
+    stop: float,
+    spans: Sequence[tuple[float, float]],
+    quadrants: Sequence[int],
+    intensities: Sequence[float],
+    tempo_bpm: dict[str, float],
+    steering: float,
+) -> tuple[SyncPoint, tuple[int, ...], float, float, float]:
+    """(the point, the scenes under it until `stop`, their duration-weighted intensity, the aimed tempo, seconds)."""
+    under = tuple(i for i, (a, b) in enumerate(spans) if a < stop - COINCIDE_S and b > point.seconds + COINCIDE_S)
+    under = under or (point.scene,)  # a stretch shorter than COINCIDE_S: too short for a bar, refused by the caller
+    weights = [max(min(spans[i][1], stop) - max(spans[i][0], point.seconds), 1e-9) for i in under]
+    intensity = sum(w * intensities[i] for w, i in zip(weights, under, strict=True)) / sum(weights)
+    return (
+        point,
+        under,
+        intensity,
+        aimed_tempo(quadrants[point.scene], intensity, tempo_bpm, steering),
+        stop - point.seconds,
+    )
+
+
 def _fit(duration: float, bars: Sequence[int], following: float | None, reach: float) -> list[float]:
     """Beat tempi of `bars` lasting exactly `duration`: steady, then a ramp of equal tempo ratios over the last bar
     (at most half the beats) towards `following`, but no further than `reach` of the steady tempo (a ritardando
@@ -215,11 +279,8 @@ def _fit(duration: float, bars: Sequence[int], following: float | None, reach: f
     ramp = min(len(beats_of(bars[-1:])), len(beats) // 2)
 
     def tempi(steady: float) -> list[float]:
-        goal = (
-            steady * FINAL_RITARDANDO
-            if following is None
-            else min(max(following, steady * (1 - reach)), steady * (1 + reach))
-        )
+        towards = steady * FINAL_RITARDANDO if following is None else following
+        goal = min(max(towards, steady * (1 - reach)), steady * (1 + reach))
         ratio = (goal / steady) ** (1 / (ramp + 1))
         return [steady] * (len(beats) - ramp) + [steady * ratio ** (step + 1) for step in range(ramp)]
 

@@ -3,6 +3,8 @@ the music, and the outputs (MIDI, audio, cue sheet, scored video) written all to
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import os
 import shutil
@@ -34,7 +36,7 @@ from emoscore.film.cues import (
 from emoscore.film.deliver import cue_sheet_header, place_events, write_music, write_sound
 from emoscore.film.hits import hit_events, read_hits
 from emoscore.film.placement import Event, Placement, sync_rate
-from emoscore.film.plan import Segment, plan_film
+from emoscore.film.plan import Segment, TooShort, plan_film
 from emoscore.film.scene_table import add_scenes, scene_rows, write_cue_sheet
 from emoscore.film.scenes import Scene
 from emoscore.film.soundtrack import compose_segments, segment_seeds
@@ -218,27 +220,36 @@ def _make(job: FilmJob, scorer: Scorer) -> Made:
             source, scenes, params.film.frames_per_scene, work / "frames"
         )
         moods = _moods(scorer, files, params, progress)
-        overrides = load_overrides(overrides_path(out, job.name), job.video_id)
+        spans = [(s.start_s, s.end_s) for s in scenes]
+        overrides = load_overrides(overrides_path(out, job.name), job.video_id, spans)
         if job.cue is not None and job.override is not None:
             overrides[job.cue] = overrides.get(job.cue, CueOverride()).merged(job.override)
         moods = [
             overrides[i + 1].applied(mood, params.score.quadrant_midpoint) if i + 1 in overrides else mood
             for i, mood in enumerate(moods)
         ]
-        segments = plan_film(
-            [(s.start_s, s.end_s) for s in scenes],
-            [m.quadrant.number for m in moods],
-            [m.intensity for m in moods],
-            hits=[event.seconds for event in job.hits],
-            tempo_bpm=params.film.tempo_bpm,
-            steering=params.generation.intensity.get("tempo", 0.0),
-            tempo_range=params.film.tempo_range,
-            sync=params.film.sync,
-        )
+        try:
+            segments = plan_film(
+                spans,
+                [m.quadrant.number for m in moods],
+                [m.intensity for m in moods],
+                hits=[event.seconds for event in job.hits],
+                tempo_bpm=params.film.tempo_bpm,
+                steering=params.generation.intensity.get("tempo", 0.0),
+                tempo_range=params.film.tempo_range,
+                sync=params.film.sync,
+                frame_s=float(1 / job.rate),
+                forced=[cue - 1 for cue in overrides],  # a cue of its own: its neighbours keep their notes
+            )
+        except TooShort as error:
+            raise InvalidVideo(source, str(error)) from None
         film_seed = int(job.video_id[:15], 16)
         chosen = {cue - 1: o.seed for cue, o in overrides.items() if o.seed is not None}
         seeds = segment_seeds(segments, film_seed, chosen)
-        settings = section_hash(params.generation) + section_hash(params.film) + scorer.identity.music_model
+        film = params.film  # of the film section, only what changes the notes of a segment whose plan is the same
+        settings = json.dumps(
+            [section_hash(params.generation), film.context_bars, film.chunk_bars, scorer.identity.music_model]
+        )
         keys = [segment_key(segment, seed, settings) for segment, seed in zip(segments, seeds, strict=True)]
         stored = load_composition(composition_path(out, job.name))
         recompose = None if job.cue is None else job.cue - 1
@@ -250,8 +261,10 @@ def _make(job: FilmJob, scorer: Scorer) -> Made:
         made = write_music(job, segments, composed, moods, work)
         made["composition"] = save_composition(work / composition_path(out, job.name).name, keys, composed)
         if overrides:
-            made["overrides"] = save_overrides(work / overrides_path(out, job.name).name, job.video_id, overrides)
-        placements = place_events(job, moods, made["midi"], segments[-1].end)
+            made["overrides"] = save_overrides(
+                work / overrides_path(out, job.name).name, job.video_id, overrides, spans
+            )
+        placements = place_events(job, segments, moods, made["midi"])
         problem, loudness = write_sound(job, made, work)
         rows = scene_rows(job, scorer.identity, moods, segments, made, overrides)
         made["cues_csv"], made["cues_json"] = work / f"{job.name}.cues.csv", work / f"{job.name}.cues.json"
@@ -262,6 +275,10 @@ def _make(job: FilmJob, scorer: Scorer) -> Made:
             if path.is_dir() and final[key].is_dir():
                 shutil.rmtree(final[key])
             os.replace(path, final[key])
+        stale = [out.glob(f"{job.name}.{kind}.*") for kind in ("music", "mix", "scored")]
+        for old in itertools.chain(*stale):  # an earlier run's sound in another format, or none made this time
+            if old not in final.values():
+                old.unlink()
     return Made(final, rows, problem, placements, segments, composed)
 
 

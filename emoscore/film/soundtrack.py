@@ -50,8 +50,9 @@ def compose_segments(
     progress: bool = False,
 ) -> list[np.ndarray]:
     """CP steps per segment (one 4/4 bar per bar of the plan: an odd bar is the start of one), composed as any long
-    piece is (`continuation`), each going on from the last `film.context_bars` bars before it (across cuts too):
-    segments follow each other, so one at a time. A segment whose steps are `kept` is not composed again."""
+    piece is (`continuation`), each going on from the last `film.context_bars` bars before it (across a cut only
+    into the same quadrant, unless `film.carry_context` is always): segments follow each other, so one at a time.
+    A segment whose steps are `kept` is not composed again."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
     # no returns: a cue's form is the film's (its scenes and arc); restating a scene's opening is not measured yet
     cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars, return_every=0)
@@ -59,9 +60,10 @@ def compose_segments(
     composed: list[np.ndarray] = []
     total = sum(len(s.bars) for s, k in zip(segments, kept, strict=True) if k is None)
     with Progress(total=total, desc="composing", unit="bar", disable=not progress) as bar:
-        for segment, seed, steps in zip(segments, seeds, kept, strict=True):
+        for index, (segment, seed, steps) in enumerate(zip(segments, seeds, kept, strict=True)):
             if steps is None:
-                context = last_bars(composed[-1], film.context_bars) if composed else ()
+                carried = index and (film.carry_context == "always" or segments[index - 1].quadrant == segment.quadrant)
+                context = last_bars(composed[-1], film.context_bars) if carried else ()
                 request = Request(segment.quadrant, seed, segment.intensity, context)
                 (steps,) = compose_long(
                     model,
@@ -97,10 +99,10 @@ def assemble(segments: Sequence[Segment], composed: Sequence[np.ndarray], accent
     notes = [note for segment, steps in zip(segments, composed, strict=True) for note in segment_notes(segment, steps)]
     end = segments[-1].end
     notes = [Note(n.onset, n.pitch, min(n.duration, end - n.onset), n.velocity) for n in notes if n.onset < end]
-    for segment in segments[1:]:
+    for segment in segments:
         if "cut" in segment.starts_on:
             notes = ease_dynamics(notes, segment.start)
-        if "hit" in segment.starts_on:
+        if "hit" in segment.starts_on:  # the film's first frame may be a hit too
             notes = accented(notes, segment.start, accent)
     return sorted(notes, key=lambda n: (n.onset, n.pitch))
 

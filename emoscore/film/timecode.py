@@ -75,6 +75,8 @@ def parse_timecode(text: str, rate: float | Fraction) -> float:
         raise ValueError(f"not a timecode: {text!r} (HH:MM:SS:FF, HH:MM:SS;FF drop-frame, HH:MM:SS.mmm or seconds)")
     hours, minutes, seconds, separator, frames, fraction = match.groups()
     clock = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    if (hours is not None or frames is not None) and (int(minutes) > 59 or int(seconds) > 59):
+        raise ValueError(f"not a timecode: {text!r} (minutes and seconds run to 59)")
     if frames is None:
         return clock + float(f"0.{fraction}") if fraction else float(clock)
     exact = exact_rate(rate)

@@ -34,9 +34,17 @@ overrides = st.builds(
 @given(st.dictionaries(st.integers(1, 40), overrides, max_size=5))
 def test_overrides_round_trip_through_their_file(tmp_path_factory, chosen):
     path = tmp_path_factory.mktemp("o") / "film.overrides.json"
-    save_overrides(path, "abc", chosen)
-    assert load_overrides(path, "abc") == chosen
-    assert load_overrides(path, "another film") == {}
+    spans = [(4.0 * i, 4.0 * i + 4) for i in range(40)]
+    save_overrides(path, "abc", chosen, spans)
+    assert load_overrides(path, "abc", spans) == chosen
+    assert load_overrides(path, "another film", spans) == {}
+
+
+def test_an_override_whose_cue_moved_is_dropped_not_applied_to_another_scene(tmp_path, caplog):
+    path = save_overrides(tmp_path / "film.overrides.json", "abc", {2: CueOverride(quadrant=3)}, [(0, 4), (4, 9)])
+    assert load_overrides(path, "abc", [(0, 4), (4, 9)]) == {2: CueOverride(quadrant=3)}
+    assert load_overrides(path, "abc", [(0, 2), (2, 4), (4, 9)]) == {}  # the edit was re-conformed: cue 2 moved
+    assert "dropped" in caplog.text
 
 
 def test_an_override_sets_the_mood_the_music_is_written_for():
@@ -54,7 +62,7 @@ def test_a_damaged_overrides_file_is_refused_by_name(tmp_path):
     path = tmp_path / "film.overrides.json"
     path.write_text(json.dumps({"video_id": "abc", "cues": {"2": {"mood": "sad"}}}))
     with pytest.raises(InvalidVideo, match=r"film\.overrides\.json"):
-        load_overrides(path, "abc")
+        load_overrides(path, "abc", [(0, 4), (4, 8)])
 
 
 def test_the_composition_round_trips_and_a_damaged_one_is_composed_anew(tmp_path, caplog):

@@ -328,7 +328,8 @@ def test_timecodes_that_overlap_or_stop_before_the_film_are_refused_by_line(film
 
 def _notes(path):
     """(pitch, start, end, velocity) of every note of a MIDI file."""
-    return [(n.pitch, n.start, n.end, n.velocity) for n in miditoolkit.MidiFile(str(path)).instruments[0].notes]
+    midi = miditoolkit.MidiFile(str(path))
+    return [(n.pitch, n.start, n.end, n.velocity) for instrument in midi.instruments for n in instrument.notes]
 
 
 def test_one_cue_recomposed_leaves_every_other_cue_as_it_was_and_a_rerun_keeps_it(film, params, tmp_path):
@@ -348,12 +349,23 @@ def test_one_cue_recomposed_leaves_every_other_cue_as_it_was_and_a_rerun_keeps_i
     assert third_after == third_before
     assert [n[:3] for n in after["film.cue03.mid"]] == [n[:3] for n in before["film.cue03.mid"]]
     stored = json.loads((out / "film.overrides.json").read_text())
-    assert stored["cues"] == {"2": {"quadrant": wanted}}
+    assert stored["cues"] == {
+        "2": {"quadrant": wanted, "scene_s": [again.scenes[1]["start_s"], again.scenes[1]["end_s"]]}
+    }
     cues = json.loads(again.cues_json.read_text())
     assert [c["override"] for c in cues["scenes"]] == ["", f"quadrant=Q{wanted}", ""]
     rerun = score_film(film[0], out, load_params(params))  # no options: the choice is kept, nothing recomposed
     assert {p.name: _notes(p) for p in sorted(rerun.files["cue_midi"].iterdir())} == after
     assert rerun.scenes[1]["quadrant"] == f"Q{wanted}"
+    take = score_film(film[0], out, load_params(params), cue=3, override=CueOverride(seed=5))  # another take of cue 3
+    taken = {p.name: _notes(p) for p in sorted(take.files["cue_midi"].iterdir())}
+    assert taken["film.cue03.mid"] != after["film.cue03.mid"]
+    assert taken["film.cue01.mid"] == after["film.cue01.mid"] and taken["film.cue02.mid"] == after["film.cue02.mid"]
+    assert [c["override"] for c in json.loads(take.cues_json.read_text())["scenes"]] == [
+        "",
+        f"quadrant=Q{wanted}",
+        "seed=5",
+    ]
     refused = CliRunner().invoke(
         app, ["soundtrack", str(film[0]), "--out", str(out), "--params", str(params), "--cue", "9", "--seed", "1"]
     )
@@ -425,7 +437,7 @@ def test_a_bad_timeline_or_hit_is_refused_by_name_and_nothing_is_written(film, p
     otio.adapters.write_to_file(timeline, str(tmp_path / "other_rate.otio"))
     (tmp_path / "garbage.edl").write_bytes(bytes(range(256)))
     cases = {
-        "rate": (["--timeline", str(tmp_path / "other_rate.otio")], "other_rate.otio"),
+        "rate": (["--timeline", str(tmp_path / "other_rate.otio")], "24 fps"),
         "unreadable": (["--timeline", str(tmp_path / "garbage.edl")], "garbage.edl"),
         "hit outside": (["--hit", "00:05:00:00"], "outside the film"),
         "hit not a timecode": (["--hit", "soon"], "not a timecode"),
