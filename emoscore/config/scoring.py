@@ -78,7 +78,9 @@ class RenderParams(Section):
     soundfont: Path | None = Field(None, description="A General MIDI .sf2; null = look in the usual system places.")
     sample_rate: int = Field(44100, ge=8000)
     format: Literal["flac", "wav", "ogg", "opus", "mp3"] = Field(
-        "flac", description="Deliverable audio (a film's soundtrack, `score.audio: lossless`) by its extension."
+        "flac",
+        description="Lossless audio (`score.audio: lossless`, `emoscore render`) by its extension; a film's"
+        " stem and mix follow film.deliverable_format.",
     )
     engine: Literal["bank", "fluidsynth"] = Field(
         "bank",
