@@ -58,7 +58,9 @@ def hit_events(hits: Sequence[Hit], film: Path, duration_s: float, frame_s: floa
     for number, (seconds, name, origin, where) in enumerate(sorted(hits, key=lambda hit: hit[0]), 1):
         if seconds < 0 or seconds > duration_s - frame_s / 2:
             raise InvalidVideo(
-                origin or film, f"{where}: the hit point at {seconds:.3f} s is outside the film (0–{duration_s:.3f} s)"
+                origin or film,
+                f"{where}: the hit point at {seconds:.3f} s is outside the film (0–{duration_s:.3f} s); hit points"
+                " count from the film's first frame (00:00:00:00), not from an edit's record timecode (01:00:00:00)",
             )
         events.append(Event("hit", seconds, name or f"hit {number}", required=True))
     return events

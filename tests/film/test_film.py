@@ -439,7 +439,7 @@ def test_a_bad_timeline_or_hit_is_refused_by_name_and_nothing_is_written(film, p
     cases = {
         "rate": (["--timeline", str(tmp_path / "other_rate.otio")], "24 fps"),
         "unreadable": (["--timeline", str(tmp_path / "garbage.edl")], "garbage.edl"),
-        "hit outside": (["--hit", "00:05:00:00"], "outside the film"),
+        "hit outside": (["--hit", "00:05:00:00"], "count from the film's first frame"),
         "hit not a timecode": (["--hit", "soon"], "not a timecode"),
     }
     for name, (extra, says) in cases.items():
