@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
+from emoscore.catalog.location import is_remote
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import KEY, ImageFile, error_row, unreadable_file
 from emoscore.config import Params
@@ -25,6 +26,7 @@ from emoscore.models_home import resolve_params
 from emoscore.music.compose import Piece
 from emoscore.music.continuation import MAX_BARS
 from emoscore.scoring.library import Skipped, hash_images, iter_library
+from emoscore.scoring.object_library import PhotoStore
 from emoscore.text import shown
 
 MEDIA_COLUMNS = ("midi_path", "audio_path", "chart_path")
@@ -77,7 +79,8 @@ class Models:
         are scored into it as `emoscore score` does (what it holds already is not scored again; media paths stay
         relative to it, as stored); without, the MIDI, audio and charts are written under `media` (created) and
         the rows carry their absolute paths, which stay true after this process ends."""
-        paths = [Path(path).expanduser() for path in ([paths] if isinstance(paths, str | Path) else paths)]
+        given = [paths] if isinstance(paths, str | Path) else paths
+        paths = [str(path) if is_remote(str(path)) else Path(path).expanduser() for path in given]
         if catalog is not None:
             return self._score_into(Catalog(catalog, self.params.score.catalog_storage), paths)
         folder = Path(media).expanduser().absolute()
@@ -92,24 +95,26 @@ class Models:
         return rows
 
     def _list(
-        self, paths: list[Path], catalog: Catalog | None, *, exclude: list[Path] | None = None
+        self, paths: list[Path | str], catalog: Catalog | None, *, exclude: list[Path | str] | None = None
     ) -> tuple[list[ImageFile], list[tuple[ImageFile, str]]]:
         """The images under `paths` in order (never inside the catalog or `exclude`), and each file that cannot be
         read at all with the reason."""
         files: list[ImageFile] = []
         unreadable: list[tuple[ImageFile, str]] = []
         index = catalog.scan_index() if catalog is not None else None
-        exclude = [*(exclude or []), *([catalog.root] if catalog is not None and not catalog.remote else [])]
+        if catalog is not None:
+            exclude = [*(exclude or []), str(catalog) if catalog.remote else catalog.root]
+        store = PhotoStore.configured(self.params.score.catalog_storage)
         for path in paths:
-            found = iter_library(path, self.params.score.follow_symlinks_outside, exclude=exclude)
-            for item in hash_images(found, index):
+            found = iter_library(path, self.params.score.follow_symlinks_outside, exclude=exclude or [], store=store)
+            for item in hash_images(found, index, store=store):
                 if isinstance(item, ImageFile):
                     files.append(item)
                 elif not isinstance(item, Skipped):
                     unreadable.append((unreadable_file(item[0]), item[1]))
         return files, unreadable
 
-    def _score_into(self, catalog: Catalog, paths: list[Path]) -> list[dict]:
+    def _score_into(self, catalog: Catalog, paths: list[Path | str]) -> list[dict]:
         """One scoring run per path into the catalog, then the catalog's row of each image, in order."""
         from emoscore.scoring.run import LocalScoring, score_run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -70,15 +71,16 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _decode_jpeg_scaled(path: Path, opened: Image.Image, size: tuple[int, int]) -> Image.Image:
+def _decode_jpeg_scaled(
+    path: Path | str, opened: Image.Image, size: tuple[int, int], data: bytes | None = None
+) -> Image.Image:
     """An RGB/grey JPEG decoded by libjpeg-turbo at the largest 1/2…1/8 scale still at least `size`, upright.
 
     Strict: a truncated or corrupt stream raises ValueError (Pillow's draft would too) instead of grey filling.
     """
     try:
-        pixels = simplejpeg.decode_jpeg(
-            path.read_bytes(), colorspace="RGB", min_width=size[0], min_height=size[1], strict=True
-        )
+        stream = data if data is not None else Path(path).read_bytes()
+        pixels = simplejpeg.decode_jpeg(stream, colorspace="RGB", min_width=size[0], min_height=size[1], strict=True)
     except ValueError as error:
         raise InvalidImage(path, f"truncated or corrupt image data: {error}") from None
     image = Image.fromarray(pixels)
@@ -88,18 +90,22 @@ def _decode_jpeg_scaled(path: Path, opened: Image.Image, size: tuple[int, int]) 
 
 
 def decode_image(
-    path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, draft: tuple[int, int] | None = None
+    path: Path | str,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft: tuple[int, int] | None = None,
+    data: bytes | None = None,
 ) -> Image.Image:
     """Open an image fully (first frame of animations) as upright RGB or raise InvalidImage with the reason.
 
     `draft` lets JPEG decoding scale down by a power of two while decoding, when the caller only needs that size;
     the full displayed size stays in `image.info[DISPLAYED_SIZE]` (what the catalog records, boxes are scaled to).
+    `data` holds the file's bytes when they were read elsewhere (an object of a store: `path` is then its URI).
     """
-    path = Path(path)
+    path = str(path) if data is not None else Path(path)  # a URI keeps its `//` in every message
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(io.BytesIO(data) if data is not None else path) as opened:
                 width, height = opened.size
                 if width * height > max_pixels:
                     raise InvalidImage(path, f"{width}x{height} pixels exceeds the limit of {max_pixels:,}")
@@ -108,7 +114,7 @@ def decode_image(
                 opened.seek(0)
                 shown = displayed_size(opened)
                 if draft is not None and opened.format == "JPEG" and opened.mode in ("RGB", "L"):
-                    image = _decode_jpeg_scaled(path, opened, draft)
+                    image = _decode_jpeg_scaled(path, opened, draft, data)
                 else:
                     if draft is not None and opened.format == "JPEG":
                         opened.draft("RGB", draft)
@@ -125,7 +131,7 @@ def decode_image(
     except IsADirectoryError:
         raise InvalidImage(path, "is a directory") from None
     except UnidentifiedImageError:
-        size = path.stat().st_size if path.exists() else 0
+        size = len(data) if data is not None else path.stat().st_size if path.exists() else 0
         reason = "empty file (0 bytes)" if size == 0 else "not a recognised image format"
         raise InvalidImage(path, reason) from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:

@@ -31,7 +31,9 @@ def _print_summary(summary: dict, title: str = "scoring run") -> None:
 
 @app.command()
 def score(
-    path: Annotated[Path, typer.Argument(help="A photo, or a folder scored recursively.")],
+    path: Annotated[
+        str, typer.Argument(help="A photo, a folder scored recursively, or s3://bucket/prefix (S3-compatible).")
+    ],
     catalog: Annotated[
         str | None, typer.Option(help="Catalog: a folder or s3://bucket/prefix (default: params score.catalog).")
     ] = None,
@@ -49,7 +51,8 @@ def score(
 
     Exit code 0 when every image scored (or was already done), 1 when some failed, 2 for a usage or setup error.
     """
-    if not path.exists():  # before any model is loaded: a mistyped path costs nothing, and says so first
+    # before any model is loaded: a mistyped path costs nothing, and says so first
+    if not path.startswith("s3://") and not Path(path).exists():
         raise fail(f"{path}: library folder not found")
     # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
@@ -191,7 +194,7 @@ def soundtrack(
 
 @app.command()
 def serve(
-    library: Annotated[Path, typer.Option(help="Folder to keep scoring.")],
+    library: Annotated[str, typer.Option(help="Folder (or s3://bucket/prefix) to keep scoring.")],
     cron: Annotated[
         str | None, typer.Option(help="When to look for new images, in cron syntax (default: */15 * * * *).")
     ] = None,

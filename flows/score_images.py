@@ -10,12 +10,13 @@ from prefect import flow
 from prefect.context import get_run_context
 
 from emoscore.catalog.gallery import write_gallery
-from emoscore.catalog.location import absolute_catalog
+from emoscore.catalog.location import absolute_catalog, is_remote
 from emoscore.catalog.store import Catalog
 from emoscore.config import load_params
 from emoscore.errors import ConfigError
 from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
+from emoscore.scoring.library import library_root
 from emoscore.scoring.run import score_run
 from emoscore_flows._stage import publish_table, run_stage
 from emoscore_tasks.score import release_scorers, score_chunk
@@ -45,7 +46,9 @@ def score_images(
     context = get_run_context()
     # a Dask worker may run in another folder or on another machine: it gets absolute paths (rows then too)
     absolute = _on_dask(context)
-    library_path = Path(library) if library else params.score.library
+    library_path = library or params.score.library  # an s3:// library stays a URI
+    if not is_remote(str(library_path)):
+        library_path = Path(library_path)
     catalog_path = catalog or params.score.catalog
     if absolute:  # a URI stays as written (one that is not s3:// is then refused, not made a folder)
         catalog_path = absolute_catalog(catalog_path)
@@ -54,7 +57,7 @@ def score_images(
         summary = score_run(
             params,
             lambda files, into, run_id: score_chunk.submit(files, str(into), settings, flow_run_id=run_id, models=home),
-            library=library_path.absolute() if absolute else library_path,
+            library=library_root(library_path) if absolute else library_path,
             catalog=Catalog(catalog_path, params.score.catalog_storage),
             run_id=str(context.flow_run.id),
             max_in_flight=max_in_flight,

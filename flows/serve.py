@@ -26,7 +26,7 @@ from types import FrameType
 
 import psutil
 
-from emoscore.catalog.location import absolute_catalog
+from emoscore.catalog.location import absolute_catalog, is_remote
 from emoscore.errors import EmoscoreError
 from emoscore.scoring.schedule import Schedule, run_on_schedule
 
@@ -119,7 +119,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 class ServeJob:
     """What every tick scores: the flow's parameters, fixed when serving starts."""
 
-    library: Path
+    library: Path | str
     catalog: str | None
     params: Path
     name: str
@@ -128,7 +128,7 @@ class ServeJob:
     def parameters(self) -> dict:
         """The score_images flow's parameters (absolute paths: rows and logs say where files are)."""
         return {
-            "library": str(self.library.resolve()),
+            "library": self.library if is_remote(str(self.library)) else str(Path(self.library).resolve()),
             "catalog": absolute_catalog(self.catalog) if self.catalog else None,
             "params_path": str(self.params.resolve()),
             "wait_for_lock": False,
@@ -193,15 +193,16 @@ class Ticks:
 
 
 def serve_library(
-    library: Path, schedule: Schedule, *, catalog: str | None, params: Path, name: str, models: Path | None = None
+    library: Path | str, schedule: Schedule, *, catalog: str | None, params: Path, name: str, models: Path | None = None
 ) -> None:
     """Score what is new under `library` at each tick of `schedule` until SIGINT or SIGTERM."""
-    if not Path(library).is_dir():
+    remote = is_remote(str(library))
+    if not remote and not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")
     for talker in (log, logging.getLogger("emoscore.scoring.schedule")):  # a tick's one line shows without -v
         talker.setLevel(min(talker.getEffectiveLevel(), logging.INFO))
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # serve's own lines, between runs
-    job = ServeJob(Path(library), catalog, Path(params), name, models)
+    job = ServeJob(str(library).rstrip("/") if remote else Path(library), catalog, Path(params), name, models)
     stop = threading.Event()
     with stop_on_signals(stop), prefect_server(stop) as url:
         if stop.is_set():

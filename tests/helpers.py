@@ -94,7 +94,8 @@ def score_local(library, catalog, params_file, **run) -> dict:
     from emoscore.config import load_params
     from emoscore.scoring.run import score_here
 
-    return score_here(load_params(params_file), library=Path(library), catalog=Catalog(catalog), **run)
+    place = str(library) if str(library).startswith("s3://") else Path(library)
+    return score_here(load_params(params_file), library=place, catalog=Catalog(catalog), **run)
 
 
 def score_in_a_process(library, catalog, params_file) -> subprocess.CompletedProcess:

@@ -16,15 +16,18 @@ import html
 import json
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
 from PIL import Image
 
+from emoscore.catalog.location import is_remote
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import GALLERY_MARKER
 from emoscore.errors import InvalidImage
 from emoscore.images import decode_image
+from emoscore.scoring.object_library import read_object
 
 log = logging.getLogger(__name__)
 THUMBNAIL_SIDE = 320
@@ -49,14 +52,16 @@ def crop_to_aspect(image: Image.Image, max_aspect: float) -> Image.Image:
     return image
 
 
-def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
-    """A JPEG thumbnail cached by content hash (made once per image id); None when the image can't be decoded."""
+def thumbnail(image_path: Path | str, image_id: str, out: Path, storage: Mapping[str, str] | None = None) -> str | None:
+    """A JPEG thumbnail cached by content hash (made once per image id); None when the image can't be decoded.
+    A photo of an s3:// library is read through `storage` over the AWS environment."""
     relative = f"thumbs/{image_id}.jpg"
     target = out / relative
     if target.exists():
         return relative
     try:
-        image = decode_image(image_path, draft=(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        data = read_object(str(image_path), storage)
+        image = decode_image(image_path, draft=(THUMBNAIL_SIDE, THUMBNAIL_SIDE), data=data)
     except InvalidImage as error:
         log.debug("no thumbnail: %s", error)
         return None
@@ -67,6 +72,11 @@ def thumbnail(image_path: Path, image_id: str, out: Path) -> str | None:
     image.save(temporary, "JPEG", quality=85)
     temporary.replace(target)
     return relative
+
+
+def _photo(path: str) -> Path | str:
+    """A row's photo: a path on disk, or an s3:// URI kept as text."""
+    return path if is_remote(path) else Path(path)
 
 
 def gallery_items(rows: pa.Table, catalog: Catalog, out: Path) -> list[dict]:
@@ -87,7 +97,9 @@ def gallery_items(rows: pa.Table, catalog: Catalog, out: Path) -> list[dict]:
             "dominance": row.get("dominance"),
             "top": [[c["name"], round(float(c["score"]), 3)] for c in row.get("top_categories") or []],
             "named": list(row.get("categories_above_threshold") or []),
-            "thumb": thumbnail(Path(row["path"]), row["image_id"], out) if row["status"] == "ok" else None,
+            "thumb": thumbnail(_photo(row["path"]), row["image_id"], out, catalog.storage)
+            if row["status"] == "ok"
+            else None,
         }
         for key, column in (("chart", "chart_path"), ("audio", "audio_path"), ("midi", "midi_path")):
             relative = row.get(column)

@@ -3,8 +3,9 @@ reads only what changed.
 
 A file whose path, size, modification time and inode are all unchanged keeps its id without being read; a file
 at a new path with the size, time and inode of a known one (a rename or move within the file system) too. Any
-other file is hashed. The index lives with the catalog (`scan_index.parquet`) and is replaced atomically, like
-the part files; a missing or unreadable index only costs one full pass.
+other file is hashed. An object of an `s3://` library is known the same way by its size and ETag (which a
+server-side copy keeps). The index lives with the catalog (`scan_index.parquet`, or this machine's cache for a
+store catalog) and is replaced atomically; a missing or unreadable index only costs one full pass.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SCHEMA = pa.schema(
         ("mtime_ns", pa.int64()),
         ("inode", pa.int64()),
         ("image_id", pa.string()),
+        ("etag", pa.string()),  # an object's ETag (s3:// libraries); null for a file on disk
     ]
 )
 
@@ -40,6 +42,7 @@ class Entry:
     mtime_ns: int
     inode: int
     image_id: str
+    etag: str | None = None
 
     def same_file(self, stat: os.stat_result) -> bool:
         """The file was not changed since (size, modification time and inode all equal)."""
@@ -51,7 +54,8 @@ class ScanIndex:
 
     def __init__(self, entries: dict[str, Entry] | None = None) -> None:
         self.entries = entries or {}
-        self.by_identity = {(e.size, e.mtime_ns, e.inode): e.image_id for e in self.entries.values()}
+        self.by_identity = {(e.size, e.mtime_ns, e.inode): e.image_id for e in self.entries.values() if not e.etag}
+        self.by_etag = {(e.size, e.etag): e.image_id for e in self.entries.values() if e.etag}
         self.seen: dict[str, Entry] = {}
 
     @classmethod
@@ -61,12 +65,17 @@ class ScanIndex:
         if not path.exists():
             return cls()
         try:
-            table = pq.read_table(path, schema=SCHEMA)
-        except (OSError, pa.ArrowInvalid) as error:
+            table = pq.read_table(path)
+            if "etag" not in table.column_names:  # an index written before s3:// libraries
+                table = table.append_column("etag", pa.nulls(len(table), pa.string()))
+            table = table.select(SCHEMA.names).cast(SCHEMA)
+        except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as error:
             log.warning("%s: unreadable (%s); this pass hashes every file", path, error)
             return cls()
         columns = table.to_pydict()
-        fields = zip(columns["size"], columns["mtime_ns"], columns["inode"], columns["image_id"], strict=True)
+        fields = zip(
+            columns["size"], columns["mtime_ns"], columns["inode"], columns["image_id"], columns["etag"], strict=True
+        )
         return cls({os.fsdecode(path): Entry(*entry) for path, entry in zip(columns["path"], fields, strict=True)})
 
     def known(self, path: str, stat: os.stat_result) -> str | None:
@@ -76,15 +85,26 @@ class ScanIndex:
             return entry.image_id
         return self.by_identity.get((stat.st_size, stat.st_mtime_ns, stat.st_ino))
 
+    def known_object(self, uri: str, size: int, etag: str) -> str | None:
+        """The image id of an object unchanged since it was hashed (same size and ETag, here or at another key)."""
+        entry = self.entries.get(uri)
+        if entry is not None and entry.etag and (entry.size, entry.etag) == (size, etag):
+            return entry.image_id
+        return self.by_etag.get((size, etag))
+
     def record(self, path: str, stat: os.stat_result, image_id: str) -> None:
         """Remember a file of this pass."""
         self.seen[path] = Entry(stat.st_size, stat.st_mtime_ns, stat.st_ino, image_id)
 
-    def save(self, catalog: Path, library: Path) -> None:
+    def record_object(self, uri: str, size: int, etag: str, mtime_ns: int, image_id: str) -> None:
+        """Remember an object of this pass."""
+        self.seen[uri] = Entry(size, mtime_ns, 0, image_id, etag)
+
+    def save(self, catalog: Path, library: str) -> None:
         """Write the index atomically: this pass's files, and the known files outside the library it walked
         (other libraries scored into the same catalog); files gone from this library are dropped."""
-        root = str(Path(library))
-        kept = {p: e for p, e in self.entries.items() if not (p == root or p.startswith(root.rstrip("/") + "/"))}
+        root = str(library).rstrip("/")
+        kept = {p: e for p, e in self.entries.items() if not (p == root or p.startswith(root + "/"))}
         merged = {**kept, **self.seen}
         table = pa.Table.from_pydict(
             {
@@ -93,6 +113,7 @@ class ScanIndex:
                 "mtime_ns": [e.mtime_ns for e in merged.values()],
                 "inode": [e.inode for e in merged.values()],
                 "image_id": [e.image_id for e in merged.values()],
+                "etag": [e.etag for e in merged.values()],
             },
             schema=SCHEMA,
         )

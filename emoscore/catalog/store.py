@@ -46,6 +46,7 @@ class Catalog:
 
     def __init__(self, where: str | Path, storage: Mapping[str, str] | None = None) -> None:
         self.location = Location.of(where, storage)
+        self.storage = dict(storage or {})  # params' catalog_storage: also reads photos of an s3:// library
 
     def __str__(self) -> str:
         return self.location.uri
@@ -200,8 +201,8 @@ class Catalog:
         """This machine's scan index of the libraries scored into this catalog (empty when there is none yet)."""
         return ScanIndex.load(self.state)
 
-    def save_scan_index(self, index: ScanIndex, library: Path) -> None:
-        """Replace the scan index after a pass over `library` wrote every row."""
+    def save_scan_index(self, index: ScanIndex, library: str) -> None:
+        """Replace the scan index after a pass over `library` (a folder or an s3:// prefix) wrote every row."""
         self.state.mkdir(parents=True, exist_ok=True)
         index.save(self.state, library)
 

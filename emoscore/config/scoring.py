@@ -100,7 +100,10 @@ class RenderParams(Section):
 class ScoreParams(Section):
     """Scoring photos into the catalog (`emoscore score`, `serve`, and the `score_demo` stage)."""
 
-    library: Path = location(Path("data/sample/photos"))
+    library: Path | str = location(
+        Path("data/sample/photos"),
+        description="A folder, a photo, or s3://bucket/prefix on an S3-compatible store (read with catalog_storage).",
+    )
     catalog: str = location(
         "data/catalog", description="A local folder or s3://bucket/prefix on any S3-compatible store."
     )
@@ -152,6 +155,13 @@ class ScoreParams(Section):
                 "score.render_audio is now score.audio (preview | lossless | none); read %r as %r", old, data["audio"]
             )
         return data
+
+    @field_validator("library", mode="before")
+    @classmethod
+    def _library_place(cls, value: object) -> Path | str:
+        """An s3:// library stays a URI (a Path would fold its `//`); anything else is a path."""
+        text = str(value)
+        return text.rstrip("/") if text.startswith("s3://") else Path(text)
 
 
 class FilmParams(Section):

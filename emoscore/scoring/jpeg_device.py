@@ -9,6 +9,7 @@ gets its reason.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import warnings
@@ -40,10 +41,12 @@ def upright(pixels: torch.Tensor, orientation: int) -> torch.Tensor:
     return torch.rot90(flipped, turns, dims=(-2, -1)) if turns else flipped
 
 
-def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], int] | None:
+def _header(path: Path, max_pixels: int, data: bytes | None = None) -> tuple[tuple[int, int], int] | None:
     """(displayed size, EXIF orientation) of a JPEG this path can decode; None sends it the CPU way."""
+    if data == b"":  # a store's object that could not be read
+        return None
     try:
-        with Image.open(path) as opened:
+        with Image.open(io.BytesIO(data) if data is not None else path) as opened:
             width, height = opened.size
             if opened.format != "JPEG" or opened.mode not in ("RGB", "L") or not 0 < width * height <= max_pixels:
                 return None
@@ -52,23 +55,32 @@ def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], int] | None:
         return None
 
 
-def _read(path: Path) -> torch.Tensor | None:
-    """The file's bytes as a uint8 tensor; None if it went away since its header was read, or if it does not end
-    in the end-of-image marker: decoders fill a cut-off stream with grey, where the CPU path refuses it by name."""
+def _read(path: Path, data: bytes | None = None) -> torch.Tensor | None:
+    """The file's bytes (or `data`, already read) as a uint8 tensor; None if it went away since its header was read,
+    or if it does not end in the end-of-image marker: decoders fill a cut-off stream with grey, where the CPU path
+    refuses it by name."""
     try:
-        data = path.read_bytes()
+        data = data if data is not None else path.read_bytes()
     except OSError:
         return None
     return torch.frombuffer(bytearray(data), dtype=torch.uint8) if data.rstrip(b"\0").endswith(b"\xff\xd9") else None
 
 
-def decode_jpegs(paths: list[Path], device: torch.device, least: int, max_pixels: int) -> list[Image.Image | None]:
+def decode_jpegs(
+    paths: list[Path],
+    device: torch.device,
+    least: int,
+    max_pixels: int,
+    data: list[bytes | None] | None = None,
+) -> list[Image.Image | None]:
     """Each path's image, upright RGB, scaled down on `device` to the size the CPU path's scaled decode gives
-    (scaled_size) (info[DISPLAYED_SIZE] holds the full displayed size); None for files left to the CPU."""
+    (scaled_size) (info[DISPLAYED_SIZE] holds the full displayed size); None for files left to the CPU. `data`
+    holds bytes already read (a store's objects), None where the file is read here."""
     import torchvision.io  # torchvision's ops cost ~1.5 s to import: only when this path is used
 
-    headers = [_header(Path(path), max_pixels) for path in paths]
-    streams = {index: _read(Path(paths[index])) for index, header in enumerate(headers) if header is not None}
+    data = data if data is not None else [None] * len(paths)
+    headers = [_header(Path(path), max_pixels, data[index]) for index, path in enumerate(paths)]
+    streams = {index: _read(Path(paths[index]), data[index]) for index, header in enumerate(headers) if header}
     chosen = [index for index, stream in streams.items() if stream is not None]
     encoded = [streams[index] for index in chosen]
     decoded = _decode(encoded, device, torchvision.io)

@@ -1,8 +1,7 @@
-"""A photo library: walk it, hash its images, and run one scoring pass over it.
+"""A photo library (a folder, or an s3:// prefix): walk it, hash its images, and run one scoring pass over it.
 
-The pass holds the catalog lock, skips what is done, scores the rest in chunks, and writes each chunk as an
-atomic part file as soon as it is ready (so a killed run loses at most the chunks in flight, and a rerun picks
-them up).
+The pass holds the catalog's advisory lock, skips what is done, scores the rest in chunks, and commits each chunk
+as soon as it is ready (so a killed run loses at most the chunks in flight, and a rerun picks them up).
 """
 
 from __future__ import annotations
@@ -10,12 +9,14 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from emoscore.catalog.location import is_remote
 from emoscore.catalog.scan_index import ScanIndex
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import (
@@ -32,8 +33,11 @@ from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
 from emoscore.progress import Progress
+from emoscore.scoring.object_library import ObjectMissing, PhotoStore, StoredObject
 
 log = logging.getLogger(__name__)
+Library = Path | str  # a folder, a photo, or an s3:// prefix (kept as text: a Path would fold its `//`)
+OBJECT_READERS = 8  # objects of a store library hashed at once: each read waits on the network, not a core
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,61 @@ def _ours(folder: Path, excluded: set[Path]) -> bool:
     )
 
 
-def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Path] = ()) -> Iterator[Path | Skipped]:
-    """Image files under `root` (any case of extension, nested folders), streamed in a stable order.
+def library_root(library: Library) -> str:
+    """The library as rows and the scan index name it: an s3:// URI as written, a path made absolute."""
+    text = str(library)
+    return text.rstrip("/") if is_remote(text) else str(Path(library).absolute())
+
+
+def _skipped_suffix(name: str) -> str | None:
+    """Why a file is not a photo to score: None for an image, RAW_REASON for camera RAW, "" for anything else."""
+    suffix = Path(name).suffix.lower()
+    if suffix in RAW_SUFFIXES:
+        return RAW_REASON
+    return None if suffix in IMAGE_SUFFIXES else ""
+
+
+def iter_objects(root: str, store: PhotoStore, exclude: Iterable[str] = ()) -> Iterator[StoredObject | Skipped]:
+    """Image objects under an s3:// prefix, in key order; prefixes emoscore wrote (a catalog's Delta tables, a
+    gallery) and those in `exclude` are left out, as on disk."""
+    listed = list(store.list(root))
+    ours = {uri.rstrip("/") + "/" for uri in exclude}
+    for item in listed:
+        head, marker, _ = item.uri.partition("/images/_delta_log/")
+        if marker:
+            ours.add(head + "/")
+        elif item.uri.endswith("/" + GALLERY_MARKER):
+            ours.add(item.uri.removesuffix(GALLERY_MARKER))
+    for prefix in sorted(ours):
+        log.info("%s: emoscore's own output inside the library, not scored", prefix.rstrip("/"))
+    for item in listed:
+        if any(item.uri.startswith(prefix) for prefix in ours):
+            continue
+        reason = _skipped_suffix(item.uri)
+        if reason:
+            yield Skipped(item.uri, reason)
+        elif reason is None:
+            yield item
+
+
+def iter_library(
+    root: Library,
+    follow_outside: bool = False,
+    exclude: Iterable[Path | str] = (),
+    store: PhotoStore | None = None,
+) -> Iterator[Path | StoredObject | Skipped]:
+    """Image files under `root` (any case of extension, nested folders), streamed in a stable order; objects
+    under an s3:// `root`, listed through `store` (default: the AWS environment's).
 
     Paths are absolute (a row's path stays true from any folder). Broken symlinks and symlinks that leave the
     library (unless `follow_outside`) come out as Skipped; folders emoscore wrote (the catalog in `exclude`, any
     catalog or gallery) are not entered: their charts and thumbnails are not photos.
     """
-    excluded = {Path(path).resolve() for path in exclude}
+    if is_remote(str(root)):
+        remote = [str(path) for path in exclude if is_remote(str(path))]
+        yield from iter_objects(str(root), store or PhotoStore.configured(), remote)
+        return
+    excluded = {Path(path).resolve() for path in exclude if not is_remote(str(path))}
     if Path(root).is_file():
         yield Path(root).absolute()
         return
@@ -77,10 +128,10 @@ def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Pat
         folders[:] = sorted(name for name in folders if name not in ours)
         for name in sorted(files):
             path = Path(directory) / name
-            if path.suffix.lower() in RAW_SUFFIXES:
-                yield Skipped(str(path), RAW_REASON)
-                continue
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            reason = _skipped_suffix(name)
+            if reason:
+                yield Skipped(str(path), reason)
+            if reason is not None:
                 continue
             if path.is_symlink():
                 target = path.resolve()
@@ -93,31 +144,72 @@ def iter_library(root: Path, follow_outside: bool = False, exclude: Iterable[Pat
             yield path
 
 
+def _hash_object(
+    item: StoredObject, index: ScanIndex | None, store: PhotoStore, library: str | None
+) -> ImageFile | Skipped | tuple[str, str]:
+    """hash_images for one object of a store library (read only when the index does not know it)."""
+    image_id = index.known_object(item.uri, item.size, item.etag) if index is not None else None
+    size, etag = item.size, item.etag
+    if image_id is None:
+        try:
+            image_id, size, etag = store.sha256(item.uri)
+        except ObjectMissing:
+            return Skipped(item.uri, "removed before it was read")
+        except OSError as error:
+            return (item.uri, f"cannot read: {error}")
+    if index is not None:
+        index.record_object(item.uri, size, etag or item.etag, item.mtime_ns, image_id)
+    return ImageFile(item.uri, image_id, size, library)
+
+
 def hash_images(
-    paths: Iterable[Path | Skipped], index: ScanIndex | None = None, library: str | None = None
+    paths: Iterable[Path | StoredObject | Skipped],
+    index: ScanIndex | None = None,
+    library: str | None = None,
+    store: PhotoStore | None = None,
 ) -> Iterator[ImageFile | Skipped | tuple[str, str]]:
     """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row).
 
-    With an `index`, a file unchanged since a pass hashed it (or only renamed) is not read again."""
-    for path in paths:
-        if isinstance(path, Skipped):
-            yield path
-            continue
-        try:
-            stat = path.stat()
-            image_id = index.known(str(path), stat) if index is not None else None
-            size = stat.st_size
-            if image_id is None:
-                image_id, size = file_sha256(path)
-        except FileNotFoundError:  # removed since the listing (a library in use): no row, not an error
-            yield Skipped(str(path), "removed before it was read")
-            continue
-        except OSError as error:
-            yield (str(path), f"cannot read: {error.strerror or error}")
-            continue
-        if index is not None:
-            index.record(str(path), stat, image_id)
-        yield ImageFile(str(path), image_id, size, library)
+    With an `index`, a file unchanged since a pass hashed it (or only renamed) is not read again. Objects of a
+    store library are read OBJECT_READERS at a time, in order."""
+    items = list(paths) if not isinstance(paths, list) else paths
+    objects = [item for item in items if isinstance(item, StoredObject)]
+    hashed: Iterator[ImageFile | Skipped | tuple[str, str]] = iter(())
+    pool = None
+    if objects:
+        reader = store or PhotoStore.configured()
+        pool = ThreadPoolExecutor(OBJECT_READERS, thread_name_prefix="hash")
+        hashed = pool.map(lambda item: _hash_object(item, index, reader, library), objects)
+    try:
+        for path in items:
+            if isinstance(path, StoredObject):
+                yield next(hashed)
+            else:
+                yield _hash_file(path, index, library)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _hash_file(
+    path: Path | Skipped, index: ScanIndex | None, library: str | None
+) -> ImageFile | Skipped | tuple[str, str]:
+    """hash_images for one file on disk."""
+    if isinstance(path, Skipped):
+        return path
+    try:
+        stat = path.stat()
+        image_id = index.known(str(path), stat) if index is not None else None
+        size = stat.st_size
+        if image_id is None:
+            image_id, size = file_sha256(path)
+    except FileNotFoundError:  # removed since the listing (a library in use): no row, not an error
+        return Skipped(str(path), "removed before it was read")
+    except OSError as error:
+        return (str(path), f"cannot read: {error.strerror or error}")
+    if index is not None:
+        index.record(str(path), stat, image_id)
+    return ImageFile(str(path), image_id, size, library)
 
 
 class RowsFuture(Protocol):
@@ -162,8 +254,15 @@ class RunSummary:
         }
 
 
+def _gone(path: str, store: PhotoStore | None) -> bool:
+    """Whether a row's photo is no longer where the row says (then a copy found elsewhere is its new place)."""
+    if is_remote(path):
+        return store is not None and not store.exists(path)
+    return not os.path.lexists(path)
+
+
 def score_library(
-    library: Path,
+    library: Library,
     catalog: Catalog,
     identity: Identity,
     submit: Callable[[list[ImageFile]], RowsFuture],
@@ -175,11 +274,16 @@ def score_library(
     follow_outside: bool = False,
     flow_run_id: str = "",
     progress: bool = True,
+    storage: Mapping[str, str] | None = None,
 ) -> RunSummary:
     """Score every new image under `library` into `catalog`; returns the run's summary. An image already scored
-    whose row names a path that no longer exists (moved or renamed) gets its row again at its new path."""
+    whose row names a path that no longer exists (moved or renamed) gets its row again at its new path. An s3://
+    library is read with `storage` over the AWS environment (params' catalog_storage)."""
     summary = RunSummary()
-    root = str(Path(library).absolute())
+    root = library_root(library)
+    store = PhotoStore.configured(storage) if is_remote(root) else None
+    if store is not None:  # a missing bucket or an empty prefix is refused before the catalog is touched
+        next(store.list(root))
     catalog.check_writable()  # before the lock file: a location that cannot be a catalog gets nothing written
     with catalog.lock(wait=wait_for_lock):
         done = catalog.done_paths(include_errors=not retry_errors)
@@ -189,7 +293,8 @@ def score_library(
         in_flight: deque[RowsFuture] = deque()
         chunk: list[ImageFile] = []
         # listing first gives the bar its total (and an ETA)
-        found = list(iter_library(library, follow_outside, exclude=[] if catalog.remote else [catalog.root]))
+        own = str(catalog) if catalog.remote else catalog.root
+        found = list(iter_library(root, follow_outside, exclude=[own], store=store))
         images = sum(not isinstance(item, Skipped) for item in found)
         bar = Progress(total=images, desc="scoring", unit="img", disable=not progress)
 
@@ -203,7 +308,7 @@ def score_library(
             while len(in_flight) > limit:
                 write(in_flight.popleft().result())
 
-        for item in hash_images(found, index, library=root):
+        for item in hash_images(found, index, library=root, store=store):
             if isinstance(item, Skipped):
                 summary.skipped[item.reason.split(" (")[0]] += 1
                 log.warning("skipped %s: %s", item.path, item.reason)
@@ -219,7 +324,7 @@ def score_library(
                 continue
             key = identity.key(item.image_id)
             if key in done:
-                if done[key] != utf8_text(item.path) and not os.path.lexists(done[key]):
+                if done[key] != utf8_text(item.path) and _gone(done[key], store):
                     moved[key] = item
                 summary.already_done += 1
                 bar.update(1)
@@ -240,7 +345,7 @@ def score_library(
         drain(0)
         bar.close()
         summary.moved = _follow_moves(catalog, moved, flow_run_id)
-        catalog.save_scan_index(index, Path(root))  # after every row is written: a killed pass re-hashes, loses nothing
+        catalog.save_scan_index(index, root)  # after every row is written: a killed pass re-hashes, loses nothing
     return summary
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from emoscore.emotic.detect import Detection, build_detector
 from emoscore.emotic.inference import VadEngine
 from emoscore.errors import InvalidImage
 from emoscore.images import DISPLAYED_SIZE, decode_image
+from emoscore.scoring.object_library import read_object
 
 PeopleScores = tuple[np.ndarray, np.ndarray]  # category probabilities [people, 26], VAD [people, 3]
 DETECTOR_SIDE = 800  # pixels on the short side a people detector sees at least (smaller people are missed)
@@ -58,14 +59,17 @@ def prepare_image(
     detector_weights: str | None,
     max_pixels: int,
     decoded: Image.Image | None = None,
+    storage: Mapping[str, str] | None = None,
 ) -> PreparedImage:
     """Decode (JPEG decoded at reduced size when large) unless `decoded` already holds the image, find people, cut
-    and resize crops. Runs in workers; rows record the full displayed size whatever scale was decoded."""
+    and resize crops. Runs in workers; rows record the full displayed size whatever scale was decoded. An object
+    of an s3:// library is read through `storage` over this process's AWS environment."""
     prepared = PreparedImage(file)
     try:
         if decoded is None:
             target = least_side(context_size, body_size, detector)
-            decoded = decode_image(file.path, max_pixels=max_pixels, draft=(target, target))
+            data = read_object(file.path, storage)
+            decoded = decode_image(file.path, max_pixels=max_pixels, draft=(target, target), data=data)
         image = decoded
         prepared.width, prepared.height = image.info.get(DISPLAYED_SIZE, image.size)
         scale_x, scale_y = prepared.width / image.width, prepared.height / image.height
@@ -98,7 +102,14 @@ def prepare_images(files: list[ImageFile], prepare: functools.partial, jpeg_devi
 
     options = prepare.keywords
     side = least_side(options["context_size"], options["body_size"], options["detector"])
-    images = decode_jpegs([Path(file.path) for file in files], pick_device(jpeg_device), side, options["max_pixels"])
+    data = []
+    for file in files:
+        try:
+            data.append(read_object(file.path, options.get("storage")))
+        except InvalidImage:  # left to the CPU way, which names the reason
+            data.append(b"")
+    paths = [Path(file.path) for file in files]
+    images = decode_jpegs(paths, pick_device(jpeg_device), side, options["max_pixels"], data)
     return [prepare(file, decoded=image) for file, image in zip(files, images, strict=True)]
 
 

@@ -14,10 +14,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
+from emoscore.catalog.location import is_remote
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import CatalogBusy, Identity, ImageFile
 from emoscore.config import Params
-from emoscore.scoring.library import RowsFuture, score_library
+from emoscore.scoring.library import Library, RowsFuture, score_library
 from emoscore.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def score_run(
     params: Params,
     submit: Submit,
     *,
-    library: Path | None = None,
+    library: Library | None = None,
     catalog: Catalog | None = None,
     run_id: str | None = None,
     max_in_flight: int = 2,
@@ -38,7 +39,7 @@ def score_run(
 ) -> dict:
     """Score what is new under `library` into `catalog` (params score.library and score.catalog by default);
     the run's summary, or `skipped_run` with the reason when another run holds the catalog and not `wait_for_lock`."""
-    library = Path(library) if library is not None else params.score.library
+    library = library if library is not None else params.score.library
     catalog = catalog or Catalog(params.score.catalog, params.score.catalog_storage)
     run_id = run_id or str(uuid.uuid4())
     try:
@@ -54,6 +55,7 @@ def score_run(
             follow_outside=params.score.follow_symlinks_outside,
             flow_run_id=run_id,
             progress=progress,
+            storage=params.score.catalog_storage,
         ).as_dict()
     except CatalogBusy as busy:
         log.warning("skipping this run: %s", busy)
@@ -95,7 +97,7 @@ def score_into(scorer: Scorer, files: list[ImageFile], catalog: Catalog, run_id:
 def score_here(
     params: Params,
     *,
-    library: Path | None = None,
+    library: Library | None = None,
     catalog: Catalog | None = None,
     retry_errors: bool = False,
     wait_for_lock: bool = True,
@@ -104,7 +106,8 @@ def score_here(
     """A whole run in this process, without an orchestrator (what `emoscore score` does when no Prefect server is
     configured and no Dask cluster is asked for: a one-shot run gains nothing from a temporary server)."""
     scorer = Scorer.from_params(params)
-    if (library or params.score.library).is_dir():
+    where = library if library is not None else params.score.library
+    if is_remote(str(where)) or Path(where).is_dir():
         scorer.start()  # the workers load their models while the library is listed and hashed
     try:
         with LocalScoring(scorer) as local:

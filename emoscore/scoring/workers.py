@@ -99,6 +99,7 @@ class VadPool:
             detector=settings.detector,
             detector_weights=str(settings.detector_weights) if settings.detector_weights else None,
             max_pixels=settings.max_pixels,
+            storage=dict(settings.catalog_storage),
         )
         on_gpu = settings.jpeg_decoder == "auto" and pick_device(settings.device).type == "cuda"
         self.jpeg_device = settings.device if settings.jpeg_decoder == "device" or on_gpu else None

@@ -1,6 +1,7 @@
 """Scoring on a real Dask cluster: a scheduler and two workers as separate processes over TCP on 127.0.0.1, the
 command run from another folder, into a catalog on disk and into one on an S3 server (the workers write media
-straight to the store; the driver commits once per chunk), the same rows as a local run."""
+straight to the store; the driver commits once per chunk), and from a library on that server (the workers read the
+photos from it), the same rows as a local run."""
 
 import json
 import os
@@ -18,7 +19,7 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store", ["disk", "s3"])
+@pytest.mark.parametrize("store", ["disk", "s3", "s3-library"])
 def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_path, store, request):
     library, elsewhere = tmp_path / "library", tmp_path / "elsewhere"
     for index in range(7):
@@ -26,6 +27,14 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
     (library / "broken.jpg").write_bytes(b"\xff\xd8\xff")
     elsewhere.mkdir()
     catalog = str(tmp_path / "dask") if store == "disk" else request.getfixturevalue("s3")  # sets the AWS environment
+    if store == "s3-library":  # the photos too live in the store: driver lists and hashes, workers read them
+        import boto3
+
+        bucket = catalog.removeprefix("s3://").split("/")[0]
+        s3_client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+        for path in sorted(library.iterdir()):
+            s3_client.put_object(Bucket=bucket, Key=f"photos/{path.name}", Body=path.read_bytes())
+        library = f"s3://{bucket}/photos"
     address = f"tcp://127.0.0.1:{free_port()}"
     environment = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment, "cwd": tmp_path}
@@ -67,7 +76,7 @@ def test_a_two_worker_tcp_cluster_gives_the_rows_of_a_local_run(project, tmp_pat
     local = score_local(str(library), str(tmp_path / "local"), str(project / "params.yaml"), progress=False)
     assert (local["scored"], local["failed"]) == (7, 1)
     assert_same_catalogs(tmp_path / "local", catalog)
-    if store == "s3":  # one commit per chunk from the driver, not one per worker
+    if store != "disk":  # one commit per chunk from the driver, not one per worker
         from emoscore.catalog.store import Catalog
 
         merges = [entry for entry in Catalog(catalog).history() if entry["operation"] == "MERGE"]
