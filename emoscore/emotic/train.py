@@ -8,6 +8,7 @@ that pin memory for the GPU, and a per-epoch state file so a killed run goes on 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from pathlib import Path
 
@@ -27,11 +28,30 @@ from emoscore.resume import fingerprint, load_state, save_state
 log = logging.getLogger(__name__)
 
 
+def _data_identity(data_dir: Path) -> list:
+    """What the prepared splits hold, cheaply: each label table's SHA-256, each crop array's size and the SHA-256
+    of its first MiB (a rebuilt data set in the same folder is told apart without reading gigabytes)."""
+    identity: list = []
+    for split in ("train", "val"):
+        table = Path(data_dir) / f"{split}.parquet"
+        identity.append(hashlib.sha256(table.read_bytes()).hexdigest() if table.exists() else None)
+        for part in ("context", "body"):
+            array = Path(data_dir) / f"{split}_{part}.npy"
+            if array.exists():
+                with array.open("rb") as handle:
+                    head = hashlib.sha256(handle.read(1 << 20)).hexdigest()
+                identity.append([array.stat().st_size, head])
+            else:
+                identity.append(None)
+    return identity
+
+
 def run_fingerprint(data_dir: Path, emotic: EmoticParams, params: VadParams) -> str:
-    """What a resumed run must share with the one it continues: the settings that change the weights."""
+    """What a resumed run must share with the one it continues: the data and the settings that change the weights."""
     return fingerprint(
         {
             "data": str(Path(data_dir).resolve()),
+            "data_identity": _data_identity(data_dir),  # a changed data set in the same folder starts afresh
             "emotic": emotic.model_dump(mode="json", include={"context_size", "body_size"}),
             "vad": result_dump(params),  # runtime and location may differ between a killed run and its resumption
         }

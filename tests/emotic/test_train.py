@@ -125,3 +125,27 @@ def test_the_model_follows_its_device_through_predict():
     model = EmoticNet(vad_config(fusion_hidden=8, context_size=32, body_size=32)).eval().to(pick_device("cpu"))
     scores, vad = model.predict(torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32))
     assert scores.device == vad.device == next(model.parameters()).device
+
+
+def test_a_changed_data_set_in_the_same_folder_is_not_resumed(prepared, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from emoscore.emotic.train import run_fingerprint
+
+    data = tmp_path / "emotic"
+    shutil.copytree(prepared["emotic"]["out"], data)
+    params = parse_params(with_paths(prepared, tmp_path))
+    before = run_fingerprint(data, params.emotic, params.vad)
+    assert run_fingerprint(data, params.emotic, params.vad) == before  # the same data: resumable
+    table = pd.read_parquet(data / "train.parquet")
+    table.loc[0, "valence"] = table.loc[0, "valence"] + 1  # one label changed, every file the same size
+    table.to_parquet(data / "train.parquet")
+    relabelled = run_fingerprint(data, params.emotic, params.vad)
+    assert relabelled != before
+    crops = data / "train_context.npy"
+    raw = bytearray(crops.read_bytes())
+    raw[200] ^= 0xFF  # a changed crop in the first MiB, the size the same
+    crops.write_bytes(bytes(raw))
+    assert run_fingerprint(data, params.emotic, params.vad) != relabelled
