@@ -68,6 +68,10 @@ def score(
     }
     try:
         settings = resolve_params(params, models)
+        if path.startswith("s3://"):  # a missing bucket or an empty prefix: one line, before any model is loaded
+            from emoscore.scoring.object_library import check_library
+
+            check_library(path, settings.score.catalog_storage)
         if dask or (prefect if prefect is not None else prefect_server_configured()):
             from emoscore_flows.score_images import dask_task_runner, dask_workers, score_images
 

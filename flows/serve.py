@@ -28,6 +28,7 @@ import psutil
 
 from emoscore.catalog.location import absolute_catalog, is_remote
 from emoscore.errors import EmoscoreError
+from emoscore.models_home import resolve_params
 from emoscore.scoring.schedule import Schedule, run_on_schedule
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,10 @@ def serve_library(
     remote = is_remote(str(library))
     if not remote and not Path(library).is_dir():
         raise EmoscoreError(f"{library}: library folder not found")
+    if remote:  # refused now in one line, not at every tick
+        from emoscore.scoring.object_library import check_library
+
+        check_library(str(library), resolve_params(Path(params), models).score.catalog_storage)
     for talker in (log, logging.getLogger("emoscore.scoring.schedule")):  # a tick's one line shows without -v
         talker.setLevel(min(talker.getEffectiveLevel(), logging.INFO))
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # serve's own lines, between runs

@@ -43,8 +43,6 @@ def upright(pixels: torch.Tensor, orientation: int) -> torch.Tensor:
 
 def _header(path: Path, max_pixels: int, data: bytes | None = None) -> tuple[tuple[int, int], int] | None:
     """(displayed size, EXIF orientation) of a JPEG this path can decode; None sends it the CPU way."""
-    if data == b"":  # a store's object that could not be read
-        return None
     try:
         with Image.open(io.BytesIO(data) if data is not None else path) as opened:
             width, height = opened.size

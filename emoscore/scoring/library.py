@@ -6,11 +6,12 @@ as soon as it is ready (so a killed run loses at most the chunks in flight, and 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +34,16 @@ from emoscore.digests import file_sha256
 from emoscore.errors import InvalidImage
 from emoscore.images import IMAGE_SUFFIXES, RAW_REASON, RAW_SUFFIXES
 from emoscore.progress import Progress
-from emoscore.scoring.object_library import ObjectMissing, PhotoStore, StoredObject
+from emoscore.scoring.object_library import (
+    OBJECT_READERS,
+    ObjectMissing,
+    PhotoStore,
+    StoredObject,
+    check_library,
+)
 
 log = logging.getLogger(__name__)
 Library = Path | str  # a folder, a photo, or an s3:// prefix (kept as text: a Path would fold its `//`)
-OBJECT_READERS = 8  # objects of a store library hashed at once: each read waits on the network, not a core
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ def iter_objects(root: str, store: PhotoStore, exclude: Iterable[str] = ()) -> I
     """Image objects under an s3:// prefix, in key order; prefixes emoscore wrote (a catalog's Delta tables, a
     gallery) and those in `exclude` are left out, as on disk."""
     listed = list(store.list(root))
+    if len(listed) == 1 and listed[0].uri == root.rstrip("/"):  # one object named: scored whatever its name, as a file
+        yield listed[0]
+        return
     ours = {uri.rstrip("/") + "/" for uri in exclude}
     for item in listed:
         head, marker, _ = item.uri.partition("/images/_delta_log/")
@@ -171,24 +180,26 @@ def hash_images(
     """ImageFile per readable file; (path, reason) for a file that cannot even be read (becomes an error row).
 
     With an `index`, a file unchanged since a pass hashed it (or only renamed) is not read again. Objects of a
-    store library are read OBJECT_READERS at a time, in order."""
-    items = list(paths) if not isinstance(paths, list) else paths
-    objects = [item for item in items if isinstance(item, StoredObject)]
-    hashed: Iterator[ImageFile | Skipped | tuple[str, str]] = iter(())
-    pool = None
-    if objects:
-        reader = store or PhotoStore.configured()
-        pool = ThreadPoolExecutor(OBJECT_READERS, thread_name_prefix="hash")
-        hashed = pool.map(lambda item: _hash_object(item, index, reader, library), objects)
-    try:
-        for path in items:
-            if isinstance(path, StoredObject):
-                yield next(hashed)
-            else:
-                yield _hash_file(path, index, library)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    store library are read OBJECT_READERS at a time, a few ahead of the one yielded (memory stays flat for any
+    number of objects), in order; StorageError when the store itself fails."""
+    items = paths if isinstance(paths, list) else list(paths)
+    objects = iter([item for item in items if isinstance(item, StoredObject)])
+    reader = store
+    if reader is None and any(isinstance(item, StoredObject) for item in items):
+        reader = PhotoStore.configured()
+    ahead: deque[Future] = deque()
+    with ThreadPoolExecutor(OBJECT_READERS, thread_name_prefix="hash") as pool:
+        try:
+            for path in items:
+                if not isinstance(path, StoredObject):
+                    yield _hash_file(path, index, library)
+                    continue
+                while len(ahead) < 4 * OBJECT_READERS and (item := next(objects, None)) is not None:
+                    ahead.append(pool.submit(_hash_object, item, index, reader, library))
+                yield ahead.popleft().result()
+        finally:
+            for future in ahead:
+                future.cancel()
 
 
 def _hash_file(
@@ -254,11 +265,14 @@ class RunSummary:
         }
 
 
-def _gone(path: str, store: PhotoStore | None) -> bool:
-    """Whether a row's photo is no longer where the row says (then a copy found elsewhere is its new place)."""
-    if is_remote(path):
-        return store is not None and not store.exists(path)
-    return not os.path.lexists(path)
+def _gone(path: str, root: str, listed: set[str], store: Callable[[], PhotoStore]) -> bool:
+    """Whether a row's photo is no longer where the row says (then a copy found elsewhere is its new place): an
+    object under this store library's root by the listing just made, another object by asking its store."""
+    if not is_remote(path):
+        return not os.path.lexists(path)
+    if is_remote(root) and path.startswith(root + "/"):
+        return path not in listed
+    return not store().exists(path)
 
 
 def score_library(
@@ -283,7 +297,7 @@ def score_library(
     root = library_root(library)
     store = PhotoStore.configured(storage) if is_remote(root) else None
     if store is not None:  # a missing bucket or an empty prefix is refused before the catalog is touched
-        next(store.list(root))
+        check_library(root, storage)
     catalog.check_writable()  # before the lock file: a location that cannot be a catalog gets nothing written
     with catalog.lock(wait=wait_for_lock):
         done = catalog.done_paths(include_errors=not retry_errors)
@@ -295,6 +309,9 @@ def score_library(
         # listing first gives the bar its total (and an ETA)
         own = str(catalog) if catalog.remote else catalog.root
         found = list(iter_library(root, follow_outside, exclude=[own], store=store))
+        listed = {item.uri for item in found if isinstance(item, StoredObject)}
+        elsewhere = functools.cache(lambda: store or PhotoStore.configured(storage))
+        failed: list[dict] = []  # unreadable files' rows, committed a chunk at a time
         images = sum(not isinstance(item, Skipped) for item in found)
         bar = Progress(total=images, desc="scoring", unit="img", disable=not progress)
 
@@ -320,11 +337,14 @@ def score_library(
                     summary.already_done += 1
                     bar.update(1)
                 else:
-                    write([error_row(identity, file, reason, flow_run_id=flow_run_id)])
+                    failed.append(error_row(identity, file, reason, flow_run_id=flow_run_id))
+                    if len(failed) >= chunk_size:
+                        write(failed)
+                        failed = []
                 continue
             key = identity.key(item.image_id)
             if key in done:
-                if done[key] != utf8_text(item.path) and _gone(done[key], store):
+                if done[key] != utf8_text(item.path) and _gone(done[key], root, listed, elsewhere):
                     moved[key] = item
                 summary.already_done += 1
                 bar.update(1)
@@ -343,6 +363,8 @@ def score_library(
         if chunk:
             in_flight.append(submit(chunk))
         drain(0)
+        if failed:
+            write(failed)
         bar.close()
         summary.moved = _follow_moves(catalog, moved, flow_run_id)
         catalog.save_scan_index(index, root)  # after every row is written: a killed pass re-hashes, loses nothing

@@ -14,11 +14,12 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from emoscore.catalog.location import is_remote, storage_options
+from emoscore.catalog.location import StorageError, is_remote, storage_options
 from emoscore.digests import HASH_BLOCK
 from emoscore.errors import InvalidImage
 
 log = logging.getLogger(__name__)
+OBJECT_READERS = 8  # objects read at once: each read waits on the network, not a core
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,49 @@ class StoredObject:
 
 class ObjectMissing(Exception):
     """The object is gone (deleted since the listing)."""
+
+
+class HiddenOptions(dict):
+    """Storage options as they travel to worker processes: a dict that never prints its values."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} storage options>"
+
+
+# refusals about the whole store, not one object: the run stops (exit 2) and the next run finishes the work,
+# rather than every object getting an error row that a later run would count as done
+STORE_CODES = frozenset(
+    {
+        "NoSuchBucket",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "ServiceUnavailable",
+        "InternalError",
+    }
+)
+MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def store_down(error: Exception) -> bool:
+    """Whether a failure is the store's (unreachable, throttling, 5xx, credentials, no bucket), not the object's."""
+    from botocore.exceptions import BotoCoreError
+
+    response = getattr(error, "response", None)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) if isinstance(response, dict) else 0
+    return isinstance(error, BotoCoreError) or _code(error) in STORE_CODES or int(status or 0) >= 500
 
 
 def split(uri: str) -> tuple[str, str]:
@@ -73,6 +117,10 @@ def _reason(error: Exception) -> str:
         detail = response["Error"]
         return f"{detail.get('Code', 'error')}: {detail.get('Message') or 'refused by the store'}"
     return str(error) or type(error).__name__
+
+
+def _unavailable(uri: str, error: Exception) -> StorageError:
+    return StorageError(f"{uri}: the store cannot be read ({_reason(error)}); run again when it is back")
 
 
 @dataclass(frozen=True)
@@ -120,15 +168,14 @@ class PhotoStore:
     @staticmethod
     def _object(bucket: str, key: str, size: int, etag: str, modified: object) -> StoredObject:
         mtime_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else 0
-        return StoredObject(f"s3://{bucket}/{key}", int(size), str(etag), mtime_ns)
+        return StoredObject(f"s3://{bucket}/{key}", int(size), str(etag).strip('"'), mtime_ns)
 
     def _head(self, bucket: str, key: str) -> dict | None:
         """The object's metadata, or None when there is no such object (a prefix, or a key gone)."""
         try:
             return self.client.head_object(Bucket=bucket, Key=key)
         except Exception as error:
-            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound"):
+            if _code(error) in MISSING_CODES:
                 return None
             raise
 
@@ -141,16 +188,18 @@ class PhotoStore:
             return True
 
     def read(self, uri: str) -> bytes:
-        """The object's bytes; InvalidImage naming it when it cannot be read."""
+        """The object's bytes; InvalidImage naming it when it cannot be read, StorageError when the store is down."""
         bucket, key = split(uri)
         try:
             return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as error:
+            if store_down(error):
+                raise _unavailable(uri, error) from None
             raise InvalidImage(uri, f"cannot read: {_reason(error)}") from None
 
     def sha256(self, uri: str) -> tuple[str, int, str]:
         """Content hash, size and ETag of the bytes read (streamed: memory stays flat). ObjectMissing when it is
-        gone, OSError with the store's reason when it cannot be read."""
+        gone, OSError with the store's reason when it refuses the object, StorageError when the store is down."""
         bucket, key = split(uri)
         digest, size = hashlib.sha256(), 0
         try:
@@ -159,11 +208,17 @@ class PhotoStore:
                 digest.update(block)
                 size += len(block)
         except Exception as error:
-            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound"):
+            if _code(error) in MISSING_CODES:
                 raise ObjectMissing(uri) from None
+            if store_down(error):
+                raise _unavailable(uri, error) from None
             raise OSError(_reason(error)) from None
-        return digest.hexdigest(), size, str(response.get("ETag", ""))
+        return digest.hexdigest(), size, str(response.get("ETag", "")).strip('"')
+
+
+def check_library(root: str, storage: Mapping[str, str] | None = None) -> None:
+    """Refuse, before any model is loaded, an s3:// library that cannot be listed or holds nothing."""
+    next(PhotoStore.configured(storage).list(root))
 
 
 def read_object(path: str, storage: Mapping[str, str] | None = None) -> bytes | None:

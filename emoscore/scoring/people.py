@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from emoscore.catalog.location import StorageError, is_remote
 from emoscore.catalog.table import ImageFile
 from emoscore.device import pick_device
 from emoscore.emotic.annotations import clip_box
@@ -19,7 +21,7 @@ from emoscore.emotic.detect import Detection, build_detector
 from emoscore.emotic.inference import VadEngine
 from emoscore.errors import InvalidImage
 from emoscore.images import DISPLAYED_SIZE, decode_image
-from emoscore.scoring.object_library import read_object
+from emoscore.scoring.object_library import OBJECT_READERS, read_object
 
 PeopleScores = tuple[np.ndarray, np.ndarray]  # category probabilities [people, 26], VAD [people, 3]
 DETECTOR_SIDE = 800  # pixels on the short side a people detector sees at least (smaller people are missed)
@@ -60,15 +62,17 @@ def prepare_image(
     max_pixels: int,
     decoded: Image.Image | None = None,
     storage: Mapping[str, str] | None = None,
+    data: bytes | None = None,
 ) -> PreparedImage:
     """Decode (JPEG decoded at reduced size when large) unless `decoded` already holds the image, find people, cut
     and resize crops. Runs in workers; rows record the full displayed size whatever scale was decoded. An object
-    of an s3:// library is read through `storage` over this process's AWS environment."""
+    of an s3:// library is `data` when already fetched, else read through `storage` over this process's AWS
+    environment; a store that is down raises StorageError (the chunk fails, no row), one object refused is a row."""
     prepared = PreparedImage(file)
     try:
         if decoded is None:
             target = least_side(context_size, body_size, detector)
-            data = read_object(file.path, storage)
+            data = data if data is not None else read_object(file.path, storage)
             decoded = decode_image(file.path, max_pixels=max_pixels, draft=(target, target), data=data)
         image = decoded
         prepared.width, prepared.height = image.info.get(DISPLAYED_SIZE, image.size)
@@ -86,6 +90,8 @@ def prepare_image(
         if not prepared.bodies:
             raise InvalidImage(file.path, "no usable person box")
         prepared.context = resize_rgb(image, context_size)
+    except StorageError:
+        raise
     except InvalidImage as error:
         prepared.error = error.reason
     except Exception as error:  # a decoder bug on one hostile file must not end the batch
@@ -95,22 +101,34 @@ def prepare_image(
 
 def prepare_images(files: list[ImageFile], prepare: functools.partial, jpeg_device: str | None) -> list[PreparedImage]:
     """`prepare` (a prepare_image partial) of each file; with `jpeg_device`, the batch's JPEGs are first decoded
-    together on that device (jpeg_device.decode_jpegs), the rest as usual."""
+    together on that device (jpeg_device.decode_jpegs), the rest as usual. Objects of an s3:// library are
+    fetched together first (each read waits on the network)."""
+    data = fetch_objects(files, prepare.keywords.get("storage"))
     if jpeg_device is None:
-        return [prepare(file) for file in files]
+        return [prepare(file, data=stream) for file, stream in zip(files, data, strict=True)]
     from emoscore.scoring.jpeg_device import decode_jpegs  # torch work on the device: only when asked for
 
     options = prepare.keywords
     side = least_side(options["context_size"], options["body_size"], options["detector"])
-    data = []
-    for file in files:
-        try:
-            data.append(read_object(file.path, options.get("storage")))
-        except InvalidImage:  # left to the CPU way, which names the reason
-            data.append(b"")
     paths = [Path(file.path) for file in files]
     images = decode_jpegs(paths, pick_device(jpeg_device), side, options["max_pixels"], data)
-    return [prepare(file, decoded=image) for file, image in zip(files, images, strict=True)]
+    return [prepare(file, decoded=image, data=stream) for file, image, stream in zip(files, images, data, strict=True)]
+
+
+def fetch_objects(files: list[ImageFile], storage: Mapping[str, str] | None) -> list[bytes | None]:
+    """The bytes of each file that is an s3:// object, read OBJECT_READERS at a time; None for files on disk and
+    for objects the store refuses (prepare_image then reads them again and names the reason)."""
+    if not any(is_remote(file.path) for file in files):
+        return [None] * len(files)
+
+    def fetch(file: ImageFile) -> bytes | None:
+        try:
+            return read_object(file.path, storage)
+        except InvalidImage:
+            return None
+
+    with ThreadPoolExecutor(OBJECT_READERS, thread_name_prefix="fetch") as pool:
+        return list(pool.map(fetch, files))
 
 
 def infer_people(model: VadEngine, batch: list[PreparedImage]) -> list[PeopleScores]:

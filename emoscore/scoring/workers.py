@@ -27,6 +27,7 @@ from emoscore.config import Engine, ScoreParams, ScorePrecision
 from emoscore.device import pick_device
 from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
 from emoscore.emotic.model import EmoticNet
+from emoscore.scoring.object_library import HiddenOptions
 from emoscore.scoring.people import PeopleScores, PreparedImage, prepare_image, prepare_images, score_prepared
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class VadPool:
             detector=settings.detector,
             detector_weights=str(settings.detector_weights) if settings.detector_weights else None,
             max_pixels=settings.max_pixels,
-            storage=dict(settings.catalog_storage),
+            storage=HiddenOptions(settings.catalog_storage),
         )
         on_gpu = settings.jpeg_decoder == "auto" and pick_device(settings.device).type == "cuda"
         self.jpeg_device = settings.device if settings.jpeg_decoder == "device" or on_gpu else None

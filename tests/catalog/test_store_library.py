@@ -229,3 +229,56 @@ def test_the_api_scores_a_store_library_with_and_without_a_catalog(project, s3_s
         assert [(Path(row["path"]).name, row["status"]) for row in rows] == [("a.jpg", "ok"), ("bad.jpg", "error")]
         assert rows[0]["path"] == f"s3://{bucket}/lib/a.jpg"
     assert loose[0]["quadrant"] == into[0]["quadrant"]
+
+
+def unreachable(real):
+    """A PhotoStore method called against a store nothing answers (connection refused): the store is down."""
+
+    def call(self, uri):
+        return real(PhotoStore({**self.options, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}), uri)
+
+    return call
+
+
+def test_a_store_down_mid_run_writes_no_row_and_the_next_run_finishes(
+    project, s3_server, bucket, tmp_path, monkeypatch
+):
+    s3_client = client(s3_server)
+    for index in range(3):
+        photo(tmp_path / f"{index}.jpg", size=(50 + index, 40))
+        s3_client.put_object(Bucket=bucket, Key=f"lib/{index}.jpg", Body=(tmp_path / f"{index}.jpg").read_bytes())
+    library, params = f"s3://{bucket}/lib", str(project / "params.yaml")
+    command = ["score", library, "--catalog", str(tmp_path / "catalog"), "--no-prefect", "--params", params]
+    for step in ("sha256", "read"):  # down while the driver hashes, then (hashes known) while the workers read
+        real = getattr(PhotoStore, step)
+        monkeypatch.setattr(PhotoStore, step, unreachable(real))
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (step, result.output)
+        assert "the store cannot be read" in result.output and "Traceback" not in result.output
+        assert not Catalog(tmp_path / "catalog").exists() or len(read_catalog(tmp_path / "catalog")) == 0
+        monkeypatch.setattr(PhotoStore, step, real)
+    done = runner.invoke(app, [*command, "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output[done.output.index("{") :])["scored"] == 3
+
+
+def test_a_refused_object_is_a_row_but_a_refusing_store_stops_the_run():
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    def refusal(code, status):
+        return ClientError(
+            {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Get"
+        )
+
+    assert object_library.store_down(EndpointConnectionError(endpoint_url="http://x"))
+    for code, status in (("SlowDown", 503), ("InternalError", 500), ("InvalidAccessKeyId", 403), ("NoSuchBucket", 404)):
+        assert object_library.store_down(refusal(code, status)), code
+    for code, status in (("AccessDenied", 403), ("NoSuchKey", 404), ("InvalidObjectState", 403)):
+        assert not object_library.store_down(refusal(code, status)), code
+
+
+def test_a_missing_bucket_is_refused_before_prefect_or_a_model_starts(project, tmp_path, s3_server, bucket):
+    params = str(project / "params.yaml")
+    result = runner.invoke(app, ["score", "s3://no-such-bucket-here/x", "--prefect", "--params", params])
+    assert result.exit_code == 2 and "NoSuchBucket" in result.output and "Traceback" not in result.output
+    assert "Encountered exception" not in result.output
