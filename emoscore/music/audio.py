@@ -19,6 +19,7 @@ from pathlib import Path
 
 import miditoolkit
 import numpy as np
+import torch
 
 from emoscore.config import RenderParams
 from emoscore.music.bank import NoteBank, bank_folder, build_bank
@@ -181,6 +182,12 @@ class RenderSummary:
         return {"rendered": self.rendered, "already_there": self.already_there, "failed": len(self.failed)}
 
 
+def _one_thread() -> None:
+    """A forked worker's torch on one thread: a worker per core, and the reverb's FFT would hang on the thread pool
+    a parent that used it left behind."""
+    torch.set_num_threads(1)
+
+
 def _render_batch(jobs: list[tuple[Path, Path]], render: RenderParams) -> list[str | None]:
     """One worker's batch: None for a file written, else why not."""
     made = render_many([midi for midi, _ in jobs], [audio for _, audio in jobs], render)
@@ -209,7 +216,9 @@ def render_files(
     workers = min(workers or os.cpu_count() or 1, len(batches))
     bar = Progress(total=len(todo), desc="rendering", unit="piece", disable=not progress)
     pool: Executor = (
-        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) if workers > 1 else _InProcess()
+        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_one_thread)
+        if workers > 1
+        else _InProcess()
     )
     with pool:
         futures = {pool.submit(_render_batch, jobs, render): jobs for jobs in batches}

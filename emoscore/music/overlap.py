@@ -1,22 +1,30 @@
 """A piece rendered from the note bank: each note's held sound overlap-added where FluidSynth's player sounds it,
 enveloped by its release after the note-off, then one reverb pass over the sum.
 
-NumPy on the CPU (one piece at a time: a slice-add per note beats any scatter there); torch on `score.device`, where
-a chunk's pieces go together: every note sample is one element of a scatter-add, and the reverb one batched FFT.
+On the CPU one piece at a time: a vectorized numba slice-add per note (it beats any scatter there), and the reverb
+by overlap-add of 2^18-sample FFT blocks with torch's FFT on the calling thread, the response cut where its fit
+reaches its noise floor; torch on `score.device`, where a chunk's pieces go together: every note sample is one
+element of a scatter-add, and the reverb one batched FFT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numba
 import numpy as np
-import scipy.fft
+import torch
 
 from emoscore.music.bank import VOICE_VELOCITIES, NoteBank
 from emoscore.music.playback import BLOCK, STOP_GRACE_S, Schedule, _msec
 
+T = TypeVar("T")
+
 CHUNK = 512  # the FluidSynth renderer reads its player in chunks of this many frames and stops after the last
+REVERB_FFT = 1 << 18  # the reverb's FFT blocks: long next to the response, yet quick to transform (measured)
+REVERB_KEEP_S = 1.0  # the fitted response past this is the fit's noise floor, flat at ~-33 dB: not played
+REVERB_FADE_S = 0.1  # and is faded out over this much before it
 
 
 def _notes(bank: NoteBank, piece: Schedule) -> dict[str, np.ndarray]:
@@ -29,12 +37,8 @@ def _notes(bank: NoteBank, piece: Schedule) -> dict[str, np.ndarray]:
     upper = np.clip(np.searchsorted(bank.holds, hold), 1, len(bank.holds) - 1)
     lower = upper - 1
     weight = ((hold - bank.holds[lower]) / (bank.holds[upper] - bank.holds[lower])).clip(0, 1)[:, None]
-    low, high = bank.release[rows, lower], bank.release[rows, upper]
     rate = _by_velocity(velocities, bank.release_rate[rows])
-    log_curve = (1 - weight) * np.log(np.maximum(low, 1e-7)) + weight * np.log(np.maximum(high, 1e-7))
-    curve = np.exp(rate[:, None] * log_curve)
-    curve[(low == 0) | (high == 0) | (curve < 1e-5)] = 0.0
-    sounding = np.where(curve > 0, np.arange(curve.shape[1]) + 1, 0).max(axis=1) * BLOCK
+    curve, sounding = _release_curves(_log_release(bank), rows, lower, weight[:, 0], rate)
     length = np.minimum(hold + sounding, bank.lengths[rows, anchors])
     voice = np.maximum(bank.voice_end[rows, lower], bank.voice_end[rows, upper])
     # a louder note's voice outlasts its note-off longer: shifted between the velocities measured
@@ -45,9 +49,54 @@ def _notes(bank: NoteBank, piece: Schedule) -> dict[str, np.ndarray]:
         "gain": bank.gain_of[rows, velocities],
         "hold": np.minimum(hold, length),
         "length": length,
-        "curve": curve.astype(np.float32),
+        "curve": curve,
         "voice_end": piece.on + np.clip(piece.off - piece.on, BLOCK, None) + voice,
     }
+
+
+_DERIVED: dict[tuple[str, int], tuple[object, object]] = {}
+
+
+def _derived(kind: str, source: np.ndarray, make: Callable[[], T]) -> T:
+    """`make()`, kept for as long as `source` is the array it was made from (a few per process)."""
+    key = (kind, id(source))
+    if key not in _DERIVED or _DERIVED[key][0] is not source:
+        if len(_DERIVED) > 16:
+            _DERIVED.clear()
+        _DERIVED[key] = (source, make())
+    return _DERIVED[key][1]
+
+
+def _log_release(bank: NoteBank) -> np.ndarray:
+    """The bank's release gains in log amplitude (floored at 1e-7; -inf where the voice has ended)."""
+
+    def make() -> np.ndarray:
+        logs = np.log(np.maximum(bank.release, 1e-7)).astype(np.float32)
+        logs[bank.release == 0] = -np.inf
+        return logs
+
+    return _derived("log release", bank.release, make)
+
+
+@numba.njit(cache=True, nogil=True)
+def _release_curves(
+    logs: np.ndarray, rows: np.ndarray, lower: np.ndarray, weight: np.ndarray, rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each note's release gain per block, between the measured holds `lower` and `lower + 1` in log amplitude and
+    sped up by its velocity's `rate` (0 once either has ended or below 1e-5), and its sounding samples."""
+    curve = np.zeros((rows.shape[0], logs.shape[2]), np.float32)
+    sounding = np.zeros(rows.shape[0], np.int64)
+    for i in range(rows.shape[0]):
+        w = weight[i]
+        for b in range(logs.shape[2]):
+            low, high = logs[rows[i], lower[i], b], logs[rows[i], lower[i] + 1, b]
+            if low == -np.inf or high == -np.inf:
+                continue
+            value = np.exp(rate[i] * ((1 - w) * low + w * high))
+            if value >= 1e-5:
+                curve[i, b] = value
+                sounding[i] = (b + 1) * BLOCK
+    return curve, sounding
 
 
 def _by_velocity(velocities: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -79,34 +128,67 @@ def _mix(
     gain: np.ndarray,
     curve: np.ndarray,
 ) -> None:
-    """Add every note's sound into `out` in one pass: held at its gain, then enveloped by its release, whose gain
-    is each block's at the block's middle and linear in between (FluidSynth ramps its amplitude across a block)."""
+    """Add every note's sound into `out` (frames flattened, left and right interleaved) in one pass: held at its
+    gain, then enveloped by its release, linear between the gains of its blocks' middles (FluidSynth ramps its
+    amplitude across a block) and from 1 half a block before the first middle."""
     blocks = curve.shape[1]
     for i in range(on.shape[0]):
-        o, s, h, g = on[i], start[i], hold[i], gain[i]
-        for t in range(h):
-            out[o + t, 0] += g * audio[s + t, 0]
-            out[o + t, 1] += g * audio[s + t, 1]
-        for t in range(h, length[i]):
-            x = (t - h - BLOCK / 2) / BLOCK
-            if x < 0:
-                envelope = curve[i, 0] + (-x) * (1.0 - curve[i, 0])  # from 1 at the previous block's middle
+        o, s, h, g, n = 2 * on[i], 2 * start[i], hold[i], gain[i], length[i]
+        target, source = out[o : o + 2 * h], audio[s : s + 2 * h]  # slices, so that the loops vectorize
+        for k in range(2 * h):
+            target[k] += g * source[k]
+        # the release, one straight piece at a time: before the first block's middle, then middle to middle
+        t0, j = h, -1
+        while t0 < n:
+            if j < 0:
+                t1 = h + BLOCK // 2
+                level = curve[i, 0] + 0.5 * (1.0 - curve[i, 0])
+                slope = (curve[i, 0] - 1.0) / BLOCK
+            elif j + 1 < blocks:
+                t1 = h + BLOCK // 2 + (j + 1) * BLOCK
+                level = curve[i, j]
+                slope = (curve[i, j + 1] - curve[i, j]) / BLOCK
             else:
-                j = int(x)
-                envelope = curve[i, j] if j + 1 >= blocks else curve[i, j] + (x - j) * (curve[i, j + 1] - curve[i, j])
-            envelope *= g
-            out[o + t, 0] += envelope * audio[s + t, 0]
-            out[o + t, 1] += envelope * audio[s + t, 1]
+                t1, level, slope = n, curve[i, j], 0.0
+            t1 = min(t1, n)
+            level, slope = level * g, slope * g
+            target, source = out[o + 2 * t0 : o + 2 * t1], audio[s + 2 * t0 : s + 2 * t1]
+            for k in range(2 * (t1 - t0)):
+                target[k] += (level + (k >> 1) * slope) * source[k]
+            t0, j = t1, j + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _sends(frames: np.ndarray, blocks: np.ndarray, hop: int) -> None:
+    """The mono send (left + right) of `frames` (flattened) cut into `blocks` rows of `hop` samples (the rest of
+    each row stays zero)."""
+    for b in range(blocks.shape[0]):
+        source = frames[2 * b * hop : 2 * (b + 1) * hop]
+        target = blocks[b]
+        for t in range(source.shape[0] // 2):
+            target[t] = source[2 * t] + source[2 * t + 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _overlap_add(frames: np.ndarray, wet: np.ndarray, hop: int) -> None:
+    """Add each block's reverb [blocks, 2, size] into `frames` (flattened) at its block's start."""
+    for b in range(wet.shape[0]):
+        target = frames[2 * b * hop : 2 * (b * hop + wet.shape[2])]
+        left, right = wet[b, 0], wet[b, 1]
+        for t in range(target.shape[0] // 2):
+            target[2 * t] += left[t]
+            target[2 * t + 1] += right[t]
 
 
 def render_piece(bank: NoteBank, piece: Schedule) -> np.ndarray:
     """float32 frames [n, 2] on FluidSynth's int16 scale, the reverb added; n as FluidSynth's renderer writes."""
     notes = _notes(bank, piece)
     total = piece_length(bank, piece, notes)
-    out = np.zeros((total + bank.release_samples + int(bank.holds[-1]), 2), np.float32)
+    sounding = int((notes["on"] + notes["length"]).max(initial=0))  # the last note's sound ends here
+    out = np.zeros((max(total, sounding), 2), np.float32)
     _mix(
-        out,
-        bank.audio,
+        out.reshape(-1),
+        bank.audio.reshape(-1),
         notes["on"],
         notes["start"],
         notes["hold"],
@@ -115,29 +197,50 @@ def render_piece(bank: NoteBank, piece: Schedule) -> np.ndarray:
         notes["curve"],
     )
     out = out[:total]
-    out += reverberate(out[:, 0] + out[:, 1], bank.reverb)
+    reverberate(out, reverb_response(bank), sounding)
     return out
 
 
-def reverberate(send: np.ndarray, response: np.ndarray) -> np.ndarray:
-    """The reverb's output [n, 2] for a mono send: one FFT of the send, one inverse per channel, in float32."""
-    # sizes rounded up to a multiple of 2^17 (3 s), so that the response's spectrum is reused from piece to piece
-    size = scipy.fft.next_fast_len(-(-(len(send) + len(response)) // 131072) * 131072, real=True)
-    spectrum = scipy.fft.rfft(send.astype(np.float32), size)
-    return scipy.fft.irfft(spectrum * _kernel(response, size), size)[:, : len(send)].T
+def reverb_response(bank: NoteBank) -> np.ndarray:
+    """The bank's reverb response [M, 2] as played: its first REVERB_KEEP_S, the last REVERB_FADE_S faded out."""
+
+    def make() -> np.ndarray:
+        keep, fade = round(REVERB_KEEP_S * bank.sample_rate), round(REVERB_FADE_S * bank.sample_rate)
+        response = np.array(bank.reverb[:keep], np.float32)
+        if len(response) == keep:
+            response[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
+        return response
+
+    return _derived("response", bank.reverb, make)
 
 
-_KERNELS: dict[tuple[int, int], np.ndarray] = {}
+def reverberate(frames: np.ndarray, response: np.ndarray, sounding: int | None = None) -> None:
+    """Add to `frames` [n, 2] the reverb of their mono send (silent from `sounding` on, when given): overlap-add of
+    FFT blocks of REVERB_FFT samples, one batched FFT of the send's blocks and one inverse per channel, in float32
+    on this thread's torch."""
+    if not frames.flags.c_contiguous:
+        raise ValueError("reverberate adds in place: frames must be C-contiguous")
+    sounding = len(frames) if sounding is None else min(sounding, len(frames))
+    if sounding <= 0:
+        return
+    # one block for a short piece; never so short a block that the response's tail is most of it
+    wanted = max(min(REVERB_FFT, len(frames) + len(response) - 1), 2 * len(response))
+    size = 1 << int(np.ceil(np.log2(wanted)))
+    hop = size - len(response) + 1
+    sends = np.zeros((-(-sounding // hop), size), np.float32)
+    _sends(frames[:sounding].reshape(-1), sends, hop)
+    spectra = torch.fft.rfft(torch.from_numpy(sends))
+    wet = torch.fft.irfft(spectra[:, None, :] * _kernel(response, size)[None], size)
+    _overlap_add(frames.reshape(-1), wet.numpy(), hop)
 
 
-def _kernel(response: np.ndarray, size: int) -> np.ndarray:
-    """The response's spectrum [2, bins] at an FFT size, kept (a few sizes cover every piece of a run)."""
-    key = (id(response), size)
-    if key not in _KERNELS:
-        if len(_KERNELS) > 16:
-            _KERNELS.clear()
-        _KERNELS[key] = scipy.fft.rfft(np.ascontiguousarray(response.T, np.float32), size)  # [2, bins]
-    return _KERNELS[key]
+def _kernel(response: np.ndarray, size: int) -> torch.Tensor:
+    """The response's spectrum [2, bins] at an FFT size (one or two sizes cover every piece of a run)."""
+    return _derived(
+        f"spectrum {size}",
+        response,
+        lambda: torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(response.T, np.float32)), size),
+    )
 
 
 def render_pieces(bank: NoteBank, pieces: Sequence[Schedule], device: str = "cpu") -> list[np.ndarray]:
@@ -155,4 +258,13 @@ def render_pieces(bank: NoteBank, pieces: Sequence[Schedule], device: str = "cpu
 
 def to_int16(frames: np.ndarray) -> np.ndarray:
     """Frames on the int16 scale, rounded and clipped as FluidSynth's 16-bit output is."""
-    return np.clip(np.rint(frames), -32768, 32767).astype(np.int16)
+    out = np.empty(frames.shape, np.int16)
+    _round_clip(np.ascontiguousarray(frames).reshape(-1), out.reshape(-1))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_clip(frames: np.ndarray, out: np.ndarray) -> None:
+    """`out` = `frames` rounded half to even and clipped to int16, in one pass."""
+    for i in range(frames.shape[0]):
+        out[i] = min(max(np.rint(frames[i]), np.float32(-32768.0)), np.float32(32767.0))

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from emoscore.music.bank import NoteBank
-from emoscore.music.overlap import _notes, piece_length
+from emoscore.music.overlap import _notes, piece_length, reverb_response
 from emoscore.music.playback import BLOCK, Schedule
 
 ELEMENTS = 1 << 26  # note samples per scatter-add (~1.5 GB of temporaries at most); more pieces wait for the next
@@ -23,7 +23,7 @@ def _bank_tensors(bank: NoteBank, device: torch.device) -> tuple[torch.Tensor, t
     key = (id(bank), str(device))
     if key not in _ON_DEVICE:
         _ON_DEVICE.clear()
-        _ON_DEVICE[key] = (torch.from_numpy(bank.audio).to(device), torch.from_numpy(bank.reverb).to(device))
+        _ON_DEVICE[key] = (torch.from_numpy(bank.audio).to(device), torch.from_numpy(reverb_response(bank)).to(device))
     return _ON_DEVICE[key]
 
 

@@ -3,6 +3,8 @@ sample (tempo changes, the sustain pedal, a key struck again, two channels), vel
 length; its torch path held to its NumPy path; the bank's cache; a bad file costing only its own audio."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import miditoolkit
@@ -116,3 +118,22 @@ def test_one_bad_midi_file_costs_only_its_own_audio(tmp_path):
     decoded, _ = soundfile.read(outs[0])
     assert np.sqrt(np.mean(decoded**2)) > 0.01  # it sounds
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_forked_workers_render_after_the_parent_used_torch_threads(tmp_path):
+    """The reverb's FFT runs on torch: a worker forked from a parent whose torch ran on two threads still renders
+    (run in a child process, so that a hang fails the test instead of stopping the suite)."""
+    midis = [hard_midi(tmp_path / f"w{i}.mid", i) for i in range(2)]
+    script = f"""
+import torch
+from pathlib import Path
+from emoscore.config import RenderParams
+from emoscore.music.audio import render_files
+torch.set_num_threads(2)
+torch.fft.rfft(torch.randn(4, 1 << 18))
+jobs = [(Path(m), Path(m).with_suffix(".flac")) for m in {[str(m) for m in midis]!r}]
+summary = render_files(jobs, RenderParams(), workers=2, progress=False, batch=1)
+assert summary.rendered == 2, summary
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=240)
+    assert all(m.with_suffix(".flac").is_file() for m in midis)
