@@ -35,6 +35,11 @@ class GenerationParams(Section):
     guidance: float = Field(
         4.0, ge=1.0, le=10.0, description="Classifier-free guidance on the quadrant: 1 = none, higher follows it more."
     )
+    mode_steering: dict[str, float] = Field(
+        default_factory=lambda: {"key_prior": 0.5, "chord_bias": 6.0},
+        description="Mode that follows the quadrant (minor for Q2/Q3, major for Q1/Q4): chord_bias raises chords of"
+        " that mode, key_prior scales a minor key profile added to minor pieces' pitch logits; 0 turns either off.",
+    )
     intensity: dict[str, float] = Field(
         default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},
         description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as the chance "
@@ -52,6 +57,10 @@ class GenerationParams(Section):
             raise ValueError("temperatures must be finite numbers >= 0")
         if unknown := set(self.intensity) - {"tempo", "velocity", "density"}:
             raise ValueError(f"unknown intensity features {sorted(unknown)}; choose tempo, velocity, density")
+        if set(self.mode_steering) != {"key_prior", "chord_bias"}:
+            raise ValueError("mode_steering needs exactly key_prior and chord_bias")
+        if any(not 0 <= value <= 20 for value in self.mode_steering.values()):  # also refuses NaN
+            raise ValueError("mode_steering values must be between 0 and 20")
         return self
 
 

@@ -13,9 +13,19 @@ import torch
 from emoscore.music.cp import BAR_BEAT, DURATION, FAMILIES, PITCH, TEMPO, TYPE, VELOCITY, bar_starts, emotion_word
 from emoscore.music.decoding import HEAD_FAMILIES, Decoder, EagerDecoder, FixedDecoder, GuidedDecoder
 from emoscore.music.families import CHORD
+from emoscore.music.mode_steering import chord_bias, pitch_bias, wants_minor
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering, sample_rows, to_host
-from emoscore.music.vocabulary import BAR, CONTI, IGNORE, QUADRANTS, TYPE_EOS, TYPE_METRICAL, TYPE_NOTE
+from emoscore.music.vocabulary import (
+    BAR,
+    CONTI,
+    IGNORE,
+    LOWEST_PITCH,
+    QUADRANTS,
+    TYPE_EOS,
+    TYPE_METRICAL,
+    TYPE_NOTE,
+)
 
 
 def parse_quadrant(quadrant: str | int) -> int:
@@ -154,6 +164,15 @@ class _Piece:
         self.grammar = Grammar(bars=given_bars + bars, bar=given_bars + 1, tempo_set=beats, chord_set=beats)
         self.rng = np.random.default_rng(request.seed)
         self.done = False
+        self.minor = wants_minor(parse_quadrant(request.quadrant))
+        self.pitch_classes = np.zeros(12)  # duration-weighted, the context's notes included (mode_steering)
+        for word in context:
+            self.hear(word)
+
+    def hear(self, word: list[int]) -> None:
+        """Count a written note's pitch class, weighted by its duration."""
+        if word[TYPE] == TYPE_NOTE and word[PITCH] > 0:
+            self.pitch_classes[(word[PITCH] - 1 + LOWEST_PITCH) % 12] += max(word[DURATION], 1)
 
 
 EOS_WORD = [0, 0, 0, TYPE_EOS, 0, 0, 0, 0]
@@ -219,6 +238,7 @@ def generate_batch(
                 pieces[index].words.pop()
             else:
                 pieces[index].grammar.advance(pieces[index].words[-1])
+                pieces[index].hear(pieces[index].words[-1])
         pending = torch.tensor([[word] for word in step], device=device)
         finished = [position for position, index in enumerate(live) if pieces[index].done]
         if len(finished) == len(live):
@@ -250,6 +270,17 @@ def _sample_types(logits: torch.Tensor, pieces: list[_Piece], sampling: Sampling
     return [TYPE_EOS if piece.done else int(value) for piece, value in zip(pieces, drawn, strict=True)]
 
 
+def _mode_offsets(family: int, pieces: list[_Piece], sampling: Sampling, logits: np.ndarray) -> np.ndarray | float:
+    """mode_steering's offsets for this family's `logits` (0 where it has none or is off)."""
+    size = logits.shape[1]
+    if family == PITCH and sampling.key_prior:
+        weights = np.stack([piece.pitch_classes for piece in pieces])
+        return pitch_bias(weights, np.array([piece.minor for piece in pieces]), size, sampling.key_prior)
+    if family == CHORD and sampling.chord_bias:
+        return chord_bias(logits, np.array([piece.minor for piece in pieces]), sampling.chord_bias)
+    return 0.0
+
+
 def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Piece], sampling: Sampling) -> None:
     """Fill in the families of each piece's new step (the last of its words), family by family across the batch;
     a piece draws them in the order a piece alone does, so its random stream is consumed the same way."""
@@ -265,7 +296,11 @@ def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Pi
         temperature, top_p = sampling.for_family(FAMILIES[index])
         masks = np.stack([allowed(pieces[row].grammar) for row in rows])
         values = sample_rows(
-            logits[index][rows], masks, temperature, top_p=top_p, rngs=[pieces[row].rng for row in rows]
+            logits[index][rows] + _mode_offsets(index, [pieces[row] for row in rows], sampling, logits[index][rows]),
+            masks,
+            temperature,
+            top_p=top_p,
+            rngs=[pieces[row].rng for row in rows],
         )
         for row, value in zip(rows, values, strict=True):
             pieces[row].words[-1][index] = int(value)

@@ -180,7 +180,9 @@ def judge_music(params: Params) -> Judged:
         steering=Steering.from_params(params.generation),
         midpoint=params.score.quadrant_midpoint,
     )
-    released = judge(sampling=replace(EMOPIA_RELEASED, guidance=sampling.guidance)).report  # settings only
+    steered = {"guidance": sampling.guidance, "key_prior": sampling.key_prior, "chord_bias": sampling.chord_bias}
+    released = judge(sampling=replace(EMOPIA_RELEASED, **steered)).report  # temperatures and nuclei only
+    unsteered = judge(sampling=replace(sampling, key_prior=0.0, chord_bias=0.0)).report  # the model's own mode
     report["sampling_comparison"] = {
         name: {
             "controllability": r["controllability"],
@@ -188,8 +190,9 @@ def judge_music(params: Params) -> Judged:
                 f"{m}_per_quadrant": {q: e["generated"][m] for q, e in r["per_quadrant"].items()}
                 for m in ("scale_consistency", "note_density")
             },
+            "minor_share_per_quadrant": {q: e["minor_share"]["generated"] for q, e in r["per_quadrant"].items()},
         }
-        for name, r in (("params_yaml", report), ("emopia_released", released))
+        for name, r in (("params_yaml", report), ("emopia_released", released), ("mode_steering_off", unsteered))
     }
     long_pieces: dict[int, list[np.ndarray]] = {}
     report["long_form"] = long_form(

@@ -21,11 +21,19 @@ class Sampling:
     temperature: dict[str, float] = field(default_factory=dict)
     top_p: dict[str, float] = field(default_factory=dict)
     guidance: float = 1.0  # classifier-free guidance scale on the quadrant (decoding.GuidedDecoder); 1 = none
+    key_prior: float = 0.0  # pitch logits toward the piece's key in the quadrant's mode (mode_steering); 0 = off
+    chord_bias: float = 0.0  # chord logits of the quadrant's mode raised (mode_steering); 0 = off
 
     @classmethod
     def from_params(cls, generation: GenerationParams) -> Sampling:
         """The sampling settings of params.yaml's `generation` section."""
-        return cls(dict(generation.temperature), dict(generation.top_p), generation.guidance)
+        return cls(
+            dict(generation.temperature),
+            dict(generation.top_p),
+            generation.guidance,
+            generation.mode_steering["key_prior"],
+            generation.mode_steering["chord_bias"],
+        )
 
     def for_family(self, name: str) -> tuple[float, float]:
         """(temperature, top_p) of a family."""

@@ -96,7 +96,7 @@ def test_the_committed_report_has_every_measure_and_meets_the_targets():
         for source in ("generated", "fine_tuning_data", "held_out_clips"):
             assert set(entry[source]) == set(MEASURES)
     assert set(report["real_scores"]) == {"pieces", *MEASURES} and report["real_scores"]["pieces"] > 0
-    assert set(report["sampling_comparison"]) == {"params_yaml", "emopia_released"}
+    assert set(report["sampling_comparison"]) == {"params_yaml", "emopia_released", "mode_steering_off"}
     targets = report["musicality_targets"]
     recomputed = check_targets(
         report,

@@ -45,7 +45,8 @@ def test_generation_with_and_without_cache_is_identical(model):
 def test_a_batch_gives_each_piece_exactly_what_generating_it_alone_gives(model):
     """One cache of batch B, per-piece grammar and seeds: pieces finish at different steps (so the batch shrinks
     on the way) and still match one-at-a-time decoding token for token, with and without the cache."""
-    sampling, steering = Sampling({"pitch": 0.9}, {"type": 0.9}), Steering(0.5, 40, 1.5)
+    sampling = Sampling({"pitch": 0.9}, {"type": 0.9}, key_prior=0.5, chord_bias=3.0)  # mode steered per piece
+    steering = Steering(0.5, 40, 1.5)
     requests = [Request(1 + i % 4, 100 + i, (i % 3 - 1) * 0.7) for i in range(9)]
     batched = generate_batch(model, requests, bars=3, sampling=sampling, steering=steering)
     alone = [
