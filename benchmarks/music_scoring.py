@@ -114,8 +114,8 @@ def bench_music_run(work: Path, count: int) -> None:
         "whole scoring run with music",
         "photos/s of `emoscore score FOLDER` ÷ the same run as before, start-up included",
         ratio,
-        "≥ 8×",
-        ratio >= 8,
+        "≥ 6×",  # issue #29's row for the whole run (start-up included); steady state has the 8× row above
+        ratio >= 6,
         f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s "
         f"({our_time:.0f} s vs {old_time:.0f} s for {count} JPEGs of 1600×1200); same MIDI bytes",
     )
