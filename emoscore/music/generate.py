@@ -295,8 +295,9 @@ def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Pi
             return
         temperature, top_p = sampling.for_family(FAMILIES[index])
         masks = np.stack([allowed(pieces[row].grammar) for row in rows])
+        scores = logits[index][rows]
         values = sample_rows(
-            logits[index][rows] + _mode_offsets(index, [pieces[row] for row in rows], sampling, logits[index][rows]),
+            scores + _mode_offsets(index, [pieces[row] for row in rows], sampling, scores),
             masks,
             temperature,
             top_p=top_p,
