@@ -54,8 +54,9 @@ def compose_segments(
     into the same quadrant, unless `film.carry_context` is always): segments follow each other, so one at a time.
     A segment whose steps are `kept` is not composed again."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
-    # no returns: a cue's form is the film's (its scenes and arc); restating a scene's opening is not measured yet
-    cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars, return_every=0)
+    # no returns: a cue's form is the film's (its scenes and arc); restating a scene's opening is not measured yet.
+    # One draw a chunk: scenes of 25 bars held their density without it (issue #26), and a second doubles the time.
+    cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars, return_every=0, candidates=1)
     kept = list(kept) or [None] * len(segments)
     composed: list[np.ndarray] = []
     total = sum(len(s.bars) for s, k in zip(segments, kept, strict=True) if k is None)

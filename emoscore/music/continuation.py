@@ -10,6 +10,11 @@ Form: a model continuing 4 bars at a time never restates anything (no bar recurs
 back to its ideas. So the last phrase of every 16 bars (`return_every` chunks) is a return: it restates the opening
 bars and the model composes the last `varied_bars` of the phrase anew from them (a varied return, A B A' in 16
 bars), and the music goes on from there. Measured in docs/music.md ("Form").
+
+Density: each chunk's notes follow the bars just before it, so over 64 bars a piece's density wanders (a random
+walk: the demo model's sections reached 1.21× the first's). With `candidates` > 1 each chunk is drawn that many
+times (one batch) and the draw whose notes per bar are nearest the piece's opening is kept, which pulls every
+section back towards the first (docs/music.md, "Any length").
 """
 
 from __future__ import annotations
@@ -37,10 +42,13 @@ class Continuation:
     context_bars: int = 4
     return_every: int = 4  # chunks per return: with 4-bar chunks, bars 13–16, 29–32, … restate; 0 = never
     varied_bars: int = 2  # bars at the end of a return the model composes anew
+    candidates: int = 2  # draws of each later chunk; the one nearest the opening's density is kept
 
     def __post_init__(self) -> None:
-        if min(self.first_bars, self.next_bars, self.varied_bars) < 1 or min(self.context_bars, self.return_every) < 0:
-            raise ValueError(f"a continuation needs chunks and varied bars of at least 1 bar: {self}")
+        if min(self.first_bars, self.next_bars, self.varied_bars, self.candidates) < 1:
+            raise ValueError(f"a continuation needs chunks, varied bars and candidates of at least 1: {self}")
+        if min(self.context_bars, self.return_every) < 0:
+            raise ValueError(f"context bars and return_every cannot be negative: {self}")
 
     def chunks(self, bars: int) -> list[int]:
         """The bars of each chunk of a `bars`-bar piece."""
@@ -56,12 +64,27 @@ class Continuation:
         return max(0, min(size - self.varied_bars, self.first_bars - self.varied_bars))
 
 
-def chunk_seed(seed: int, chunk: int) -> int:
-    """The random stream of a piece's `chunk`-th chunk: the piece's own seed for the first (a short piece is
-    unchanged), one derived from it for each later one."""
+def chunk_seed(seed: int, chunk: int, candidate: int = 0) -> int:
+    """The random stream of a piece's `chunk`-th chunk (its `candidate`-th draw): the piece's own seed for the first
+    (a short piece is unchanged), one derived from it for each later one."""
     if chunk == 0:
         return seed
-    return int(np.random.SeedSequence([seed, chunk]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    entropy = [seed, chunk, candidate] if candidate else [seed, chunk]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def notes_per_bar(steps: np.ndarray) -> float:
+    """The density of CP steps: Note words per bar (0 for no bars)."""
+    words = body(steps)
+    bars = len(bar_starts(words))
+    return float(np.count_nonzero(words[:, TYPE] == TYPE_NOTE)) / bars if bars else 0.0
+
+
+def nearest_density(candidates: list[np.ndarray], target: float) -> np.ndarray:
+    """The candidate whose notes per bar are nearest `target` (in ratio, so 8 vs 16 is as far as 32 vs 16); the
+    first of equals."""
+    distances = [abs(np.log((notes_per_bar(c) + 1.0) / (target + 1.0))) for c in candidates]
+    return candidates[int(np.argmin(distances))]
 
 
 def body(steps: np.ndarray) -> np.ndarray:
@@ -108,15 +131,19 @@ def compose_long(
         groups: dict[int, list[int]] = defaultdict(list)
         for index, context in enumerate(contexts):
             groups[len(context)].append(index)
+        draws = continuation.candidates if chunk else 1
         for members in groups.values():
             chunk_requests = [
-                replace(requests[i], seed=chunk_seed(requests[i].seed, chunk), context=contexts[i]) for i in members
+                replace(requests[i], seed=chunk_seed(requests[i].seed, chunk, k), context=contexts[i])
+                for i in members
+                for k in range(draws)
             ]
             made = generate_batch(
                 model, chunk_requests, size - restated, sampling=sampling, max_steps=max_steps, steering=steering
             )
-            for index, steps in zip(members, made, strict=True):
-                parts[index].append(steps)
+            for n, index in enumerate(members):
+                drawn = made[n * draws : (n + 1) * draws]
+                parts[index].append(drawn[0] if draws == 1 else nearest_density(drawn, notes_per_bar(parts[index][0])))
         go_on()
         if on_chunk is not None:
             on_chunk(size)

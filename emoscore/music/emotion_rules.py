@@ -4,7 +4,8 @@ and high it is — log onsets per second, mean velocity and (half-weighted) mean
 reference set, summed and split at that set's median.
 
 `eval_music` also judges generated pieces with the rule fitted on the fine-tuning clips: on a rule-labelled set the
-rule is the labels' own definition, where a learnt classifier only approximates it.
+rule is the labels' own definition, where a learnt classifier only approximates it; its accuracy on held-out clips
+says whether it may judge (`evaluate.check_targets`).
 """
 
 from __future__ import annotations
@@ -89,11 +90,16 @@ def _features(steps: np.ndarray, bars: int | None = None) -> CueFeatures | None:
 
 
 def rule_agreement(
-    generated: dict[int, list[np.ndarray]], fine_tuning: dict[int, list[np.ndarray]], *, bars: int
+    generated: dict[int, list[np.ndarray]],
+    fine_tuning: dict[int, list[np.ndarray]],
+    *,
+    bars: int,
+    held_out: dict[int, list[np.ndarray]] | None = None,
 ) -> dict:
     """How often the rule, fitted on the fine-tuning clips, hears the quadrant each piece was asked for: in all,
-    per quadrant, and for valence (mode) and arousal apart; and how often it gives the fine-tuning clips their own
-    labels (near 1 when the rule made them; on human labels, how far the cues explain them)."""
+    per quadrant, and for valence (mode) and arousal apart; how often it gives the fine-tuning clips their own
+    labels (near 1 when the rule made them; on human labels, how far the cues explain them), and the `held_out`
+    clips theirs (its accuracy as a judge, on clips it was not fitted on)."""
     reference = [(q, f) for q, pieces in fine_tuning.items() for p in pieces if (f := _features(p))]
     if not reference:
         return {}
@@ -108,9 +114,14 @@ def rule_agreement(
         }
 
     asked = {q: [(q, f) for p in pieces if (f := _features(p, bars))] for q, pieces in sorted(generated.items())}
-    return {
+    report = {
         "generated": agreement([pair for pairs in asked.values() for pair in pairs]),
         "generated_per_quadrant": {QUADRANTS[q - 1]: agreement(pairs)["quadrant"] for q, pairs in asked.items()},
         "fine_tuning_clips": agreement(reference),
         "chance": 0.25,
     }
+    if held_out:
+        report["held_out_clips"] = agreement(
+            [(q, f) for q, pieces in held_out.items() for p in pieces if (f := _features(p))]
+        )
+    return report

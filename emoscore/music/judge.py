@@ -207,7 +207,7 @@ def judge_music(params: Params) -> Judged:
         keep=long_pieces,
     )
     report["mode"] = mode_report(report)
-    report["controllability_by_rule"] = rule_agreement(evaluation.generated, train, bars=settings.bars)
+    report["controllability_by_rule"] = rule_agreement(evaluation.generated, train, bars=settings.bars, held_out=test)
     report["realism"] = realism(
         {
             "generated": [piece for pieces in evaluation.generated.values() for piece in pieces],

@@ -3,6 +3,7 @@ is exactly what the model writes in one go, a long one goes on chunk by chunk fr
 finder the judge measures sections with names the keys music21 names."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from emoscore.cli.app import app
-from emoscore.music.continuation import MAX_BARS, Continuation, body, chunk_seed, compose_long
+from emoscore.music.continuation import (
+    MAX_BARS,
+    Continuation,
+    body,
+    chunk_seed,
+    compose_long,
+    nearest_density,
+    notes_per_bar,
+)
 from emoscore.music.cp import Note, bar_starts
 from emoscore.music.generate import Request, generate_batch, last_bars
 from emoscore.music.model import CPTransformer
@@ -49,7 +58,7 @@ def test_a_piece_no_longer_than_a_clip_is_what_the_model_writes_in_one_go(model)
 @settings(max_examples=6, deadline=None)
 @given(bars=st.integers(9, 40), seed=st.integers(0, 2**31))
 def test_a_long_piece_has_every_bar_asked_for_and_goes_on_from_its_own_bars(model, bars, seed):
-    continuation = Continuation(8, 4, 4)
+    continuation = Continuation(8, 4, 4, candidates=1)
     (piece,) = compose_long(model, [Request(2, seed)], bars, continuation=continuation)
     assert len(bar_starts(piece)) == bars
     assert piece[0].tolist() == generate_batch(model, [Request(2, seed)], 1)[0][0].tolist()  # the Emotion word
@@ -60,6 +69,30 @@ def test_a_long_piece_has_every_bar_asked_for_and_goes_on_from_its_own_bars(mode
     starts = bar_starts(body(piece))
     end = starts[12] if bars > 12 else len(body(piece))
     np.testing.assert_array_equal(body(piece)[starts[8] : end], body(second))
+
+
+def test_each_later_chunk_is_the_draw_nearest_the_opening_in_density(model):
+    """Two draws of every chunk after the first: the piece keeps the one whose notes per bar are nearer the
+    opening's, so its density cannot wander further than either draw would take it."""
+    seed = 5
+    (piece,) = compose_long(model, [Request(1, seed)], 12, continuation=Continuation(8, 4, 4, candidates=2))
+    opening = compose_long(model, [Request(1, seed)], 8)[0]
+    context = last_bars(body(opening), 4)
+    draws = generate_batch(model, [Request(1, chunk_seed(seed, 1, k), 0.0, context) for k in (0, 1)], 4)
+    assert chunk_seed(seed, 1, 0) == chunk_seed(seed, 1) != chunk_seed(seed, 1, 1)
+    kept = body(piece)[bar_starts(body(piece))[8] :]
+    target = notes_per_bar(opening)
+    distance = [abs(np.log((notes_per_bar(d) + 1) / (target + 1))) for d in draws]
+    assert not np.array_equal(body(draws[0]), body(draws[1]))
+    np.testing.assert_array_equal(kept, body(draws[int(np.argmin(distance))]))
+    assert nearest_density(draws, target) is draws[int(np.argmin(distance))]
+
+
+def test_the_density_of_steps_is_notes_per_bar():
+    # tempo, chord, bar-beat, type, pitch, duration, velocity, emotion: a Bar, a Beat and a Note word
+    bar, beat, note = [0, 0, 1, 1, 0, 0, 0, 0], [0, 0, 3, 1, 0, 0, 0, 0], [0, 0, 0, 2, 30, 5, 10, 0]
+    steps = np.array([bar, beat, note, note, bar, beat, note], dtype=np.int64)
+    assert notes_per_bar(steps) == 1.5 and notes_per_bar(steps[:0]) == 0.0
 
 
 def test_pieces_batched_together_are_each_what_they_are_alone(model):
@@ -183,7 +216,8 @@ def test_a_return_restates_the_opening_bars_and_the_model_composes_its_last_bar_
     from emoscore.music.cp import decode_notes
     from emoscore.music.realism import recurring_bars
 
-    (piece,) = compose_long(model, [Request(3, 11)], 32)  # the default: bars 13–14 and 29–30 restate 1–2
+    one_draw = Continuation(candidates=1)  # the default form: bars 13–14 and 29–30 restate 1–2
+    (piece,) = compose_long(model, [Request(3, 11)], 32, continuation=one_draw)
     bars = _bars(piece)
     assert len(bars) == 32 and bars[12:14] == bars[0:2] == bars[28:30]  # A (1–8), B (9–12), A' (13–16), …
     # the rest of the phrase is what the model writes going on from the 4 bars before, two of them restated
@@ -192,7 +226,7 @@ def test_a_return_restates_the_opening_bars_and_the_model_composes_its_last_bar_
     assert bars[14:16] == _bars(varied)
     exact, _ = recurring_bars(decode_notes(piece)[0])
     assert exact >= 4 / 32
-    (plain,) = compose_long(model, [Request(3, 11)], 32, continuation=Continuation(8, 4, 4, return_every=0))
+    (plain,) = compose_long(model, [Request(3, 11)], 32, continuation=replace(one_draw, return_every=0))
     assert _bars(plain)[:12] == bars[:12] and _bars(plain)[12:14] != bars[0:2]
 
 

@@ -133,3 +133,6 @@ def test_the_rule_fitted_on_the_fine_tuning_clips_hears_which_quadrant_a_piece_w
     swapped = {1: data[2], 2: data[1], 3: data[4], 4: data[3]}  # asked for Q1, played Q2's music, …
     judged = rule_agreement(swapped, data, bars=8)
     assert judged["generated"] == {"quadrant": 0.0, "valence": 0.0, "arousal": 1.0}
+    judged = rule_agreement(data, data, bars=8, held_out=swapped)  # held-out clips whose labels the rule disputes
+    assert judged["held_out_clips"] == {"quadrant": 0.0, "valence": 0.0, "arousal": 1.0}
+    assert "held_out_clips" not in rule_agreement(data, data, bars=8)
