@@ -104,8 +104,7 @@ class Checkpointed:
         save_checkpoint(path, self.checkpoint_format, self.config, self.state_dict(), **sections)  # type: ignore[attr-defined]
 
     @classmethod
-    def load(cls, path: Path | str) -> tuple[Self, dict]:
-        """(model in eval mode, the checkpoint's other sections); a file of another kind or shape is refused."""
+    def _payload_and_config(cls, path: Path | str) -> tuple[dict, Any]:
         payload = load_weights_only(path)
         if not isinstance(payload, dict) or payload.get("format") != cls.checkpoint_format:
             raise CheckpointError(path, f"not an emoscore checkpoint of format {cls.checkpoint_format!r}")
@@ -115,6 +114,18 @@ class Checkpointed:
             )
         except (TypeError, AttributeError) as error:
             raise CheckpointError(path, f"config does not fit {cls.config_type.__name__}: {error}") from None
+        return payload, config
+
+    @classmethod
+    def read_config(cls, path: Path | str) -> Any:
+        """The config a checkpoint of this kind was saved with, without building the model (nor importing what its
+        architecture needs); a file of another kind is refused as by `load`."""
+        return cls._payload_and_config(path)[1]
+
+    @classmethod
+    def load(cls, path: Path | str) -> tuple[Self, dict]:
+        """(model in eval mode, the checkpoint's other sections); a file of another kind or shape is refused."""
+        payload, config = cls._payload_and_config(path)
         model = cls(config)  # the architecture only: its weights come next
         try:
             model.load_state_dict(payload["state_dict"])  # type: ignore[attr-defined]

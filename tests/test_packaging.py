@@ -39,7 +39,7 @@ def test_the_wheel_installs_no_generic_top_level_names(tmp_path):
     packages = {str(p.parent.relative_to(PROJECT)) for p in (PROJECT / "emoscore").rglob("__init__.py")}
     assert {f"{package}/__init__.py" for package in packages} <= set(names)  # no subpackage left behind
     assert {"emoscore_flows/cli.py", "emoscore_flows/score_images.py", "emoscore_tasks/score.py"} <= set(names)
-    assert "emoscore = emoscore_flows.cli:app" in zipfile.ZipFile(wheel).read(
+    assert "emoscore = emoscore_flows.cli:main" in zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))
     ).decode().replace("\r", "")
     target = tmp_path / "site"

@@ -61,7 +61,7 @@ def check_audio(params: Params) -> list[Check]:
 
 def _note_bank(params: Params) -> Check:
     """Where the note bank comes from: a folder given, the cache, or a build on first use (~20 s)."""
-    from emoscore.music.audio import default_cache
+    from emoscore.cache import default_cache
     from emoscore.music.bank import NoteBank, bank_folder
     from emoscore.music.render import RenderUnavailable, find_soundfont
 

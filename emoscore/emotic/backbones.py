@@ -13,14 +13,16 @@ import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-import torchvision
 from torch import nn
-from torchvision.models.video.swin_transformer import SwinTransformer3d
 
 from emoscore.checkpoints import extract_state_dict, load_weights_only
 from emoscore.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from torchvision.models.video.swin_transformer import SwinTransformer3d
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,15 @@ OMNIVORE_SWIN_B = {
 HEAD_PREFIXES = ("fc.", "head.")
 
 
-def _resnet(builder: Callable[..., nn.Module]) -> Callable[[], tuple[nn.Module, int]]:
+# torchvision is imported where an architecture is built, not with this module: importing it costs ~1.5 s (it
+# brings torch._dynamo along), which a scoring worker running the ONNX export of a model never needs.
+
+
+def _resnet(name: str) -> Callable[[], tuple[nn.Module, int]]:
     def build() -> tuple[nn.Module, int]:
-        network = builder(weights=None)
+        import torchvision
+
+        network = getattr(torchvision.models, name)(weights=None)
         features = network.fc.in_features
         network.fc = nn.Identity()
         return network, features
@@ -49,6 +57,8 @@ def _resnet(builder: Callable[..., nn.Module]) -> Callable[[], tuple[nn.Module, 
 
 
 def _swin_b() -> tuple[nn.Module, int]:
+    import torchvision
+
     network = torchvision.models.swin_b(weights=None)
     features = network.head.in_features
     network.head = nn.Identity()
@@ -69,6 +79,8 @@ class ImageAsClip(nn.Module):
 
 
 def _omnivore_swin_b() -> tuple[nn.Module, int]:
+    from torchvision.models.video.swin_transformer import SwinTransformer3d
+
     trunk = SwinTransformer3d(**OMNIVORE_SWIN_B, norm_layer=partial(nn.LayerNorm, eps=1e-5))
     features = trunk.head.in_features
     trunk.head = nn.Identity()
@@ -76,8 +88,8 @@ def _omnivore_swin_b() -> tuple[nn.Module, int]:
 
 
 BACKBONES: dict[str, Callable[[], tuple[nn.Module, int]]] = {
-    "resnet18": _resnet(torchvision.models.resnet18),
-    "resnet50": _resnet(torchvision.models.resnet50),
+    "resnet18": _resnet("resnet18"),
+    "resnet50": _resnet("resnet50"),
     "swin_b": _swin_b,
     "omnivore_swin_b": _omnivore_swin_b,
 }

@@ -3,8 +3,10 @@ export of the same weights. Both take normalised NCHW batches and return (catego
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -14,8 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from emoscore.cache import default_cache
 from emoscore.config import Engine, ScorePrecision
 from emoscore.device import pick_device
+from emoscore.digests import model_digest
 from emoscore.emotic.model import EmoticNet, EmoticNetConfig
 
 log = logging.getLogger(__name__)
@@ -87,19 +91,42 @@ def export_onnx(model: EmoticNet) -> bytes:
     return buffer.getvalue()
 
 
+def cached_export(checkpoint: Path, cache: Path | None = None, *, fresh: bool = False) -> bytes:
+    """The ONNX export of a VAD checkpoint, kept in the cache folder by the checkpoint's digest and torch's version
+    (exported again when `fresh`): exporting means building the model (and importing torchvision) and tracing it,
+    ~1–2 s that every scoring worker paid at start. A cache that cannot be read or written costs only the export."""
+    folder = Path(cache) if cache is not None else default_cache()
+    path = folder / "onnx" / f"vad-{model_digest(checkpoint)}-torch{torch.__version__.split('+')[0]}.onnx"
+    if not fresh:
+        with contextlib.suppress(OSError):
+            graph = path.read_bytes()
+            if graph:
+                return graph
+    graph = export_onnx(EmoticNet.from_checkpoint(checkpoint))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # per writer
+        temporary.write_bytes(graph)
+        temporary.replace(path)
+    except OSError as error:
+        log.debug("could not keep the ONNX export of %s in %s: %s", checkpoint, path.parent, error)
+    return graph
+
+
 class OnnxVad:
     """The same weights exported to ONNX and run by ONNX Runtime's CPU provider (faster than torch on one thread
     here: docs/performance.md)."""
 
-    def __init__(self, model: EmoticNet, threads: int) -> None:
+    def __init__(self, graph: bytes, config: EmoticNetConfig, threads: int) -> None:
+        """`graph`: `export_onnx`'s bytes of a model whose config is `config`."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads must not burn a core
-        self.session = onnxruntime.InferenceSession(export_onnx(model), options, providers=["CPUExecutionProvider"])
-        self.config = model.config
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.config = config
 
     def predict(self, contexts: torch.Tensor, bodies: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Category probabilities and VAD, as NumPy."""
@@ -113,17 +140,36 @@ def vad_engine(
 ) -> VadEngine:
     """A loaded VAD model ready for scoring on `device` (`threads` CPU threads); on a GPU torch runs it (the
     ONNX Runtime installed here is the CPU build), in fp32 unless `precision` says bf16 (see ScorePrecision)."""
+    if _runs_torch(engine, device, precision):
+        return TorchVad(model, pick_device(device), precision == "bf16")
+    return OnnxVad(export_onnx(model), model.config, threads)
+
+
+def _runs_torch(engine: Engine, device: str, precision: ScorePrecision) -> bool:
     resolved = pick_device(device)
-    bf16 = precision == "bf16"
-    if resolved.type == "cuda" or bf16:
+    if resolved.type == "cuda" or precision == "bf16":
         if engine == "onnxruntime":
             log.info("scoring on %s with torch: the installed ONNX Runtime runs on the CPU only, in fp32", resolved)
-        return TorchVad(model, resolved, bf16)
-    return OnnxVad(model, threads) if engine == "onnxruntime" else TorchVad(model)
+        return True
+    return engine != "onnxruntime"
 
 
 def load_vad_engine(
-    checkpoint: Path, engine: Engine, threads: int, *, device: str = "cpu", precision: ScorePrecision = "auto"
+    checkpoint: Path,
+    engine: Engine,
+    threads: int,
+    *,
+    device: str = "cpu",
+    precision: ScorePrecision = "auto",
+    cache: Path | None = None,
 ) -> VadEngine:
-    """The VAD model of an emoscore checkpoint ready for scoring on `device`."""
-    return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device=device, precision=precision)
+    """The VAD model of an emoscore checkpoint ready for scoring on `device`; ONNX Runtime's from the export kept in
+    `cache` (see `cached_export`), with no torch model built."""
+    if _runs_torch(engine, device, precision):
+        return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device=device, precision=precision)
+    config = EmoticNet.read_config(checkpoint)
+    try:
+        return OnnxVad(cached_export(Path(checkpoint), cache), config, threads)
+    except Exception as error:  # ONNX Runtime's own exception types: a cached export that is no graph
+        log.warning("the cached ONNX export of %s is unreadable (%s); exporting it again", checkpoint, error)
+        return OnnxVad(cached_export(Path(checkpoint), cache, fresh=True), config, threads)

@@ -21,6 +21,7 @@ import miditoolkit
 import numpy as np
 import torch
 
+from emoscore.cache import default_cache
 from emoscore.config import RenderParams
 from emoscore.music.bank import NoteBank, bank_folder, build_bank
 from emoscore.music.overlap import render_pieces, to_int16
@@ -38,13 +39,6 @@ from emoscore.music.render import (
 from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
-
-
-def default_cache() -> Path:
-    """$EMOSCORE_CACHE, else ~/.cache/emoscore (XDG_CACHE_HOME's emoscore when that is set)."""
-    if os.environ.get("EMOSCORE_CACHE"):
-        return Path(os.environ["EMOSCORE_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emoscore"
 
 
 def rate_for(audio_path: Path, render: RenderParams) -> int:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -41,6 +43,7 @@ VOICE_VELOCITIES = (8, 24, 48, 72, 100, 127)  # how long a voice outlasts its no
 VOICE_STEP = 8  # blocks between looks at FluidSynth's voice count after a note-off
 DITHER = 2  # FluidSynth's 16-bit output dithers by a level or two: a block no louder than this is silence
 REVERB_S = 2.0  # the impulse response's length (the player's own grace for the reverb tail)
+DECODED_NOTES = "notes.f32.npy"  # the FLAC decoded once, for memory-mapping (see `_notes`)
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,38 @@ class NoteBank:
                 raise ValueError(f"format {meta.get('format')}, expected {FORMAT}")
             with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
-            audio, rate = soundfile.read(folder / "notes.flac", dtype="float32", always_2d=True)
+            peaks = arrays.pop("peaks")
+            audio, rate = _notes(folder, peaks, arrays["starts"], arrays["lengths"])
         except (OSError, ValueError, KeyError, soundfile.LibsndfileError) as error:
             raise RenderUnavailable(f"{folder}: not a readable note bank ({error})") from error
-        peaks = arrays.pop("peaks")
-        for index in np.ndindex(*peaks.shape):
-            start, length = arrays["starts"][index], arrays["lengths"][index]
-            audio[start : start + length] *= peaks[index]
         return cls(sample_rate=int(rate), audio=audio, **arrays)
+
+
+def _notes(folder: Path, peaks: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, int]:
+    """The bank's notes as float32 at their own levels, memory-mapped read-only from the decoded copy beside the
+    FLAC, which the first load writes: decoding ~600 s of FLAC cost every process that loaded the bank 0.5–1 s
+    (each scoring worker, at start) and its own ~200 MB, where a mapped file is read once and shared."""
+    info = soundfile.info(str(folder / "notes.flac"))
+    decoded = folder / DECODED_NOTES
+    try:
+        audio = np.load(decoded, mmap_mode="r", allow_pickle=False)
+        if audio.shape == (info.frames, info.channels) and audio.dtype == np.float32:
+            return audio, info.samplerate
+    except (OSError, ValueError):
+        pass
+    audio, rate = soundfile.read(folder / "notes.flac", dtype="float32", always_2d=True)
+    for index in np.ndindex(*peaks.shape):
+        start, length = starts[index], lengths[index]
+        audio[start : start + length] *= peaks[index]
+    temporary = folder / f".{DECODED_NOTES}.{os.getpid()}-{threading.get_ident()}.tmp"  # one per writer
+    try:
+        with temporary.open("wb") as handle:
+            np.save(handle, audio, allow_pickle=False)
+        temporary.replace(decoded)
+    except OSError as error:  # a bank folder we may not write to: decoded in memory every time, as before
+        log.debug("could not keep the decoded notes of %s: %s", folder, error)
+        temporary.unlink(missing_ok=True)
+    return audio, rate
 
 
 class _Dry:

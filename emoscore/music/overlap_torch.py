@@ -23,7 +23,8 @@ def _bank_tensors(bank: NoteBank, device: torch.device) -> tuple[torch.Tensor, t
     key = (id(bank), str(device))
     if key not in _ON_DEVICE:
         _ON_DEVICE.clear()
-        _ON_DEVICE[key] = (torch.from_numpy(bank.audio).to(device), torch.from_numpy(reverb_response(bank)).to(device))
+        notes = bank.audio if bank.audio.flags.writeable else np.array(bank.audio)  # a mapped bank is read-only
+        _ON_DEVICE[key] = (torch.from_numpy(notes).to(device), torch.from_numpy(reverb_response(bank)).to(device))
     return _ON_DEVICE[key]
 
 

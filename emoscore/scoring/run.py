@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
@@ -102,10 +102,17 @@ def score_here(
     retry_errors: bool = False,
     wait_for_lock: bool = True,
     progress: bool = True,
+    workers: ProcessPoolExecutor | None = None,
 ) -> dict:
     """A whole run in this process, without an orchestrator (what `emoscore score` does when no Prefect server is
-    configured and no Dask cluster is asked for: a one-shot run gains nothing from a temporary server)."""
-    scorer = Scorer.from_params(params)
+    configured and no Dask cluster is asked for: a one-shot run gains nothing from a temporary server). `workers`:
+    a pool `spawning.spawn_workers` started for it, closed when the run ends."""
+    try:
+        scorer = Scorer.from_params(params, workers)
+    except BaseException:
+        if workers is not None:
+            workers.shutdown(wait=False, cancel_futures=True)
+        raise
     where = library if library is not None else params.score.library
     if is_remote(str(where)) or Path(where).is_dir():
         scorer.start()  # the workers load their models while the library is listed and hashed

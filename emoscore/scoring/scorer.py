@@ -10,6 +10,7 @@ import functools
 import logging
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,11 +184,12 @@ class Scorer:
         render: RenderParams,
         thresholds: Path,
         vocabulary: Path | None = None,
+        workers: ProcessPoolExecutor | None = None,
     ) -> None:
-        model = EmoticNet.from_checkpoint(vad_checkpoint)  # read once: its config now, its engine on first use
-        self.config = model.config
+        """`workers`: a pool `spawning.spawn_workers` already started for `score`, used and closed here."""
+        self.config = EmoticNet.read_config(vad_checkpoint)  # its config now; its engine where it runs
         vad_model = model_digest(vad_checkpoint)
-        self.pool = VadPool(model, vad_checkpoint, score)
+        self.pool = VadPool(self.config, vad_checkpoint, score, workers)
         music, music_model_digest = None, "none"
         if score.music and music_checkpoint is not None:
             music = Path(music_checkpoint).resolve()
@@ -206,8 +208,8 @@ class Scorer:
         )
 
     @classmethod
-    def from_params(cls, params: Params) -> Scorer:
-        """Models and settings as params.yaml names them."""
+    def from_params(cls, params: Params, workers: ProcessPoolExecutor | None = None) -> Scorer:
+        """Models and settings as params.yaml names them (`workers`: see `__init__`)."""
         return cls(
             params.vad.out,
             params.music.out,
@@ -216,6 +218,7 @@ class Scorer:
             render=params.render,
             thresholds=params.eval_vad.thresholds,
             vocabulary=params.emopia.vocabulary,
+            workers=workers,
         )
 
     def start(self) -> None:

@@ -6,12 +6,14 @@ leave when it dies, and a file that kills its worker is retried alone so it cost
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import itertools
 import logging
-import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,13 +27,14 @@ import torch
 from emoscore.catalog.table import ImageFile
 from emoscore.config import Engine, ScoreParams, ScorePrecision
 from emoscore.device import pick_device
-from emoscore.emotic.inference import VadEngine, load_vad_engine, vad_engine
-from emoscore.emotic.model import EmoticNet
+from emoscore.emotic.inference import VadEngine, load_vad_engine
+from emoscore.emotic.model import EmoticNetConfig
+from emoscore.scoring import spawning
 from emoscore.scoring.object_library import HiddenOptions
 from emoscore.scoring.people import PeopleScores, PreparedImage, prepare_image, prepare_images, score_prepared
+from emoscore.scoring.spawning import wants_workers, worker_count
 
 log = logging.getLogger(__name__)
-SPAWN = multiprocessing.get_context("spawn")
 Scored = tuple[PreparedImage, PeopleScores | None]
 Finish = Callable[[list[Scored]], list]  # a scored batch → one result per image (picklable: it runs in workers)
 
@@ -58,15 +61,25 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker(
+def _leave_now() -> None:
+    """A worker's last act: its work is done and its results sent, so it leaves without tearing down torch, numba
+    and the models module by module (that took ~1.5 s, for which the run's end waited)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+def start_worker(
     checkpoint: str, engine: Engine, threads: int, *, parent: int, device: str, precision: ScorePrecision
 ) -> None:
-    """Process-pool initializer: the worker's own VAD model and thread count, set up once."""
+    """Process-pool initializer (through `spawning`): the worker's own VAD model and thread count, set up once."""
     global _WORKER_MODEL
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends its workers
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(threads)
     _WORKER_MODEL = load_vad_engine(Path(checkpoint), engine, threads, device=device, precision=precision)
+    atexit.register(_leave_now)
 
 
 def _score_batch(
@@ -75,7 +88,7 @@ def _score_batch(
     """One batch in a worker: decode, infer, then `finish` it here (the rows, music and charts) or send back
     only what the rows need (no pixel arrays)."""
     if _WORKER_MODEL is None:
-        raise RuntimeError("a scoring worker must be started by _start_worker")
+        raise RuntimeError("a scoring worker must be started by start_worker")
     results = score_prepared(_WORKER_MODEL, prepare_images(files, prepare, jpeg_device))
     for prepared, _ in results:
         prepared.context, prepared.bodies = None, []
@@ -86,17 +99,25 @@ class VadPool:
     """Images → people and their scores, in worker processes (one per core by default), in threads inside a
     daemonic process (a Dask worker may not start children), or here when `workers` is 0."""
 
-    def __init__(self, model: EmoticNet, checkpoint: Path, settings: ScoreParams) -> None:
-        self.model, self.checkpoint, self.settings = model, Path(checkpoint), settings
-        self.workers = settings.workers if settings.workers is not None else (os.cpu_count() or 1)
+    def __init__(
+        self,
+        config: EmoticNetConfig,
+        checkpoint: Path,
+        settings: ScoreParams,
+        started: ProcessPoolExecutor | None = None,
+    ) -> None:
+        """The VAD model of `checkpoint` (its `config`); `started`: a pool `spawning.spawn_workers` started for
+        these settings, adopted (and closed) here."""
+        self.config, self.checkpoint, self.settings = config, Path(checkpoint), settings
+        self.workers = worker_count(settings)
         self._vad: VadEngine | None = None
-        self._executor: Executor | None = None
+        self._executor: Executor | None = started
         self._lock = threading.Lock()
         self._shut_down = False
         self.prepare = functools.partial(
             prepare_image,
-            context_size=model.config.context_size,
-            body_size=model.config.body_size,
+            context_size=config.context_size,
+            body_size=config.body_size,
             detector=settings.detector,
             detector_weights=str(settings.detector_weights) if settings.detector_weights else None,
             max_pixels=settings.max_pixels,
@@ -107,11 +128,11 @@ class VadPool:
 
     @property
     def vad(self) -> VadEngine:
-        """The VAD model in this process (built on first use: with worker processes only they need one)."""
+        """The VAD model in this process (loaded on first use: with worker processes only they need one)."""
         if self._vad is None:
             settings = self.settings
-            self._vad = vad_engine(
-                self.model,
+            self._vad = load_vad_engine(
+                self.checkpoint,
                 settings.engine,
                 torch.get_num_threads(),
                 device=settings.device,
@@ -126,29 +147,17 @@ class VadPool:
             return self._executor or self._new_pool()
 
     def _new_pool(self) -> Executor:
-        if multiprocessing.current_process().daemon:
-            self._executor = ThreadPoolExecutor(max_workers=self.workers)
+        if wants_workers(self.settings):
+            self._executor = spawning.spawn_workers(self.checkpoint, self.settings, start=False)
         else:
-            threads = max(1, (os.cpu_count() or 1) // self.workers)
-            settings = self.settings
-            setup = functools.partial(
-                _start_worker,
-                str(self.checkpoint),
-                settings.engine,
-                threads,
-                parent=os.getpid(),
-                device=settings.device,
-                precision=settings.precision,
-            )
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=SPAWN, initializer=setup)
+            self._executor = ThreadPoolExecutor(max_workers=self.workers)
         return self._executor
 
     def start(self) -> None:
         """Start the worker processes now (each loads its model), so they are ready when the first batch comes."""
-        pool = self._pool()
-        if isinstance(pool, ProcessPoolExecutor):
-            for _ in range(self.workers):
-                pool.submit(os.getpid)  # a process is spawned per pending task, up to `workers`
+        with self._lock:
+            if self._executor is None and not self._shut_down and wants_workers(self.settings):
+                self._executor = spawning.spawn_workers(self.checkpoint, self.settings)
 
     def close(self) -> None:
         """Stop the worker processes."""

@@ -57,3 +57,39 @@ def test_bf16_autocast_stays_close_to_fp32(checkpoint):
     (p32, v32), (p16, v16) = exact.predict(contexts, bodies), fast.predict(contexts, bodies)
     assert v16.dtype == np.float32 and not np.array_equal(v16, v32)  # it really ran in another precision
     assert np.abs(v16 - v32).max() < 0.1 and np.abs(p16 - p32).max() < 0.05
+
+
+def test_the_onnx_export_is_kept_once_and_read_back_without_building_the_model(checkpoint, tmp_path, monkeypatch):
+    """Every scoring worker loads the ONNX engine: the first exports the checkpoint into the cache, the others (and
+    every later run) read that export, equal to a fresh one, with no torch model built and no torchvision loaded;
+    a damaged export is replaced, not trusted."""
+    import subprocess
+    import sys
+
+    from emoscore.emotic import inference
+    from tests.helpers import PROJECT
+
+    contexts, bodies = torch.randn(3, 3, 48, 48), torch.randn(3, 3, 32, 32)
+    first = load_vad_engine(checkpoint, "onnxruntime", threads=1, cache=tmp_path)
+    (kept,) = (tmp_path / "onnx").glob("vad-*.onnx")
+
+    def refuse(model):
+        raise AssertionError("exported again although the cache holds the export")
+
+    monkeypatch.setattr(inference, "export_onnx", refuse)
+    again = load_vad_engine(checkpoint, "onnxruntime", threads=1, cache=tmp_path)
+    for ours, theirs in zip(first.predict(contexts, bodies), again.predict(contexts, bodies), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    loader = (
+        "import sys; from pathlib import Path; from emoscore.emotic.inference import load_vad_engine; "
+        f"load_vad_engine(Path({str(checkpoint)!r}), 'onnxruntime', 1, cache=Path({str(tmp_path)!r})); "
+        "print('torchvision' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", loader], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
+
+    monkeypatch.undo()
+    kept.write_bytes(b"not an onnx graph")
+    repaired = load_vad_engine(checkpoint, "onnxruntime", threads=1, cache=tmp_path)
+    np.testing.assert_array_equal(repaired.predict(contexts, bodies)[1], first.predict(contexts, bodies)[1])
+    assert kept.read_bytes() != b"not an onnx graph"

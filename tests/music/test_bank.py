@@ -137,3 +137,27 @@ assert summary.rendered == 2, summary
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=240)
     assert all(m.with_suffix(".flac").is_file() for m in midis)
+
+
+def test_the_decoded_notes_are_kept_beside_the_flac_and_mapped_by_later_loads(bank, tmp_path):
+    """The first load decodes the FLAC and keeps the float32 notes; later loads (every scoring worker's) map that
+    file read-only, equal to a fresh decode; a damaged copy is decoded again, never used."""
+    from emoscore.cache import default_cache
+    from emoscore.music.bank import DECODED_NOTES, bank_folder
+
+    source = bank_folder(find_soundfont(), 44100, default_cache())
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    for name in ("notes.flac", "arrays.npz", "bank.json"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    decoded = NoteBank.load(folder)
+    assert decoded.audio.flags.writeable and (folder / DECODED_NOTES).is_file()
+    mapped = NoteBank.load(folder)
+    assert isinstance(mapped.audio, np.memmap) and not mapped.audio.flags.writeable
+    np.testing.assert_array_equal(mapped.audio, decoded.audio)
+    np.testing.assert_array_equal(mapped.audio, bank.audio)
+    (folder / DECODED_NOTES).write_bytes(b"damaged")
+    again = NoteBank.load(folder)
+    assert again.audio.flags.writeable
+    np.testing.assert_array_equal(again.audio, decoded.audio)
+    assert isinstance(NoteBank.load(folder).audio, np.memmap)
