@@ -17,7 +17,6 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import miditoolkit
 import numpy as np
 import torch
 
@@ -96,9 +95,9 @@ def piece_frames(
     schedules, results = [], []
     for path in midi_paths:
         try:
-            schedules.append(schedule(miditoolkit.MidiFile(str(path)), sample_rate))
+            schedules.append(schedule(Path(path), sample_rate))
             results.append(None)
-        except Exception as error:  # miditoolkit raises whatever its parser meets in a corrupt file
+        except Exception as error:  # miditoolkit (which reads what midi_read leaves) raises what it meets
             results.append(RenderUnavailable(f"{path}: not a readable MIDI file ({error})"))
     rendered = iter(render_pieces(bank, schedules, device))
     return [convert(next(rendered)) if result is None else result for result in results]

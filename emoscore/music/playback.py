@@ -18,6 +18,8 @@ from pathlib import Path
 import miditoolkit
 import numpy as np
 
+from emoscore.music.midi_read import MidiEvents, Part, read_midi
+
 BLOCK = 64  # FluidSynth's FLUID_BUFSIZE: events take effect at the start of a block
 STOP_GRACE_S = 2.0  # FLUID_PLAYER_STOP_GRACE_MS
 LATENCY = BLOCK  # an event the player sends at a block's start sounds from the next block (measured, every time)
@@ -111,28 +113,42 @@ def _sounding_off(
 
 def schedule(midi: miditoolkit.MidiFile | Path, sample_rate: int) -> Schedule:
     """Every non-drum note of a MIDI file with the samples at which FluidSynth's player turns it on and off
-    (each instrument its own channel, its sustain pedal honoured)."""
-    if not isinstance(midi, miditoolkit.MidiFile):
-        midi = miditoolkit.MidiFile(str(midi))
-    end_tick = int(midi.max_tick) + 1  # miditoolkit ends each track one tick after its last event
+    (each instrument its own channel, its sustain pedal honoured). A path is read by `midi_read`, or by
+    miditoolkit where that reader does not take the file."""
+    events = None if isinstance(midi, miditoolkit.MidiFile) else read_midi(midi)
+    if events is None:
+        events = _from_miditoolkit(midi if isinstance(midi, miditoolkit.MidiFile) else miditoolkit.MidiFile(str(midi)))
+    end_tick = events.max_tick + 1  # miditoolkit ends each track one tick after its last event
     parts = []
-    for instrument in midi.instruments:
-        notes = [note for note in instrument.notes if note.velocity > 0] if not instrument.is_drum else []
+    for part in events.parts:
+        notes = [note for note in part.notes if note[3] > 0] if not part.is_drum else []
         if not notes:
             continue
-        on = np.array([note.start for note in notes], dtype=np.int64)
-        off = np.array([max(note.end, note.start) for note in notes], dtype=np.int64)
-        keys = np.array([note.pitch for note in notes], dtype=np.int64)
-        pedal = sorted((c.time, c.value >= 64) for c in instrument.control_changes if c.number == 64)
+        on, off, keys, velocities = (np.array(column, dtype=np.int64) for column in zip(*notes, strict=True))
+        off = np.maximum(off, on)
+        pedal = sorted((tick, value >= 64) for tick, number, value in part.controls if number == 64)
         off = np.minimum(_sounding_off(on, off, keys, pedal), end_tick)
-        parts.append((keys, np.array([note.velocity for note in notes], dtype=np.int64), on, off))
+        parts.append((keys, velocities, on, off))
     keys, velocities, on_ticks, off_ticks = (
         (np.concatenate(column) for column in zip(*parts, strict=True)) if parts else (np.zeros(0, np.int64),) * 4
     )
-    tempi = [(change.time, round(60_000_000 / change.tempo)) for change in midi.tempo_changes if change.tempo > 0]
     every = np.concatenate([on_ticks, off_ticks, [end_tick]])
     order = np.argsort(every, kind="stable")
     fired = np.empty_like(every)
-    fired[order] = _fire_blocks(every[order], tempi, midi.ticks_per_beat, sample_rate)
+    fired[order] = _fire_blocks(every[order], events.tempi, events.ticks_per_beat, sample_rate)
     samples = fired * BLOCK + LATENCY
     return Schedule(keys, velocities, samples[: len(keys)], samples[len(keys) : 2 * len(keys)], int(samples[-1]))
+
+
+def _from_miditoolkit(midi: miditoolkit.MidiFile) -> MidiEvents:
+    """What `midi_read` gives, from a file miditoolkit has read."""
+    parts = [
+        Part(
+            instrument.is_drum,
+            [(note.start, note.end, note.pitch, note.velocity) for note in instrument.notes],
+            [(change.time, change.number, change.value) for change in instrument.control_changes],
+        )
+        for instrument in midi.instruments
+    ]
+    tempi = [(change.time, round(60_000_000 / change.tempo)) for change in midi.tempo_changes if change.tempo > 0]
+    return MidiEvents(midi.ticks_per_beat, parts, tempi, int(midi.max_tick))
