@@ -91,26 +91,33 @@ def export_onnx(model: EmoticNet) -> bytes:
     return buffer.getvalue()
 
 
-def cached_export(checkpoint: Path, cache: Path | None = None, *, fresh: bool = False) -> bytes:
-    """The ONNX export of a VAD checkpoint, kept in the cache folder by the checkpoint's digest and torch's version
-    (exported again when `fresh`): exporting means building the model (and importing torchvision) and tracing it,
-    ~1–2 s that every scoring worker paid at start. A cache that cannot be read or written costs only the export."""
+EXPORT_FORMAT = 1  # raised whenever `export_onnx` changes what it writes, so no older export is read back
+
+
+def cached_export(checkpoint: Path, cache: Path | None = None, *, fresh: bool = False) -> tuple[bytes, bool]:
+    """The ONNX export of a VAD checkpoint and whether it came from the cache folder, where it is kept by the
+    checkpoint's digest, EXPORT_FORMAT and torch's version (exported again when `fresh`): exporting means building
+    the model (and importing torchvision) and tracing it, ~1–2 s that every scoring worker paid at start. A cache
+    that cannot be read or written costs only the export."""
     folder = Path(cache) if cache is not None else default_cache()
-    path = folder / "onnx" / f"vad-{model_digest(checkpoint)}-torch{torch.__version__.split('+')[0]}.onnx"
+    version = torch.__version__.split("+")[0]
+    path = folder / "onnx" / f"vad-{model_digest(checkpoint)}-export{EXPORT_FORMAT}-torch{version}.onnx"
     if not fresh:
         with contextlib.suppress(OSError):
             graph = path.read_bytes()
             if graph:
-                return graph
+                return graph, True
     graph = export_onnx(EmoticNet.from_checkpoint(checkpoint))
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")  # per writer
         temporary.write_bytes(graph)
         temporary.replace(path)
     except OSError as error:
         log.debug("could not keep the ONNX export of %s in %s: %s", checkpoint, path.parent, error)
-    return graph
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+    return graph, False
 
 
 class OnnxVad:
@@ -168,8 +175,11 @@ def load_vad_engine(
     if _runs_torch(engine, device, precision):
         return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device=device, precision=precision)
     config = EmoticNet.read_config(checkpoint)
+    graph, cached = cached_export(Path(checkpoint), cache)
+    if not cached:
+        return OnnxVad(graph, config, threads)
     try:
-        return OnnxVad(cached_export(Path(checkpoint), cache), config, threads)
+        return OnnxVad(graph, config, threads)
     except Exception as error:  # ONNX Runtime's own exception types: a cached export that is no graph
         log.warning("the cached ONNX export of %s is unreadable (%s); exporting it again", checkpoint, error)
-        return OnnxVad(cached_export(Path(checkpoint), cache, fresh=True), config, threads)
+        return OnnxVad(cached_export(Path(checkpoint), cache, fresh=True)[0], config, threads)

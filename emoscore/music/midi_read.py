@@ -109,7 +109,9 @@ def _scan(data: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
                 length, position = _vlq(data, position + 1, stop)
                 if length == _BAD or position + length > stop:
                     return -1, none[0], none[1]
-                if kind == 0x51 and length == 3:
+                if kind == 0x51 and length != 3:
+                    return -1, none[0], none[1]  # a tempo of another length: mido's to read or refuse
+                if kind == 0x51:
                     tempo = (int(data[position]) << 16) | (int(data[position + 1]) << 8) | int(data[position + 2])
                     _put(events, count, track, tick, TEMPO, 0, tempo, 0)
                     count += 1
