@@ -9,6 +9,7 @@ has these features per piece only, not their distributions or overlaps.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,15 +31,32 @@ def top_line(notes: Sequence[Note]) -> list[int]:
     return [highest[onset] for onset in sorted(highest)]
 
 
-def all_notes_line(notes: Sequence[Note]) -> list[int]:
-    """Every pitch in time order (lowest first within an onset)."""
-    return [note.pitch for note in sorted(notes, key=lambda n: (n.onset, n.pitch))]
+def all_notes_motion(notes: Sequence[Note]) -> list[int]:
+    """Each note's interval from the nearest pitch struck at the onset before it: how every voice moves, chords
+    included. (The first measure took the successive pitches of all notes in time order, which mixes chord spacing
+    with leaps between the hands: random notes matched real scores on it, 0.79 against two real sets' 0.93.)"""
+    struck: dict[int, list[int]] = {}
+    for note in notes:
+        struck.setdefault(note.onset, []).append(note.pitch)
+    onsets = sorted(struck)
+    motion = []
+    for before, now in itertools.pairwise(onsets):
+        previous = np.asarray(struck[before])
+        for pitch in struck[now]:
+            steps = pitch - previous
+            motion.append(int(steps[np.argmin(np.abs(steps))]))
+    return motion
 
 
 def interval_counts(pitches: Sequence[int]) -> np.ndarray:
     """Counts of successive intervals from −12 to +12 semitones (larger leaps in the end bins)."""
-    steps = np.clip(np.diff(np.asarray(pitches, dtype=int)), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
-    return np.bincount(steps, minlength=2 * MAX_INTERVAL + 1).astype(float)
+    return step_counts(np.diff(np.asarray(pitches, dtype=int)))
+
+
+def step_counts(steps: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Counts of intervals from −12 to +12 semitones (larger leaps in the end bins)."""
+    bins = np.clip(np.asarray(steps, dtype=int), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
+    return np.bincount(bins, minlength=2 * MAX_INTERVAL + 1).astype(float)
 
 
 def ioi_counts(notes: Sequence[Note]) -> np.ndarray:
@@ -56,7 +74,7 @@ def duration_counts(notes: Sequence[Note]) -> np.ndarray:
 
 FEATURES: dict[str, Callable[[Sequence[Note]], np.ndarray]] = {
     "interval_top_line": lambda notes: interval_counts(top_line(notes)),
-    "interval_all_notes": lambda notes: interval_counts(all_notes_line(notes)),
+    "interval_all_notes": lambda notes: step_counts(all_notes_motion(notes)),
     "inter_onset": ioi_counts,
     "duration": duration_counts,
 }

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from emoscore.music.cp import Note
 from emoscore.music.realism import (
+    all_notes_motion,
     distribution,
     excerpts,
     interval_counts,
@@ -15,6 +16,7 @@ from emoscore.music.realism import (
     random_pieces,
     realism_report,
     recurring_bars,
+    step_counts,
     top_line,
 )
 
@@ -35,6 +37,17 @@ def test_the_top_line_and_its_intervals():
     assert top_line(chord_then_step) == [67, 69, 40]
     counts = interval_counts(top_line(chord_then_step))
     assert counts[12 + 2] == 1 and counts[0] == 1 and counts.sum() == 2  # +2, and −29 in the lowest bin
+
+
+def test_every_note_moves_from_the_nearest_note_struck_before_it():
+    # C major's triad, then a G triad a step away in each voice, then a low bass note a leap below
+    chords = (
+        [Note(0, p, 4, 80) for p in (60, 64, 67)] + [Note(4, p, 4, 80) for p in (59, 62, 67)] + [Note(8, 36, 4, 80)]
+    )
+    assert all_notes_motion(chords) == [-1, 2, 0, -23]  # 62 is 2 from 60 and 64: the first of equals
+    counts = step_counts(all_notes_motion(chords))
+    assert counts.sum() == 4 and counts[12 - 1] == counts[12 + 2] == counts[12] == counts[0] == 1  # −23: lowest bin
+    assert all_notes_motion([]) == [] and all_notes_motion(chords[:3]) == []
 
 
 def test_recurring_bars_count_exact_and_transposed_repeats():
@@ -75,7 +88,7 @@ def test_every_measure_separates_real_music_from_random_notes(real_scores):
     reference, other = real_scores
     report = realism_report({"generated": other}, reference, other, bars=8, seed=0)
     sets = report["sets"]
-    for feature in ("interval_top_line", "duration", "inter_onset"):
+    for feature in ("interval_top_line", "interval_all_notes", "duration", "inter_onset"):
         assert sets["other_real_scores"]["overlap"][feature] > sets["random_uniform"]["overlap"][feature] + 0.1
     assert sets["other_real_scores"]["key_clarity"] > sets["random_in_one_key"]["key_clarity"] - 0.05
     assert sets["random_in_one_key"]["key_clarity"] > sets["random_uniform"]["key_clarity"] + 0.1
