@@ -12,7 +12,7 @@ from PIL import Image
 from benchmarks.common import best_of, photos, record, scorer_for, timed, vad_checkpoint
 from emoscore.emotic.dataset import resize_rgb, to_tensor
 from emoscore.emotic.inference import load_vad_engine
-from emoscore.scoring.library import hash_images, iter_library
+from emoscore.scoring.listing import hash_images, iter_library
 from emoscore.scoring.people import score_prepared
 
 

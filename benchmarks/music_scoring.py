@@ -15,7 +15,7 @@ from benchmarks.common import PROJECT, best_of, photos, record, trained_params
 from emoscore.catalog.store import Catalog
 from emoscore.music.audio import render_audio
 from emoscore.music.model import CPTransformer
-from emoscore.scoring.library import hash_images, iter_library
+from emoscore.scoring.listing import hash_images, iter_library
 from emoscore.scoring.scorer import Scorer
 
 

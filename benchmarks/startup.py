@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import PROJECT, photos, record, scorer_for, timed, trained_params
-from emoscore.scoring.library import hash_images, iter_library
+from emoscore.scoring.listing import hash_images, iter_library
 
 
 def bench_cold_start(work: Path, repeats: int) -> None:

@@ -25,7 +25,7 @@ from emoscore.config import Params
 from emoscore.models_home import resolve_params
 from emoscore.music.compose import Piece
 from emoscore.music.continuation import MAX_BARS
-from emoscore.scoring.library import Skipped, hash_images, iter_library
+from emoscore.scoring.listing import Skipped, hash_images, iter_library
 from emoscore.scoring.object_library import PhotoStore
 from emoscore.text import shown
 

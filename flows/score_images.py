@@ -16,7 +16,7 @@ from emoscore.config import load_params
 from emoscore.errors import ConfigError
 from emoscore.models_home import resolve_params
 from emoscore.reports import write_json
-from emoscore.scoring.library import library_root
+from emoscore.scoring.listing import library_root
 from emoscore.scoring.run import score_run
 from emoscore_flows._stage import publish_table, run_stage
 from emoscore_tasks.score import release_scorers, score_chunk

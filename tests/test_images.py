@@ -100,7 +100,7 @@ def test_a_people_detector_sees_enough_pixels_and_its_boxes_come_back_in_full_pi
 
 def test_heic_and_avif_decode_and_raw_files_are_skipped_with_a_reason(tmp_path):
     from emoscore.images import RAW_REASON
-    from emoscore.scoring.library import Skipped, iter_library
+    from emoscore.scoring.listing import Skipped, iter_library
 
     picture = smooth_photo(160, 120)
     picture.save(tmp_path / "iphone.HEIC")

@@ -95,7 +95,7 @@ def test_scoring_with_the_device_decoder_gives_the_cpu_decoders_rows(tmp_path, p
     """Through the scoring pool (in this process), the same people and VAD within a small tolerance; `auto` picks
     the CPU path where there is no GPU."""
     from emoscore.config import load_params
-    from emoscore.scoring.library import hash_images, iter_library
+    from emoscore.scoring.listing import hash_images, iter_library
     from emoscore.scoring.scorer import Scorer
 
     (tmp_path / "library").mkdir()

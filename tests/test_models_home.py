@@ -97,18 +97,18 @@ def test_the_api_scores_into_a_catalog_once(home, tmp_path):
 
 def test_the_api_gives_a_file_it_cannot_read_its_error_row_with_or_without_a_catalog(home, tmp_path, monkeypatch):
     from emoscore.api import load
-    from emoscore.scoring import library as library_module
+    from emoscore.scoring import listing as listing_module
 
     photo(tmp_path / "photos" / "a.jpg")
     photo(tmp_path / "photos" / "locked.jpg")
-    hashing = library_module.file_sha256
+    hashing = listing_module.file_sha256
 
     def refuse(path):
         if Path(path).name == "locked.jpg":
             raise PermissionError(13, "Permission denied")
         return hashing(path)
 
-    monkeypatch.setattr(library_module, "file_sha256", refuse)
+    monkeypatch.setattr(listing_module, "file_sha256", refuse)
     with load(home) as models:
         into = models.score(tmp_path / "photos", catalog=tmp_path / "cat")
         alone = models.score(tmp_path / "photos", media=tmp_path / "media")

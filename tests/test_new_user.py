@@ -366,7 +366,7 @@ def test_an_image_whose_media_fails_is_one_error_line_and_its_traceback_only_at_
     import logging
 
     from emoscore.catalog.table import ImageFile
-    from emoscore.scoring.library import hash_images, iter_library
+    from emoscore.scoring.listing import hash_images, iter_library
 
     photo(tmp_path / "library" / "one.jpg")
     files = [f for f in hash_images(iter_library(tmp_path / "library")) if isinstance(f, ImageFile)]
@@ -389,7 +389,7 @@ def test_category_scores_stay_on_the_0_to_1_scale_that_min_and_the_gallery_use(s
 
     from emoscore.catalog.table import ImageFile
     from emoscore.emotic import inference
-    from emoscore.scoring.library import hash_images, iter_library
+    from emoscore.scoring.listing import hash_images, iter_library
 
     def overshooting(predict):
         def wrapped(self, contexts, bodies):

@@ -9,7 +9,7 @@ import pytest
 from emoscore.catalog.scan_index import INDEX_FILE
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import Identity, error_row
-from emoscore.scoring import library as library_module
+from emoscore.scoring import listing as listing_module
 from emoscore.scoring.library import score_library
 from tests.helpers import Now, read_catalog
 
@@ -56,8 +56,8 @@ def test_changed_files_are_hashed_again_and_renamed_ones_keep_their_rows_unread(
         (library / name).write_bytes(os.urandom(1000))
     a_pass(library, catalog)
     hashed = []
-    real = library_module.file_sha256
-    monkeypatch.setattr(library_module, "file_sha256", lambda path: hashed.append(Path(path).name) or real(path))
+    real = listing_module.file_sha256
+    monkeypatch.setattr(listing_module, "file_sha256", lambda path: hashed.append(Path(path).name) or real(path))
     (library / "b.jpg").write_bytes(os.urandom(1000))  # new content in place
     (library / "c.jpg").rename(library / "renamed.jpg")
     (library / "d.jpg").write_bytes(os.urandom(1000))
@@ -74,8 +74,8 @@ def test_a_broken_index_costs_one_full_pass_and_is_rewritten(tmp_path, monkeypat
     a_pass(library, catalog)
     (catalog / INDEX_FILE).write_bytes(b"not parquet")
     hashed = []
-    real = library_module.file_sha256
-    monkeypatch.setattr(library_module, "file_sha256", lambda path: hashed.append(path) or real(path))
+    real = listing_module.file_sha256
+    monkeypatch.setattr(listing_module, "file_sha256", lambda path: hashed.append(path) or real(path))
     assert a_pass(library, catalog).already_done == 1 and len(hashed) == 1
     assert "unreadable" in caplog.text
     hashed.clear()
@@ -90,6 +90,6 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_found_again(tmp_path, monke
     odd.write_bytes(os.urandom(1000))
     a_pass(library, catalog)
     hashed = []
-    real = library_module.file_sha256
-    monkeypatch.setattr(library_module, "file_sha256", lambda path: hashed.append(path) or real(path))
+    real = listing_module.file_sha256
+    monkeypatch.setattr(listing_module, "file_sha256", lambda path: hashed.append(path) or real(path))
     assert a_pass(library, catalog).already_done == 1 and hashed == []

@@ -20,7 +20,8 @@ from emoscore.catalog.table import Identity, ImageFile, catalog_lock
 from emoscore.config import load_params
 from emoscore.emotic.labels import CATEGORIES
 from emoscore.music.render import renderer_available
-from emoscore.scoring.library import Skipped, hash_images, iter_library, score_library
+from emoscore.scoring.library import score_library
+from emoscore.scoring.listing import Skipped, hash_images, iter_library
 from emoscore.scoring.scorer import Scorer
 from emoscore.scoring.workers import even_batches
 from tests.helpers import PROJECT, TINY_THRESHOLD, Now, photo, prepare_or_die, read_catalog

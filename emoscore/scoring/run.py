@@ -18,7 +18,8 @@ from emoscore.catalog.location import is_remote
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import CatalogBusy, Identity, ImageFile
 from emoscore.config import Params
-from emoscore.scoring.library import Library, RowsFuture, score_library
+from emoscore.scoring.library import RowsFuture, score_library
+from emoscore.scoring.listing import Library
 from emoscore.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from emoscore.catalog.scan_index import INDEX_FILE, ScanIndex
 from emoscore.catalog.store import Catalog
 from emoscore.catalog.table import GALLERY_MARKER, Identity, error_row
 from emoscore.scoring import object_library
-from emoscore.scoring.library import iter_library, score_library
+from emoscore.scoring.library import score_library
+from emoscore.scoring.listing import iter_library
 from emoscore.scoring.object_library import PhotoStore, StoredObject
 from emoscore_flows.cli import app
 from tests.helpers import Now, photo, read_catalog, score_local

@@ -14,7 +14,7 @@ SCORE_FOREVER = textwrap.dedent(
     import sys
     from pathlib import Path
     from emoscore.config import load_params
-    from emoscore.scoring.library import hash_images, iter_library
+    from emoscore.scoring.listing import hash_images, iter_library
     from emoscore.scoring.scorer import Scorer
 
     params = load_params(sys.argv[1])
