@@ -78,6 +78,9 @@ def score(
 
     Exit code 0 when every image scored (or was already done), 1 when some failed, 2 for a usage or setup error.
     """
+    from emoscore.catalog.location import canonical
+
+    path = str(canonical(path))  # S3://bucket/prefix is s3://bucket/prefix
     # before any model is loaded: a mistyped path costs nothing, and says so first
     if not path.startswith("s3://") and not Path(path).exists():
         raise fail(f"{path}: library folder not found")
@@ -237,9 +240,10 @@ def serve(
     try:
         schedule = Schedule.parse(cron="*/15 * * * *" if cron is None and every is None else cron, every=every)
         resolve_params(params, models)
+        from emoscore.catalog.location import canonical
         from emoscore_flows.serve import serve_library
 
-        serve_library(library, schedule, catalog=catalog, params=params, name=name, models=models)
+        serve_library(str(canonical(library)), schedule, catalog=catalog, params=params, name=name, models=models)
     except EmoscoreError as error:
         raise fail(error) from None
     # everything serve started is stopped and its logs are sent; tearing down torch's and Prefect's modules took

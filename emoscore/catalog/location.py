@@ -36,7 +36,7 @@ ENVIRONMENT = (
 UNUSABLE = re.compile(r"[\x00-\x1f\x7f\[\]^|\\]|%[0-9A-Fa-f]{2}")
 
 
-SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")  # a URI (s3://, gs://, S3://, file:/…), never a folder
+SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")  # a URI (s3://, gs://, file:/…), never a folder
 
 
 class StorageError(CatalogError):
@@ -46,6 +46,13 @@ class StorageError(CatalogError):
 def is_remote(location: str | Path) -> bool:
     """Whether a catalog or library location names an object store rather than a local path."""
     return str(location).startswith("s3://")
+
+
+def canonical(location: str | Path) -> str | Path:
+    """A location as the rest of emoscore reads it: a URI's scheme is case-insensitive (RFC 3986), so `S3://b/p`
+    is `s3://b/p`; anything else as given."""
+    text = str(location)
+    return "s3://" + text[5:] if text[:5].lower() == "s3://" else location
 
 
 def storage_options(configured: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -76,13 +83,13 @@ class Location:
     @classmethod
     def of(cls, where: str | Path, configured: Mapping[str, str] | None = None) -> Location:
         """A location from a path or URI; options only for a remote one."""
-        text = str(where)
+        text = str(canonical(where))
         if is_remote(text):
             bucket = text.removeprefix("s3://").split("/", 1)[0]
             if not bucket:
                 raise CatalogError(f"{text}: an S3 catalog is s3://BUCKET/PREFIX")
             return cls(text.rstrip("/"), storage_options(configured))
-        if SCHEME.match(text):  # gs://, S3://, file:/… — not a folder, and not s3://
+        if SCHEME.match(text):  # gs://, file:/… — not a folder, and not s3://
             raise CatalogError(f"{text}: a catalog is a local folder or s3://bucket/prefix")
         path = str(Path(text).expanduser())
         try:  # Arrow, DuckDB and delta-rs take paths as UTF-8 text: other bytes could not be read back

@@ -168,9 +168,10 @@ class ScoreParams(Section):
     @field_validator("library", mode="before")
     @classmethod
     def _library_place(cls, value: object) -> Path | str:
-        """An s3:// library stays a URI (a Path would fold its `//`); anything else is a path."""
+        """An s3:// library (its scheme in any case: S3:// too) stays a URI (a Path would fold its `//`); anything
+        else is a path."""
         text = str(value)
-        return text.rstrip("/") if text.startswith("s3://") else Path(text)
+        return "s3://" + text[5:].rstrip("/") if text[:5].lower() == "s3://" else Path(text)
 
 
 class FilmParams(Section):

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from emoscore.catalog.location import is_remote
+from emoscore.catalog.location import canonical, is_remote
 from emoscore.catalog.scan_index import ScanIndex
 from emoscore.catalog.table import GALLERY_MARKER, ImageFile
 from emoscore.digests import file_sha256
@@ -45,7 +45,7 @@ def _ours(folder: Path, excluded: set[Path]) -> bool:
 
 def library_root(library: Library) -> str:
     """The library as rows and the scan index name it: an s3:// URI as written, a path made absolute."""
-    text = str(library)
+    text = str(canonical(library))
     return text.rstrip("/") if is_remote(text) else str(Path(library).absolute())
 
 
@@ -96,6 +96,7 @@ def iter_library(
     library (unless `follow_outside`) come out as Skipped; folders emoscore wrote (the catalog in `exclude`, any
     catalog or gallery) are not entered: their charts and thumbnails are not photos.
     """
+    root = canonical(root)
     if is_remote(str(root)):
         remote = [str(path) for path in exclude if is_remote(str(path))]
         yield from iter_objects(str(root), store or PhotoStore.configured(), remote)

@@ -191,7 +191,10 @@ def test_reading_a_vacuumed_version_or_a_foreign_uri_is_one_line(tmp_path):
     catalog.vacuum(retention_hours=0)
     old = runner.invoke(app, ["catalog", "query", "--catalog", where, "--all-models", "--as-of", "1"])
     assert old.exit_code == 2 and "cannot read" in old.output and "Traceback" not in old.output, old.output
-    for uri in ("gs://bucket/catalog", "S3://bucket/catalog"):
+    for uri in ("gs://bucket/catalog", "file:/catalog"):
         result = runner.invoke(app, ["catalog", "stats", "--catalog", uri])
         assert result.exit_code == 2 and "a catalog is a local folder or s3://bucket/prefix" in result.output
     assert not (tmp_path / "gs:").exists()
+    from emoscore.catalog.location import Location
+
+    assert Location.of("S3://bucket/catalog/").uri == "s3://bucket/catalog"  # a scheme in any case (RFC 3986)

@@ -153,12 +153,14 @@ def test_a_missing_bucket_or_prefix_is_one_line_and_writes_nothing(project, s3_s
     for library, reason in (
         ("s3://no-such-bucket-here/photos", "cannot be listed (NoSuchBucket"),
         (f"s3://{bucket}/nothing-here", "library not found (no objects under this prefix)"),
+        (f"S3://{bucket}/nothing-here", "library not found (no objects under this prefix)"),  # not a folder
     ):
         result = runner.invoke(
             app, ["score", library, "--catalog", str(tmp_path / "catalog"), "--no-prefect", "--params", params]
         )
         assert result.exit_code == 2, result.output
-        assert library in result.output and reason in result.output and "Traceback" not in result.output
+        said = "s3://" + library[5:]
+        assert said in result.output and reason in result.output and "Traceback" not in result.output
     assert not (tmp_path / "catalog" / "images").exists()
 
 
@@ -211,6 +213,7 @@ def test_params_and_serve_keep_a_store_library_a_uri(tmp_path):
     from emoscore_flows.serve import ServeJob
 
     assert parse_params({"score": {"library": "s3://bucket/photos/"}}).score.library == "s3://bucket/photos"
+    assert parse_params({"score": {"library": "S3://bucket/photos"}}).score.library == "s3://bucket/photos"
     assert parse_params({"score": {"library": "photos"}}).score.library == Path("photos")
     job = ServeJob("s3://bucket/photos", None, tmp_path / "params.yaml", "tick")
     assert job.parameters()["library"] == "s3://bucket/photos"  # not made a folder (which would read s3:/bucket)
@@ -225,7 +228,7 @@ def test_the_api_scores_a_store_library_with_and_without_a_catalog(project, s3_s
     s3_client.put_object(Bucket=bucket, Key="lib/bad.jpg", Body=b"\xff\xd8 no")
     models = api.load(params=project / "params.yaml")
     loose = models.score(f"s3://{bucket}/lib", media=tmp_path / "media")
-    into = models.score(f"s3://{bucket}/lib", catalog=tmp_path / "catalog")
+    into = models.score(f"S3://{bucket}/lib", catalog=tmp_path / "catalog")  # a URI's scheme in any case
     for rows in (loose, into):
         assert [(Path(row["path"]).name, row["status"]) for row in rows] == [("a.jpg", "ok"), ("bad.jpg", "error")]
         assert rows[0]["path"] == f"s3://{bucket}/lib/a.jpg"
