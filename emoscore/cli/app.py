@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 import emoscore.cli.upkeep  # noqa: F401 (adds compact, vacuum, history and migrate to the catalog group)
 from emoscore import __version__
-from emoscore.cli.catalog import catalog_app, gallery, render
+from emoscore.cli.catalog import catalog_app
 from emoscore.cli.common import (
     ModelsOption,
     ParamsOption,
@@ -30,6 +30,7 @@ from emoscore.cli.common import (
     say,
     shown,
 )
+from emoscore.cli.media import gallery, render
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params

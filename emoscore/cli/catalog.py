@@ -1,5 +1,6 @@
-"""`emoscore catalog query|stats|scenes`, `emoscore gallery` and `render`: questions to the catalog's tables, at any
-version (its upkeep — compact, vacuum, history, migrate — is in emoscore.cli.upkeep)."""
+"""`emoscore catalog query|stats|scenes`: questions to the catalog's tables, at any version (its upkeep — compact,
+vacuum, history, migrate — is in emoscore.cli.upkeep; what a person opens from it — `gallery`, `render` — in
+emoscore.cli.media)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from emoscore.cli.common import ParamsOption, console, fail, file_to_write, print_table, say
+from emoscore.cli.common import ParamsOption, fail, file_to_write, print_table
 from emoscore.config import load_params
 from emoscore.errors import EmoscoreError
 from emoscore.models_home import resolve_params
 
 if TYPE_CHECKING:
+    from emoscore.catalog.query import Query
     from emoscore.catalog.store import Catalog
     from emoscore.catalog.table import Identity
 
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 catalog_app = typer.Typer(help="Ask the catalog questions; compact, vacuum, migrate it.", no_args_is_help=True)
 
 
-def _query_from(
+def query_from(
     quadrant: str | None,
     category: str | None,
     minimum: float,
@@ -38,7 +40,8 @@ def _query_from(
     detected: str | None,
     identity: Identity | None = None,
     as_of: str | None = None,
-):
+) -> Query:
+    """The catalog query the command-line filters describe (ranges parsed, the version read)."""
     from emoscore.catalog.delta import AsOf
     from emoscore.catalog.query import Query, parse_range
 
@@ -84,7 +87,7 @@ AllModelsOption = Annotated[
 ]
 
 
-def _current(params: Path, all_models: bool) -> Identity | None:
+def current_identity(params: Path, all_models: bool) -> Identity | None:
     """The identity of the current view: the models and settings of params.yaml / the models home (None: every
     row, also when those models are not here to be digested)."""
     from emoscore.catalog.table import Identity
@@ -153,7 +156,7 @@ def catalog_query(
     if out is not None:
         file_to_write(out, "--out")
     try:
-        query = _query_from(
+        query = query_from(
             quadrant,
             category,
             minimum,
@@ -165,7 +168,7 @@ def catalog_query(
             desc,
             limit or None,
             detected,
-            _current(params, all_models),
+            current_identity(params, all_models),
             as_of,
         )
         table = run_query(catalog_at(catalog, params), query)
@@ -249,122 +252,8 @@ def catalog_stats_command(
 
     try:
         stats = catalog_stats(
-            catalog_at(catalog, params), identity=_current(params, all_models), as_of=AsOf.parse(as_of)
+            catalog_at(catalog, params), identity=current_identity(params, all_models), as_of=AsOf.parse(as_of)
         )
     except EmoscoreError as error:
         raise fail(error) from None
     Console().print_json(json.dumps(stats, default=str))
-
-
-def gallery(
-    out: Annotated[Path, typer.Option(help="Folder for index.html, thumbnails and media.")] = Path("reports/gallery"),
-    quadrant: QuadrantOption = None,
-    category: CategoryOption = None,
-    minimum: MinOption = 0.5,
-    detected: DetectedOption = None,
-    valence: RangeOption = None,
-    arousal: RangeOption = None,
-    status: StatusOption = None,
-    path_glob: GlobOption = None,
-    catalog: CatalogOption = None,
-    params: ParamsOption = Path("params.yaml"),
-    all_models: AllModelsOption = False,
-    as_of: AsOfOption = None,
-) -> None:
-    """Write a static HTML gallery (thumbnails, VAD charts, audio, MIDI) of the catalog, or of a query."""
-    from emoscore.catalog.gallery import write_gallery
-    from emoscore.catalog.query import run_query
-
-    try:
-        source = catalog_at(catalog, params)
-        query = _query_from(
-            quadrant,
-            category,
-            minimum,
-            valence,
-            arousal,
-            status,
-            path_glob,
-            "path",
-            False,
-            None,
-            detected,
-            _current(params, all_models),
-            as_of,
-        )
-        page = write_gallery(run_query(source, query), source, out)
-    except (EmoscoreError, ValueError) as error:
-        raise fail(error) from None
-    say("wrote ", page)
-
-
-def _local_midi(catalog: Catalog, relative: str) -> Path:
-    """A row's MIDI file on this machine (fetched once into ~/.cache from an object-store catalog)."""
-    if not catalog.remote:
-        return catalog.media(relative)
-    target = catalog.state / "media" / relative
-    if not target.exists():
-        catalog.fetch_media(relative, target)
-    return target
-
-
-def render(
-    catalog: CatalogOption = None,
-    audio_format: Annotated[str, typer.Option("--format", help="flac, wav or opus.")] = "flac",
-    out: Annotated[Path | None, typer.Option(help="Folder for the audio (default: CATALOG/renders/FORMAT).")] = None,
-    quadrant: QuadrantOption = None,
-    category: CategoryOption = None,
-    minimum: MinOption = 0.5,
-    valence: RangeOption = None,
-    arousal: RangeOption = None,
-    path_glob: GlobOption = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: one per core).")] = None,
-    build_bank: Annotated[bool, typer.Option("--build-bank", help="Build the note bank now, then render.")] = False,
-    params: ParamsOption = Path("params.yaml"),
-    all_models: AllModelsOption = False,
-) -> None:
-    """Render the catalog's pieces (all, or a query's) to audio files, in parallel; what is there is kept."""
-    from emoscore.catalog.query import run_query
-    from emoscore.music.audio import bank_for, rate_for, render_files
-
-    if audio_format not in ("flac", "wav", "opus"):
-        raise fail(f"unknown --format {audio_format!r}; choose flac, wav or opus")
-    try:
-        settings = load_params(params).render if params.exists() else None
-        from emoscore.config import RenderParams
-
-        settings = settings or RenderParams()
-        if build_bank:
-            folder = bank_for(settings, rate_for(Path(f"x.{audio_format}"), settings), progress=True)
-            console.print(f"note bank ready: {len(folder.anchors)} velocity anchors, {folder.sample_rate} Hz")
-        source = catalog_at(catalog, params)
-        query = _query_from(
-            quadrant,
-            category,
-            minimum,
-            valence,
-            arousal,
-            "ok",
-            path_glob,
-            "path",
-            False,
-            None,
-            None,
-            _current(params, all_models),
-        )
-        rows = [row for row in run_query(source, query).to_pylist() if row.get("midi_path")]
-        if out is None and source.remote:
-            raise EmoscoreError(f"{source}: give --out for the renders of an object-store catalog")
-        folder_out = out or source.root / "renders" / audio_format
-        jobs = [
-            (_local_midi(source, row["midi_path"]), folder_out / f"{row['image_id']}.{audio_format}") for row in rows
-        ]
-        summary = render_files(jobs, settings, workers=workers, progress=console.is_terminal)
-    except (EmoscoreError, ValueError, OSError) as error:
-        raise fail(error) from None
-    say(
-        f"rendered {summary.rendered}, already there {summary.already_there}, failed {len(summary.failed)} → ",
-        folder_out,
-    )
-    if summary.failed:
-        raise typer.Exit(1)
