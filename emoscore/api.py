@@ -80,7 +80,7 @@ class Models:
         relative to it, as stored); without, the MIDI, audio and charts are written under `media` (created) and
         the rows carry their absolute paths, which stay true after this process ends."""
         given = [paths] if isinstance(paths, str | Path) else paths
-        paths = [str(canonical(path)) if is_remote(canonical(path)) else Path(path).expanduser() for path in given]
+        paths = [str(place) if is_remote(place := canonical(path)) else Path(path).expanduser() for path in given]
         if catalog is not None:
             return self._score_into(Catalog(catalog, self.params.score.catalog_storage), paths)
         folder = Path(media).expanduser().absolute()

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from emoscore.catalog.uri import canonical, is_remote
 from emoscore.cli.app import ModelsOption, ParamsOption, app, fail
 from emoscore.cli.common import folder_to_write, prefect_server_configured, print_table
 from emoscore.config import Params
@@ -38,22 +39,17 @@ def _score_here(path: str, catalog: str | None, settings: Params, retry_errors: 
     from emoscore.scoring.spawning import spawn_workers, wants_workers
 
     workers = None
-    if (
-        (path.startswith("s3://") or Path(path).is_dir())
-        and wants_workers(settings.score)
-        and settings.vad.out.is_file()
-    ):
+    if (is_remote(path) or Path(path).is_dir()) and wants_workers(settings.score) and settings.vad.out.is_file():
         workers = spawn_workers(settings.vad.out, settings.score)
     try:
         from emoscore.catalog.store import Catalog
         from emoscore.scoring.run import score_here
 
         store = Catalog(catalog, settings.score.catalog_storage) if catalog else None
-    except BaseException:
+        return score_here(settings, library=path, catalog=store, retry_errors=retry_errors, workers=workers)
+    finally:  # the run closes the pool it adopted; this one also covers a run that could not start
         if workers is not None:
             workers.shutdown(wait=False, cancel_futures=True)
-        raise
-    return score_here(settings, library=path, catalog=store, retry_errors=retry_errors, workers=workers)
 
 
 @app.command()
@@ -78,11 +74,9 @@ def score(
 
     Exit code 0 when every image scored (or was already done), 1 when some failed, 2 for a usage or setup error.
     """
-    from emoscore.catalog.location import canonical
-
     path = str(canonical(path))  # S3://bucket/prefix is s3://bucket/prefix
     # before any model is loaded: a mistyped path costs nothing, and says so first
-    if not path.startswith("s3://") and not Path(path).exists():
+    if not is_remote(path) and not Path(path).exists():
         raise fail(f"{path}: library folder not found")
     # Prefect's own loggers (and emoscore's inside flow runs) follow -v as well: quiet unless asked
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(logging.getLogger().getEffectiveLevel()))
@@ -240,7 +234,6 @@ def serve(
     try:
         schedule = Schedule.parse(cron="*/15 * * * *" if cron is None and every is None else cron, every=every)
         resolve_params(params, models)
-        from emoscore.catalog.location import canonical
         from emoscore_flows.serve import serve_library
 
         serve_library(str(canonical(library)), schedule, catalog=catalog, params=params, name=name, models=models)

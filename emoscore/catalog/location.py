@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from emoscore.catalog.table import CatalogError
+from emoscore.catalog.uri import canonical, is_remote
 from emoscore.text import shown
 
 ENVIRONMENT = (
@@ -41,18 +42,6 @@ SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")  # a URI (s3://, gs://, file:
 
 class StorageError(CatalogError):
     """A store cannot be reached or used (wrong credentials, a missing bucket, a server down)."""
-
-
-def is_remote(location: str | Path) -> bool:
-    """Whether a catalog or library location names an object store rather than a local path."""
-    return str(location).startswith("s3://")
-
-
-def canonical(location: str | Path) -> str | Path:
-    """A location as the rest of emoscore reads it: a URI's scheme is case-insensitive (RFC 3986), so `S3://b/p`
-    is `s3://b/p`; anything else as given."""
-    text = str(location)
-    return "s3://" + text[5:] if text[:5].lower() == "s3://" else location
 
 
 def storage_options(configured: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from emoscore.catalog.uri import canonical, is_remote
 from emoscore.config.marks import Device, Engine, ScorePrecision, Section, location, runtime
 from emoscore.music.families import SAMPLED_FAMILIES
 
@@ -170,8 +171,8 @@ class ScoreParams(Section):
     def _library_place(cls, value: object) -> Path | str:
         """An s3:// library (its scheme in any case: S3:// too) stays a URI (a Path would fold its `//`); anything
         else is a path."""
-        text = str(value)
-        return "s3://" + text[5:].rstrip("/") if text[:5].lower() == "s3://" else Path(text)
+        text = str(canonical(str(value)))
+        return text.rstrip("/") if is_remote(text) else Path(text)
 
 
 class FilmParams(Section):

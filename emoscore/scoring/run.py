@@ -107,13 +107,9 @@ def score_here(
 ) -> dict:
     """A whole run in this process, without an orchestrator (what `emoscore score` does when no Prefect server is
     configured and no Dask cluster is asked for: a one-shot run gains nothing from a temporary server). `workers`:
-    a pool `spawning.spawn_workers` started for it, closed when the run ends."""
-    try:
-        scorer = Scorer.from_params(params, workers)
-    except BaseException:
-        if workers is not None:
-            workers.shutdown(wait=False, cancel_futures=True)
-        raise
+    a pool `spawning.spawn_workers` started for it, adopted and closed when the run ends (shutting it down if the
+    run cannot start is its starter's)."""
+    scorer = Scorer.from_params(params, workers)
     where = library if library is not None else params.score.library
     if is_remote(str(where)) or Path(where).is_dir():
         scorer.start()  # the workers load their models while the library is listed and hashed
