@@ -173,13 +173,13 @@ def load_vad_engine(
     """The VAD model of an emoscore checkpoint ready for scoring on `device`; ONNX Runtime's from the export kept in
     `cache` (see `cached_export`), with no torch model built."""
     if _runs_torch(engine, device, precision):
-        return vad_engine(EmoticNet.from_checkpoint(checkpoint), engine, threads, device=device, precision=precision)
+        return TorchVad(EmoticNet.from_checkpoint(checkpoint), pick_device(device), precision == "bf16")
     config = EmoticNet.read_config(checkpoint)
     graph, cached = cached_export(Path(checkpoint), cache)
-    if not cached:
-        return OnnxVad(graph, config, threads)
     try:
         return OnnxVad(graph, config, threads)
     except Exception as error:  # ONNX Runtime's own exception types: a cached export that is no graph
+        if not cached:
+            raise
         log.warning("the cached ONNX export of %s is unreadable (%s); exporting it again", checkpoint, error)
         return OnnxVad(cached_export(Path(checkpoint), cache, fresh=True)[0], config, threads)
