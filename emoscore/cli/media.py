@@ -60,12 +60,9 @@ def gallery(
             arousal,
             status,
             path_glob,
-            "path",
-            False,
-            None,
-            detected,
-            current_identity(params, all_models),
-            as_of,
+            detected=detected,
+            identity=current_identity(params, all_models),
+            as_of=as_of,
         )
         page = write_gallery(run_query(source, query), source, out)
     except (EmoscoreError, ValueError) as error:
@@ -121,11 +118,7 @@ def render(
             arousal,
             "ok",
             path_glob,
-            "path",
-            False,
-            None,
-            None,
-            current_identity(params, all_models),
+            identity=current_identity(params, all_models),
         )
         rows = [row for row in run_query(source, query).to_pylist() if row.get("midi_path")]
         if out is None and source.remote:
