@@ -105,9 +105,8 @@ def _sounding_off(
     down = np.array([state for _, state in pedal])
     last = np.searchsorted(ticks, let_go, side="right") - 1
     held = (last >= 0) & down[np.maximum(last, 0)]
-    ups = ticks[~down]
-    following = np.searchsorted(ups, let_go, side="right")
-    lifted = np.where(following < len(ups), ups[np.minimum(following, len(ups) - 1)], np.iinfo(np.int64).max)
+    ups = np.append(ticks[~down], np.iinfo(np.int64).max)  # a pedal never lifted holds to the end
+    lifted = ups[np.searchsorted(ups[:-1], let_go, side="right")]
     return np.where(held, lifted, let_go)
 
 

@@ -9,7 +9,7 @@ import miditoolkit
 import mido
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from emoscore.music.midi_read import read_midi
@@ -50,6 +50,10 @@ def _write(path: Path, tracks: list, division: int) -> Path:
 
 @settings(max_examples=150, deadline=None)
 @given(tracks=st.lists(TRACK, min_size=1, max_size=3), division=st.sampled_from([96, 384, 480, 1024]))
+@example(  # found by hypothesis: the pedal goes down after the last note-off and never comes up
+    tracks=[[(28, ("note_on", 2, 60, 3)), (26, ("note_on", 2, 60, 0)), (238, ("control_change", 0, 64, 64))]],
+    division=96,
+)
 def test_any_file_mido_writes_reads_as_miditoolkit_reads_it(tmp_path_factory, tracks, division):
     path = _write(tmp_path_factory.mktemp("midi") / "random.mid", tracks, division)
     ours, theirs = read_midi(path), _from_miditoolkit(miditoolkit.MidiFile(str(path)))
