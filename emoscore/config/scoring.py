@@ -19,7 +19,7 @@ class GenerationParams(Section):
     bars: int = Field(16, ge=1, le=64)
     max_steps: int = Field(2048, ge=16)
     temperature: dict[str, float] = Field(
-        default_factory=lambda: {**dict.fromkeys(SAMPLED_FAMILIES, 1.0), "pitch": 0.9}, description="Per family."
+        default_factory=lambda: {**dict.fromkeys(SAMPLED_FAMILIES, 1.0), "pitch": 0.95}, description="Per family."
     )
     top_p: dict[str, float] = Field(
         default_factory=lambda: {
@@ -27,7 +27,7 @@ class GenerationParams(Section):
             "tempo": 0.9,
             "chord": 0.9,
             "bar-beat": 0.95,
-            "pitch": 0.9,
+            "pitch": 1.0,
             "duration": 0.9,
             "velocity": 0.9,
         },
@@ -37,14 +37,22 @@ class GenerationParams(Section):
         4.0, ge=1.0, le=10.0, description="Classifier-free guidance on the quadrant: 1 = none, higher follows it more."
     )
     mode_steering: dict[str, float] = Field(
-        default_factory=lambda: {"key_prior": 0.5, "chord_bias": 6.0},
+        default_factory=lambda: {"key_prior": 0.5, "major_key_prior": 0.25, "chord_bias": 8.0},
         description="Mode that follows the quadrant (minor for Q2/Q3, major for Q1/Q4): chord_bias raises chords of"
-        " that mode, key_prior scales a minor key profile added to minor pieces' pitch logits; 0 turns either off.",
+        " that mode; key_prior (minor pieces) and major_key_prior (major ones) scale a key profile of that mode added"
+        " to the pitch logits; 0 turns any off.",
+    )
+    repeat_penalty: float = Field(
+        1.0,
+        ge=0.0,
+        le=20.0,
+        description="Subtracted from the pitch logits of the pitches struck at the onset before: fewer repeated notes"
+        " (the demo model repeats twice as often as real music); 0 = off.",
     )
     intensity: dict[str, float] = Field(
         default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},
         description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as the chance "
-        "per unit intensity of doubling a bass (above 0) or leaving out a chord note (below 0).",
+        "per unit intensity of doubling a bass (above 0) or leaving out a chord note or a note off the beat (below 0).",
     )
 
     @model_validator(mode="after")
@@ -58,8 +66,8 @@ class GenerationParams(Section):
             raise ValueError("temperatures must be finite numbers >= 0")
         if unknown := set(self.intensity) - {"tempo", "velocity", "density"}:
             raise ValueError(f"unknown intensity features {sorted(unknown)}; choose tempo, velocity, density")
-        if set(self.mode_steering) != {"key_prior", "chord_bias"}:
-            raise ValueError("mode_steering needs exactly key_prior and chord_bias")
+        if set(self.mode_steering) != {"key_prior", "major_key_prior", "chord_bias"}:
+            raise ValueError("mode_steering needs exactly key_prior, major_key_prior and chord_bias")
         if any(not 0 <= value <= 20 for value in self.mode_steering.values()):  # also refuses NaN
             raise ValueError("mode_steering values must be between 0 and 20")
         return self

@@ -26,6 +26,7 @@ from emoscore.music.vocabulary import (
     TYPE_METRICAL,
     TYPE_NOTE,
 )
+from emoscore.music.voice_leading import repeat_offsets
 
 
 def parse_quadrant(quadrant: str | int) -> int:
@@ -166,13 +167,18 @@ class _Piece:
         self.done = False
         self.minor = wants_minor(parse_quadrant(request.quadrant))
         self.pitch_classes = np.zeros(12)  # duration-weighted, the context's notes included (mode_steering)
+        self.struck_before: list[int] = []  # pitch values of the onset before (voice_leading)
+        self.struck_now: list[int] = []
         for word in context:
             self.hear(word)
 
     def hear(self, word: list[int]) -> None:
-        """Count a written note's pitch class, weighted by its duration."""
-        if word[TYPE] == TYPE_NOTE and word[PITCH] > 0:
+        """Count a written note's pitch class, weighted by its duration, and which pitches each onset struck."""
+        if word[TYPE] == TYPE_METRICAL and self.struck_now:
+            self.struck_before, self.struck_now = self.struck_now, []
+        elif word[TYPE] == TYPE_NOTE and word[PITCH] > 0:
             self.pitch_classes[(word[PITCH] - 1 + LOWEST_PITCH) % 12] += max(word[DURATION], 1)
+            self.struck_now.append(word[PITCH])
 
 
 EOS_WORD = [0, 0, 0, TYPE_EOS, 0, 0, 0, 0]
@@ -270,12 +276,18 @@ def _sample_types(logits: torch.Tensor, pieces: list[_Piece], sampling: Sampling
     return [TYPE_EOS if piece.done else int(value) for piece, value in zip(pieces, drawn, strict=True)]
 
 
-def _mode_offsets(family: int, pieces: list[_Piece], sampling: Sampling, logits: np.ndarray) -> np.ndarray | float:
-    """mode_steering's offsets for this family's `logits` (0 where it has none or is off)."""
+def _offsets(family: int, pieces: list[_Piece], sampling: Sampling, logits: np.ndarray) -> np.ndarray | float:
+    """mode_steering's and voice_leading's offsets for this family's `logits` (0 where it has none or is off)."""
     size = logits.shape[1]
-    if family == PITCH and sampling.key_prior:
-        weights = np.stack([piece.pitch_classes for piece in pieces])
-        return pitch_bias(weights, np.array([piece.minor for piece in pieces]), size, sampling.key_prior)
+    if family == PITCH:
+        offsets: np.ndarray | float = 0.0
+        if sampling.key_prior or sampling.major_key_prior:
+            weights = np.stack([piece.pitch_classes for piece in pieces])
+            minor = np.array([piece.minor for piece in pieces])
+            offsets = pitch_bias(weights, minor, size, sampling.key_prior, sampling.major_key_prior)
+        if sampling.repeat_penalty:
+            offsets = offsets + repeat_offsets([piece.struck_before for piece in pieces], size, sampling.repeat_penalty)
+        return offsets
     if family == CHORD and sampling.chord_bias:
         return chord_bias(logits, np.array([piece.minor for piece in pieces]), sampling.chord_bias)
     return 0.0
@@ -297,7 +309,7 @@ def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Pi
         masks = np.stack([allowed(pieces[row].grammar) for row in rows])
         scores = logits[index][rows]
         values = sample_rows(
-            scores + _mode_offsets(index, [pieces[row] for row in rows], sampling, scores),
+            scores + _offsets(index, [pieces[row] for row in rows], sampling, scores),
             masks,
             temperature,
             top_p=top_p,

@@ -180,9 +180,8 @@ def judge_music(params: Params) -> Judged:
         steering=Steering.from_params(params.generation),
         midpoint=params.score.quadrant_midpoint,
     )
-    steered = {"guidance": sampling.guidance, "key_prior": sampling.key_prior, "chord_bias": sampling.chord_bias}
-    released = judge(sampling=replace(EMOPIA_RELEASED, **steered)).report  # temperatures and nuclei only
-    unsteered = judge(sampling=replace(sampling, key_prior=0.0, chord_bias=0.0)).report  # the model's own mode
+    released = judge(sampling=replace(sampling, temperature=EMOPIA_RELEASED.temperature, top_p=EMOPIA_RELEASED.top_p))
+    unsteered = judge(sampling=replace(sampling, key_prior=0.0, major_key_prior=0.0, chord_bias=0.0))  # own mode
     report["sampling_comparison"] = {
         name: {
             "controllability": r["controllability"],
@@ -192,7 +191,11 @@ def judge_music(params: Params) -> Judged:
             },
             "minor_share_per_quadrant": {q: e["minor_share"]["generated"] for q, e in r["per_quadrant"].items()},
         }
-        for name, r in (("params_yaml", report), ("emopia_released", released), ("mode_steering_off", unsteered))
+        for name, r in (
+            ("params_yaml", report),
+            ("emopia_released", released.report),
+            ("mode_steering_off", unsteered.report),
+        )
     }
     long_pieces: dict[int, list[np.ndarray]] = {}
     report["long_form"] = long_form(

@@ -7,12 +7,13 @@ more than mode. Two logit offsets, both rules from music theory rather than lear
 - chords: minor-quality chord symbols (m, m7, o, o7, ø7) raised by `chord_bias` for Q2/Q3, major-quality ones
   (M, M7, 7, +) for Q1/Q4, within the symbols' own share (how often a chord changes is left to the model): the
   model conditions its notes on the chords it has written;
-- pitches, for pieces asked to be minor: the duration-weighted pitch classes written so far (the context's too, so a
-  continued piece keeps its key) are correlated with the 12 Krumhansl–Kessler minor profiles; the best one's
-  z-scored profile, times `key_prior`, is added to the pitch logits. The tonic is the piece's own; only the mode is
-  asked for. Not for major: the model writes major unasked, and a major prior (toward the nearest major key, often
-  the relative major of a minor-leaning start) made 5–7 of 32 Q1 pieces minor instead of 1 (measured).
-Either at 0 is off; the cost is a lower pitch-class entropy in minor pieces (more weight on the tonic's notes).
+- pitches: the duration-weighted pitch classes written so far (the context's too, so a continued piece keeps its
+  key) are correlated with the 12 Krumhansl–Kessler profiles of the wanted mode; the best one's z-scored profile,
+  times `key_prior` for minor pieces and `major_key_prior` for major ones, is added to the pitch logits. The tonic
+  is the piece's own; only the mode is asked for. The major prior is weaker: at the minor one's strength, toward the
+  nearest major key (often the relative major of a minor-leaning start), it made 5–7 of 32 Q1 pieces minor instead
+  of 1; at half of it, with pitches sampled wider (docs/music.md, "How the voices move"), it keeps Q4 major.
+Either at 0 is off; the cost is a lower pitch-class entropy (more weight on the tonic's notes).
 """
 
 from __future__ import annotations
@@ -69,16 +70,20 @@ def chord_bias(logits: np.ndarray, minor: np.ndarray, strength: float) -> np.nda
     return np.where(symbols, raised - (after - before), 0.0).astype(np.float32)
 
 
-def pitch_bias(pitch_classes: np.ndarray, minor: np.ndarray, size: int, strength: float) -> np.ndarray:
-    """Offsets [rows, size] for the pitch logits: the z-scored profile of the best-fitting minor key for each row's
-    pitch-class weights [rows, 12] where `minor` asks for it; a row with no notes yet, or asked for major, gets
-    none."""
+def pitch_bias(
+    pitch_classes: np.ndarray, minor: np.ndarray, size: int, strength: float, major_strength: float = 0.0
+) -> np.ndarray:
+    """Offsets [rows, size] for the pitch logits: the z-scored profile of the best-fitting key of the wanted mode
+    for each row's pitch-class weights [rows, 12], times `strength` where `minor` asks for minor and
+    `major_strength` where it does not; a row with no notes yet gets none."""
+    minor = minor.astype(bool)
     modes = KEY_PROFILES[minor.astype(int)]  # [rows, 12 tonics, 12]
     centred = pitch_classes - pitch_classes.mean(axis=1, keepdims=True)
     tonic = np.einsum("rtp,rp->rt", modes, centred).argmax(axis=1)
     profile = modes[np.arange(len(minor)), tonic]  # [rows, 12]
     offsets = np.zeros((len(minor), size), dtype=np.float32)
     width = min(size - 1, len(PITCH_CLASS))
-    offsets[:, 1 : 1 + width] = strength * profile[:, PITCH_CLASS[:width]]
-    offsets[(pitch_classes.sum(axis=1) == 0) | ~minor.astype(bool)] = 0.0
+    scale = np.where(minor, strength, major_strength)[:, None]
+    offsets[:, 1 : 1 + width] = scale * profile[:, PITCH_CLASS[:width]]
+    offsets[pitch_classes.sum(axis=1) == 0] = 0.0
     return offsets

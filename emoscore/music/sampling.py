@@ -10,7 +10,7 @@ import torch
 
 from emoscore.config import GenerationParams
 from emoscore.music.cp import BAR_BEAT, PITCH, TEMPO, TYPE, VELOCITY, tempo_bin, tempo_of, velocity_bin, velocity_of
-from emoscore.music.vocabulary import BAR, TYPE_METRICAL, TYPE_NOTE
+from emoscore.music.vocabulary import BAR, POSITIONS_PER_BAR, POSITIONS_PER_BEAT, TYPE_METRICAL, TYPE_NOTE
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,10 @@ class Sampling:
     temperature: dict[str, float] = field(default_factory=dict)
     top_p: dict[str, float] = field(default_factory=dict)
     guidance: float = 1.0  # classifier-free guidance scale on the quadrant (decoding.GuidedDecoder); 1 = none
-    key_prior: float = 0.0  # pitch logits toward the piece's key in the quadrant's mode (mode_steering); 0 = off
+    key_prior: float = 0.0  # minor pieces' pitch logits toward their key, taken minor (mode_steering); 0 = off
+    major_key_prior: float = 0.0  # the same for major pieces, taken major; 0 = off
     chord_bias: float = 0.0  # chord logits of the quadrant's mode raised (mode_steering); 0 = off
+    repeat_penalty: float = 0.0  # pitch logits of the onset before's pitches lowered (voice_leading); 0 = off
 
     @classmethod
     def from_params(cls, generation: GenerationParams) -> Sampling:
@@ -31,8 +33,10 @@ class Sampling:
             dict(generation.temperature),
             dict(generation.top_p),
             generation.guidance,
-            generation.mode_steering["key_prior"],
-            generation.mode_steering["chord_bias"],
+            key_prior=generation.mode_steering["key_prior"],
+            major_key_prior=generation.mode_steering["major_key_prior"],
+            chord_bias=generation.mode_steering["chord_bias"],
+            repeat_penalty=generation.repeat_penalty,
         )
 
     def for_family(self, name: str) -> tuple[float, float]:
@@ -55,7 +59,8 @@ class Steering:
     sampler instead (we tried exponential tilting of the logits) pushed the model into other modes of its data
     rather than making the piece calmer. So, for intensity t: every tempo is scaled by 2^(tempo × t), every
     velocity moved by velocity × t, and with probability density × |t| per onset the bass is doubled an octave
-    down (t > 0) or an upper note of a chord is left out (t < 0). The choices use their own random stream, so a
+    down (t > 0), or per note an upper note of a chord or a note off the beat is left out (t < 0): a single line
+    has no chord to thin (`_spare_off_beat` says which off-beat notes may go). The choices use their own random stream, so a
     piece at a higher intensity is the same piece, never slower or thinner, and no note of it softer.
     """
 
@@ -74,8 +79,9 @@ class Steering:
             return steps
         draws = np.random.default_rng([seed, 1])  # not the composing stream: the same piece at every intensity
         chance = min(1.0, self.density * abs(intensity))
+        spare = _spare_off_beat(steps)
         played, previous_type = [], TYPE_METRICAL
-        for word in steps.tolist():
+        for index, word in enumerate(steps.tolist()):
             kind, first_at_onset = word[TYPE], previous_type == TYPE_METRICAL
             previous_type = kind
             if kind == TYPE_METRICAL and word[BAR_BEAT] != BAR and word[TEMPO] >= 2:
@@ -87,9 +93,26 @@ class Steering:
             hit = draws.random() < chance
             if intensity > 0 and first_at_onset and hit and word[PITCH] > 12:
                 played.append([*word[:PITCH], word[PITCH] - 12, *word[PITCH + 1 :]])  # bass first, as encoded
-            if not (intensity < 0 and not first_at_onset and hit):
+            if not (intensity < 0 and hit and (spare[index] or not first_at_onset)):
                 played.append(word)
         return np.array(played, dtype=np.int64)
+
+
+def _spare_off_beat(steps: np.ndarray) -> np.ndarray:
+    """Per step, whether it is a note off the beat that a calmer performance may leave out: in a bar that keeps a
+    note on a beat, and not at the piece's last onset (so no bar falls silent and the piece ends where it ended)."""
+    bar, position, onset = -1, 0, -1
+    onsets = np.full(len(steps), -1)
+    for index, word in enumerate(steps):
+        if word[TYPE] == TYPE_METRICAL:
+            bar, position = (bar + 1, 0) if word[BAR_BEAT] == BAR else (bar, int(word[BAR_BEAT]) - 2)
+            onset = max(bar, 0) * POSITIONS_PER_BAR + position
+        elif word[TYPE] == TYPE_NOTE:
+            onsets[index] = onset
+    notes = onsets >= 0
+    on_beat = notes & (onsets % POSITIONS_PER_BEAT == 0)
+    bars_on_beat = np.unique(onsets[on_beat] // POSITIONS_PER_BAR)
+    return notes & ~on_beat & np.isin(onsets // POSITIONS_PER_BAR, bars_on_beat) & (onsets < onsets.max(initial=-1))
 
 
 def sample_token(

@@ -12,7 +12,7 @@ from emoscore.music.evaluate import energy_features
 from emoscore.music.generate import generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
-from emoscore.music.vocabulary import VOCABULARY
+from emoscore.music.vocabulary import POSITIONS_PER_BEAT, VOCABULARY
 from emoscore.scoring.bridge import arousal_intensity
 from tests.helpers import SMALL
 
@@ -20,14 +20,26 @@ STEERING = Steering(tempo=0.5, velocity=40.0, density=1.5)
 
 
 def chords(seed):
-    """A piece with chords on every beat and a melody, in CP steps."""
+    """A piece with chords on every beat and single notes between some beats, in CP steps."""
     rng = np.random.default_rng(seed)
     notes = [
-        Note(4 * beat, pitch, 4, int(rng.integers(30, 100)))
+        Note(4 * beat, pitch, 2, int(rng.integers(30, 100)))
         for beat in range(16)
         for pitch in sorted(rng.choice(np.arange(40, 80), size=int(rng.integers(1, 4)), replace=False))
     ]
+    notes += [Note(4 * beat + 2, int(rng.integers(60, 80)), 2, 70) for beat in range(16) if rng.random() < 0.5]
+    notes.sort(key=lambda note: (note.onset, note.pitch))
     return encode_notes(notes, [(0, float(rng.integers(60, 160)))], emotion=2)
+
+
+def test_a_single_line_played_calmer_loses_notes_off_the_beat_and_keeps_every_beat():
+    line = [Note(2 * step, 60 + step % 7, 2, 80) for step in range(32)]  # eighths, one note at a time
+    piece = encode_notes(line, [(0, 100.0)], emotion=4)
+    calm = decode_notes(STEERING.perform(piece, -0.5, 9))[0]
+    onsets = {note.onset for note in calm}
+    assert {onset for onset in range(0, 64, POSITIONS_PER_BEAT)} <= onsets  # every beat still played
+    assert len(calm) < len(line) * 0.75  # 0.75 of the off-beat notes left out, on average
+    assert {(n.onset, n.pitch) for n in calm} <= {(n.onset, n.pitch) for n in line}
 
 
 @settings(max_examples=80, deadline=None)
@@ -44,8 +56,12 @@ def test_a_piece_played_at_a_higher_intensity_is_never_slower_softer_or_thinner(
     for t in (low, high):
         played = STEERING.perform(piece, t, seed)
         assert ((played >= 0) & (played < np.array(VOCABULARY.sizes))).all()
-        onsets = {n.onset for n in decode_notes(played)[0]}
-        assert onsets == {n.onset for n in decode_notes(piece)[0]}  # the same rhythm: no onset lost or added
+        onsets, written = ({n.onset for n in decode_notes(p)[0]} for p in (played, piece))
+        on_beat = {onset for onset in written if onset % POSITIONS_PER_BEAT == 0}
+        if t >= 0:
+            assert onsets == written  # the same rhythm: no onset lost or added
+        else:
+            assert on_beat <= onsets <= written  # thinner off the beat only: every beat still struck
 
 
 def test_zero_intensity_is_the_model_unsteered():

@@ -8,7 +8,7 @@ import torch
 from emoscore.music.continuation import compose_long
 from emoscore.music.cp import decode_notes
 from emoscore.music.generate import Request, generate_batch
-from emoscore.music.mode_steering import chord_bias, pitch_bias, wants_minor
+from emoscore.music.mode_steering import KEY_PROFILES, chord_bias, pitch_bias, wants_minor
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling
 from emoscore.music.tonality import find_key
@@ -53,6 +53,20 @@ def test_pitch_offsets_follow_the_pieces_own_tonic_in_minor_and_leave_major_piec
     minor_third, major_third = (offsets[1][1:][pitch_class == (tonic + step) % 12].max() for step in (3, 4))
     assert minor_third > major_third  # … and its minor third above its major third
     assert not offsets[2].any() and offsets[1, 0] == 0  # no notes yet: no offset; <ignore> never touched
+
+
+def test_a_major_prior_of_its_own_strength_favours_the_major_key_nearest_the_notes():
+    weights = np.zeros((2, 12))
+    weights[:, [9, 0, 4]] = 4  # an A minor triad …
+    weights[:, [2, 5, 7, 11]] = 1  # … in A minor / C major
+    size = 89
+    offsets = pitch_bias(weights, np.array([False, True]), size, 2.0, 0.5)
+    pitch_class = (np.arange(1, size) - 1 + LOWEST_PITCH) % 12
+    major_row, minor_row = offsets[0][1:], offsets[1][1:]
+    assert major_row.max() == pytest.approx(0.5 * KEY_PROFILES[0].max(), rel=1e-5)  # each mode at its own strength
+    assert minor_row.max() == pytest.approx(2.0 * KEY_PROFILES[1].max(), rel=1e-5)
+    assert set(pitch_class[major_row == major_row.max()]) == {0}  # C major, the relative major, not A major
+    assert set(pitch_class[minor_row == minor_row.max()]) == {9}
 
 
 def test_quadrants_valence_decides_the_mode():
