@@ -44,7 +44,7 @@ def bench_music_scoring(work: Path, count: int) -> None:
         )
         ours.close()
         vad_only.close()
-        audio = _compare_music_rows(our_rows, old_rows, catalogs)
+        audio, beyond = _compare_music_rows(our_rows, old_rows, catalogs)
         flac = [
             render_audio(catalogs[0] / row["midi_path"], Path(temporary) / f"{i}.flac").stat().st_size
             for i, row in enumerate(our_rows[:8])
@@ -58,7 +58,17 @@ def bench_music_scoring(work: Path, count: int) -> None:
         "≥ 8×",
         ratio >= 8,
         f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
-        f"of 1600×1200, {params.score.bars} bars, trained models; same VAD, MIDI bytes and audio",
+        f"of 1600×1200, {params.score.bars} bars, trained models; same VAD and MIDI bytes",
+    )
+    within = 1 - len(beyond) / count
+    record(
+        "scoring with music: the preview's audio",
+        "share of photos whose preview is within the bank's bar of FluidSynth's (log-mel ≤ the codec's own + 1 dB)",
+        within,
+        "1.0",
+        not beyond,
+        "; ".join(f"{Path(path).name}: {distance:.2f} dB (codec alone {codec:.2f})" for path, distance, codec in beyond)
+        or f"all {count}",
     )
     size = float(np.mean(audio)) / 1e6
     record(
@@ -126,9 +136,11 @@ def _sizes(catalogs: tuple[Path, Path], rows: list[dict]) -> list[int]:
     return [(catalogs[1] / row["audio_path"]).stat().st_size for row in rows if row.get("audio_path")]
 
 
-def _compare_music_rows(ours: list[dict], before: list[dict], catalogs: tuple[Path, Path]) -> list[int]:
-    """Check both paths made the same rows and music (the audio within the bank's bar of FluidSynth's, heard through
-    the preview codec): our audio sizes."""
+def _compare_music_rows(
+    ours: list[dict], before: list[dict], catalogs: tuple[Path, Path]
+) -> tuple[list[int], list[tuple[str, float, float]]]:
+    """Check both paths made the same rows and music: our audio sizes, and the photos whose audio is not within the
+    bank's bar of FluidSynth's heard through the preview codec (path, log-mel distance, the codec's alone)."""
     import scipy.signal
     import soundfile
 
@@ -136,7 +148,8 @@ def _compare_music_rows(ours: list[dict], before: list[dict], catalogs: tuple[Pa
     from emoscore.music.render import write_audio
 
     assert [r["image_id"] for r in ours] == [r["image_id"] for r in before]
-    sizes = []
+    sizes: list[int] = []
+    beyond: list[tuple[str, float, float]] = []
     for mine, theirs in zip(ours, before, strict=True):
         assert mine["status"] == theirs["status"] == "ok", (mine.get("error"), theirs.get("error"))
         assert abs(mine["valence"] - theirs["valence"]) < 1e-4 and mine["quadrant"] == theirs["quadrant"]
@@ -158,8 +171,7 @@ def _compare_music_rows(ours: list[dict], before: list[dict], catalogs: tuple[Pa
                 )
                 coded, _ = soundfile.read(through, dtype="float32")
             codec = log_mel_distance(old * 32768, coded * 32768, new_rate)
-        assert distance <= codec + 1.0, (  # the bank's own bar is 1 dB (docs/performance.md)
-            f"audio differs: log-mel {distance:.2f} dB (codec alone {codec:.2f}) for {mine['path']}"
-        )
+        if distance > codec + 1.0:  # the bank's own bar is 1 dB (docs/performance.md)
+            beyond.append((mine["path"], distance, codec))
         sizes.append((catalogs[0] / mine["audio_path"]).stat().st_size)
-    return sizes
+    return sizes, beyond
