@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import logging
 import multiprocessing
 import os
@@ -22,6 +23,7 @@ import torch
 
 from emoscore.cache import default_cache
 from emoscore.config import RenderParams
+from emoscore.music.bank import FORMAT as BANK_FORMAT
 from emoscore.music.bank import NoteBank, bank_folder, build_bank
 from emoscore.music.overlap import render_pieces, to_int16
 from emoscore.music.playback import schedule
@@ -58,16 +60,24 @@ def note_bank(
         return bank
     font = find_soundfont(soundfont)
     folder = bank_folder(font, sample_rate, cache)
-    if not (folder / "bank.json").is_file():
+    if not _current(folder):
         folder.parent.mkdir(parents=True, exist_ok=True)
         with open(folder.with_name(folder.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not (folder / "bank.json").is_file():
+            if not _current(folder):  # none yet, or one an older emoscore built: built again
                 log.info("building the note bank of %s at %d Hz into %s (once, ~20 s)", font.name, sample_rate, folder)
                 build_bank(font, sample_rate, progress=progress).save(
                     folder, {"soundfont": font.name, "soundfont_path": str(font), "fluidsynth": fluidsynth_library()}
                 )
     return NoteBank.load(folder)
+
+
+def _current(folder: Path) -> bool:
+    """Whether a cached bank folder holds a bank of this version's format."""
+    try:
+        return json.loads((folder / "bank.json").read_text()).get("format") == BANK_FORMAT
+    except (OSError, ValueError):
+        return False
 
 
 def bank_for(render: RenderParams, sample_rate: int, progress: bool = False) -> NoteBank:

@@ -30,7 +30,7 @@ from emoscore.progress import Progress
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4
+FORMAT = 5
 KEYS = np.arange(21, 109)  # the 88 piano keys: the CP vocabulary's range
 HOLD_MAX_S = 8.0  # a bar at the slowest tempo the vocabulary has (32 BPM is 7.5 s); a longer note is released here
 SILENCE_DB = -60.0  # a held note is kept until it stays this far below its key's loudest note
@@ -39,7 +39,11 @@ RELEASE_MAX_S = 1.5  # a release longer than this is cut here (FluidR3's piano: 
 VELOCITY_PROBE_S = 0.35  # how much of a note decides its velocity's anchor and gain
 ANCHOR_TARGET_DB = 40.0  # a velocity's residual, below its key's loudest note, that needs no further anchor
 MAX_ANCHORS = 4
-VOICE_VELOCITIES = (8, 24, 48, 72, 100, 127)  # how long a voice outlasts its note-off depends on its level
+VOICE_VELOCITIES = (8, 24, 48, 72, 100, 127)  # how long a voice outlasts its note-off depends on its level …
+LAYER_PROBE_KEYS = (33, 60, 84)  # … and its velocity layer: the keys whose releases at every velocity find the layers
+LAYER_STEP = 0.02  # a change of release rate (log) between neighbouring velocities that marks a layer's edge
+MAX_VOICE_VELOCITIES = 32
+LAYER_LOWEST = 16  # below this a release is too quiet for its rate to be measured (it reads as noise)
 VOICE_STEP = 8  # blocks between looks at FluidSynth's voice count after a note-off
 DITHER = 2  # FluidSynth's 16-bit output dithers by a level or two: a block no louder than this is silence
 REVERB_S = 2.0  # the impulse response's length (the player's own grace for the reverb tail)
@@ -60,8 +64,9 @@ class NoteBank:
     holds: np.ndarray  # [H] hold times (samples, block starts) the release gains were measured after
     release: np.ndarray  # [K, H, B] float32 gain per block after a note-off, 0 once the voice has ended
     voice_end: np.ndarray  # [K, H] blocks after a note-off until FluidSynth's voice ended (the player waits for it)
-    voice_shift: np.ndarray  # [K, V] and how much longer (blocks) at VOICE_VELOCITIES than at the loudest anchor
-    release_rate: np.ndarray  # [K, V] the release's speed in dB at VOICE_VELOCITIES, relative to the loudest anchor's
+    voice_velocities: np.ndarray  # [V] the velocities the release was measured at (`_voice_velocities`)
+    voice_shift: np.ndarray  # [K, V] and how much longer (blocks) at those velocities than at the loudest anchor
+    release_rate: np.ndarray  # [K, V] the release's speed in dB at those velocities, relative to the loudest anchor's
     reverb: np.ndarray  # [M, 2] float32: the reverb's response (left, right) to the dry left + right
 
     def key_index(self, keys: np.ndarray) -> np.ndarray:
@@ -235,6 +240,31 @@ def _choose_anchors(dry: _Dry) -> list[int]:
     return sorted(anchors)
 
 
+def _voice_velocities(dry: _Dry, hold_blocks: int, release_blocks: int) -> list[int]:
+    """The velocities to measure each key's release at: VOICE_VELOCITIES and both sides of every edge where the
+    release's rate steps between neighbouring velocities on the probe keys (FluidR3's piano changes its release with
+    its velocity layer: a rate interpolated across an edge missed soft short notes by 10 dB of SRR, measured), so
+    that between two measured velocities the rate is one layer's."""
+    edges: set[int] = set()
+    for key in LAYER_PROBE_KEYS:
+        reference = None
+        rates = []
+        for velocity in range(127, 0, -1):
+            held = dry.note(key, velocity, hold_blocks + release_blocks, tail_blocks=0)
+            released = dry.note(key, velocity, hold_blocks, tail_blocks=release_blocks)
+            gains = _block_gains(released[hold_blocks * BLOCK :], held[hold_blocks * BLOCK :], release_blocks)
+            reference = gains if reference is None else reference
+            rates.append(_rate(gains, reference))
+        rate = np.log(np.maximum(np.array(rates[::-1]), 1e-6))  # velocity 1 … 127
+        steps = np.flatnonzero(np.abs(np.diff(rate)) > LAYER_STEP) + 1  # velocity v … v + 1 crosses an edge
+        edges.update(int(v) for step in steps if step >= LAYER_LOWEST for v in (step, step + 1))
+    chosen = sorted(set(VOICE_VELOCITIES) | edges)
+    if len(chosen) > MAX_VOICE_VELOCITIES:  # a release that changes with every velocity: no layers to find
+        log.warning("the release changes at %d velocities: measuring it at %s only", len(edges), VOICE_VELOCITIES)
+        return list(VOICE_VELOCITIES)
+    return chosen
+
+
 def _fit_reverb(soundfont: Path, sample_rate: int, dry: _Dry) -> np.ndarray:
     """The reverb's response [M, 2] to the dry left + right, by least squares over notes across the keyboard."""
     wet = _Dry(soundfont, sample_rate, reverb=True)
@@ -273,8 +303,10 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
         anchor_of, gain_of = np.zeros((len(KEYS), 128), np.int8), np.zeros((len(KEYS), 128), np.float32)
         release = np.zeros((len(KEYS), len(holds), release_blocks), np.float32)
         voice_end = np.full((len(KEYS), len(holds)), release_blocks, np.int64)
-        voice_shift = np.zeros((len(KEYS), len(VOICE_VELOCITIES)), np.int64)
-        release_rate = np.ones((len(KEYS), len(VOICE_VELOCITIES)), np.float32)
+        probe = int(np.searchsorted(holds, dry.blocks(0.25) * BLOCK))  # the hold the release is compared after
+        velocities = _voice_velocities(dry, int(holds[probe]) // BLOCK, release_blocks)
+        voice_shift = np.zeros((len(KEYS), len(velocities)), np.int64)
+        release_rate = np.ones((len(KEYS), len(velocities)), np.float32)
         offset = 0
         for k, key in enumerate(Progress(KEYS, desc="note bank", unit="key", disable=not progress)):
             anchor_of[k], gain_of[k], _ = _velocity_map(dry, int(key), anchors)
@@ -296,9 +328,8 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
                 release[k, h] = _block_gains(released[hold:], reference[hold:], release_blocks)
                 voice_end[k, h] = dry.voice_end if dry.voice_end >= 0 else release_blocks
             # a SoundFont may make a louder note's release longer (FluidR3's piano does): measured per velocity
-            probe = int(np.searchsorted(holds, dry.blocks(0.25) * BLOCK))
             hold = int(holds[probe])
-            for j, velocity in enumerate(VOICE_VELOCITIES):
+            for j, velocity in enumerate(velocities):
                 held_v = dry.note(int(key), velocity, hold // BLOCK + release_blocks, tail_blocks=0)
                 released = dry.note(int(key), velocity, hold // BLOCK, tail_blocks=release_blocks)
                 voice_shift[k, j] = (dry.voice_end if dry.voice_end >= 0 else release_blocks) - voice_end[k, probe]
@@ -319,6 +350,7 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
         holds,
         release,
         voice_end,
+        np.array(velocities),
         voice_shift,
         release_rate,
         reverb,

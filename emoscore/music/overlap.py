@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import torch
 
-from emoscore.music.bank import VOICE_VELOCITIES, NoteBank
+from emoscore.music.bank import NoteBank
 from emoscore.music.playback import BLOCK, STOP_GRACE_S, Schedule, _msec
 
 T = TypeVar("T")
@@ -37,12 +37,12 @@ def _notes(bank: NoteBank, piece: Schedule) -> dict[str, np.ndarray]:
     upper = np.clip(np.searchsorted(bank.holds, hold), 1, len(bank.holds) - 1)
     lower = upper - 1
     weight = ((hold - bank.holds[lower]) / (bank.holds[upper] - bank.holds[lower])).clip(0, 1)[:, None]
-    rate = _by_velocity(velocities, bank.release_rate[rows])
+    rate = _by_velocity(velocities, bank.voice_velocities, bank.release_rate[rows])
     curve, sounding = _release_curves(_log_release(bank), rows, lower, weight[:, 0], rate)
     length = np.minimum(hold + sounding, bank.lengths[rows, anchors])
     voice = np.maximum(bank.voice_end[rows, lower], bank.voice_end[rows, upper])
     # a louder note's voice outlasts its note-off longer: shifted between the velocities measured
-    voice = (voice + _by_velocity(velocities, bank.voice_shift[rows])).astype(np.int64) * BLOCK
+    voice = (voice + _by_velocity(velocities, bank.voice_velocities, bank.voice_shift[rows])).astype(np.int64) * BLOCK
     return {
         "on": piece.on,
         "start": bank.starts[rows, anchors],
@@ -99,9 +99,9 @@ def _release_curves(
     return curve, sounding
 
 
-def _by_velocity(velocities: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Each row of `table` (values at VOICE_VELOCITIES) read at its note's velocity, linearly in between."""
-    probes = np.array(VOICE_VELOCITIES, dtype=np.float64)
+def _by_velocity(velocities: np.ndarray, measured: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Each row of `table` (values at the `measured` velocities) read at its note's velocity, linearly in between."""
+    probes = np.asarray(measured, dtype=np.float64)
     upper = np.clip(np.searchsorted(probes, velocities), 1, len(probes) - 1)
     weight = ((velocities - probes[upper - 1]) / (probes[upper] - probes[upper - 1])).clip(0, 1)
     rows = np.arange(len(velocities))

@@ -60,8 +60,8 @@ class Steering:
     rather than making the piece calmer. So, for intensity t: every tempo is scaled by 2^(tempo × t), every
     velocity moved by velocity × t, and with probability density × |t| per onset the bass is doubled an octave
     down (t > 0), or per note an upper note of a chord or a note off the beat is left out (t < 0): a single line
-    has no chord to thin (`_spare_off_beat` says which off-beat notes may go). The choices use their own random stream, so a
-    piece at a higher intensity is the same piece, never slower or thinner, and no note of it softer.
+    has no chord to thin (`_spare_off_beat` says which off-beat notes may go). The choices use their own random
+    stream, so a piece at a higher intensity is the same piece, never slower or thinner, and no note of it softer.
     """
 
     tempo: float = 0.0

@@ -161,3 +161,40 @@ def test_the_decoded_notes_are_kept_beside_the_flac_and_mapped_by_later_loads(ba
     assert again.audio.flags.writeable
     np.testing.assert_array_equal(again.audio, decoded.audio)
     assert isinstance(NoteBank.load(folder).audio, np.memmap)
+
+
+def test_a_cached_bank_of_an_older_format_is_built_again(bank, tmp_path, monkeypatch):
+    from emoscore.music import audio
+    from emoscore.music.bank import FORMAT, bank_folder
+
+    folder = bank_folder(find_soundfont(), 44100, tmp_path)
+    bank.save(folder, {})
+    meta = json.loads((folder / "bank.json").read_text())
+    built = []
+
+    def build(font, rate, progress):
+        built.append(rate)
+        return bank
+
+    monkeypatch.setattr(audio, "build_bank", build)
+    load = audio.note_bank.__wrapped__  # not the process's cached bank
+    assert load(None, 44100, tmp_path).release.shape == bank.release.shape and built == []  # current: read
+    (folder / "bank.json").write_text(json.dumps(meta | {"format": FORMAT - 1}))
+    load(None, 44100, tmp_path)
+    assert built == [44100]  # an older emoscore's bank is not an error: it is built again, in this format
+    assert json.loads((folder / "bank.json").read_text())["format"] == FORMAT
+
+
+def test_the_release_is_measured_on_both_sides_of_each_velocity_layer(bank, tmp_path):
+    """FluidR3's piano releases faster below each of its velocity layers' edges; a soft short note rendered between
+    two edges matches FluidSynth as well as a loud one (interpolating across an edge missed it by 10–20 dB)."""
+    edges = [v for v in bank.voice_velocities if v + 1 in bank.voice_velocities]
+    assert len(edges) >= 4 and {64, 72} <= set(edges)  # FluidR3: every 8 velocities from 64
+    for velocity in (62, 78):
+        midi = miditoolkit.MidiFile(ticks_per_beat=480)
+        midi.tempo_changes = [miditoolkit.TempoChange(122.0, 0)]
+        piano = miditoolkit.Instrument(program=0)
+        piano.notes = [miditoolkit.Note(velocity, 62, 480 * i, 480 * i + 60) for i in range(4)]
+        midi.instruments = [piano]
+        midi.dump(str(tmp_path / "short.mid"))
+        assert compare(tmp_path / "short.mid", bank, find_soundfont())["srr_dry_db"] >= 38
