@@ -5,7 +5,7 @@ import json
 import miditoolkit
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from emoscore.errors import InvalidMidi
@@ -67,6 +67,7 @@ def test_notes_round_trip_exactly(notes, bpm, emotion):
 
 
 @settings(max_examples=40, deadline=None)
+@example(raw=[(0, 1265, 21, 1), (0, 1265, 21, 1), (245, 1, 21, 1)], ticks_per_beat=96)
 @given(
     st.lists(
         st.tuples(st.integers(0, 7680), st.integers(1, 3000), st.integers(0, 127), st.integers(1, 127)),
@@ -99,9 +100,12 @@ def test_real_midi_round_trip_up_to_quantisation(tmp_path_factory, raw, ticks_pe
             length = int(np.clip(round((e - s) / sixteenth), 1, 16))
             if key not in expected or length > expected[key][0]:
                 expected[key] = (length, quantize_velocity(v))
-    reread = miditoolkit.MidiFile(str(out))
-    got = {(n.start // 120, n.pitch): ((n.end - n.start) // 120, n.velocity) for n in reread.instruments[0].notes}
-    assert got == expected
+    reread = miditoolkit.MidiFile(str(out)).instruments[0].notes
+    assert {(n.start // 120, n.pitch): n.velocity for n in reread} == {k: v for k, (_, v) in expected.items()}
+    # the decoded file may overlap notes of one pitch too, and a reader pairs their note-offs as it will (hypothesis
+    # found onsets 0 and 2 of one key read back as 0-10 and 2-11 for 0-11 and 2-10): their ends, not the pairs
+    ends = sorted((n.pitch, n.end // 120) for n in reread)
+    assert ends == sorted((p, onset + length) for (onset, p), (length, _) in expected.items())
 
 
 def test_grammar_of_an_encoded_piece(tmp_path):
