@@ -1,6 +1,6 @@
 """A whole `emoscore score` run on a GPU machine, and the time each stage of it costs there (docs/performance.md):
 
-    python -m benchmarks.gpu_e2e --out e2e.json --bank .cache/notebank-…-44100 [--photos 2000] [--device cuda]
+    python -m benchmarks.gpu_e2e --out e2e.json --bank .cache/notebank-…-44100-v5 [--photos 2000] [--device cuda]
 
 Shipped-size models with random weights (speeds, not results), N 12-MP JPEGs (100 painted scenes, each copied with
 its own JPEG comment so every file is new content), music, lossless audio from the note bank and a chart per photo,

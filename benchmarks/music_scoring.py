@@ -60,7 +60,7 @@ def bench_music_scoring(work: Path, count: int) -> None:
         f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
         f"of 1600×1200, {params.score.bars} bars, trained models; same VAD and MIDI bytes",
     )
-    within = 1 - len(beyond) / count
+    within = 1 - len(beyond) / len(our_rows)
     record(
         "scoring with music: the preview's audio",
         "share of photos whose preview is within the bank's bar of FluidSynth's (log-mel ≤ the codec's own + 1 dB)",
@@ -68,7 +68,7 @@ def bench_music_scoring(work: Path, count: int) -> None:
         "1.0",
         not beyond,
         "; ".join(f"{Path(path).name}: {distance:.2f} dB (codec alone {codec:.2f})" for path, distance, codec in beyond)
-        or f"all {count}",
+        or f"all {len(our_rows)}",
     )
     size = float(np.mean(audio)) / 1e6
     record(

@@ -37,6 +37,13 @@ def test_both_loss_weights_zero_is_refused():
         parse_params({"vad": {"discrete_weight": 0, "continuous_weight": 0}})
 
 
+def test_a_params_file_from_before_the_major_key_prior_still_loads_without_one():
+    older = parse_params({"generation": {"mode_steering": {"key_prior": 0.5, "chord_bias": 6.0}}})
+    assert older.generation.mode_steering == {"key_prior": 0.5, "chord_bias": 6.0, "major_key_prior": 0.0}
+    with pytest.raises(ConfigError, match="mode_steering"):
+        parse_params({"generation": {"mode_steering": {"key_prior": 0.5, "chord_bias": 6.0, "minor": 1.0}}})
+
+
 def test_root_override_wins_over_sample(tmp_path):
     params = parse_params({"emotic": {"root": str(tmp_path)}})
     assert params.emotic.root / params.emotic.annotations == tmp_path / "Annotations"

@@ -66,8 +66,9 @@ class GenerationParams(Section):
             raise ValueError("temperatures must be finite numbers >= 0")
         if unknown := set(self.intensity) - {"tempo", "velocity", "density"}:
             raise ValueError(f"unknown intensity features {sorted(unknown)}; choose tempo, velocity, density")
+        self.mode_steering.setdefault("major_key_prior", 0.0)  # a params file from before it: no major prior, as then
         if set(self.mode_steering) != {"key_prior", "major_key_prior", "chord_bias"}:
-            raise ValueError("mode_steering needs exactly key_prior, major_key_prior and chord_bias")
+            raise ValueError("mode_steering needs key_prior and chord_bias, and may have major_key_prior")
         if any(not 0 <= value <= 20 for value in self.mode_steering.values()):  # also refuses NaN
             raise ValueError("mode_steering values must be between 0 and 20")
         return self

@@ -358,6 +358,7 @@ def build_bank(soundfont: Path, sample_rate: int, *, progress: bool = True) -> N
 
 
 def bank_folder(soundfont: Path, sample_rate: int, cache: Path) -> Path:
-    """Where the bank of a SoundFont (by its SHA-256) at a sample rate is kept."""
+    """Where the bank of a SoundFont (by its SHA-256) at a sample rate is kept, in this version's format (so an older
+    emoscore sharing the cache keeps its own)."""
     digest, _ = file_sha256(Path(soundfont))
-    return Path(cache) / f"notebank-{digest[:16]}-{sample_rate}"
+    return Path(cache) / f"notebank-{digest[:16]}-{sample_rate}-v{FORMAT}"

@@ -9,8 +9,19 @@ import numpy as np
 import torch
 
 from emoscore.config import GenerationParams
-from emoscore.music.cp import BAR_BEAT, PITCH, TEMPO, TYPE, VELOCITY, tempo_bin, tempo_of, velocity_bin, velocity_of
-from emoscore.music.vocabulary import BAR, POSITIONS_PER_BAR, POSITIONS_PER_BEAT, TYPE_METRICAL, TYPE_NOTE
+from emoscore.music.cp import (
+    BAR_BEAT,
+    CHORD,
+    PITCH,
+    TEMPO,
+    TYPE,
+    VELOCITY,
+    tempo_bin,
+    tempo_of,
+    velocity_bin,
+    velocity_of,
+)
+from emoscore.music.vocabulary import BAR, CONTI, POSITIONS_PER_BAR, POSITIONS_PER_BEAT, TYPE_METRICAL, TYPE_NOTE
 
 
 @dataclass(frozen=True)
@@ -80,34 +91,45 @@ class Steering:
         draws = np.random.default_rng([seed, 1])  # not the composing stream: the same piece at every intensity
         chance = min(1.0, self.density * abs(intensity))
         spare = _spare_off_beat(steps)
-        played, previous_type = [], TYPE_METRICAL
+        played, previous_type, beat = [], TYPE_METRICAL, None
         for index, word in enumerate(steps.tolist()):
             kind, first_at_onset = word[TYPE], previous_type == TYPE_METRICAL
             previous_type = kind
             if kind == TYPE_METRICAL and word[BAR_BEAT] != BAR and word[TEMPO] >= 2:
                 word[TEMPO] = tempo_bin(tempo_of(word[TEMPO]) * 2.0 ** (self.tempo * intensity))
             if kind != TYPE_NOTE:
-                played.append(word)
+                beat = None  # a Beat none of whose notes was kept goes with them: the grammar has no empty onset
+                if kind == TYPE_METRICAL and word[BAR_BEAT] > BAR:
+                    beat = word
+                else:
+                    played.append(word)
                 continue
             word[VELOCITY] = velocity_bin(int(np.clip(velocity_of(word[VELOCITY]) + self.velocity * intensity, 1, 127)))
             hit = draws.random() < chance
+            kept = []
             if intensity > 0 and first_at_onset and hit and word[PITCH] > 12:
-                played.append([*word[:PITCH], word[PITCH] - 12, *word[PITCH + 1 :]])  # bass first, as encoded
+                kept.append([*word[:PITCH], word[PITCH] - 12, *word[PITCH + 1 :]])  # bass first, as encoded
             if not (intensity < 0 and hit and (spare[index] or not first_at_onset)):
-                played.append(word)
+                kept.append(word)
+            if kept and beat is not None:
+                played.append(beat)
+                beat = None
+            played.extend(kept)
         return np.array(played, dtype=np.int64)
 
 
 def _spare_off_beat(steps: np.ndarray) -> np.ndarray:
     """Per step, whether it is a note off the beat that a calmer performance may leave out: in a bar that keeps a
-    note on a beat, and not at the piece's last onset (so no bar falls silent and the piece ends where it ended)."""
-    bar, position, onset = -1, 0, -1
+    note on a beat, not at the piece's last onset (so no bar falls silent and the piece ends where it ended), and not
+    at an onset whose Beat changes the tempo or chord (the Beat goes when its notes do)."""
+    bar, position, onset, changes = -1, 0, -1, False
     onsets = np.full(len(steps), -1)
     for index, word in enumerate(steps):
         if word[TYPE] == TYPE_METRICAL:
             bar, position = (bar + 1, 0) if word[BAR_BEAT] == BAR else (bar, int(word[BAR_BEAT]) - 2)
             onset = max(bar, 0) * POSITIONS_PER_BAR + position
-        elif word[TYPE] == TYPE_NOTE:
+            changes = word[BAR_BEAT] > BAR and (word[TEMPO] > CONTI or word[CHORD] > CONTI)
+        elif word[TYPE] == TYPE_NOTE and not changes:
             onsets[index] = onset
     notes = onsets >= 0
     on_beat = notes & (onsets % POSITIONS_PER_BEAT == 0)

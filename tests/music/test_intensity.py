@@ -7,12 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emoscore.music.cp import Note, decode_notes, encode_notes
+from emoscore.music.cp import BAR_BEAT, TYPE, Note, decode_notes, encode_notes
 from emoscore.music.evaluate import energy_features
 from emoscore.music.generate import generate
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
-from emoscore.music.vocabulary import POSITIONS_PER_BEAT, VOCABULARY
+from emoscore.music.vocabulary import BAR, POSITIONS_PER_BEAT, TYPE_METRICAL, TYPE_NOTE, VOCABULARY
 from emoscore.scoring.bridge import arousal_intensity
 from tests.helpers import SMALL
 
@@ -62,6 +62,9 @@ def test_a_piece_played_at_a_higher_intensity_is_never_slower_softer_or_thinner(
             assert onsets == written  # the same rhythm: no onset lost or added
         else:
             assert on_beat <= onsets <= written  # thinner off the beat only: every beat still struck
+        kinds = played[:, TYPE].tolist()
+        beats = [i for i, word in enumerate(played) if word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] > BAR]
+        assert all(kinds[i + 1] == TYPE_NOTE for i in beats)  # no Beat left without its notes: still the grammar
 
 
 def test_zero_intensity_is_the_model_unsteered():

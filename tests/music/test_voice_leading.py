@@ -1,5 +1,5 @@
 """The repetition penalty: the pitches of the onset before are lowered, and with a strong penalty no voice strikes
-the pitch it just struck, across a continued piece's chunks too."""
+the pitch it just struck, from the context a piece goes on from too."""
 
 import itertools
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from emoscore.music.continuation import compose_long
-from emoscore.music.cp import Note, decode_notes
-from emoscore.music.generate import Request, generate_batch
+from emoscore.music.cp import TYPE, Note, decode_notes
+from emoscore.music.generate import Request, _Piece, generate_batch
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling
+from emoscore.music.vocabulary import LOWEST_PITCH, TYPE_METRICAL, TYPE_NOTE
 from emoscore.music.voice_leading import repeat_offsets
 from tests.helpers import SMALL
 
@@ -49,10 +49,22 @@ def test_a_strong_penalty_leaves_no_repeated_note(model):
     assert sum(repeats(piece) for piece in notes) == 0  # … and with the penalty no voice strikes its last pitch
 
 
-def test_the_penalty_hears_the_context_a_continued_piece_goes_on_from(model):
+def test_the_penalty_hears_the_context_a_piece_goes_on_from(model):
+    context = tuple(tuple(int(v) for v in word) for word in body_of(generate_batch(model, [Request(2, 5)], bars=2)[0]))
+    notes = decode_notes(np.array(context))[0]
+    last = max(note.onset for note in notes)
+    piece = _Piece(Request(2, 6, context=context), bars=2)
+    # the context's last onset is the one the first new Beat makes 'the onset before'
+    assert sorted(piece.struck_now) == sorted(n.pitch - LOWEST_PITCH + 1 for n in notes if n.onset == last)
     sampling = Sampling({"pitch": 0.3}, repeat_penalty=20.0)
-    pieces = compose_long(model, [Request(2, 5), Request(4, 6)], 16, sampling=sampling)
-    for piece in pieces:
-        notes = decode_notes(piece)[0]
-        assert max(note.onset for note in notes) >= 12 * 16  # past the first chunk
-        assert repeats(notes) == 0
+    going_on = generate_batch(model, [Request(2, 6, context=context)], bars=2, sampling=sampling)[0]
+    first = decode_notes(going_on)[0]
+    opening = {n.pitch for n in first if n.onset == min(m.onset for m in first)}
+    assert not opening & {
+        n.pitch for n in notes if n.onset == last
+    }  # its first onset repeats none of the context's last
+
+
+def body_of(steps: np.ndarray) -> np.ndarray:
+    """A piece's steps without its Emotion and EOS words: a context."""
+    return steps[(steps[:, TYPE] == TYPE_METRICAL) | (steps[:, TYPE] == TYPE_NOTE)]
