@@ -225,29 +225,38 @@ def encode_midi(path: Path | str, emotion: int = 0, timing: Timing = "file") -> 
     return encode_notes(notes, tempi, emotion)
 
 
+def step_onsets(words: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+    """Each step's onset on the 16th grid: where decode_notes places a note written at that step (a Bar word opens
+    position 0 of the next bar, a Beat word its position; steps before the first Bar count as bar 0)."""
+    steps = np.asarray(words, dtype=np.int64).reshape(-1, len(FAMILIES))
+    metrical = steps[:, TYPE] == TYPE_METRICAL
+    bars = metrical & (steps[:, BAR_BEAT] == BAR)
+    marks = bars | (metrical & (steps[:, BAR_BEAT] >= 2))
+    positions = np.where(bars, 0, steps[:, BAR_BEAT] - 2)
+    last = np.maximum.accumulate(np.where(marks, np.arange(len(steps)), -1))
+    position = np.where(last >= 0, positions[np.maximum(last, 0)], 0)
+    return np.maximum(np.cumsum(bars) - 1, 0) * POSITIONS_PER_BAR + position
+
+
 def decode_notes(words: np.ndarray) -> tuple[list[Note], list[tuple[int, float]], int]:
     """CP steps → (grid notes, tempo changes, emotion). Tolerates any sequence: out-of-grammar steps are skipped."""
     notes: list[Note] = []
     tempi: list[tuple[int, float]] = []
-    emotion, bar, position = 0, -1, 0
-    for word in np.asarray(words, dtype=np.int64):
+    emotion = 0
+    steps = np.asarray(words, dtype=np.int64)
+    onsets = step_onsets(steps)
+    for word, onset in zip(steps, onsets.tolist(), strict=True):
         kind = int(word[TYPE])
         if kind == TYPE_EOS:
             break
         if kind == TYPE_EMOTION:
             emotion = int(word[EMOTION]) if 1 <= word[EMOTION] <= len(QUADRANTS) else emotion
-        elif kind == TYPE_METRICAL:
-            if word[BAR_BEAT] == BAR:
-                bar, position = bar + 1, 0
-            elif word[BAR_BEAT] >= 2:
-                position = int(word[BAR_BEAT]) - 2
-                bpm = tempo_of(int(word[TEMPO])) if word[TEMPO] >= 2 else None
-                if bpm is not None and (not tempi or tempi[-1][1] != bpm):
-                    # the first tempo holds from the start, as in the encoded file; restatements are not changes
-                    at = max(bar, 0) * POSITIONS_PER_BAR + position if tempi else 0
-                    tempi.append((at, bpm))
+        elif kind == TYPE_METRICAL and word[BAR_BEAT] >= 2:
+            bpm = tempo_of(int(word[TEMPO])) if word[TEMPO] >= 2 else None
+            if bpm is not None and (not tempi or tempi[-1][1] != bpm):
+                # the first tempo holds from the start, as in the encoded file; restatements are not changes
+                tempi.append((onset if tempi else 0, bpm))
         elif kind == TYPE_NOTE and word[PITCH] >= 1 and word[DURATION] >= 1 and word[VELOCITY] >= 1:
-            onset = max(bar, 0) * POSITIONS_PER_BAR + position
             notes.append(
                 Note(onset, int(word[PITCH]) + LOWEST_PITCH - 1, int(word[DURATION]), velocity_of(int(word[VELOCITY])))
             )

@@ -16,6 +16,7 @@ from emoscore.music.cp import (
     TEMPO,
     TYPE,
     VELOCITY,
+    step_onsets,
     tempo_bin,
     tempo_of,
     velocity_bin,
@@ -90,7 +91,7 @@ class Steering:
             return steps
         draws = np.random.default_rng([seed, 1])  # not the composing stream: the same piece at every intensity
         chance = min(1.0, self.density * abs(intensity))
-        spare = _spare_off_beat(steps)
+        spare = _spare_off_beat(steps) if intensity < 0 else None  # only a calmer performance leaves notes out
         played, previous_type, beat = [], TYPE_METRICAL, None
         for index, word in enumerate(steps.tolist()):
             kind, first_at_onset = word[TYPE], previous_type == TYPE_METRICAL
@@ -122,19 +123,15 @@ def _spare_off_beat(steps: np.ndarray) -> np.ndarray:
     """Per step, whether it is a note off the beat that a calmer performance may leave out: in a bar that keeps a
     note on a beat, not at the piece's last onset (so no bar falls silent and the piece ends where it ended), and not
     at an onset whose Beat changes the tempo or chord (the Beat goes when its notes do)."""
-    bar, position, onset, changes = -1, 0, -1, False
-    onsets = np.full(len(steps), -1)
-    for index, word in enumerate(steps):
-        if word[TYPE] == TYPE_METRICAL:
-            bar, position = (bar + 1, 0) if word[BAR_BEAT] == BAR else (bar, int(word[BAR_BEAT]) - 2)
-            onset = max(bar, 0) * POSITIONS_PER_BAR + position
-            changes = word[BAR_BEAT] > BAR and (word[TEMPO] > CONTI or word[CHORD] > CONTI)
-        elif word[TYPE] == TYPE_NOTE and not changes:
-            onsets[index] = onset
-    notes = onsets >= 0
+    onsets = step_onsets(steps)
+    beats = (steps[:, TYPE] == TYPE_METRICAL) & (steps[:, BAR_BEAT] > BAR)
+    changing = beats & ((steps[:, TEMPO] > CONTI) | (steps[:, CHORD] > CONTI))
+    opened_by = np.maximum.accumulate(np.where(steps[:, TYPE] == TYPE_METRICAL, np.arange(len(steps)), 0))
+    notes = (steps[:, TYPE] == TYPE_NOTE) & ~changing[opened_by]
     on_beat = notes & (onsets % POSITIONS_PER_BEAT == 0)
     bars_on_beat = np.unique(onsets[on_beat] // POSITIONS_PER_BAR)
-    return notes & ~on_beat & np.isin(onsets // POSITIONS_PER_BAR, bars_on_beat) & (onsets < onsets.max(initial=-1))
+    last = onsets[notes].max(initial=-1)
+    return notes & ~on_beat & np.isin(onsets // POSITIONS_PER_BAR, bars_on_beat) & (onsets < last)
 
 
 def sample_token(
