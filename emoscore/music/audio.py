@@ -24,7 +24,8 @@ import torch
 from emoscore.cache import default_cache
 from emoscore.config import RenderParams
 from emoscore.music.bank import FORMAT as BANK_FORMAT
-from emoscore.music.bank import NoteBank, bank_folder, build_bank
+from emoscore.music.bank import NoteBank, bank_folder
+from emoscore.music.bank_build import build_bank
 from emoscore.music.overlap import render_pieces, to_int16
 from emoscore.music.playback import schedule
 from emoscore.music.render import (
