@@ -46,7 +46,12 @@ MAX_STRUCK = 10  # notes struck at one position: what two hands can play (the de
 class Grammar:
     """What may come next. State: the current bar (1-based), the last beat position in it (-1 before any), the
     last step's type, whether tempo and chord have been set, and the pitches struck at this position (each once,
-    at most MAX_STRUCK: a sampler that repeats a note forever is stopped). Exactly `bars` bars are produced."""
+    at most MAX_STRUCK: a sampler that repeats a note forever is stopped). Exactly `bars` bars are produced.
+
+    In the last bar a drawn Bar ends the piece (`ends`): the model asking for the next bar there is asking to end
+    this one, and every draw is made as if more bars could follow, so a piece asked for fewer bars is the opening
+    of the longer one. Masking the Bar out instead moved its chance onto later beats, so every piece's last bar,
+    and every chunk's of a long piece, was crammed (docs/music.md, "The last bar")."""
 
     bars: int
     bar: int = 1
@@ -73,8 +78,8 @@ class Grammar:
             allowed[TYPE_NOTE] = True
             return allowed
         allowed[TYPE_NOTE] = self.last_type == TYPE_NOTE and len(self.struck) < MAX_STRUCK
-        allowed[TYPE_METRICAL] = self.can_beat or self.can_bar
-        allowed[TYPE_EOS] = (not self.can_bar and self.last_type == TYPE_NOTE) or not allowed[TYPE_METRICAL]
+        allowed[TYPE_METRICAL] = True  # at the last bar's last position only a Bar is left, which ends it
+        allowed[TYPE_EOS] = not self.can_bar and self.last_type == TYPE_NOTE
         return allowed
 
     def allowed_values(self, family: int, word_type: int, size: int) -> np.ndarray:
@@ -86,7 +91,7 @@ class Grammar:
                 allowed[list(self.struck)] = False  # a key is struck once at a time
         elif word_type == TYPE_METRICAL and family == BAR_BEAT:
             allowed[2 + self.position + 1 :] = True
-            allowed[BAR] = self.can_bar
+            allowed[BAR] = True  # past the last bar it is the end (`ends`): drawn as if more bars could follow
         else:
             allowed[IGNORE] = True
         return allowed
@@ -97,6 +102,10 @@ class Grammar:
         allowed[2:] = True
         allowed[CONTI] = self.tempo_set if family == TEMPO else self.chord_set
         return allowed
+
+    def ends(self, word: list[int]) -> bool:
+        """Whether a drawn step is a Bar past the last bar, which ends the piece instead of opening one."""
+        return word[TYPE] == TYPE_METRICAL and word[BAR_BEAT] == BAR and not self.can_bar
 
     def advance(self, word: list[int]) -> None:
         """Update the state after a step."""
@@ -238,6 +247,8 @@ def generate_batch(
             piece.done = word_type == TYPE_EOS
             piece.words.append([0] * TYPE + [word_type] + [0] * (len(FAMILIES) - TYPE - 1))
         _sample_families(model, heads, [pieces[i] for i in live], sampling)
+        for index in live:
+            pieces[index].done = pieces[index].done or pieces[index].grammar.ends(pieces[index].words[-1])
         step = [pieces[i].words[-1] if not pieces[i].done else EOS_WORD for i in live]
         for index in live:
             if pieces[index].done:

@@ -127,8 +127,33 @@ def test_grammar_forces_a_note_after_a_beat_and_a_bar_limit():
     grammar.advance([0, 0, 5, TYPE_METRICAL, 0, 0, 0, 0])
     assert grammar.allowed_types(4).tolist() == [False, False, True, False]
     grammar.advance([0, 0, 0, 2, 10, 2, 30, 0])
-    assert not grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, 18)[BAR]  # only one bar was asked for
     assert grammar.allowed_types(4)[TYPE_EOS]
+    assert grammar.ends([0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0])  # only one bar was asked for: a Bar ends it
+
+
+def test_a_bar_drawn_in_the_last_bar_ends_the_piece():
+    grammar = Grammar(bars=2)
+    grammar.advance([0, 0, 2, TYPE_METRICAL, 0, 0, 0, 0])  # bar 1, a beat and a note
+    grammar.advance([0, 0, 0, 2, 10, 2, 30, 0])
+    bar = [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]
+    assert not grammar.ends(bar)
+    grammar.advance(bar)  # bar 2, the last: a Bar may still be drawn, and ends the piece
+    assert grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, 18)[BAR] and grammar.ends(bar)
+    grammar.advance([0, 0, 3, TYPE_METRICAL, 0, 0, 0, 0])
+    assert not grammar.ends([0, 0, 4, TYPE_METRICAL, 0, 0, 0, 0])  # a beat of the last bar does not
+
+
+def test_a_short_piece_is_the_opening_of_the_longer_one_with_its_seed(model, monkeypatch):
+    """Asked for 2 bars, a piece ends where the model asks for a third: the same steps as the first 2 bars of the
+    8-bar piece of its seed (masking the Bar instead crammed the last bar with notes the model never meant). The
+    model here never asks to end by itself, as a trained one does not inside a clip; an untrained one would."""
+    type_logits = model.type_logits
+    monkeypatch.setattr(model, "type_logits", lambda hidden: type_logits(hidden) - 1e4 * (torch.arange(4) == TYPE_EOS))
+    sampling = Sampling(key_prior=0.5, chord_bias=3.0, repeat_penalty=1.0)
+    for seed in range(12):
+        long, short = (generate(model, "Q2", bars, seed=seed, sampling=sampling) for bars in (8, 2))
+        bars = np.flatnonzero((long[:, TYPE] == TYPE_METRICAL) & (long[:, BAR_BEAT] == BAR))
+        assert np.array_equal(short[:-1], long[: bars[2]]) and short[-1, TYPE] == TYPE_EOS
 
 
 def test_checkpoint_round_trip_and_vocabulary_mismatch(model, tmp_path):
