@@ -108,7 +108,10 @@ def write_sample_film(params: SampleParams, path: Path | None = None) -> tuple[P
         for quadrant, length in zip(quadrants, lengths, strict=True):
             canvas = _scene_canvas(quadrant, width + PAN * length, height, rng)
             for offset in range(length):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(canvas[:, PAN * offset : PAN * offset + width]))
+                pixels = np.ascontiguousarray(canvas[:, PAN * offset : PAN * offset + width])
+                # converted here, not by the encoder: PyAV's own conversion made x264 see different pictures from
+                # run to run (97 of 207 frames), so the film's bytes, its id and the music's seeds varied
+                frame = av.VideoFrame.from_ndarray(pixels).reformat(format="yuv420p")
                 frame.pts = shown
                 shown += 1
                 for packet in stream.encode(frame):
