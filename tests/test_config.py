@@ -44,6 +44,13 @@ def test_a_params_file_from_before_the_major_key_prior_still_loads_without_one()
         parse_params({"generation": {"mode_steering": {"key_prior": 0.5, "chord_bias": 6.0, "minor": 1.0}}})
 
 
+def test_openings_need_draws_and_bars():
+    assert parse_params({}).generation.openings == {"draws": 2, "bars": 2}
+    for wrong in ({"draws": 0, "bars": 2}, {"draws": 2}, {"draws": 9, "bars": 2}, {"draws": 2, "bars": 0}):
+        with pytest.raises(ConfigError, match="openings"):
+            parse_params({"generation": {"openings": wrong}})
+
+
 def test_root_override_wins_over_sample(tmp_path):
     params = parse_params({"emotic": {"root": str(tmp_path)}})
     assert params.emotic.root / params.emotic.annotations == tmp_path / "Annotations"

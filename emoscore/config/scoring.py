@@ -49,6 +49,11 @@ class GenerationParams(Section):
         description="Subtracted from the pitch logits of the pitches struck at the onset before: fewer repeated notes"
         " (the demo model repeats twice as often as real music); 0 = off.",
     )
+    openings: dict[str, int] = Field(
+        default_factory=lambda: {"draws": 2, "bars": 2},
+        description="A piece's first `bars` bars drawn `draws` times in one batch; the draw that fits the quadrant's"
+        " mode best goes on (1 draw = off).",
+    )
     intensity: dict[str, float] = Field(
         default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},
         description="Intensity within a quadrant: tempo in octaves, velocity in MIDI steps, density as the chance "
@@ -71,6 +76,10 @@ class GenerationParams(Section):
             raise ValueError("mode_steering needs key_prior and chord_bias, and may have major_key_prior")
         if any(not 0 <= value <= 20 for value in self.mode_steering.values()):  # also refuses NaN
             raise ValueError("mode_steering values must be between 0 and 20")
+        if set(self.openings) != {"draws", "bars"} or not (
+            1 <= self.openings["draws"] <= 8 and self.openings["bars"] >= 1
+        ):
+            raise ValueError("openings needs draws (1–8) and bars (at least 1)")
         return self
 
 

@@ -4,7 +4,8 @@ are ~8), so a longer piece is its first clip, then `next_bars` at a time, each g
 
 Asked for 16 bars in one go, the demo model's bars 9–16 had half the notes of bars 1–8 and drifted off key
 (issue #26); continued this way every 8-bar section keeps the first's density and key clarity (docs/music.md).
-A piece no longer than `first_bars` is exactly what `generate_batch` writes.
+A piece no longer than `first_bars` is exactly what `generate_batch` writes. Only the first chunk draws several
+openings (`Sampling.openings`): the key is set there, and later chunks draw their own candidates for density.
 
 Form: a model continuing 4 bars at a time never restates anything (no bar recurs), where real music keeps coming
 back to its ideas. So the last phrase of every 16 bars (`return_every` chunks) is a return: it restates the opening
@@ -139,7 +140,12 @@ def compose_long(
                 for k in range(draws)
             ]
             made = generate_batch(
-                model, chunk_requests, size - restated, sampling=sampling, max_steps=max_steps, steering=steering
+                model,
+                chunk_requests,
+                size - restated,
+                sampling=sampling if chunk == 0 or sampling is None else replace(sampling, openings=1),
+                max_steps=max_steps,
+                steering=steering,
             )
             for n, index in enumerate(members):
                 drawn = made[n * draws : (n + 1) * draws]

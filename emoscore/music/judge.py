@@ -181,7 +181,7 @@ def judge_music(params: Params) -> Judged:
         midpoint=params.score.quadrant_midpoint,
     )
     released = judge(sampling=replace(sampling, temperature=EMOPIA_RELEASED.temperature, top_p=EMOPIA_RELEASED.top_p))
-    unsteered = judge(sampling=replace(sampling, key_prior=0.0, major_key_prior=0.0, chord_bias=0.0))  # own mode
+    unsteered = judge(sampling=replace(sampling, key_prior=0.0, major_key_prior=0.0, chord_bias=0.0, openings=1))
     report["sampling_comparison"] = {
         name: {
             "controllability": r["controllability"],

@@ -14,13 +14,17 @@ more than mode. Two logit offsets, both rules from music theory rather than lear
   nearest major key (often the relative major of a minor-leaning start), it made 5–7 of 32 Q1 pieces minor instead
   of 1; at half of it, with pitches sampled wider (docs/music.md, "How the voices move"), it keeps Q4 major.
 Either at 0 is off; the cost is a lower pitch-class entropy (more weight on the tonic's notes).
+
+Openings: a piece's key is set by its first notes, which no prior steers (there is no key yet). So `generate_batch`
+may draw a piece's opening bars several times and go on with the first in the wanted mode (`mode_margin` > 0);
+measured in docs/music.md ("Openings").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from emoscore.music.tonality import MAJOR_PROFILE, MINOR_PROFILE
+from emoscore.music.tonality import MAJOR_PROFILE, MINOR_PROFILE, weight_correlations
 from emoscore.music.vocabulary import CHORD_SYMBOLS, HIGHEST_PITCH, LOWEST_PITCH
 
 MINOR_QUALITIES = frozenset({"m", "m7", "o", "o7", "/o7"})
@@ -87,3 +91,12 @@ def pitch_bias(
     offsets[:, 1 : 1 + width] = scale * profile[:, PITCH_CLASS[:width]]
     offsets[pitch_classes.sum(axis=1) == 0] = 0.0
     return offsets
+
+
+def mode_margin(pitch_classes: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """How much better each row's pitch-class weights [rows, 12] fit the best key of the wanted mode than the best
+    of the other (Krumhansl–Schmuckler's correlations, so > 0 is find_key's verdict); 0 for no notes or a flat row."""
+    flat = pitch_classes.std(axis=1) == 0
+    correlations = weight_correlations(np.where(flat[:, None], np.arange(12.0), pitch_classes))
+    major, minor_fit = correlations[:, :12].max(axis=1), correlations[:, 12:].max(axis=1)
+    return np.where(flat, 0.0, np.where(minor.astype(bool), minor_fit - major, major - minor_fit))

@@ -37,6 +37,8 @@ class Sampling:
     major_key_prior: float = 0.0  # the same for major pieces, taken major; 0 = off
     chord_bias: float = 0.0  # chord logits of the quadrant's mode raised (mode_steering); 0 = off
     repeat_penalty: float = 0.0  # pitch logits of the onset before's pitches lowered (voice_leading); 0 = off
+    openings: int = 1  # draws of a piece's opening bars; the first in the wanted mode goes on
+    opening_bars: int = 2  # how many bars an opening is
 
     @classmethod
     def from_params(cls, generation: GenerationParams) -> Sampling:
@@ -49,6 +51,8 @@ class Sampling:
             major_key_prior=generation.mode_steering["major_key_prior"],
             chord_bias=generation.mode_steering["chord_bias"],
             repeat_penalty=generation.repeat_penalty,
+            openings=generation.openings["draws"],
+            opening_bars=generation.openings["bars"],
         )
 
     def for_family(self, name: str) -> tuple[float, float]:

@@ -46,10 +46,13 @@ def key_correlations(notes: Sequence[Note]) -> np.ndarray | None:
     """The passage's correlation with each of the 24 keys (C major … B major, C minor … B minor); None when it has
     no notes or a flat histogram (one pitch class or all twelve equally: no key is more likely than another)."""
     weights = pitch_class_weights(notes)
-    if weights.std() == 0:
-        return None
-    centred = weights - weights.mean()
-    return CENTRED_PROFILES @ centred / (PROFILE_NORMS * np.linalg.norm(centred))
+    return None if weights.std() == 0 else weight_correlations(weights[None])[0]
+
+
+def weight_correlations(weights: np.ndarray) -> np.ndarray:
+    """Pitch-class weights [rows, 12] (none flat) correlated with each of the 24 keys: [rows, 24]."""
+    centred = weights - weights.mean(axis=1, keepdims=True)
+    return centred @ CENTRED_PROFILES.T / (PROFILE_NORMS * np.linalg.norm(centred, axis=1, keepdims=True))
 
 
 def find_key(notes: Sequence[Note]) -> Key | None:

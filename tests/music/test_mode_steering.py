@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from emoscore.music.continuation import compose_long
-from emoscore.music.cp import decode_notes
+from emoscore.music.cp import Note, decode_notes
 from emoscore.music.generate import Request, generate_batch
-from emoscore.music.mode_steering import KEY_PROFILES, chord_bias, pitch_bias, wants_minor
+from emoscore.music.mode_steering import KEY_PROFILES, chord_bias, mode_margin, pitch_bias, wants_minor
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling
 from emoscore.music.tonality import find_key
@@ -95,3 +95,17 @@ def test_a_continued_piece_keeps_its_key():
         halves = [find_key([n for n in notes if (n.onset < 12 * 16) == first]) for first in (True, False)]
         assert [k.mode for k in halves] == ["minor", "minor"]
         assert halves[0].tonic == halves[1].tonic  # the chunks after the first heard the context's key
+
+
+def test_the_mode_margin_is_krumhansl_schmucklers_verdict_on_the_mode():
+    """Positive where the notes' best key is of the wanted mode, by the gap between the two modes' best
+    correlations; 0 for no notes; the same verdict as find_key on a real melody's pitch classes."""
+    c_minor = np.zeros(12)
+    c_minor[[0, 2, 3, 5, 7, 8, 11]] = [5, 1, 3, 1, 4, 1, 1]  # harmonic minor, tonic and fifth weighted
+    weights = np.stack([c_minor, c_minor, np.roll(c_minor, 3)[::-1], np.zeros(12)])
+    margins = mode_margin(weights, np.array([True, False, True, True]))
+    assert margins[0] > 0 and margins[1] == pytest.approx(-margins[0]) and margins[3] == 0
+    for row in weights[:3]:
+        notes = [Note(i, 60 + pc, int(w), 80) for i, (pc, w) in enumerate((pc, w) for pc, w in enumerate(row) if w)]
+        key = find_key(notes)
+        assert (mode_margin(row[None], np.array([True]))[0] > 0) == (key.mode == "minor")

@@ -156,6 +156,41 @@ def test_a_short_piece_is_the_opening_of_the_longer_one_with_its_seed(model, mon
         assert np.array_equal(short[:-1], long[: bars[2]]) and short[-1, TYPE] == TYPE_EOS
 
 
+def test_a_piece_of_several_openings_goes_on_from_the_first_in_its_mode(model):
+    """With two openings, a piece whose own opening is in its quadrant's mode is the piece it is with one; the
+    others go on from an opening nearer that mode; every piece still has its bars."""
+    one, two = Sampling(key_prior=0.5, chord_bias=3.0), Sampling(key_prior=0.5, chord_bias=3.0, openings=2)
+    requests = [Request(1 + i % 4, 300 + i) for i in range(16)]
+    alone, chosen = generate_batch(model, requests, 4, sampling=one), generate_batch(model, requests, 4, sampling=two)
+    kept = changed = 0
+    for request, a, c in zip(requests, alone, chosen, strict=True):
+        margins = [_opening_margin(steps, request.quadrant) for steps in (a, c)]
+        if margins[0] > 0:
+            kept += 1
+            assert np.array_equal(a, c)
+        else:
+            assert margins[1] >= margins[0]  # the other opening where it is nearer the mode, else its own
+            changed += not np.array_equal(a, c)
+        assert int(((c[:, TYPE] == TYPE_METRICAL) & (c[:, BAR_BEAT] == BAR)).sum()) == 4
+    assert kept > 0 and changed > 0  # both cases were met
+    fewer = generate_batch(model, requests[5:8], 4, sampling=two)  # a piece is the same in any batch
+    assert all(np.array_equal(x, y) for x, y in zip(fewer, chosen[5:8], strict=True))
+
+
+def _opening_margin(steps: np.ndarray, quadrant: int) -> float:
+    """mode_margin of a piece's first two bars, counted as decoding counts them (duration values as weights)."""
+    from emoscore.music.cp import DURATION, PITCH
+    from emoscore.music.mode_steering import mode_margin, wants_minor
+    from emoscore.music.vocabulary import LOWEST_PITCH, TYPE_NOTE
+
+    bars = np.flatnonzero((steps[:, TYPE] == TYPE_METRICAL) & (steps[:, BAR_BEAT] == BAR))
+    weights = np.zeros(12)
+    for word in steps[: bars[2]]:
+        if word[TYPE] == TYPE_NOTE and word[PITCH] > 0:
+            weights[(word[PITCH] - 1 + LOWEST_PITCH) % 12] += max(word[DURATION], 1)
+    return float(mode_margin(weights[None], np.array([wants_minor(quadrant)]))[0])
+
+
 def test_checkpoint_round_trip_and_vocabulary_mismatch(model, tmp_path):
     path = tmp_path / "music.pt"
     model.save(path, VOCABULARY)
