@@ -12,7 +12,7 @@ from miditoolkit import Marker, TimeSignature
 
 from emoscore.config import FilmParams, GenerationParams
 from emoscore.film.plan import Segment, metre_map, tempo_map
-from emoscore.music.continuation import Continuation, compose_long
+from emoscore.music.continuation import Continuation, compose_long, performed
 from emoscore.music.cp import Note, decode_notes, notes_to_midi
 from emoscore.music.generate import Request, last_bars
 from emoscore.music.model import CPTransformer
@@ -52,31 +52,35 @@ def compose_segments(
     """CP steps per segment (one 4/4 bar per bar of the plan: an odd bar is the start of one), composed as any long
     piece is (`continuation`), each going on from the last `film.context_bars` bars before it (across a cut only
     into the same quadrant, unless `film.carry_context` is always): segments follow each other, so one at a time.
-    A segment whose steps are `kept` is not composed again."""
+    A segment whose steps are `kept` is not composed again. Each is composed as its quadrant's typical music and
+    then played at its intensity, and the next goes on from it as composed, so intensities never stack."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
     # no returns: a cue's form is the film's (its scenes and arc); restating a scene's opening is not measured yet.
     # One draw a chunk: scenes of 25 bars held their density without it (issue #26), and a second doubles the time.
     cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars, return_every=0, candidates=1)
     kept = list(kept) or [None] * len(segments)
     composed: list[np.ndarray] = []
+    contexts: list[np.ndarray] = []  # each segment as composed, before it is played at its intensity
     total = sum(len(s.bars) for s, k in zip(segments, kept, strict=True) if k is None)
     with Progress(total=total, desc="composing", unit="bar", disable=not progress) as bar:
         for index, (segment, seed, steps) in enumerate(zip(segments, seeds, kept, strict=True)):
             if steps is None:
                 carried = index and (film.carry_context == "always" or segments[index - 1].quadrant == segment.quadrant)
-                context = last_bars(composed[-1], film.context_bars) if carried else ()
-                request = Request(segment.quadrant, seed, segment.intensity, context)
-                (steps,) = compose_long(
+                context = last_bars(contexts[-1], film.context_bars) if carried else ()
+                (unplayed,) = compose_long(
                     model,
-                    [request],
+                    [Request(segment.quadrant, seed, 0.0, context)],
                     len(segment.bars),
                     continuation=cutting,
                     sampling=sampling,
-                    steering=steering,
                     max_steps=generation.max_steps,
                     on_chunk=bar.update,
                 )
+                steps = performed(unplayed, Request(segment.quadrant, seed, segment.intensity), steering)
+            else:  # a kept segment's steps are as played: the next one goes on from them
+                unplayed = steps
             composed.append(steps)
+            contexts.append(unplayed)
     return composed
 
 

@@ -12,6 +12,11 @@ back to its ideas. So the last phrase of every 16 bars (`return_every` chunks) i
 bars and the model composes the last `varied_bars` of the phrase anew from them (a varied return, A B A' in 16
 bars), and the music goes on from there. Measured in docs/music.md ("Form").
 
+Intensity: chunks are composed as the quadrant's typical piece and the whole piece is played at its intensity
+once (`Steering.perform`). Played chunk by chunk, each chunk went on from bars already played faster and louder
+and was played faster and louder again: at intensity 0.4 a 32-bar piece's tempo rose 1.19× and its velocity by 11
+after its first 8 bars (docs/music.md, "Intensity within a quadrant").
+
 Density: each chunk's notes follow the bars just before it, so over 64 bars a piece's density wanders (a random
 walk: the demo model's sections reached 1.21× the first's). With `candidates` > 1 each chunk is drawn that many
 times (one batch) and the draw whose notes per bar are nearest the piece's opening is kept, which pulls every
@@ -134,8 +139,8 @@ def compose_long(
             groups[len(context)].append(index)
         draws = continuation.candidates if chunk else 1
         for members in groups.values():
-            chunk_requests = [
-                replace(requests[i], seed=chunk_seed(requests[i].seed, chunk, k), context=contexts[i])
+            chunk_requests = [  # composed as asked, played at the piece's intensity once it is whole (below)
+                replace(requests[i], seed=chunk_seed(requests[i].seed, chunk, k), context=contexts[i], intensity=0.0)
                 for i in members
                 for k in range(draws)
             ]
@@ -145,7 +150,6 @@ def compose_long(
                 size - restated,
                 sampling=sampling if chunk == 0 or sampling is None else replace(sampling, openings=1),
                 max_steps=max_steps,
-                steering=steering,
             )
             for n, index in enumerate(members):
                 drawn = made[n * draws : (n + 1) * draws]
@@ -153,4 +157,10 @@ def compose_long(
         go_on()
         if on_chunk is not None:
             on_chunk(size)
-    return [np.concatenate([p[0][:1], *(body(chunk) for chunk in p), [EOS_WORD]]).astype(np.int64) for p in parts]
+    pieces = [np.concatenate([p[0][:1], *(body(chunk) for chunk in p), [EOS_WORD]]).astype(np.int64) for p in parts]
+    return [performed(piece, request, steering) for piece, request in zip(pieces, requests, strict=True)]
+
+
+def performed(steps: np.ndarray, request: Request, steering: Steering | None) -> np.ndarray:
+    """A whole piece played at its request's intensity, as `generate_batch` plays one it composed alone."""
+    return (steering or Steering()).perform(steps, request.intensity, request.seed) if request.intensity else steps

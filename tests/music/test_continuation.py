@@ -22,10 +22,12 @@ from emoscore.music.continuation import (
     nearest_density,
     notes_per_bar,
 )
-from emoscore.music.cp import Note, bar_starts
+from emoscore.music.cp import TEMPO, TYPE, Note, bar_starts
 from emoscore.music.generate import Request, generate_batch, last_bars
 from emoscore.music.model import CPTransformer
+from emoscore.music.sampling import Steering
 from emoscore.music.tonality import find_key
+from emoscore.music.vocabulary import TYPE_METRICAL
 from tests.helpers import SMALL
 
 
@@ -86,6 +88,22 @@ def test_each_later_chunk_is_the_draw_nearest_the_opening_in_density(model):
     assert not np.array_equal(body(draws[0]), body(draws[1]))
     np.testing.assert_array_equal(kept, body(draws[int(np.argmin(distance))]))
     assert nearest_density(draws, target) is draws[int(np.argmin(distance))]
+
+
+def test_a_long_piece_at_an_intensity_is_the_same_composition_played_once_at_it(model):
+    """Chunks are composed as the quadrant's typical piece and the whole is played at its intensity once: played
+    chunk by chunk, each chunk went on from bars already played faster and louder and was sped up again."""
+    steering = Steering(0.5, 40.0, 1.5)
+    for intensity in (-0.4, 0.4):
+        asked = [Request(q, seed=60 + q, intensity=intensity) for q in (1, 3)]
+        played = compose_long(model, asked, 20, steering=steering)
+        composed = compose_long(model, [replace(r, intensity=0.0) for r in asked], 20, steering=steering)
+        for piece, plain, request in zip(played, composed, asked, strict=True):
+            np.testing.assert_array_equal(piece, steering.perform(plain, intensity, request.seed))
+            tempi = piece[(piece[:, TYPE] == TYPE_METRICAL) & (piece[:, TEMPO] >= 2), TEMPO]
+            plain_tempi = plain[(plain[:, TYPE] == TYPE_METRICAL) & (plain[:, TEMPO] >= 2), TEMPO]
+            moved = (tempi - plain_tempi) * np.sign(intensity)
+            assert (moved >= 0).all() and (moved > 0).mean() > 0.9  # every tempo once, the way asked (or clipped)
 
 
 def test_the_density_of_steps_is_notes_per_bar():
