@@ -51,8 +51,8 @@ class GenerationParams(Section):
     )
     openings: dict[str, int] = Field(
         default_factory=lambda: {"draws": 2, "bars": 2},
-        description="A piece's first `bars` bars drawn `draws` times in one batch; the draw that fits the quadrant's"
-        " mode best goes on (1 draw = off).",
+        description="A piece's first `bars` bars drawn `draws` times in one batch; the first draw in the quadrant's"
+        " mode goes on, else the nearest (1 draw = off; an opening no shorter than the piece is the whole piece).",
     )
     intensity: dict[str, float] = Field(
         default_factory=lambda: {"tempo": 0.5, "velocity": 40.0, "density": 1.5},

@@ -4,8 +4,9 @@ are ~8), so a longer piece is its first clip, then `next_bars` at a time, each g
 
 Asked for 16 bars in one go, the demo model's bars 9–16 had half the notes of bars 1–8 and drifted off key
 (issue #26); continued this way every 8-bar section keeps the first's density and key clarity (docs/music.md).
-A piece no longer than `first_bars` is exactly what `generate_batch` writes. Only the first chunk draws several
-openings (`Sampling.openings`): the key is set there, and later chunks draw their own candidates for density.
+A piece no longer than `first_bars` is exactly what `generate_batch` writes. Only a piece's first chunk, and only
+with no context, draws several openings (`Sampling.openings`): the key is set there; a chunk going on from bars
+before it keeps their key, and later chunks draw their own candidates for density.
 
 Form: a model continuing 4 bars at a time never restates anything (no bar recurs), where real music keeps coming
 back to its ideas. So the last phrase of every 16 bars (`return_every` chunks) is a return: it restates the opening
@@ -138,7 +139,7 @@ def compose_long(
         for index, context in enumerate(contexts):
             groups[len(context)].append(index)
         draws = continuation.candidates if chunk else 1
-        for members in groups.values():
+        for length, members in groups.items():
             chunk_requests = [  # composed as asked, played at the piece's intensity once it is whole (below)
                 replace(requests[i], seed=chunk_seed(requests[i].seed, chunk, k), context=contexts[i], intensity=0.0)
                 for i in members
@@ -148,7 +149,7 @@ def compose_long(
                 model,
                 chunk_requests,
                 size - restated,
-                sampling=sampling if chunk == 0 or sampling is None else replace(sampling, openings=1),
+                sampling=sampling if (chunk == 0 and not length) or sampling is None else replace(sampling, openings=1),
                 max_steps=max_steps,
             )
             for n, index in enumerate(members):

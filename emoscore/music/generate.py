@@ -49,9 +49,10 @@ class Grammar:
     at most MAX_STRUCK: a sampler that repeats a note forever is stopped). Exactly `bars` bars are produced.
 
     In the last bar a drawn Bar ends the piece (`ends`): the model asking for the next bar there is asking to end
-    this one, and every draw is made as if more bars could follow, so a piece asked for fewer bars is the opening
-    of the longer one. Masking the Bar out instead moved its chance onto later beats, so every piece's last bar,
-    and every chunk's of a long piece, was crammed (docs/music.md, "The last bar")."""
+    this one, and every draw is made as if more bars could follow (but the last bar is never left empty), so a
+    piece asked for fewer bars is the opening of the longer one unless that one's bar there is empty. Masking
+    the Bar out instead moved its chance onto later beats, so every piece's last bar, and every chunk's of a
+    long piece, was crammed (docs/music.md, "The last bar")."""
 
     bars: int
     bar: int = 1
@@ -91,7 +92,7 @@ class Grammar:
                 allowed[list(self.struck)] = False  # a key is struck once at a time
         elif word_type == TYPE_METRICAL and family == BAR_BEAT:
             allowed[2 + self.position + 1 :] = True
-            allowed[BAR] = True  # past the last bar it is the end (`ends`): drawn as if more bars could follow
+            allowed[BAR] = True  # past the last bar it ends the piece (`ends`): drawn as if more bars could follow
         else:
             allowed[IGNORE] = True
         return allowed
@@ -102,6 +103,11 @@ class Grammar:
         allowed[2:] = True
         allowed[CONTI] = self.tempo_set if family == TEMPO else self.chord_set
         return allowed
+
+    def empties(self, word: list[int]) -> bool:
+        """Whether a drawn step is a Bar right after the last bar's own: it would leave that bar empty, so it is
+        drawn again without the Bar (where a longer piece has an empty bar, the two part there)."""
+        return self.ends(word) and self.position < 0
 
     def ends(self, word: list[int]) -> bool:
         """Whether a drawn step is a Bar past the last bar, which ends the piece instead of opening one."""
@@ -197,18 +203,21 @@ EOS_WORD = [0, 0, 0, TYPE_EOS, 0, 0, 0, 0]
 OPENING_STREAM = 0x6F70  # the random streams of a piece's other openings: [seed, OPENING_STREAM, draw]
 
 
-def _keep_openings(pieces: list[_Piece], draws: int, undecided: set[int]) -> None:
-    """For each request in `undecided` whose `draws` openings have all passed their opening bars (or ended), keep
-    the first in the wanted mode (else the nearest to it) and drop the others: the model's own choice among
-    openings in that mode, not the most emphatic one (taking the best fit cost Q3 pitch-class entropy, 0.86 → 0.82)."""
+def _keep_openings(pieces: list[_Piece], draws: int, undecided: set[int], *, at_end: bool = False) -> None:
+    """For each request in `undecided` whose `draws` openings have all passed their opening bars (or ended, or
+    decoding stops: `at_end`), keep the first in the wanted mode (else the nearest to it) and drop the others:
+    the model's own choice among openings in that mode, not the most emphatic one (taking the best fit cost Q3
+    pitch-class entropy, 0.86 → 0.82)."""
     for request in sorted(undecided):
         group = pieces[request * draws : (request + 1) * draws]
         for piece in group:
-            if piece.opening is None and (piece.done or piece.grammar.bar > piece.opening_end):
+            if piece.opening is None and (at_end or piece.done or piece.grammar.bar > piece.opening_end):
                 piece.opening = piece.pitch_classes.copy()  # its opening's notes, whenever the others get there
         if any(piece.opening is None for piece in group):
             continue
-        margins = mode_margin(np.stack([piece.opening for piece in group]), np.array([p.minor for p in group]))
+        openings = np.stack([piece.opening for piece in group])
+        margins = mode_margin(openings, np.array([p.minor for p in group]))
+        margins[openings.sum(axis=1) == 0] = -np.inf  # an opening with no notes is in no mode
         fitting = np.flatnonzero(margins > 0)
         kept = int(fitting[0]) if len(fitting) else int(np.argmax(margins))
         for draw, piece in enumerate(group):
@@ -296,6 +305,7 @@ def generate_batch(
             rows = torch.tensor(keep, device=device)
             pending = pending[rows]
             decoder.select(rows)
+    _keep_openings(pieces, draws, undecided, at_end=True)  # max_steps reached before an opening ended
     results = []
     for piece in (piece for piece in pieces if not piece.dropped):
         steps = np.array([piece.words[0], *piece.words[1 + piece.given :], EOS_WORD], dtype=np.int64)
@@ -334,6 +344,11 @@ def _offsets(family: int, pieces: list[_Piece], sampling: Sampling, logits: np.n
     return 0.0
 
 
+def _no_bar(allowed: np.ndarray) -> np.ndarray:
+    allowed[BAR] = False
+    return allowed
+
+
 def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Piece], sampling: Sampling) -> None:
     """Fill in the families of each piece's new step (the last of its words), family by family across the batch;
     a piece draws them in the order a piece alone does, so its random stream is consumed the same way."""
@@ -362,6 +377,8 @@ def _sample_families(model: CPTransformer, heads: torch.Tensor, pieces: list[_Pi
     for index in (PITCH, DURATION, VELOCITY):
         draw(index, notes, lambda grammar, index=index: grammar.allowed_values(index, TYPE_NOTE, sizes[index]))
     draw(BAR_BEAT, beats, lambda grammar: grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, sizes[BAR_BEAT]))
+    empty = [row for row in beats if pieces[row].grammar.empties(pieces[row].words[-1])]
+    draw(BAR_BEAT, empty, lambda grammar: _no_bar(grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, sizes[BAR_BEAT])))
     beats = [row for row in beats if pieces[row].words[-1][BAR_BEAT] != BAR]
     for index in (TEMPO, CHORD):
         draw(index, beats, lambda grammar, index=index: grammar.beat_values(index, sizes[index]))

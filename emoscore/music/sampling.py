@@ -40,6 +40,10 @@ class Sampling:
     openings: int = 1  # draws of a piece's opening bars; the first in the wanted mode goes on
     opening_bars: int = 2  # how many bars an opening is
 
+    def __post_init__(self) -> None:
+        if self.openings < 1 or self.opening_bars < 1:
+            raise ValueError(f"openings and opening_bars must be at least 1, got {self.openings}, {self.opening_bars}")
+
     @classmethod
     def from_params(cls, generation: GenerationParams) -> Sampling:
         """The sampling settings of params.yaml's `generation` section."""

@@ -25,7 +25,7 @@ from emoscore.music.continuation import (
 from emoscore.music.cp import TEMPO, TYPE, Note, bar_starts
 from emoscore.music.generate import Request, generate_batch, last_bars
 from emoscore.music.model import CPTransformer
-from emoscore.music.sampling import Steering
+from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.tonality import find_key
 from emoscore.music.vocabulary import TYPE_METRICAL
 from tests.helpers import SMALL
@@ -104,6 +104,16 @@ def test_a_long_piece_at_an_intensity_is_the_same_composition_played_once_at_it(
             plain_tempi = plain[(plain[:, TYPE] == TYPE_METRICAL) & (plain[:, TEMPO] >= 2), TEMPO]
             moved = (tempi - plain_tempi) * np.sign(intensity)
             assert (moved >= 0).all() and (moved > 0).mean() > 0.9  # every tempo once, the way asked (or clipped)
+
+
+def test_only_a_piece_with_no_context_draws_openings(model):
+    """A piece going on from bars before it keeps their key: its first chunk is drawn once, openings or not."""
+    context = last_bars(compose_long(model, [Request(2, 80)], 4)[0], 2)
+    asked = [Request(2, 81, context=context), Request(3, 82)]
+    two, one = Sampling(openings=2), Sampling()
+    with_openings, without = compose_long(model, asked, 6, sampling=two), compose_long(model, asked, 6, sampling=one)
+    np.testing.assert_array_equal(with_openings[0], without[0])
+    np.testing.assert_array_equal(with_openings[1], generate_batch(model, asked[1:], 6, sampling=two)[0])
 
 
 def test_the_density_of_steps_is_notes_per_bar():

@@ -137,10 +137,12 @@ def test_a_bar_drawn_in_the_last_bar_ends_the_piece():
     grammar.advance([0, 0, 0, 2, 10, 2, 30, 0])
     bar = [0, 0, BAR, TYPE_METRICAL, 0, 0, 0, 0]
     assert not grammar.ends(bar)
-    grammar.advance(bar)  # bar 2, the last: a Bar may still be drawn, and ends the piece
-    assert grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, 18)[BAR] and grammar.ends(bar)
+    grammar.advance(bar)  # bar 2, the last: a Bar may still be drawn and ends the piece, but not before a note
+    assert grammar.allowed_values(BAR_BEAT, TYPE_METRICAL, 18)[BAR] and grammar.ends(bar) and grammar.empties(bar)
     grammar.advance([0, 0, 3, TYPE_METRICAL, 0, 0, 0, 0])
     assert not grammar.ends([0, 0, 4, TYPE_METRICAL, 0, 0, 0, 0])  # a beat of the last bar does not
+    grammar.advance([0, 0, 0, 2, 12, 2, 30, 0])
+    assert grammar.ends(bar) and not grammar.empties(bar)
 
 
 def test_a_short_piece_is_the_opening_of_the_longer_one_with_its_seed(model, monkeypatch):
@@ -150,10 +152,16 @@ def test_a_short_piece_is_the_opening_of_the_longer_one_with_its_seed(model, mon
     type_logits = model.type_logits
     monkeypatch.setattr(model, "type_logits", lambda hidden: type_logits(hidden) - 1e4 * (torch.arange(4) == TYPE_EOS))
     sampling = Sampling(key_prior=0.5, chord_bias=3.0, repeat_penalty=1.0)
+    empty = 0
     for seed in range(12):
         long, short = (generate(model, "Q2", bars, seed=seed, sampling=sampling) for bars in (8, 2))
         bars = np.flatnonzero((long[:, TYPE] == TYPE_METRICAL) & (long[:, BAR_BEAT] == BAR))
+        assert (short[bars[1] + 1 :, TYPE] == 2).any()  # its last bar has notes
+        if bars[2] == bars[1] + 1:  # the long piece left its bar 2 empty; the short one may not, so they part
+            empty += 1
+            continue
         assert np.array_equal(short[:-1], long[: bars[2]]) and short[-1, TYPE] == TYPE_EOS
+    assert empty < 6
 
 
 def test_a_piece_of_several_openings_goes_on_from_the_first_in_its_mode(model):
@@ -175,6 +183,14 @@ def test_a_piece_of_several_openings_goes_on_from_the_first_in_its_mode(model):
     assert kept > 0 and changed > 0  # both cases were met
     fewer = generate_batch(model, requests[5:8], 4, sampling=two)  # a piece is the same in any batch
     assert all(np.array_equal(x, y) for x, y in zip(fewer, chosen[5:8], strict=True))
+
+
+def test_openings_still_undecided_when_decoding_stops_give_one_piece_per_request(model):
+    two = Sampling(openings=2, opening_bars=3)
+    requests = [Request(q, 70 + q) for q in (1, 2, 3)]
+    cut = generate_batch(model, requests, 4, sampling=two, max_steps=12)  # stops inside every opening
+    assert len(cut) == len(requests)
+    assert [steps[0, EMOTION] for steps in cut] == [1, 2, 3] and all(len(steps) <= 12 for steps in cut)
 
 
 def _opening_margin(steps: np.ndarray, quadrant: int) -> float:
