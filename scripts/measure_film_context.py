@@ -37,7 +37,7 @@ def main(seed: int, films: int) -> None:
         seeds = segment_seeds(segments, film_seed, {})
         for carry, cues in heard.items():
             film = params.film.model_copy(update={"carry_context": carry})
-            composed = compose_segments(model, segments, seeds, generation=params.generation, film=film)
+            composed, _ = compose_segments(model, segments, seeds, generation=params.generation, film=film)
             for segment, steps in zip(segments, composed, strict=True):
                 probabilities = classifier.quadrant_probabilities(music_only(steps))
                 keys = key_correlations(decode_notes(steps)[0])

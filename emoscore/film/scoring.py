@@ -247,18 +247,25 @@ def _make(job: FilmJob, scorer: Scorer) -> Made:
         chosen = {cue - 1: o.seed for cue, o in overrides.items() if o.seed is not None}
         seeds = segment_seeds(segments, film_seed, chosen)
         film = params.film  # of the film section, only what changes the notes of a segment whose plan is the same
+        stored_as = "as composed"  # steps before their intensity (older files held them played: not reused)
         settings = json.dumps(
-            [section_hash(params.generation), film.context_bars, film.chunk_bars, scorer.identity.music_model]
+            [
+                section_hash(params.generation),
+                film.context_bars,
+                film.chunk_bars,
+                scorer.identity.music_model,
+                stored_as,
+            ]
         )
         keys = [segment_key(segment, seed, settings) for segment, seed in zip(segments, seeds, strict=True)]
         stored = load_composition(composition_path(out, job.name))
         recompose = None if job.cue is None else job.cue - 1
         kept = [None if recompose in seg.scenes else stored.get(key) for seg, key in zip(segments, keys, strict=True)]
         model = music_model(Path(params.music.out).resolve(), params.score.device, params.emopia.vocabulary)
-        composed = compose_segments(
+        played, composed = compose_segments(
             model, segments, seeds, generation=params.generation, film=params.film, kept=kept, progress=progress
         )
-        made = write_music(job, segments, composed, moods, work)
+        made = write_music(job, segments, played, moods, work)
         made["composition"] = save_composition(work / composition_path(out, job.name).name, keys, composed)
         if overrides:
             made["overrides"] = save_overrides(

@@ -48,26 +48,27 @@ def compose_segments(
     film: FilmParams,
     kept: Sequence[np.ndarray | None] = (),
     progress: bool = False,
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """CP steps per segment (one 4/4 bar per bar of the plan: an odd bar is the start of one), composed as any long
     piece is (`continuation`), each going on from the last `film.context_bars` bars before it (across a cut only
     into the same quadrant, unless `film.carry_context` is always): segments follow each other, so one at a time.
-    A segment whose steps are `kept` is not composed again. Each is composed as its quadrant's typical music and
-    then played at its intensity, and the next goes on from it as composed, so intensities never stack."""
+    Each is composed as its quadrant's typical music, the next goes on from it as composed, and then it is played
+    at its intensity, so intensities never stack: (as played, as composed). A segment whose steps as composed are
+    `kept` is not composed again, only played."""
     sampling, steering = Sampling.from_params(generation), Steering.from_params(generation)
     # no returns: a cue's form is the film's (its scenes and arc); restating a scene's opening is not measured yet.
     # One draw a chunk: scenes of 25 bars held their density without it (issue #26), and a second doubles the time.
     cutting = Continuation(film.chunk_bars, film.chunk_bars, film.context_bars, return_every=0, candidates=1)
     kept = list(kept) or [None] * len(segments)
+    played: list[np.ndarray] = []
     composed: list[np.ndarray] = []
-    contexts: list[np.ndarray] = []  # each segment as composed, before it is played at its intensity
     total = sum(len(s.bars) for s, k in zip(segments, kept, strict=True) if k is None)
     with Progress(total=total, desc="composing", unit="bar", disable=not progress) as bar:
         for index, (segment, seed, steps) in enumerate(zip(segments, seeds, kept, strict=True)):
             if steps is None:
                 carried = index and (film.carry_context == "always" or segments[index - 1].quadrant == segment.quadrant)
-                context = last_bars(contexts[-1], film.context_bars) if carried else ()
-                (unplayed,) = compose_long(
+                context = last_bars(composed[-1], film.context_bars) if carried else ()
+                (steps,) = compose_long(
                     model,
                     [Request(segment.quadrant, seed, 0.0, context)],
                     len(segment.bars),
@@ -76,12 +77,9 @@ def compose_segments(
                     max_steps=generation.max_steps,
                     on_chunk=bar.update,
                 )
-                steps = performed(unplayed, Request(segment.quadrant, seed, segment.intensity), steering)
-            else:  # a kept segment's steps are as played: the next one goes on from them
-                unplayed = steps
             composed.append(steps)
-            contexts.append(unplayed)
-    return composed
+            played.append(performed(steps, Request(segment.quadrant, seed, segment.intensity), steering))
+    return played, composed
 
 
 def segment_notes(segment: Segment, steps: np.ndarray) -> list[Note]:

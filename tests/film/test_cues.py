@@ -72,3 +72,30 @@ def test_the_composition_round_trips_and_a_damaged_one_is_composed_anew(tmp_path
     assert list(stored) == ["a", "b"] and all(np.array_equal(stored[k], s) for k, s in zip("ab", steps, strict=True))
     path.write_bytes(path.read_bytes()[:40])
     assert load_composition(path) == {} and "composed anew" in caplog.text
+
+
+def test_a_kept_segment_is_played_as_when_it_was_composed_and_the_next_goes_on_from_it_as_composed():
+    """The composition file holds the steps before their intensity: a kept segment is played again at its own,
+    and the segment after it composes from the same context as when both were composed fresh."""
+    import torch
+
+    from emoscore.config import parse_params
+    from emoscore.film.plan import Segment
+    from emoscore.film.soundtrack import compose_segments
+    from emoscore.music.model import CPTransformer
+    from tests.helpers import SMALL
+
+    torch.manual_seed(0)
+    model = CPTransformer(SMALL).eval()
+    params = parse_params({"film": {"chunk_bars": 2, "context_bars": 1}})
+    segments = [
+        Segment((i,), 2, intensity, (16, 16, 16), 48 * i, (120.0,) * 12, "cut", 120.0)
+        for i, intensity in enumerate((0.45, -0.3))
+    ]
+    played, composed = compose_segments(model, segments, [11, 12], generation=params.generation, film=params.film)
+    assert not np.array_equal(played[0], composed[0])  # played louder than composed
+    again, stored = compose_segments(
+        model, segments, [11, 12], generation=params.generation, film=params.film, kept=[composed[0], None]
+    )
+    for a, b in zip((*played, *composed), (*again, *stored), strict=True):
+        np.testing.assert_array_equal(a, b)
