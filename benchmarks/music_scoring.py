@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +35,25 @@ def bench_music_scoring(work: Path, count: int) -> None:
     vad_only = Scorer.from_params(params.model_copy(update={"score": params.score.model_copy(update=off)}))
     model, _ = CPTransformer.from_checkpoint(PROJECT / params.music.out)
     with tempfile.TemporaryDirectory() as temporary:
-        catalogs = Path(temporary) / "ours", Path(temporary) / "before"
+        runs = itertools.count()
+
+        def side(name: str, score: Callable[[Path], list[dict]]) -> Callable[[], tuple[Path, list[dict]]]:
+            def run() -> tuple[Path, list[dict]]:
+                catalog = Path(temporary) / f"{name}-{next(runs)}"  # a new catalog every run: none is a rerun
+                return catalog, score(catalog)
+
+            return run
+
         ours.score_files(files[:4], Path(temporary) / "warm")  # start the workers and load their models
         vad_only.score_files(files[:4], Path(temporary) / "warm")
-        (our_time, our_rows), (old_time, old_rows) = best_of(
-            1,
-            lambda: ours.score_files(files, catalogs[0]),
-            lambda: score_as_before(vad_only, model, files, catalogs[1]),
+        # best of two a side, interleaved: one run a side read 6.2-9.7x on one code, the path before alone
+        # ranging 1.5-1.9 photos/s with the machine's mood
+        (our_time, (our_catalog, our_rows)), (old_time, (old_catalog, old_rows)) = best_of(
+            2,
+            side("ours", lambda catalog: ours.score_files(files, catalog)),
+            side("before", lambda catalog: score_as_before(vad_only, model, files, catalog)),
         )
+        catalogs = our_catalog, old_catalog
         ours.close()
         vad_only.close()
         audio, beyond = _compare_music_rows(our_rows, old_rows, catalogs)
@@ -57,7 +69,7 @@ def bench_music_scoring(work: Path, count: int) -> None:
         ratio,
         "≥ 8×",
         ratio >= 8,
-        f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, {count} JPEGs "
+        f"{count / our_time:.2f} vs {count / old_time:.2f} photos/s, best of 2 each, {count} JPEGs "
         f"of 1600×1200, {params.score.bars} bars, trained models; same VAD and MIDI bytes",
     )
     within = 1 - len(beyond) / len(our_rows)
