@@ -43,13 +43,17 @@ class Decoder(Protocol):
         ...
 
 
+EAGER_START = 256  # steps an eager cache holds at first; it doubles when full (KVCache.grow)
+
+
 class EagerDecoder:
     """Op by op: over a KVCache that grows as needed, or (without a cache) recomputing the whole history."""
 
     def __init__(self, model: CPTransformer, batch: int, capacity: int, use_cache: bool = True) -> None:
         device = next(model.parameters()).device
         self.model = model
-        self.cache = KVCache(model.config, batch, capacity, device) if use_cache else None
+        start = min(capacity, EAGER_START)  # an 8-bar piece is ~160 steps: room for 1,024 was zero-filled for nothing
+        self.cache = KVCache(model.config, batch, start, device) if use_cache else None
         self.history: torch.Tensor | None = None
         self.last = torch.empty(0)
 
