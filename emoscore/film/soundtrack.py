@@ -12,9 +12,9 @@ from miditoolkit import Marker, TimeSignature
 
 from emoscore.config import FilmParams, GenerationParams
 from emoscore.film.plan import Segment, metre_map, tempo_map
-from emoscore.music.continuation import Continuation, compose_long, performed
+from emoscore.music.continuation import Continuation, compose_long
 from emoscore.music.cp import Note, decode_notes, notes_to_midi
-from emoscore.music.generate import Request, last_bars
+from emoscore.music.generate import Request, last_bars, performed
 from emoscore.music.model import CPTransformer
 from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.vocabulary import POSITIONS_PER_BAR, POSITIONS_PER_BEAT

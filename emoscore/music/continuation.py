@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emoscore.music.cp import TYPE, bar_starts
-from emoscore.music.generate import EOS_WORD, Request, generate_batch, last_bars
+from emoscore.music.generate import EOS_WORD, Request, generate_batch, last_bars, performed
 from emoscore.music.sampling import Sampling, Steering
 from emoscore.music.vocabulary import TYPE_METRICAL, TYPE_NOTE
 
@@ -160,8 +160,3 @@ def compose_long(
             on_chunk(size)
     pieces = [np.concatenate([p[0][:1], *(body(chunk) for chunk in p), [EOS_WORD]]).astype(np.int64) for p in parts]
     return [performed(piece, request, steering) for piece, request in zip(pieces, requests, strict=True)]
-
-
-def performed(steps: np.ndarray, request: Request, steering: Steering | None) -> np.ndarray:
-    """A whole piece played at its request's intensity, as `generate_batch` plays one it composed alone."""
-    return (steering or Steering()).perform(steps, request.intensity, request.seed) if request.intensity else steps

@@ -9,7 +9,8 @@ from emoscore.errors import CheckpointError
 from emoscore.music import generate as generate_module
 from emoscore.music.classify import MusicClassifier, music_only
 from emoscore.music.cp import BAR_BEAT, EMOTION, TYPE, decode_notes, encode_notes
-from emoscore.music.generate import Grammar, Request, generate, generate_batch, last_bars, parse_quadrant
+from emoscore.music.generate import Request, generate, generate_batch, last_bars, parse_quadrant
+from emoscore.music.grammar import Grammar
 from emoscore.music.model import CPTransformer, KVCache
 from emoscore.music.sampling import Sampling, Steering, sample_rows, sample_token
 from emoscore.music.vocabulary import BAR, TYPE_EMOTION, TYPE_EOS, TYPE_METRICAL, VOCABULARY, Vocabulary
@@ -288,7 +289,7 @@ def test_a_piece_goes_on_from_its_context(model):
 def test_the_grammar_strikes_a_key_once_at_a_time_and_at_most_ten_at_once():
     """A guided Q1 piece once looped on one onset until max_steps (4,000 notes); the grammar now ends that."""
     from emoscore.music.families import PITCH
-    from emoscore.music.generate import MAX_STRUCK, Grammar
+    from emoscore.music.grammar import MAX_STRUCK, Grammar
     from emoscore.music.vocabulary import TYPE_METRICAL, TYPE_NOTE
 
     grammar = Grammar(bars=2)
