@@ -14,6 +14,7 @@ import numpy as np
 
 from benchmarks.common import PROJECT, best_of, photos, record, trained_params
 from emoscore.catalog.store import Catalog
+from emoscore.config.scoring import RenderParams
 from emoscore.music.audio import render_audio
 from emoscore.music.model import CPTransformer
 from emoscore.scoring.listing import hash_images, iter_library
@@ -56,7 +57,7 @@ def bench_music_scoring(work: Path, count: int) -> None:
         catalogs = our_catalog, old_catalog
         ours.close()
         vad_only.close()
-        audio, beyond = _compare_music_rows(our_rows, old_rows, catalogs)
+        audio, beyond, worst = _compare_music_rows(our_rows, old_rows, catalogs, params.render)
         flac = [
             render_audio(catalogs[0] / row["midi_path"], Path(temporary) / f"{i}.flac").stat().st_size
             for i, row in enumerate(our_rows[:8])
@@ -75,12 +76,12 @@ def bench_music_scoring(work: Path, count: int) -> None:
     within = 1 - len(beyond) / len(our_rows)
     record(
         "scoring with music: the preview's audio",
-        "share of photos whose preview is within the bank's bar of FluidSynth's (log-mel ≤ the codec's own + 1 dB)",
+        "share of previews within the bank's bar of FluidSynth at their rate (log-mel ≤ the codec's own + 1 dB)",
         within,
         "1.0",
         not beyond,
         "; ".join(f"{Path(path).name}: {distance:.2f} dB (codec alone {codec:.2f})" for path, distance, codec in beyond)
-        or f"all {len(our_rows)}",
+        or f"all {len(our_rows)}; at most {worst:.2f} dB over the codec's own; FluidSynth at the preview's rate",
     )
     size = float(np.mean(audio)) / 1e6
     record(
@@ -149,19 +150,25 @@ def _sizes(catalogs: tuple[Path, Path], rows: list[dict]) -> list[int]:
 
 
 def _compare_music_rows(
-    ours: list[dict], before: list[dict], catalogs: tuple[Path, Path]
-) -> tuple[list[int], list[tuple[str, float, float]]]:
-    """Check both paths made the same rows and music: our audio sizes, and the photos whose audio is not within the
-    bank's bar of FluidSynth's heard through the preview codec (path, log-mel distance, the codec's alone)."""
-    import scipy.signal
+    ours: list[dict], before: list[dict], catalogs: tuple[Path, Path], render: RenderParams
+) -> tuple[list[int], list[tuple[str, float, float]], float]:
+    """Check both paths made the same rows and music: our audio sizes, the photos whose audio is not within the bank's
+    bar of FluidSynth's heard through the preview codec (path, log-mel distance, the codec's alone), the worst margin.
+
+    The reference is FluidSynth's render of the same MIDI at our file's rate (48 kHz for Opus), not the path before's
+    44.1 kHz WAV: FluidSynth itself at 48 kHz is 0.9-1.9 dB of log-mel from its 44.1 kHz render resampled, more than
+    the bar, so comparing across rates measures the rate, not the renderer (docs/performance.md).
+    """
     import soundfile
 
     from emoscore.music.fidelity import log_mel_distance
-    from emoscore.music.render import write_audio
+    from emoscore.music.render import Synthesizer, find_soundfont, write_audio
 
+    soundfont = find_soundfont(render.soundfont)
     assert [r["image_id"] for r in ours] == [r["image_id"] for r in before]
     sizes: list[int] = []
     beyond: list[tuple[str, float, float]] = []
+    worst = -np.inf
     for mine, theirs in zip(ours, before, strict=True):
         assert mine["status"] == theirs["status"] == "ok", (mine.get("error"), theirs.get("error"))
         assert abs(mine["valence"] - theirs["valence"]) < 1e-4 and mine["quadrant"] == theirs["quadrant"]
@@ -170,20 +177,23 @@ def _compare_music_rows(
         ]
         assert midi[0] == midi[1], f"different pieces for {mine['path']}"
         new, new_rate = soundfile.read(catalogs[0] / mine["audio_path"], dtype="float32")
-        old, old_rate = soundfile.read(catalogs[1] / theirs["audio_path"], dtype="float32")
-        if old_rate != new_rate:  # the preview is 48 kHz Opus; FluidSynth's WAV 44.1 kHz
-            old = scipy.signal.resample_poly(old, new_rate, old_rate, axis=0)
-        assert abs(len(new) - len(old)) <= 0.1 * new_rate, (len(new), len(old))
-        distance = log_mel_distance(old * 32768, new * 32768, new_rate)
-        codec = distance
+        old_seconds = soundfile.info(catalogs[1] / theirs["audio_path"]).duration
+        assert abs(len(new) / new_rate - old_seconds) <= 0.1, (len(new) / new_rate, old_seconds)
+        reference = Synthesizer(soundfont, new_rate).samples(catalogs[0] / mine["midi_path"]).astype(np.float32)
+        distance, codec = log_mel_distance(reference, new * 32768, new_rate), 0.0
         if Path(mine["audio_path"]).suffix == ".opus":  # what the codec alone does to FluidSynth's own render
             with tempfile.TemporaryDirectory() as temporary:
                 through = write_audio(
-                    np.clip(old * 32768, -32768, 32767).astype(np.int16), new_rate, Path(temporary) / "codec.opus"
+                    np.clip(reference, -32768, 32767).astype(np.int16),
+                    new_rate,
+                    Path(temporary) / "codec.opus",
+                    bitrate=render.preview_bitrate,
+                    complexity=render.preview_complexity,
                 )
                 coded, _ = soundfile.read(through, dtype="float32")
-            codec = log_mel_distance(old * 32768, coded * 32768, new_rate)
+            codec = log_mel_distance(reference, coded * 32768, new_rate)
+        worst = max(worst, distance - codec)
         if distance > codec + 1.0:  # the bank's own bar is 1 dB (docs/performance.md)
             beyond.append((mine["path"], distance, codec))
         sizes.append((catalogs[0] / mine["audio_path"]).stat().st_size)
-    return sizes, beyond
+    return sizes, beyond, float(worst)
