@@ -11,7 +11,7 @@ from prefect import flow
 
 from emoscore.catalog.store import Catalog
 from emoscore.config import Params
-from emoscore.film.cues import CueOverride, load_composition
+from emoscore.film.cues import CueOverride, key_scenes, load_composition
 from emoscore.film.scoring import score_film, with_sound
 from emoscore.models_home import resolve_params
 from emoscore.music.classify import MusicClassifier, music_only
@@ -111,7 +111,7 @@ def heard_per_cue(params: Params, composition: Path) -> dict[int, dict]:
     classifier, _ = MusicClassifier.from_checkpoint(params.music_classifier.out, expected)
     steps: dict[int, list[np.ndarray]] = {}
     for key, piece in load_composition(composition).items():
-        first_scene = json.loads(key)[1][0]
+        first_scene = key_scenes(key)[0]
         steps.setdefault(first_scene + 1, []).append(piece)
     heard = {}
     for cue, pieces in steps.items():

@@ -128,6 +128,11 @@ def segment_key(segment: Segment, seed: int, settings: str) -> str:
     )
 
 
+def key_scenes(key: str) -> tuple[int, ...]:
+    """The scenes (0-based) a `segment_key` is of."""
+    return tuple(json.loads(key)[1])
+
+
 def load_composition(path: Path) -> dict[str, np.ndarray]:
     """Stored steps by segment key (empty when there are none or the file is damaged: the film is composed anew)."""
     if not path.is_file():

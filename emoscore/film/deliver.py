@@ -16,9 +16,9 @@ import numpy as np
 from emoscore.film.arc import SceneMood
 from emoscore.film.mix import film_audio, mix_soundtrack, write_deliverable
 from emoscore.film.mux import mux_soundtrack, scored_video_name, slideshow
-from emoscore.film.placement import Event, Placement, downbeats, place, sync_rate
+from emoscore.film.placement import Event, Placement, downbeats, nearest_index, place, sync_rate
 from emoscore.film.plan import Segment
-from emoscore.film.soundtrack import assemble, excerpt, fit_length, soundtrack_midi
+from emoscore.film.soundtrack import assemble, excerpt, fit_length, mark, soundtrack_midi
 from emoscore.music.audio import piece_frames
 from emoscore.music.render import OPUS_RATE, RenderUnavailable
 from emoscore.music.timing import seconds_at
@@ -52,19 +52,18 @@ def nearest_positions(midi: miditoolkit.MidiFile, end: int, times: Sequence[floa
     """The 16th of the file's grid nearest each time (seconds), under its tempo map."""
     ticks = midi.ticks_per_beat // POSITIONS_PER_BEAT
     grid = seconds_at(midi, np.arange(end + 1, dtype=float) * ticks)
-    return [int(np.argmin(np.abs(grid - time))) for time in times]
+    return nearest_index(grid, times).tolist()
 
 
 def write_music(
-    job: FilmJob, segments: Sequence[Segment], composed: Sequence[np.ndarray], moods: Sequence[SceneMood], work: Path
+    job: FilmJob, segments: Sequence[Segment], composed: Sequence[np.ndarray], events: Sequence[Event], work: Path
 ) -> dict[str, Path]:
-    """The soundtrack's MIDI with a marker per cut and hit, and a folder with one MIDI file per cue."""
+    """The soundtrack's MIDI with a marker per cut and hit (`film_events`), and a folder with one MIDI file per cue."""
     notes = assemble(segments, composed, job.params.film.hit_accent)
-    midi = soundtrack_midi(segments, notes)
+    midi = soundtrack_midi(segments, notes)  # the markers are placed on its tempo map below
     end = segments[-1].end
-    events = film_events(job, segments, moods)
     at = nearest_positions(midi, end, [e.seconds for e in events])
-    midi = soundtrack_midi(segments, notes, [(p, e.name) for p, e in zip(at, events, strict=True)])
+    mark(midi, [(p, e.name) for p, e in zip(at, events, strict=True)])
     path = work / f"{job.name}.mid"
     midi.dump(str(path))
     folder = work / f"{job.name}.cue-midi"
@@ -77,12 +76,12 @@ def write_music(
 
 
 def place_events(
-    job: FilmJob, segments: Sequence[Segment], moods: Sequence[SceneMood], midi_path: Path
+    job: FilmJob, segments: Sequence[Segment], events: Sequence[Event], midi_path: Path
 ) -> list[Placement]:
     """Where the written MIDI file's bar lines put every cut and hit (read back from the file)."""
     midi = miditoolkit.MidiFile(str(midi_path))
     lines = downbeats(midi, segments[-1].end * midi.ticks_per_beat // POSITIONS_PER_BEAT)
-    return place(film_events(job, segments, moods), lines, float(1 / job.rate))
+    return place(events, lines, float(1 / job.rate))
 
 
 def write_sound(job: FilmJob, made: dict[str, Path], work: Path) -> tuple[str | None, dict]:

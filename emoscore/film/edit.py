@@ -3,6 +3,7 @@ markers, on the timeline's own record clock in exact seconds; and the text of a 
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -59,6 +60,19 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")  # EDLs from older systems are often Latin-1
+
+
+def csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """A CSV's rows (a cue sheet's or hit points') with their line numbers, column names lower-cased and values
+    stripped; InvalidVideo when it cannot be read as CSV."""
+    text = read_text(path)
+    try:
+        return [
+            (line, {key.strip().lower(): (value or "").strip() for key, value in row.items() if key})
+            for line, row in enumerate(csv.DictReader(text.splitlines()), 2)
+        ]
+    except csv.Error as error:
+        raise InvalidVideo(path, f"cannot read it as CSV: {error}") from None
 
 
 def first_timeline(path: Path, found: otio.core.SerializableObject | None, adapter: str) -> otio.schema.Timeline:

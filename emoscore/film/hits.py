@@ -3,12 +3,12 @@ as timecodes on the film's clock, a CSV of them, or the markers of the editor's 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
 from emoscore.errors import InvalidVideo
+from emoscore.film.edit import csv_rows
 from emoscore.film.placement import Event
 from emoscore.film.scenes import parse_timecode
 
@@ -32,15 +32,11 @@ def read_hits(values: Sequence[str], rate: Fraction | float, film: Path) -> list
 
 
 def _csv_hits(path: Path, rate: Fraction | float) -> list[Hit]:
-    try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise InvalidVideo(path, f"cannot read hit points: {error}") from None
+    rows = csv_rows(path)
     if not rows:
         raise InvalidVideo(path, "no hit points in it (a time or timecode column, one row per hit)")
     hits = []
-    for line, row in enumerate(rows, 2):
-        columns = {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
+    for line, columns in rows:
         text = columns.get("time") or columns.get("timecode")
         if not text:
             raise InvalidVideo(path, f"line {line}: needs a time (or timecode) column")

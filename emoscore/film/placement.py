@@ -61,11 +61,22 @@ class Placement:
         }
 
 
+def nearest_index(grid: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Index of the value of an increasing `grid` nearest each time, ties to the earlier (as argmin): one sorted
+    search, not an argmin over the whole grid per time (a 2-hour film has ~600 cuts and ~80,000 16ths)."""
+    wanted = np.asarray(times, dtype=float)
+    if len(grid) == 1:
+        return np.zeros(len(wanted), dtype=np.int64)
+    after = np.clip(np.searchsorted(grid, wanted), 1, len(grid) - 1)
+    earlier = np.abs(wanted - grid[after - 1]) <= np.abs(grid[after] - wanted)
+    return np.where(earlier, after - 1, after)
+
+
 def place(events: Sequence[Event], bar_lines_s: np.ndarray, frame_s: float) -> list[Placement]:
     """Each event with its nearest bar line; on it when within one frame."""
     placements = []
-    for event in events:
-        nearest = float(bar_lines_s[np.argmin(np.abs(bar_lines_s - event.seconds))])
+    nearest_lines = bar_lines_s[nearest_index(bar_lines_s, [event.seconds for event in events])]
+    for event, nearest in zip(events, nearest_lines.tolist(), strict=True):
         offset = (nearest - event.seconds) * 1000
         placements.append(Placement(event, nearest, offset, abs(offset) <= frame_s * 1000 + 1e-6))
     return placements

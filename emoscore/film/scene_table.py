@@ -125,9 +125,17 @@ def scene_rows(
     now = datetime.now(UTC)
     where = {key: str((job.out / path.name).resolve()) for key, path in made.items()}
     rows = []
+    by_scene: dict[int, list[Segment]] = {}  # a scene's segments, and the bars before each: one walk, not one a scene
+    bars_before: dict[int, int] = {}
+    total = 0
+    for segment in sorted(segments, key=lambda segment: segment.start):
+        bars_before[segment.start], total = total, total + len(segment.bars)
+    for segment in segments:
+        for index in segment.scenes:
+            by_scene.setdefault(index, []).append(segment)
     for scene, mood in zip(job.scenes, moods, strict=True):
         own = [round(value, 4) for value in mood.own] if mood.own else [None, None, None]
-        mine = [segment for segment in segments if scene.index in segment.scenes]
+        mine = by_scene[scene.index]
         first = next((s for s in mine if s.scenes[0] == scene.index), mine[0])  # a minor cut: the segment it is in
         rows.append(
             {
@@ -154,7 +162,7 @@ def scene_rows(
                 "tempo_bpm": round(first.tempo_bpm, 3),
                 "metres": " ".join(m for s in mine for m in s.metres),
                 "bars": sum(len(s.bars) for s in mine if s.scenes[0] == scene.index),
-                "first_bar": sum(len(s.bars) for s in segments if s.start < first.start),
+                "first_bar": bars_before[first.start],
                 "override": overrides[scene.index + 1].describe() if scene.index + 1 in overrides else "",
                 "soundtrack_midi": where["midi"],
                 "soundtrack_audio": where.get("stem"),

@@ -33,7 +33,7 @@ from emoscore.film.cues import (
     save_overrides,
     segment_key,
 )
-from emoscore.film.deliver import cue_sheet_header, place_events, write_music, write_sound
+from emoscore.film.deliver import cue_sheet_header, film_events, place_events, write_music, write_sound
 from emoscore.film.hits import hit_events, read_hits
 from emoscore.film.placement import Event, Placement, sync_rate
 from emoscore.film.plan import Segment, TooShort, plan_film
@@ -265,13 +265,14 @@ def _make(job: FilmJob, scorer: Scorer) -> Made:
         played, composed = compose_segments(
             model, segments, seeds, generation=params.generation, film=params.film, kept=kept, progress=progress
         )
-        made = write_music(job, segments, played, moods, work)
+        events = film_events(job, segments, moods)
+        made = write_music(job, segments, played, events, work)
         made["composition"] = save_composition(work / composition_path(out, job.name).name, keys, composed)
         if overrides:
             made["overrides"] = save_overrides(
                 work / overrides_path(out, job.name).name, job.video_id, overrides, spans
             )
-        placements = place_events(job, segments, moods, made["midi"])
+        placements = place_events(job, segments, events, made["midi"])
         problem, loudness = write_sound(job, made, work)
         rows = scene_rows(job, scorer.identity, moods, segments, made, overrides)
         made["cues_csv"], made["cues_json"] = work / f"{job.name}.cues.csv", work / f"{job.name}.cues.json"

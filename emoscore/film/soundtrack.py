@@ -149,8 +149,14 @@ def soundtrack_midi(
     midi = notes_to_midi(notes, tempo_map(segments))
     ticks = midi.ticks_per_beat // POSITIONS_PER_BEAT
     midi.time_signature_changes = [TimeSignature(n, d, at * ticks) for at, (n, d) in metre_map(segments)]
-    midi.markers = [Marker(text, at * ticks) for at, text in markers]
+    mark(midi, markers)
     return midi
+
+
+def mark(midi: miditoolkit.MidiFile, markers: Sequence[tuple[int, str]]) -> None:
+    """Set a file's markers (16th position, text): where the tempo map must exist before they can be placed."""
+    ticks = midi.ticks_per_beat // POSITIONS_PER_BEAT
+    midi.markers = [Marker(text, at * ticks) for at, text in markers]
 
 
 def excerpt(midi: miditoolkit.MidiFile, start: int, end: int) -> miditoolkit.MidiFile:

@@ -3,7 +3,6 @@ CSV cue sheet) into the cuts and markers of the film on its own clock, once chec
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import opentimelineio as otio
 from opentimelineio import opentime
 
 from emoscore.errors import InvalidVideo
-from emoscore.film.edit import FORMATS, Edit, Event, edit_of, first_timeline, read_text, video_clips
+from emoscore.film.edit import FORMATS, Edit, Event, csv_rows, edit_of, first_timeline, video_clips
 from emoscore.film.edl import read_edl
 from emoscore.film.fcpx import read_fcpx
 from emoscore.film.timecode import DROP_FRAME_RATES, RATE_TOLERANCE, exact_rate, fps_text, parse_timecode, timecode
@@ -79,11 +78,9 @@ def read_timeline(
 
 def _read_csv(path: Path, rate: Fraction) -> Edit:
     """(in, out) per row of a CSV cue sheet; InvalidVideo naming the line of a value that is not a timecode."""
-    text = read_text(path)
     events = []
     drop_frame = False
-    for number, row in enumerate(csv.DictReader(text.splitlines()), 2):
-        columns = {key.strip().lower(): value for key, value in row.items() if key}
+    for number, columns in csv_rows(path):
         start, end = columns.get("in", columns.get("start")), columns.get("out", columns.get("end"))
         try:
             if start is None or end is None:

@@ -12,10 +12,12 @@ from emoscore.errors import InvalidVideo
 from emoscore.film.arc import SceneMood
 from emoscore.film.cues import (
     CueOverride,
+    key_scenes,
     load_composition,
     load_overrides,
     save_composition,
     save_overrides,
+    segment_key,
 )
 from emoscore.scoring.bridge import Quadrant
 
@@ -99,3 +101,16 @@ def test_a_kept_segment_is_played_as_when_it_was_composed_and_the_next_goes_on_f
     )
     for a, b in zip((*played, *composed), (*again, *stored), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@given(
+    scenes=st.lists(st.integers(0, 5000), min_size=1, max_size=4, unique=True),
+    seed=st.integers(0, 2**32 - 1),
+    settings=st.text(max_size=30),
+)
+def test_a_segment_key_says_which_scenes_it_is_of(scenes, seed, settings):
+    """The report reads each stored segment's cue off its key: key_scenes undoes what segment_key wrote."""
+    from emoscore.film.plan import Segment
+
+    segment = Segment(tuple(sorted(scenes)), 3, -0.25, (16, 12), 96, (90.0,) * 7, "cut", 90.0)
+    assert key_scenes(segment_key(segment, seed, settings)) == segment.scenes

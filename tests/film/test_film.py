@@ -88,6 +88,8 @@ def test_the_soundtrack_changes_on_bar_lines_at_the_cuts(scored, film):
     for row in result.scenes[1:]:
         assert row["start_s"] == pytest.approx(scan.frame_times[scan.cuts[row["scene_index"] - 1]])
         assert np.min(np.abs(lines - row["start_s"])) < 0.005  # a bar line on the cut (tempo stored in µs/beat)
+    for row in result.scenes:  # the cue sheet's first bar of each scene is the bar line on its cut
+        assert lines[row["first_bar"]] == pytest.approx(row["start_s"], abs=0.005)
     assert result.sync["rate"] == 1.0 and result.sync["events"] == len(result.scenes) - 1
     assert lines[-1] == pytest.approx(scan.duration_s, abs=0.005) or lines[-2] == pytest.approx(
         scan.duration_s, abs=0.005

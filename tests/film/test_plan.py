@@ -125,3 +125,22 @@ def test_a_cue_chosen_by_hand_gets_bar_lines_of_its_own_and_short_shots_let_thei
     assert [s.starts_on for s in near] == ["start", "cut+hit"]  # within a frame of the cut: the cut is the hit
     with pytest.raises(TooShort, match=r"hit at 2\.000 s"):
         plan_film(_film([8.0]), [1], [0.0], hits=[2.0, 2.1], tempo_bpm=TEMPI, steering=0.5, frame_s=0.04)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tempi=st.lists(st.tuples(st.integers(0, 400), st.floats(40, 240)), min_size=1, max_size=6),
+    times=st.lists(st.floats(-1.0, 120.0), max_size=20),
+    end=st.integers(0, 400),
+)
+def test_nearest_positions_is_the_grid_point_nearest_each_time(tempi, times, end) -> None:
+    """One sorted search finds the 16th nearest each time under any tempo map, ties to the earlier (as an argmin)."""
+    from emoscore.film.deliver import nearest_positions
+
+    midi = miditoolkit.MidiFile(ticks_per_beat=480)
+    midi.tempo_changes = [
+        miditoolkit.TempoChange(bpm, at * 120) for at, bpm in sorted({0: 120.0, **dict(tempi)}.items())
+    ]
+    grid = seconds_at(midi, np.arange(end + 1, dtype=float) * 120)
+    expected = [int(np.argmin(np.abs(grid - time))) for time in times]
+    assert nearest_positions(midi, end, times) == expected

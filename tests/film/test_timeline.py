@@ -307,3 +307,22 @@ def test_what_is_not_a_timeline_is_refused(tmp_path):
     assert "not a timeline" in refused(tmp_path / "cut.mov", b"")
     with pytest.raises(InvalidVideo, match="cannot read it"):
         read_timeline(tmp_path / "missing.edl")
+
+
+def test_hit_points_and_cue_sheets_read_csv_alike(tmp_path):
+    """Both CSVs take a BOM, any case and spacing of column names and padded values, and Latin-1 from older tools;
+    a row without the needed column is refused by its line."""
+    from emoscore.film.hits import read_hits
+
+    hits = tmp_path / "hits.csv"
+    hits.write_bytes(" Time , NAME\n 00:00:01:00 , door slams\n00:00:02:12,caf\xe9\n".encode("latin-1"))
+    assert read_hits([str(hits)], 25, tmp_path / "film.mp4") == [
+        (1.0, "door slams", hits, "line 2"),
+        (2.48, "caf\xe9", hits, "line 3"),
+    ]
+    cues = tmp_path / "cues.csv"
+    cues.write_bytes(b"\xef\xbb\xbf IN ,Out\n00:00:00:00 , 00:00:04:00\n00:00:04:00,00:00:07:12\n")
+    assert read_timeline(cues).spans == ((0.0, 4.0), (4.0, 7.48))
+    hits.write_text("when,name\n00:00:01:00,x\n")
+    with pytest.raises(InvalidVideo, match=r"hits.csv: line 2: needs a time \(or timecode\) column"):
+        read_hits([str(hits)], 25, tmp_path / "film.mp4")
