@@ -41,6 +41,10 @@ class InvalidMidi(EmoscoreError):
         self.reason = reason
         self.kind = kind
 
+    def __reduce__(self) -> tuple:
+        """Pickled with its own arguments (a worker process sends it back whole; BaseException's pickle would not)."""
+        return type(self), (self.path, self.reason, self.kind)
+
 
 class CheckpointError(EmoscoreError):
     """A checkpoint is unsafe (pickle payload), malformed, or of the wrong architecture."""

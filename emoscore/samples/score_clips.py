@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import csv
 import logging
-import multiprocessing
 import os
 import shutil
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from emoscore.music.corpus import corpus_split
 from emoscore.music.cp import Note
 from emoscore.music.emopia import song_split
 from emoscore.music.emotion_rules import CueFeatures, QuadrantRule, cue_features
-from emoscore.music.scores import ScoreSource, corpus_files, read_score, transposed
+from emoscore.music.scores import ScoreSource, corpus_files, read_scores, transposed
 from emoscore.music.vocabulary import POSITIONS_PER_BAR
 from emoscore.progress import Progress
 from emoscore.samples.music import write_clip_midi, write_layout, write_transcribed_midi
@@ -102,26 +100,16 @@ def label_clips(described: Sequence[tuple[ScoreClip, CueFeatures]]) -> list[Labe
     return [LabelledClip(clip, feature, rule.arousal(feature), rule.quadrant(feature)) for clip, feature in described]
 
 
-def _read(source: ScoreSource) -> tuple[str, list[Note], float, bool] | tuple[str, str]:
-    try:
-        notes, bpm, marked = read_score(source)
-    except InvalidMidi as error:  # sent back as text: the exception does not pickle across processes
-        return error.kind, str(error)
-    return source.name, notes, bpm, marked
-
-
-def read_scores(sources: Sequence[ScoreSource], workers: int) -> list[tuple[str, list[Note], float, bool]]:
-    """Parse the scores (in `workers` processes: music21 takes ~0.1–1.5 s per file); unusable ones are logged."""
+def read_all(sources: Sequence[ScoreSource], workers: int) -> list[tuple[str, list[Note], float, bool]]:
+    """Parse the scores (in `workers` processes: `scores.read_scores`); unusable ones are logged and left out."""
     read: list[tuple[str, list[Note], float, bool]] = []
     skipped: Counter[str] = Counter()
-    spawn = multiprocessing.get_context("spawn")  # not fork: the stage runs inside a threaded Prefect process
-    with ProcessPoolExecutor(max(1, workers), mp_context=spawn) as pool:
-        for item in Progress(pool.map(_read, sources, chunksize=4), total=len(sources), desc="read scores"):
-            if len(item) == 2:
-                skipped[item[0]] += 1
-                log.debug("%s", item[1])
-            else:
-                read.append(item)
+    for source, result in Progress(read_scores(sources, workers), total=len(sources), desc="read scores"):
+        if isinstance(result, InvalidMidi):
+            skipped[result.kind] += 1
+            log.debug("%s", result)
+        else:
+            read.append((source.name, *result))
     log.info("real-score EMOPIA: %d scores read, skipped %s", len(read), dict(skipped))
     return read
 
@@ -155,7 +143,7 @@ def write_emopia_scores(params: SampleParams, workers: int | None = None) -> Pat
     sources = [source for source in chosen if corpus_split(source.name) == "train"]  # never the judge's reference
     clips = [
         clip
-        for name, notes, bpm, marked in read_scores(sources, workers or os.cpu_count() or 1)
+        for name, notes, bpm, marked in read_all(sources, workers or os.cpu_count() or 1)
         for clip in cut_clips(name, notes, bpm, marked, params.emopia_bars, params.emopia_clips_per_song)
     ]
     described = [(clip, feature) for clip in clips if (feature := clip_features(clip)) is not None]

@@ -5,7 +5,7 @@ import pytest
 from emoscore.errors import InvalidMidi
 from emoscore.music.corpus import prepare_corpus
 from emoscore.music.emopia import load_split
-from emoscore.music.scores import ScoreSource, corpus_files, score_notes, transposed
+from emoscore.music.scores import ScoreSource, corpus_files, read_scores, score_notes, transposed
 
 pytest.importorskip("music21")
 
@@ -27,6 +27,22 @@ def test_a_chorale_becomes_four_voices_on_one_grid_with_its_pickup_before_the_fi
 def test_scores_in_triple_metre_are_refused_by_name():
     with pytest.raises(InvalidMidi, match="not duple"):
         score_notes(source("mozart", "movement2"))
+
+
+def test_a_score_that_turns_to_triple_metre_is_refused_naming_that_metre(tmp_path):
+    """The refusal names the metre that is not duple, not the score's first (which was '4/4 is not duple')."""
+    from music21 import meter, note, stream
+
+    part = stream.Part()
+    for index, signature in enumerate(("4/4", "4/4", "3/4")):
+        measure = stream.Measure([note.Note(60 + index, quarterLength=int(signature[0]))], number=index + 1)
+        if index != 1:
+            measure.insert(0, meter.TimeSignature(signature))
+        part.append(measure)
+    written = tmp_path / "turns.musicxml"
+    stream.Score([part]).write("musicxml", fp=written)
+    with pytest.raises(InvalidMidi, match=r"metre 3/4, after 4/4, is not duple"):
+        score_notes(ScoreSource("music21/x/turns.musicxml", written))
 
 
 def test_transposition_keeps_rhythm_and_drops_nothing_in_range():
@@ -78,3 +94,21 @@ def test_the_corpus_lists_scores_only_each_under_a_name_of_its_own():
     files = corpus_files(["monteverdi", "mozart", "haydn"], 10_000)
     assert files and not [s for s in files if s.path.suffix == ".rntxt"]  # RomanText analyses are not music
     assert len({s.name for s in files}) == len(files)  # mozart/k155/movement1 and haydn/…/movement1 differ
+
+
+def test_scores_read_in_worker_processes_come_back_in_order_as_read_alone(tmp_path):
+    """The corpus is parsed in a process per core (~1 h on one for the whole of it): same notes, same order, and a
+    refused score's InvalidMidi arrives whole (its reason and kind) from the worker."""
+    bad = tmp_path / "broken.mxl"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    sources = [*corpus_files(["bach", "mozart"], 4), ScoreSource("music21/x/broken.mxl", bad)]
+    alone = list(read_scores(sources, workers=1))
+    together = list(read_scores(sources, workers=2))
+    assert [source for source, _ in together] == sources
+    for (_, one), (_, other) in zip(alone, together, strict=True):
+        if isinstance(one, InvalidMidi):
+            assert (other.path, other.reason, other.kind) == (one.path, one.reason, one.kind)
+        else:
+            assert other == one
+    assert isinstance(together[-1][1], InvalidMidi) and together[-1][1].kind == "unparseable"
+    assert sum(isinstance(read, InvalidMidi) for _, read in together) >= 2  # a Mozart movement in 3/4 too
