@@ -9,15 +9,16 @@ counted by reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from emoscore.errors import InvalidMidi
-from emoscore.music.cp import emotion_word, encode_notes, load_notes
+from emoscore.music.cp import Note, emotion_word, encode_notes, load_notes
 from emoscore.music.emopia import EmopiaReport, save_split, song_split
-from emoscore.music.scores import corpus_pieces
+from emoscore.music.scores import ScoreSource, corpus_files, read_score, read_scores, transposed
 from emoscore.music.timing import Timing
 from emoscore.progress import Progress
 
@@ -37,6 +38,18 @@ def corpus_split(name: str) -> str:
     return "train" if song_split(name.split("@")[0], (0.9, 0.1)) == "train" else "val"
 
 
+def tokenised(notes: list[Note], tempi: list[tuple[int, float]]) -> np.ndarray:
+    """A piece's CP steps, opened by the Emotion step of value 0 (unlabeled)."""
+    return np.concatenate([[emotion_word(0)], encode_notes(notes, tempi)])
+
+
+def score_steps(source: ScoreSource, transpositions: list[int]) -> list[tuple[str, np.ndarray]]:
+    """(name@key, steps) of a music21 score in each transposition; run in the reading processes, since tokenising
+    (chord recognition) costs as much as parsing."""
+    notes, bpm, _ = read_score(source)
+    return [(f"{source.name}@{k:+d}", tokenised(transposed(notes, k), [(0, bpm)])) for k in transpositions]
+
+
 def prepare_corpus(
     root: Path | None,
     out: Path,
@@ -53,7 +66,7 @@ def prepare_corpus(
 
     def keep(name: str, notes: list, tempi: list) -> None:
         split = corpus_split(name)
-        pieces[split].append((name, np.concatenate([[emotion_word(0)], encode_notes(notes, tempi)])))
+        pieces[split].append((name, tokenised(notes, tempi)))
         report.kept[split] += 1
 
     for path in Progress(list_midi(root) if root is not None else [], desc="tokenize MIDI folder", unit="file"):
@@ -65,12 +78,15 @@ def prepare_corpus(
         keep(path.relative_to(root).as_posix(), notes, tempi)
         report.beat_tracked += tracked
     if music21 and music21_files:
-        scores = corpus_pieces(music21, music21_files, transpositions or [0])
-        for item in Progress(scores, desc="read music21 scores", unit="piece"):
-            if isinstance(item, InvalidMidi):
-                report.skip(item.kind, str(item))
-            else:
-                keep(*item)
+        sources = corpus_files(music21, music21_files)
+        tokenise = functools.partial(score_steps, transpositions=transpositions or [0])
+        for _, made in Progress(read_scores(sources, read=tokenise), total=len(sources), desc="music21 scores"):
+            if isinstance(made, InvalidMidi):
+                report.skip(made.kind, str(made))
+                continue
+            for name, steps in made:
+                pieces[corpus_split(name)].append((name, steps))
+                report.kept[corpus_split(name)] += 1
     if not pieces["val"] and len(pieces["train"]) > 1:
         pieces["val"].append(pieces["train"].pop())  # a tiny corpus still gets a validation piece
         report.kept.update({"train": -1, "val": 1})

@@ -10,13 +10,15 @@ wrong place. Pieces may be transposed for augmentation (the model should not lea
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import Note, quantize_velocity
@@ -24,6 +26,7 @@ from emoscore.music.vocabulary import HIGHEST_PITCH, LOWEST_PITCH, MAX_DURATION,
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 DUPLE = {"4/4", "2/4", "2/2", "4/2"}
 DEFAULT_BPM = 100.0
 DEFAULT_VELOCITY = 80
@@ -150,36 +153,24 @@ def transposed(notes: list[Note], semitones: int) -> list[Note]:
     ]
 
 
-def corpus_pieces(
-    collections: list[str], limit: int, transpositions: list[int], workers: int | None = None
-) -> Iterator[tuple[str, list[Note], list[tuple[int, float]]] | InvalidMidi]:
-    """(name, notes, tempi) per usable score and transposition, or the InvalidMidi of a score that is not; the
-    scores parsed in `workers` processes (one per core by default), in the corpus's order."""
-    for source, read in read_scores(corpus_files(collections, limit), workers):
-        if isinstance(read, InvalidMidi):
-            yield read
-            continue
-        notes, bpm, _ = read
-        for semitones in transpositions:
-            yield f"{source.name}@{semitones:+d}", transposed(notes, semitones), [(0, bpm)]
-
-
 def read_scores(
-    sources: Sequence[ScoreSource], workers: int | None = None
-) -> Iterator[tuple[ScoreSource, tuple[list[Note], float, bool] | InvalidMidi]]:
-    """Each source with its `read_score` (or the InvalidMidi why not), in order, parsed in `workers` processes:
-    music21 takes 0.1-1.5 s a file, ~1 h for its whole corpus on one core. Spawned, not forked: the stages that
-    call this run inside a threaded Prefect process."""
+    sources: Sequence[ScoreSource], workers: int | None = None, read: Callable[[ScoreSource], T] | None = None
+) -> Iterator[tuple[ScoreSource, T | InvalidMidi]]:
+    """Each source with what `read` makes of it (`read_score` by default: notes, bpm, whether marked) or the
+    InvalidMidi why not, in order, in `workers` processes (one per core by default): music21 takes 0.1-1.5 s a
+    file, ~1 h for its whole corpus on one core. Spawned, not forked: the stages that call this run inside a
+    threaded Prefect process. `read` must be picklable (a module-level function or a partial of one)."""
+    attempt = functools.partial(_attempt, read or read_score)
     workers = min(len(sources), workers or os.cpu_count() or 1)
     if workers <= 1:
-        yield from ((source, _read(source)) for source in sources)
+        yield from ((source, attempt(source)) for source in sources)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from zip(sources, pool.map(_read, sources, chunksize=4), strict=True)
+        yield from zip(sources, pool.map(attempt, sources, chunksize=4), strict=True)
 
 
-def _read(source: ScoreSource) -> tuple[list[Note], float, bool] | InvalidMidi:
+def _attempt(read: Callable[[ScoreSource], T], source: ScoreSource) -> T | InvalidMidi:
     try:
-        return read_score(source)
+        return read(source)
     except InvalidMidi as error:
         return error
