@@ -61,3 +61,46 @@ def test_the_end_to_end_gpu_script_scores_every_photo_on_the_cpu(tmp_path):
     assert summary["scored"] == summary["rows_with_audio"] == summary["rows_with_chart"] == 24
     assert figures["run"]["tenth"]["summary"]["scored"] == 2 and summary["failed"] == 0
     assert figures["stages"]["bank_render_pieces_per_s"] > 0 and figures["stages"]["chart_ms_per_photo_one_core"] > 0
+
+
+@pytest.mark.slow
+def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_path):
+    """benchmarks/gpu_music.py as a GPU session runs it (issue #26's GPU item), at a tiny size on data written here
+    in the prepared folder's layout: both phases sized to their budgets, the corpus moved to seven keys, and
+    eval_music's judge run on the result."""
+    from emoscore.config import SampleParams
+    from emoscore.music.classify import ClassifierConfig, MusicClassifier
+    from emoscore.music.corpus import prepare_corpus
+    from emoscore.music.emopia import load_split, prepare_emopia
+    from emoscore.music.vocabulary import VOCABULARY
+    from emoscore.samples.music import write_emopia_sample
+
+    data = tmp_path / "music"
+    sample = SampleParams(out=tmp_path / "sample", emopia_songs_per_quadrant=5, emopia_clips_per_song=2, emopia_bars=4)
+    prepare_emopia(write_emopia_sample(sample), data / "emopia")
+    VOCABULARY.save(data / "emopia" / "vocabulary.json")
+    prepare_corpus(None, data / "demo_corpus", music21=["bach", "joplin"], music21_files=8, transpositions=[0])
+    MusicClassifier(ClassifierConfig(tuple(VOCABULARY.sizes), 16, 1, 2, 0.0, 64)).save(
+        data / "music_classifier.pt", VOCABULARY
+    )
+    out = tmp_path / "music.json"
+    command = [sys.executable, "-m", "benchmarks.gpu_music", "--data", str(data), "--out", str(out)]
+    command += ["--device", "cpu", "--quick", "--pretrain-s", "4", "--finetune-s", "4", "--batch-size", "4"]
+    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    pretrain, finetune = figures["pretrain"], figures["finetune"]
+    assert pretrain["plan"]["keys"] == [-5, -3, -1, 0, 2, 4, 6] and finetune["plan"]["keys"] == [0]
+    corpus_pieces = len(load_split(data / "demo_corpus" / "train.npz")[0])
+    assert pretrain["plan"]["of_pieces"] == 7 * corpus_pieces and pretrain["plan"]["pieces"] > 0
+    for phase in (pretrain, finetune):
+        assert phase["step_s"] > 0 and len(phase["epochs"]) == phase["plan"]["epochs"] >= 1
+        budget, plan = int(4 / phase["step_s"]) * 4, phase["plan"]  # windows a 4-s budget holds at batch 4
+        if plan["pieces"] == plan["of_pieces"]:  # all of it fits: as many whole epochs as the budget holds
+            assert plan["epochs"] == max(1, budget // plan["of_windows"])
+        else:  # one epoch over pieces drawn until the budget is reached
+            assert plan["epochs"] == 1 and budget / 2 <= plan["windows"] <= budget + 0.1 * plan["of_windows"]
+    judged = figures["judge"]
+    assert set(judged["minor_share"]) == {"Q1", "Q2", "Q3", "Q4"} and 0 <= judged["key_clarity"] <= 1
+    assert 0 <= judged["controllability_by_rule"]["quadrant"] <= 1 and "16" in judged["long_sections"]
+    assert figures["eval_music"]["pieces_per_quadrant"] == 2
