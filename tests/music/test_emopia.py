@@ -79,3 +79,22 @@ def test_music_metrics_by_hand():
     assert patterns.shape == (2, 16) and patterns[0, [0, 2]].all() and patterns[1, 0]
     assert grooving_similarity(patterns[:1], patterns[:1]) == 1.0
     assert grooving_similarity(patterns[:1], patterns[1:]) == 1 - 1 / 16
+
+
+def test_a_split_is_read_into_one_array_not_one_per_clip(tmp_path):
+    """Reading a split must cost about its size: each clip used to be cut from its own decompressed copy of every
+    step, ~40 GB for music21's whole corpus (killed on a 24 GB machine)."""
+    import tracemalloc
+
+    from emoscore.music.emopia import save_split
+
+    rng = np.random.default_rng(0)
+    pieces = [rng.integers(0, 50, (200, 8)) for _ in range(100)]
+    save_split(tmp_path / "train.npz", pieces, [f"clip{i}" for i in range(100)], [1 + i % 4 for i in range(100)])
+    tracemalloc.start()
+    read, quadrants, clips = load_split(tmp_path / "train.npz")
+    assert list(quadrants) == [1 + i % 4 for i in range(100)]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert all(np.array_equal(a, b) for a, b in zip(read, pieces, strict=True)) and clips[99] == "clip99"
+    assert peak < 4 * sum(p.nbytes for p in pieces), peak  # was ~100× (a copy of all 100 clips per clip)
