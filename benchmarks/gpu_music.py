@@ -3,7 +3,7 @@ steps) in bf16, pretrained on the whole of music21's corpus and fine-tuned on th
 for a wall-clock budget; then judged by `eval_music`'s own judge, whose figures go beside the CPU demo's in
 docs/music.md. Two steps, the first here (no FluidSynth or music21 parsing needed there):
 
-    python -m benchmarks.gpu_music --prepare .gpu/music [--corpus FOLDER]    # ~1 h on 2 cores: music21's parsing
+    python -m benchmarks.gpu_music --prepare .gpu/music [--corpus FOLDER]    # ~8 min on 2 cores (music21's parsing)
     python -m benchmarks.gpu_music --data .gpu/music --out music.json [--pretrain-s 240] [--finetune-s 90]
 
 The prepared folder holds the whole corpus tokenised in one key (`corpus/`; moved to seven keys as CP steps on the
