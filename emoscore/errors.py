@@ -8,6 +8,18 @@ from pathlib import Path
 class EmoscoreError(Exception):
     """Base class for every error emoscore raises on purpose."""
 
+    def __reduce__(self) -> tuple:
+        """Pickled whole, attributes and all: a worker process sends it back (BaseException's pickle calls the class
+        with its message alone, which no subclass with arguments of its own accepts)."""
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(kind: type[EmoscoreError], args: tuple, state: dict) -> EmoscoreError:
+    error = Exception.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(EmoscoreError):
     """params.yaml (or a CLI override) has a wrong key or value."""
@@ -40,10 +52,6 @@ class InvalidMidi(EmoscoreError):
         self.path = str(path)
         self.reason = reason
         self.kind = kind
-
-    def __reduce__(self) -> tuple:
-        """Pickled with its own arguments (a worker process sends it back whole; BaseException's pickle would not)."""
-        return type(self), (self.path, self.reason, self.kind)
 
 
 class CheckpointError(EmoscoreError):

@@ -80,7 +80,7 @@ def prepare_corpus(
     if music21 and music21_files:
         sources = corpus_files(music21, music21_files)
         tokenise = functools.partial(score_steps, transpositions=transpositions or [0])
-        for _, made in Progress(read_scores(sources, read=tokenise), total=len(sources), desc="music21 scores"):
+        for _, made in Progress(read_scores(sources, tokenise), total=len(sources), desc="music21 scores"):
             if isinstance(made, InvalidMidi):
                 report.skip(made.kind, str(made))
                 continue

@@ -11,9 +11,11 @@ wrong place. Pieces may be transposed for augmentation (the model should not lea
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -154,19 +156,30 @@ def transposed(notes: list[Note], semitones: int) -> list[Note]:
 
 
 def read_scores(
-    sources: Sequence[ScoreSource], workers: int | None = None, read: Callable[[ScoreSource], T] | None = None
+    sources: Sequence[ScoreSource], read: Callable[[ScoreSource], T], workers: int | None = None
 ) -> Iterator[tuple[ScoreSource, T | InvalidMidi]]:
-    """Each source with what `read` makes of it (`read_score` by default: notes, bpm, whether marked) or the
-    InvalidMidi why not, in order, in `workers` processes (one per core by default): music21 takes 0.1-1.5 s a
-    file, ~1 h for its whole corpus on one core. Spawned, not forked: the stages that call this run inside a
-    threaded Prefect process. `read` must be picklable (a module-level function or a partial of one)."""
-    attempt = functools.partial(_attempt, read or read_score)
+    """Each source with `read(source)` (a picklable function; e.g. `read_score`) or the InvalidMidi why not, in
+    order, in `workers` spawned processes (one per core by default): music21 takes 0.1-1.5 s a file."""
+    attempt = functools.partial(_attempt, read)
     workers = min(len(sources), workers or os.cpu_count() or 1)
     if workers <= 1:
         yield from ((source, attempt(source)) for source in sources)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from zip(sources, pool.map(attempt, sources, chunksize=4), strict=True)
+    # spawned, not forked: the stages that call this run inside a threaded Prefect process
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    waiting = iter(sources)
+    # at most two scores a worker in flight, so a caller that stops early (an error, Ctrl-C) leaves little to
+    # finish; pool.map would queue the whole corpus, and shutting down waited for all of it
+    flight = deque((source, pool.submit(attempt, source)) for source in itertools.islice(waiting, 2 * workers))
+    try:
+        while flight:
+            source, future = flight.popleft()
+            result = future.result()
+            for following in itertools.islice(waiting, 1):
+                flight.append((following, pool.submit(attempt, following)))
+            yield source, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _attempt(read: Callable[[ScoreSource], T], source: ScoreSource) -> T | InvalidMidi:

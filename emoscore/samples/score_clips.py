@@ -28,7 +28,7 @@ from emoscore.music.corpus import corpus_split
 from emoscore.music.cp import Note
 from emoscore.music.emopia import song_split
 from emoscore.music.emotion_rules import CueFeatures, QuadrantRule, cue_features
-from emoscore.music.scores import ScoreSource, corpus_files, read_scores, transposed
+from emoscore.music.scores import ScoreSource, corpus_files, read_score, read_scores, transposed
 from emoscore.music.vocabulary import POSITIONS_PER_BAR
 from emoscore.progress import Progress
 from emoscore.samples.music import write_clip_midi, write_layout, write_transcribed_midi
@@ -104,7 +104,7 @@ def read_all(sources: Sequence[ScoreSource], workers: int) -> list[tuple[str, li
     """Parse the scores (in `workers` processes: `scores.read_scores`); unusable ones are logged and left out."""
     read: list[tuple[str, list[Note], float, bool]] = []
     skipped: Counter[str] = Counter()
-    for source, result in Progress(read_scores(sources, workers), total=len(sources), desc="read scores"):
+    for source, result in Progress(read_scores(sources, read_score, workers), total=len(sources), desc="read scores"):
         if isinstance(result, InvalidMidi):
             skipped[result.kind] += 1
             log.debug("%s", result)

@@ -5,7 +5,7 @@ import pytest
 from emoscore.errors import InvalidMidi
 from emoscore.music.corpus import prepare_corpus
 from emoscore.music.emopia import load_split
-from emoscore.music.scores import ScoreSource, corpus_files, read_scores, score_notes, transposed
+from emoscore.music.scores import ScoreSource, corpus_files, read_score, read_scores, score_notes, transposed
 
 pytest.importorskip("music21")
 
@@ -102,8 +102,8 @@ def test_scores_read_in_worker_processes_come_back_in_order_as_read_alone(tmp_pa
     bad = tmp_path / "broken.mxl"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     sources = [*corpus_files(["bach", "mozart"], 4), ScoreSource("music21/x/broken.mxl", bad)]
-    alone = list(read_scores(sources, workers=1))
-    together = list(read_scores(sources, workers=2))
+    alone = list(read_scores(sources, read_score, workers=1))
+    together = list(read_scores(sources, read_score, workers=2))
     assert [source for source, _ in together] == sources
     for (_, one), (_, other) in zip(alone, together, strict=True):
         if isinstance(one, InvalidMidi):
@@ -112,3 +112,21 @@ def test_scores_read_in_worker_processes_come_back_in_order_as_read_alone(tmp_pa
             assert other == one
     assert isinstance(together[-1][1], InvalidMidi) and together[-1][1].kind == "unparseable"
     assert sum(isinstance(read, InvalidMidi) for _, read in together) >= 2  # a Mozart movement in 3/4 too
+
+
+def _touch_slowly(source):
+    """A reader that marks each file it reads (in the folder the source's path names) and takes its time."""
+    import time
+
+    time.sleep(0.3)
+    (source.path / source.name).touch()
+    return source.name
+
+
+def test_a_caller_that_stops_early_does_not_read_the_rest_of_the_corpus(tmp_path):
+    """Ctrl-C or an error in the caller's loop cancels the scores not yet started, not after the whole corpus."""
+    sources = [ScoreSource(f"score{i}", tmp_path) for i in range(24)]
+    reading = read_scores(sources, _touch_slowly, workers=2)
+    assert next(reading) == (sources[0], "score0")
+    reading.close()
+    assert 1 <= len(list(tmp_path.iterdir())) < 24
