@@ -62,17 +62,20 @@ def read_text(path: Path) -> str:
         return data.decode("latin-1")  # EDLs from older systems are often Latin-1
 
 
-def csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """A CSV's rows (a cue sheet's or hit points') with their line numbers, column names lower-cased and values
-    stripped; InvalidVideo when it cannot be read as CSV."""
-    text = read_text(path)
+def csv_rows(path: Path) -> list[tuple[int, dict[str, str | None]]]:
+    """A CSV's rows (a cue sheet's or hit points') by the line each ends on, column names lower-cased and values
+    stripped (None where a short row has none); InvalidVideo when it cannot be read as CSV."""
+    reader = csv.DictReader(read_text(path).splitlines())
+    rows = []
     try:
-        return [
-            (line, {key.strip().lower(): (value or "").strip() for key, value in row.items() if key})
-            for line, row in enumerate(csv.DictReader(text.splitlines()), 2)
-        ]
+        for row in reader:
+            columns = {
+                key.strip().lower(): None if value is None else value.strip() for key, value in row.items() if key
+            }
+            rows.append((reader.line_num, columns))
     except csv.Error as error:
-        raise InvalidVideo(path, f"cannot read it as CSV: {error}") from None
+        raise InvalidVideo(path, f"line {reader.line_num}: cannot read it as CSV: {error}") from None
+    return rows
 
 
 def first_timeline(path: Path, found: otio.core.SerializableObject | None, adapter: str) -> otio.schema.Timeline:

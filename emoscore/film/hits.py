@@ -41,7 +41,7 @@ def _csv_hits(path: Path, rate: Fraction | float) -> list[Hit]:
         if not text:
             raise InvalidVideo(path, f"line {line}: needs a time (or timecode) column")
         try:
-            hits.append((parse_timecode(text, rate), columns.get("name", ""), path, f"line {line}"))
+            hits.append((parse_timecode(text, rate), columns.get("name") or "", path, f"line {line}"))
         except ValueError as error:
             raise InvalidVideo(path, f"line {line}: {error}") from None
     return hits

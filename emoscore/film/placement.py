@@ -62,8 +62,10 @@ class Placement:
 
 
 def nearest_index(grid: np.ndarray, times: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Index of the value of an increasing `grid` nearest each time, ties to the earlier (as argmin): one sorted
-    search, not an argmin over the whole grid per time (a 2-hour film has ~600 cuts and ~80,000 16ths)."""
+    """Index of the value of an increasing, finite, non-empty `grid` nearest each finite time, ties to the earlier
+    (as argmin): one sorted search, not an argmin over the grid per time (a 2-hour film: ~600 cuts, ~80,000 16ths)."""
+    if len(grid) == 0:
+        raise ValueError("no grid to place times on")
     wanted = np.asarray(times, dtype=float)
     if len(grid) == 1:
         return np.zeros(len(wanted), dtype=np.int64)

@@ -323,6 +323,10 @@ def test_hit_points_and_cue_sheets_read_csv_alike(tmp_path):
     cues = tmp_path / "cues.csv"
     cues.write_bytes(b"\xef\xbb\xbf IN ,Out\n00:00:00:00 , 00:00:04:00\n00:00:04:00,00:00:07:12\n")
     assert read_timeline(cues).spans == ((0.0, 4.0), (4.0, 7.48))
+    short = tmp_path / "short.csv"  # a blank line, then a row without its out: named by the file's own line
+    short.write_text("in,out\n\n00:00:00:00,00:00:04:00\n00:00:04:00\n")
+    with pytest.raises(InvalidVideo, match=r"short.csv: line 4: needs columns in,out"):
+        read_timeline(short)
     hits.write_text("when,name\n00:00:01:00,x\n")
     with pytest.raises(InvalidVideo, match=r"hits.csv: line 2: needs a time \(or timecode\) column"):
         read_hits([str(hits)], 25, tmp_path / "film.mp4")
