@@ -13,9 +13,15 @@ for name in $NEEDED; do
     spec="$name==$version"
     if ! python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        --platform manylinux1_x86_64 -d .whl "$spec" 2>/dev/null; then
-        # no wheel for that machine in the registry: a pure-Python package, built into one here
+        --platform manylinux1_x86_64 -d .whl "$spec"; then
+        # no wheel for that machine in the registry: build one here, which only a pure-Python package may be
+        echo "building $spec here" >&2
         python3 -m pip wheel -q --no-deps -w .whl "$spec"
+        built=$(ls .whl/"${name//-/_}"-"$version"-*.whl 2>/dev/null | head -1)
+        case "$built" in
+            *-py3-none-any.whl | *-py2.py3-none-any.whl) ;;
+            *) echo "$spec: no wheel for Python 3.12 x86-64 and not pure Python (${built:-none built})" >&2; exit 1 ;;
+        esac
     fi
 done
 ls .whl

@@ -95,11 +95,13 @@ def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_pat
     assert pretrain["plan"]["of_pieces"] == 7 * corpus_pieces and pretrain["plan"]["pieces"] > 0
     for phase in (pretrain, finetune):
         assert phase["step_s"] > 0 and len(phase["epochs"]) == phase["plan"]["epochs"] >= 1
-        budget, plan = int(4 / phase["step_s"]) * 4, phase["plan"]  # windows a 4-s budget holds at batch 4
-        if plan["pieces"] == plan["of_pieces"]:  # all of it fits: as many whole epochs as the budget holds
-            assert plan["epochs"] == max(1, budget // plan["of_windows"])
-        else:  # one epoch over pieces drawn until the budget is reached
-            assert plan["epochs"] == 1 and budget / 2 <= plan["windows"] <= budget + 0.1 * plan["of_windows"]
+        plan = phase["plan"]
+        assert plan["budget_windows"] % 4 == 0 and plan["budget_windows"] >= 4  # whole batches of 4 in 4 s
+        if plan["whole"]:  # all of it fits: as many whole epochs as the budget holds
+            assert plan["epochs"] == max(1, plan["budget_windows"] // plan["of_windows"])
+        else:  # one epoch of pieces drawn until the budget is reached (keys out of the piano's range dropped)
+            assert plan["epochs"] == 1 and plan["budget_windows"] / 2 <= plan["windows"]
+            assert plan["windows"] <= plan["budget_windows"] + 0.1 * plan["of_windows"]
     judged = figures["judge"]
     assert set(judged["minor_share"]) == {"Q1", "Q2", "Q3", "Q4"} and 0 <= judged["key_clarity"] <= 1
     assert 0 <= judged["controllability_by_rule"]["quadrant"] <= 1 and "16" in judged["long_sections"]
