@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import yaml
 
-from emoscore.config import Params, parse_params
+from emoscore.config import Params, load_params, parse_params
 from emoscore.device import autocast, pick_device
 from emoscore.music.corpus import prepare_corpus
 from emoscore.music.cp import transpose_steps
@@ -53,7 +53,7 @@ LEARNING_RATE = {"pretrain": 3e-4, "finetune": 1e-4}  # the paper size's AdamW r
 
 def prepare(folder: Path, corpus: Path | None) -> None:
     """Here: the whole corpus tokenised (or copied from `corpus`), and the demo's data and classifier beside it."""
-    params = _project_params()
+    params = load_params(PROJECT / "params.yaml")
     folder.mkdir(parents=True, exist_ok=True)
     if corpus is not None:
         shutil.copytree(corpus, folder / "corpus", dirs_exist_ok=True)
@@ -67,10 +67,6 @@ def prepare(folder: Path, corpus: Path | None) -> None:
     shutil.copy(PROJECT / params.emopia.vocabulary, folder / "emopia" / "vocabulary.json")
     shutil.copytree(PROJECT / params.midi_corpus.out, folder / "demo_corpus", dirs_exist_ok=True)
     shutil.copy(PROJECT / params.music_classifier.out, folder / "music_classifier.pt")
-
-
-def _project_params() -> Params:
-    return parse_params(yaml.safe_load((PROJECT / "params.yaml").read_text()))
 
 
 def run_params(data: Path, work: Path, device: str, size: dict, batch_size: int, quick: bool) -> Params:

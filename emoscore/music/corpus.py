@@ -18,7 +18,7 @@ import numpy as np
 from emoscore.errors import InvalidMidi
 from emoscore.music.cp import Note, emotion_word, encode_notes, load_notes
 from emoscore.music.emopia import EmopiaReport, save_split, song_split
-from emoscore.music.scores import ScoreSource, corpus_files, read_score, read_scores, transposed
+from emoscore.music.scores import ScoreSource, corpus_files, read_scores, score_notes, transposed
 from emoscore.music.timing import Timing
 from emoscore.progress import Progress
 
@@ -46,8 +46,8 @@ def tokenised(notes: list[Note], tempi: list[tuple[int, float]]) -> np.ndarray:
 def score_steps(source: ScoreSource, transpositions: list[int]) -> list[tuple[str, np.ndarray]]:
     """(name@key, steps) of a music21 score in each transposition; run in the reading processes, since tokenising
     (chord recognition) costs as much as parsing."""
-    notes, bpm, _ = read_score(source)
-    return [(f"{source.name}@{k:+d}", tokenised(transposed(notes, k), [(0, bpm)])) for k in transpositions]
+    notes, tempi = score_notes(source)
+    return [(f"{source.name}@{k:+d}", tokenised(transposed(notes, k), tempi)) for k in transpositions]
 
 
 def prepare_corpus(
@@ -64,9 +64,9 @@ def prepare_corpus(
     report = EmopiaReport()
     pieces: dict[str, list[tuple[str, np.ndarray]]] = {"train": [], "val": []}
 
-    def keep(name: str, notes: list, tempi: list) -> None:
+    def keep(name: str, steps: np.ndarray) -> None:
         split = corpus_split(name)
-        pieces[split].append((name, tokenised(notes, tempi)))
+        pieces[split].append((name, steps))
         report.kept[split] += 1
 
     for path in Progress(list_midi(root) if root is not None else [], desc="tokenize MIDI folder", unit="file"):
@@ -75,7 +75,7 @@ def prepare_corpus(
         except InvalidMidi as error:
             report.skip(error.kind, str(error))
             continue
-        keep(path.relative_to(root).as_posix(), notes, tempi)
+        keep(path.relative_to(root).as_posix(), tokenised(notes, tempi))
         report.beat_tracked += tracked
     if music21 and music21_files:
         sources = corpus_files(music21, music21_files)
@@ -85,8 +85,7 @@ def prepare_corpus(
                 report.skip(made.kind, str(made))
                 continue
             for name, steps in made:
-                pieces[corpus_split(name)].append((name, steps))
-                report.kept[corpus_split(name)] += 1
+                keep(name, steps)
     if not pieces["val"] and len(pieces["train"]) > 1:
         pieces["val"].append(pieces["train"].pop())  # a tiny corpus still gets a validation piece
         report.kept.update({"train": -1, "val": 1})

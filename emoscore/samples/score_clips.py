@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -100,7 +99,7 @@ def label_clips(described: Sequence[tuple[ScoreClip, CueFeatures]]) -> list[Labe
     return [LabelledClip(clip, feature, rule.arousal(feature), rule.quadrant(feature)) for clip, feature in described]
 
 
-def read_all(sources: Sequence[ScoreSource], workers: int) -> list[tuple[str, list[Note], float, bool]]:
+def read_all(sources: Sequence[ScoreSource], workers: int | None) -> list[tuple[str, list[Note], float, bool]]:
     """Parse the scores (in `workers` processes: `scores.read_scores`); unusable ones are logged and left out."""
     read: list[tuple[str, list[Note], float, bool]] = []
     skipped: Counter[str] = Counter()
@@ -143,7 +142,7 @@ def write_emopia_scores(params: SampleParams, workers: int | None = None) -> Pat
     sources = [source for source in chosen if corpus_split(source.name) == "train"]  # never the judge's reference
     clips = [
         clip
-        for name, notes, bpm, marked in read_all(sources, workers or os.cpu_count() or 1)
+        for name, notes, bpm, marked in read_all(sources, workers)
         for clip in cut_clips(name, notes, bpm, marked, params.emopia_bars, params.emopia_clips_per_song)
     ]
     described = [(clip, feature) for clip in clips if (feature := clip_features(clip)) is not None]
