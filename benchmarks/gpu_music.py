@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import yaml
 
+from benchmarks.gpu import synchronize
 from emoscore.config import Params, load_params, parse_params
 from emoscore.device import autocast, pick_device
 from emoscore.music.corpus import prepare_corpus
@@ -106,22 +107,17 @@ def step_seconds(params: Params, pieces: list[np.ndarray], device: torch.device)
     words, lengths = pad_batch(longest)
     times = []
     for step in range(CALIBRATION_STEPS + 2):
-        _synchronize(device)
+        synchronize(device)
         started = time.perf_counter()
         with autocast(device, "bf16"):
             loss, _ = model.loss(words.to(device), lengths.to(device))
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        _synchronize(device)
+        synchronize(device)
         if step >= 2:
             times.append(time.perf_counter() - started)
     return float(np.median(times))
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def fit_to_budget(
