@@ -12,7 +12,8 @@ held-out scores the judge compares with (`demo_corpus/`), so the judge's real re
 split is by a hash of each score's name, so those scores are held out of the whole corpus too). A budget is met by
 measuring the step time first and training on as many windows as fit (whole epochs when the corpus fits). The
 report is written after each phase, so a run cut short still says what it did. `--device cpu --quick` runs it here
-on the demo's data at a tiny size, which is how the tests keep it working.
+on the demo's data at a tiny size, which is how the tests keep it working; `--size demo --device cpu --precision fp32`
+is the nearest thing a machine without a GPU can do: the whole corpus at the demo's own size and learning rates.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from emoscore.music.vocabulary import VOCABULARY, Vocabulary
 PROJECT = Path(__file__).resolve().parent.parent
 PAPER = {"d_model": 512, "n_layers": 12, "n_heads": 8, "seq_len": 1024}
 QUICK = {"d_model": 64, "n_layers": 2, "n_heads": 4, "seq_len": 128}
+SIZES = {"paper": PAPER, "demo": {}, "tiny": QUICK}  # demo: params.yaml's own (d_model 128, 3 layers, 256 steps)
 KEYS = [-5, -3, -1, 0, 2, 4, 6]  # the corpus is prepared in one key and moved to these on the device
 CALIBRATION_STEPS = 6  # timed training steps (after two untimed) that size each phase to its budget
 
@@ -70,15 +72,26 @@ def prepare(folder: Path, corpus: Path | None) -> None:
     shutil.copy(PROJECT / params.music_classifier.out, folder / "music_classifier.pt")
 
 
-def run_params(data: Path, work: Path, device: str, size: dict, batch_size: int, quick: bool) -> Params:
-    """params.yaml with the model at `size` in bf16 on `device`, the prepared data, and models written to `work`."""
+def sizing(name: str, batch_size: int | None) -> tuple[dict, int, dict[str, float | None]]:
+    """The model size (empty: params.yaml's own), batch and learning rates per phase (None: the section's own) of
+    `name`: the paper's size trains at its own rates and batch 16, the demo's at params.yaml's."""
+    if name == "demo":
+        return {}, batch_size or load_params(PROJECT / "params.yaml").music.batch_size, dict.fromkeys(LEARNING_RATE)
+    return SIZES[name], batch_size or 16, dict(LEARNING_RATE)
+
+
+def run_params(
+    data: Path, work: Path, device: str, size: dict, batch_size: int, quick: bool, precision: str = "bf16"
+) -> Params:
+    """params.yaml with the model at `size` in `precision` on `device`, the prepared data, and models written to
+    `work`; an empty `size` keeps the demo's own."""
     raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
     raw["music"].update(
         size,
         batch_size=batch_size,
         accumulate=1,
         device=device,
-        precision="bf16",
+        precision=precision,
         resume=str(work / "music.resume"),
         out=str(work / "music.pt"),
         pretrained=True,
@@ -86,7 +99,7 @@ def run_params(data: Path, work: Path, device: str, size: dict, batch_size: int,
     raw["pretrain_music"].update(
         batch_size=batch_size,
         accumulate=1,
-        precision="bf16",
+        precision=precision,
         resume=str(work / "pretrain.resume"),
         out=str(work / "music_pretrained.pt"),
     )
@@ -99,7 +112,7 @@ def run_params(data: Path, work: Path, device: str, size: dict, batch_size: int,
 
 
 def step_seconds(params: Params, pieces: list[np.ndarray], device: torch.device) -> float:
-    """Seconds per training step (forward, backward, optimizer; bf16 autocast) at `params.music`'s size and batch."""
+    """Seconds per training step (forward, backward, optimizer; `params.music`'s precision) at its size and batch."""
     model = CPTransformer(MusicConfig.from_params(params.music)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     cut = [w for piece in pieces[:64] for w in windows(piece, params.music.seq_len)]
@@ -109,7 +122,7 @@ def step_seconds(params: Params, pieces: list[np.ndarray], device: torch.device)
     for step in range(CALIBRATION_STEPS + 2):
         synchronize(device)
         started = time.perf_counter()
-        with autocast(device, "bf16"):
+        with autocast(device, params.music.precision):
             loss, _ = model.loss(words.to(device), lengths.to(device))
         loss.backward()
         optimizer.step()
@@ -121,11 +134,17 @@ def step_seconds(params: Params, pieces: list[np.ndarray], device: torch.device)
 
 
 def fit_to_budget(
-    folder: Path, out: Path, seq_len: int, windows_budget: int, seed: int, keys: list[int] | None = None
+    folder: Path,
+    train: tuple[list[np.ndarray], np.ndarray, list[str]],
+    out: Path,
+    seq_len: int,
+    windows_budget: int,
+    seed: int,
+    keys: list[int] | None = None,
 ) -> dict:
     """A split in `out` of about `windows_budget` windows of `folder`'s train split in each of `keys` (as CP steps):
     all of it for as many epochs as fit, or one epoch of (piece, key) pairs drawn at random; validation a tenth."""
-    pieces, quadrants, names = load_split(folder / "train.npz")
+    pieces, quadrants, names = train  # `folder`'s train split, as load_split read it
     count = [len(windows(piece, seq_len)) for piece in pieces]
     candidates = [(index, key) for index in range(len(pieces)) for key in keys or [0]]
     total = sum(count[index] for index, _ in candidates)
@@ -167,21 +186,29 @@ def fit_to_budget(
 
 
 def train_phase(
-    name: str, params: Params, source: Path, budget_s: float, work: Path, report: dict, init: Path | None = None
+    name: str,
+    params: Params,
+    source: Path,
+    budget_s: float,
+    work: Path,
+    report: dict,
+    init: Path | None = None,
+    learning_rate: float | None = None,
 ) -> tuple[CPTransformer, Path]:
-    """Train for about `budget_s` on `source`'s windows (from `init` when given); the model and its checkpoint."""
+    """Train for about `budget_s` on `source`'s windows (from `init` when given) at `learning_rate` (the section's
+    own when None); the model and its checkpoint."""
     phase_started = time.perf_counter()
     device = pick_device(params.music.device)
-    pieces, _, _ = load_split(source / "train.npz")
-    step = step_seconds(params, pieces, device)
+    train = load_split(source / "train.npz")
+    step = step_seconds(params, train[0], device)
     batch = params.music.batch_size
     keys = KEYS if init is None else None  # the corpus in seven keys; the fine-tuning set is balanced already
     budget = max(1, int(budget_s / step)) * batch  # windows the budget's training steps hold (one batch at least)
-    plan = fit_to_budget(source, work / name, params.music.seq_len, budget, params.music.seed, keys)
+    plan = fit_to_budget(source, train, work / name, params.music.seq_len, budget, params.music.seed, keys)
     section = params.pretrain_music if init is None else params.music
-    schedule = replace(
-        Schedule.of(section, params.music.device), epochs=plan["epochs"], learning_rate=LEARNING_RATE[name]
-    )
+    schedule = replace(Schedule.of(section, params.music.device), epochs=plan["epochs"])
+    if learning_rate is not None:
+        schedule = replace(schedule, learning_rate=learning_rate)
     started = time.perf_counter()
     model, history = train_music_model(work / name, params.music, schedule, init=init)
     seconds = time.perf_counter() - started
@@ -193,7 +220,7 @@ def train_phase(
         "step_s": round(step, 4),
         "plan": plan,
         "seconds": round(seconds, 1),
-        "learning_rate": LEARNING_RATE[name],
+        "learning_rate": schedule.learning_rate,
         "best_val_loss": history["best_val_loss"],
         "epochs": history["epochs"],
         "tokens_per_s": round(plan["windows"] * plan["epochs"] * params.music.seq_len / seconds, 1),
@@ -256,8 +283,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--pretrain-s", type=float, default=200.0, help="pretraining's wall-clock budget")
     parser.add_argument("--finetune-s", type=float, default=80.0, help="fine-tuning's wall-clock budget")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, help="16 at the paper's size, the demo's own (4) at its size")
+    parser.add_argument("--size", choices=list(SIZES), help="paper (default), demo (params.yaml's) or tiny (--quick)")
+    parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model on the demo's data: checks the script")
+    parser.add_argument("--pretrained", type=Path, help="fine-tune this checkpoint instead of pretraining (a control)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     if args.prepare:
@@ -265,20 +295,33 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.data or not args.out:
         parser.error("--data and --out (or --prepare)")
-    size = QUICK if args.quick else PAPER
-    report: dict = {"device": _device_name(args.device), "torch": torch.__version__, "size": size}
+    size, batch_size, rates = sizing(args.size or ("tiny" if args.quick else "paper"), args.batch_size)
+    report: dict = {
+        "device": _device_name(args.device),
+        "torch": torch.__version__,
+        "precision": args.precision,
+        "batch_size": batch_size,
+    }
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        params = run_params(args.data, work, args.device, size, args.batch_size, args.quick)
+        params = run_params(args.data, work, args.device, size, batch_size, args.quick, args.precision)
+        report["size"] = {key: getattr(params.music, key) for key in PAPER}
         report["sets"] = {
             "pretraining": "the whole music21 corpus, seven keys" if not args.quick else "the demo's corpus",
             "fine_tuning": "the demo's real-score EMOPIA-format set",
         }
         corpus = args.data / ("demo_corpus" if args.quick else "corpus")
         write = lambda: args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")  # noqa: E731
-        _, pretrained = train_phase("pretrain", params, corpus, args.pretrain_s, work, report)
+        if args.pretrained:
+            pretrained = args.pretrained
+            report["pretrain"] = {"checkpoint": str(pretrained)}
+            report["sets"]["pretraining"] = f"none here: fine-tuned from {pretrained}"
+        else:
+            budget, rate = args.pretrain_s, rates["pretrain"]
+            _, pretrained = train_phase("pretrain", params, corpus, budget, work, report, None, rate)
         write()
-        train_phase("finetune", params, args.data / "emopia", args.finetune_s, work, report, init=pretrained)
+        finetune = args.data / "emopia"
+        train_phase("finetune", params, finetune, args.finetune_s, work, report, pretrained, rates["finetune"])
         write()
         judge(params, report)
         write()

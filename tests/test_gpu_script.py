@@ -106,3 +106,24 @@ def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_pat
     assert set(judged["minor_share"]) == {"Q1", "Q2", "Q3", "Q4"} and 0 <= judged["key_clarity"] <= 1
     assert 0 <= judged["controllability_by_rule"]["quadrant"] <= 1 and "16" in judged["long_sections"]
     assert figures["eval_music"]["pieces_per_quadrant"] == 2
+
+
+def test_the_music_gpu_script_sizes_each_run_as_named(tmp_path):
+    """`--size`: the paper's size at its own rates and batch 16; the demo's (the CPU stand-in) at params.yaml's
+    size, batch and learning rates, in the precision asked for."""
+    from benchmarks.gpu_music import LEARNING_RATE, PAPER, run_params, sizing
+    from emoscore.config import load_params
+
+    demo = load_params(PROJECT / "params.yaml")
+    assert sizing("paper", None) == (PAPER, 16, LEARNING_RATE)
+    size, batch, rates = sizing("demo", None)
+    assert (size, batch, rates) == ({}, demo.music.batch_size, {"pretrain": None, "finetune": None})
+    params = run_params(tmp_path, tmp_path, "cpu", size, batch, False, "fp32")
+    assert (params.music.d_model, params.music.n_layers, params.music.seq_len) == (
+        demo.music.d_model,
+        demo.music.n_layers,
+        demo.music.seq_len,
+    )
+    assert params.music.precision == params.pretrain_music.precision == "fp32"
+    paper = run_params(tmp_path, tmp_path, "cpu", *sizing("paper", 8)[:2], False)
+    assert paper.music.d_model == 512 and paper.music.batch_size == 8 and paper.music.precision == "bf16"
