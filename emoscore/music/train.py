@@ -7,6 +7,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -89,10 +90,14 @@ def load_pretrained(path: Path, config: MusicConfig) -> dict:
 
 
 def train_music_model(
-    data_dir: Path, music: MusicParams, schedule: Schedule, init: Path | None = None
+    data_dir: Path,
+    music: MusicParams,
+    schedule: Schedule,
+    init: Path | None = None,
+    keep: Literal["best", "last"] = "best",
 ) -> tuple[CPTransformer, dict]:
     """Train the CP transformer on windows of the train split (from `init`'s weights when given); keep the epoch
-    with the lowest val loss. bf16 autocast, gradient accumulation and per-epoch resume as the schedule says."""
+    with the lowest val loss, or the last one. bf16 autocast, gradient accumulation and per-epoch resume."""
     torch.manual_seed(schedule.seed)
     rng = np.random.default_rng(schedule.seed)
     device = pick_device(schedule.device)
@@ -177,7 +182,8 @@ def train_music_model(
                 },
             )
     Path(schedule.resume).unlink(missing_ok=True)
-    model.load_state_dict(best[1])
+    if keep == "best":
+        model.load_state_dict(best[1])
     report = {
         "epochs": history,
         "best_val_loss": best[0],

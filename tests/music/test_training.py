@@ -153,3 +153,25 @@ def test_bf16_autocast_trains_on_the_cpu_too(corpus, tmp_path):
     _, fp32_report = train_music_model(out, *schedule(tmp_path, epochs=1))
     assert np.isfinite(report["best_val_loss"]) and report["best_val_loss"] != fp32_report["best_val_loss"]
     assert next(model.parameters()).dtype == torch.float32  # autocast computes in bf16; the weights stay fp32
+
+
+def test_training_keeps_the_epoch_of_the_lowest_val_loss_or_the_last(corpus, tmp_path, monkeypatch):
+    """`keep="best"` returns the weights of the epoch whose val loss was lowest (here the first); `"last"` those of
+    the last epoch, which after a strong pretraining is the one that has learnt the quadrants (docs/music.md)."""
+    out, _ = corpus
+    music, plan = schedule(tmp_path, epochs=3)
+    evaluate = train_module.evaluate_loss
+    seen: list[dict] = []
+
+    def first_is_lowest(model, *args):
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
+        evaluate(model, *args)
+        return [0.1, 0.5, 0.9][(len(seen) - 1) % 3]
+
+    monkeypatch.setattr(train_module, "evaluate_loss", first_is_lowest)
+    best, report = train_music_model(out, music, plan)
+    last, _ = train_music_model(out, music, plan, keep="last")
+    assert report["best_val_loss"] == 0.1 and len(seen) == 6
+    assert all(torch.equal(v, seen[0][k]) for k, v in best.state_dict().items())
+    assert all(torch.equal(v, seen[5][k]) for k, v in last.state_dict().items())
+    assert not all(torch.equal(v, seen[0][k]) for k, v in last.state_dict().items())
