@@ -10,7 +10,8 @@ The prepared folder holds the whole corpus tokenised in one key (`corpus/`; move
 device), the demo's fine-tuning set and vocabulary (`emopia/`), its music classifier, and the demo corpus whose
 held-out scores the judge compares with (`demo_corpus/`), so the judge's real references are the CPU demo's (the
 split is by a hash of each score's name, so those scores are held out of the whole corpus too). A budget is met by
-measuring the step time first and training on as many windows as fit (whole epochs when the corpus fits). The
+measuring the step time first and training on as many windows as fit (whole epochs when the corpus fits); the
+fine-tune's last epoch is judged, not its lowest validation loss (that came before the quadrants were learnt). The
 report is written after each phase, so a run cut short still says what it did. `--device cpu --quick` runs it here
 on the demo's data at a tiny size, which is how the tests keep it working; `--size demo --device cpu --precision fp32`
 is the nearest thing a machine without a GPU can do: the whole corpus at the demo's own size and learning rates.
@@ -28,6 +29,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -194,9 +196,11 @@ def train_phase(
     report: dict,
     init: Path | None = None,
     learning_rate: float | None = None,
+    epochs: int | None = None,
+    keep: Literal["best", "last"] = "best",
 ) -> tuple[CPTransformer, Path]:
     """Train for about `budget_s` on `source`'s windows (from `init` when given) at `learning_rate` (the section's
-    own when None); the model and its checkpoint."""
+    own when None), or for whole `epochs` of them when given, keeping the `keep` epoch; the model and checkpoint."""
     phase_started = time.perf_counter()
     device = pick_device(params.music.device)
     train = load_split(source / "train.npz")
@@ -204,13 +208,15 @@ def train_phase(
     batch = params.music.batch_size
     keys = KEYS if init is None else None  # the corpus in seven keys; the fine-tuning set is balanced already
     budget = max(1, int(budget_s / step)) * batch  # windows the budget's training steps hold (one batch at least)
+    if epochs is not None:  # all of it, `epochs` times: the budget is what that takes
+        budget = epochs * sum(len(windows(piece, params.music.seq_len)) for piece in train[0]) * len(keys or [0])
     plan = fit_to_budget(source, train, work / name, params.music.seq_len, budget, params.music.seed, keys)
     section = params.pretrain_music if init is None else params.music
     schedule = replace(Schedule.of(section, params.music.device), epochs=plan["epochs"])
     if learning_rate is not None:
         schedule = replace(schedule, learning_rate=learning_rate)
     started = time.perf_counter()
-    model, history = train_music_model(work / name, params.music, schedule, init=init)
+    model, history = train_music_model(work / name, params.music, schedule, init=init, keep=keep)
     seconds = time.perf_counter() - started
     vocabulary = VOCABULARY if init is None else Vocabulary.load(params.emopia.vocabulary)
     path = Path(section.out)
@@ -222,6 +228,7 @@ def train_phase(
         "seconds": round(seconds, 1),
         "learning_rate": schedule.learning_rate,
         "best_val_loss": history["best_val_loss"],
+        "kept": keep,  # the epoch of the lowest val loss, or the last
         "epochs": history["epochs"],
         "tokens_per_s": round(plan["windows"] * plan["epochs"] * params.music.seq_len / seconds, 1),
         "phase_seconds": round(time.perf_counter() - phase_started, 1),  # with timing, cutting and saving
@@ -288,6 +295,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model on the demo's data: checks the script")
     parser.add_argument("--pretrained", type=Path, help="fine-tune this checkpoint instead of pretraining (a control)")
+    parser.add_argument("--pretrain-epochs", type=int, help="pretrain for this many epochs, not for a budget")
+    parser.add_argument("--finetune-epochs", type=int, help="fine-tune for this many epochs, not for a budget")
+    parser.add_argument("--keep", type=Path, help="a folder to copy both checkpoints to")
+    parser.add_argument(
+        "--finetune-keep",
+        choices=["last", "best"],
+        default="last",
+        help="the fine-tune's epoch to judge: the last (default) or the lowest val loss, which after whole-corpus "
+        "pretraining comes before the quadrants are learnt (docs/music.md)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     if args.prepare:
@@ -318,11 +335,28 @@ def main(argv: list[str] | None = None) -> None:
             report["sets"]["pretraining"] = f"none here: fine-tuned from {pretrained}"
         else:
             budget, rate = args.pretrain_s, rates["pretrain"]
-            _, pretrained = train_phase("pretrain", params, corpus, budget, work, report, None, rate)
+            _, pretrained = train_phase(
+                "pretrain", params, corpus, budget, work, report, None, rate, args.pretrain_epochs
+            )
         write()
-        finetune = args.data / "emopia"
-        train_phase("finetune", params, finetune, args.finetune_s, work, report, pretrained, rates["finetune"])
+        finetune, rate = args.data / "emopia", rates["finetune"]
+        _, tuned = train_phase(
+            "finetune",
+            params,
+            finetune,
+            args.finetune_s,
+            work,
+            report,
+            pretrained,
+            rate,
+            args.finetune_epochs,
+            args.finetune_keep,
+        )
         write()
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for checkpoint in {pretrained, tuned}:
+                shutil.copy(checkpoint, args.keep / checkpoint.name)
         judge(params, report)
         write()
 

@@ -66,13 +66,14 @@ def test_the_end_to_end_gpu_script_scores_every_photo_on_the_cpu(tmp_path):
 @pytest.mark.slow
 def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_path):
     """benchmarks/gpu_music.py as a GPU session runs it (issue #26's GPU item), at a tiny size on data written here
-    in the prepared folder's layout: both phases sized to their budgets, the corpus moved to seven keys, and
-    eval_music's judge run on the result."""
+    in the prepared folder's layout: pretraining sized to its budget, the corpus moved to seven keys, fine-tuning
+    by whole epochs, both checkpoints kept, and eval_music's judge run on the result."""
     from emoscore.config import SampleParams
     from emoscore.music.classify import ClassifierConfig, MusicClassifier
     from emoscore.music.corpus import prepare_corpus
     from emoscore.music.emopia import load_split, prepare_emopia
-    from emoscore.music.vocabulary import VOCABULARY
+    from emoscore.music.model import CPTransformer
+    from emoscore.music.vocabulary import VOCABULARY, Vocabulary
     from emoscore.samples.music import write_emopia_sample
 
     data = tmp_path / "music"
@@ -85,7 +86,8 @@ def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_pat
     )
     out = tmp_path / "music.json"
     command = [sys.executable, "-m", "benchmarks.gpu_music", "--data", str(data), "--out", str(out)]
-    command += ["--device", "cpu", "--quick", "--pretrain-s", "4", "--finetune-s", "4", "--batch-size", "4"]
+    command += ["--device", "cpu", "--quick", "--pretrain-s", "4", "--finetune-epochs", "2", "--batch-size", "4"]
+    command += ["--keep", str(tmp_path / "kept")]
     result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
@@ -93,15 +95,19 @@ def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_pat
     assert pretrain["plan"]["keys"] == [-5, -3, -1, 0, 2, 4, 6] and finetune["plan"]["keys"] == [0]
     corpus_pieces = len(load_split(data / "demo_corpus" / "train.npz")[0])
     assert pretrain["plan"]["of_pieces"] == 7 * corpus_pieces and pretrain["plan"]["pieces"] > 0
-    for phase in (pretrain, finetune):
-        assert phase["step_s"] > 0 and len(phase["epochs"]) == phase["plan"]["epochs"] >= 1
-        plan = phase["plan"]
-        assert plan["budget_windows"] % 4 == 0 and plan["budget_windows"] >= 4  # whole batches of 4 in 4 s
-        if plan["whole"]:  # all of it fits: as many whole epochs as the budget holds
-            assert plan["epochs"] == max(1, plan["budget_windows"] // plan["of_windows"])
-        else:  # one epoch of pieces drawn until the budget is reached (keys out of the piano's range dropped)
-            assert plan["epochs"] == 1 and plan["budget_windows"] / 2 <= plan["windows"]
-            assert plan["windows"] <= plan["budget_windows"] + 0.1 * plan["of_windows"]
+    # fine-tuning by epochs: all of the set, twice; both checkpoints kept, the fine-tuned one loads with its words
+    assert finetune["plan"]["whole"] and finetune["plan"]["epochs"] == len(finetune["epochs"]) == 2
+    assert {path.name for path in (tmp_path / "kept").iterdir()} == {"music_pretrained.pt", "music.pt"}
+    tuned, vocabulary = CPTransformer.from_checkpoint(tmp_path / "kept" / "music.pt")
+    assert vocabulary == Vocabulary.load(data / "emopia" / "vocabulary.json") and tuned.config.d_model == 64
+    plan = pretrain["plan"]  # pretraining by its budget
+    assert pretrain["step_s"] > 0 and len(pretrain["epochs"]) == plan["epochs"] >= 1
+    assert plan["budget_windows"] % 4 == 0 and plan["budget_windows"] >= 4  # whole batches of 4 in 4 s
+    if plan["whole"]:  # all of it fits: as many whole epochs as the budget holds
+        assert plan["epochs"] == max(1, plan["budget_windows"] // plan["of_windows"])
+    else:  # one epoch of pieces drawn until the budget is reached (keys out of the piano's range dropped)
+        assert plan["epochs"] == 1 and plan["budget_windows"] / 2 <= plan["windows"]
+        assert plan["windows"] <= plan["budget_windows"] + 0.1 * plan["of_windows"]
     judged = figures["judge"]
     assert set(judged["minor_share"]) == {"Q1", "Q2", "Q3", "Q4"} and 0 <= judged["key_clarity"] <= 1
     assert 0 <= judged["controllability_by_rule"]["quadrant"] <= 1 and "16" in judged["long_sections"]
