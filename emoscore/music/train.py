@@ -97,7 +97,7 @@ def train_music_model(
     keep: Literal["best", "last"] = "best",
 ) -> tuple[CPTransformer, dict]:
     """Train the CP transformer on windows of the train split (from `init`'s weights when given); keep the epoch
-    with the lowest val loss, or the last one. bf16 autocast, gradient accumulation and per-epoch resume."""
+    with the lowest val loss, or the last one. Autocast in the schedule's precision, accumulation and resume."""
     torch.manual_seed(schedule.seed)
     rng = np.random.default_rng(schedule.seed)
     device = pick_device(schedule.device)
