@@ -1,7 +1,7 @@
 """Issue #26's GPU item: the CP transformer at the CP paper's size (d_model 512, 12 layers, 8 heads, windows of 1,024
-steps) in bf16, pretrained on the whole of music21's corpus and fine-tuned on the demo's real-score EMOPIA set, each
-for a wall-clock budget; then judged by `eval_music`'s own judge, whose figures go beside the CPU demo's in
-docs/music.md. Two steps, the first here (no FluidSynth or music21 parsing needed there):
+steps) in bf16 by default, pretrained on the whole of music21's corpus and fine-tuned on the demo's real-score EMOPIA
+set, each for a wall-clock budget or a number of epochs; then judged by `eval_music`'s own judge, whose figures go
+beside the CPU demo's in docs/music.md. Two steps, the first here (no FluidSynth or music21 parsing needed there):
 
     python -m benchmarks.gpu_music --prepare .gpu/music [--corpus FOLDER]    # ~8 min on 2 cores (music21's parsing)
     python -m benchmarks.gpu_music --data .gpu/music --out music.json [--pretrain-s 200] [--finetune-s 80]
@@ -76,7 +76,7 @@ def prepare(folder: Path, corpus: Path | None) -> None:
 
 def sizing(name: str, batch_size: int | None) -> tuple[dict, int, dict[str, float | None]]:
     """The model size (empty: params.yaml's own), batch and learning rates per phase (None: the section's own) of
-    `name`: the paper's size trains at its own rates and batch 16, the demo's at params.yaml's."""
+    `name`: the paper's and the tiny size train at the paper's rates and batch 16, the demo's at params.yaml's."""
     if name == "demo":
         return {}, batch_size or load_params(PROJECT / "params.yaml").music.batch_size, dict.fromkeys(LEARNING_RATE)
     return SIZES[name], batch_size or 16, dict(LEARNING_RATE)
@@ -144,8 +144,9 @@ def fit_to_budget(
     seed: int,
     keys: list[int] | None = None,
 ) -> dict:
-    """A split in `out` of about `windows_budget` windows of `folder`'s train split in each of `keys` (as CP steps):
-    all of it for as many epochs as fit, or one epoch of (piece, key) pairs drawn at random; validation a tenth."""
+    """A split in `out` of about `windows_budget` windows of `train` (`folder`'s train split) in each of `keys` (as
+    CP steps): all of it for as many epochs as fit, or one epoch of (piece, key) pairs drawn at random; validation a
+    tenth, from `folder`'s validation split."""
     pieces, quadrants, names = train  # `folder`'s train split, as load_split read it
     count = [len(windows(piece, seq_len)) for piece in pieces]
     candidates = [(index, key) for index in range(len(pieces)) for key in keys or [0]]
@@ -200,7 +201,8 @@ def train_phase(
     keep: Literal["best", "last"] = "best",
 ) -> tuple[CPTransformer, Path]:
     """Train for about `budget_s` on `source`'s windows (from `init` when given) at `learning_rate` (the section's
-    own when None), or for whole `epochs` of them when given, keeping the `keep` epoch; the model and checkpoint."""
+    own when None), or for whole `epochs` of them when given (the step is timed either way, for the report), keeping
+    the `keep` epoch; the model and checkpoint."""
     phase_started = time.perf_counter()
     device = pick_device(params.music.device)
     train = load_split(source / "train.npz")
@@ -221,14 +223,18 @@ def train_phase(
     vocabulary = VOCABULARY if init is None else Vocabulary.load(params.emopia.vocabulary)
     path = Path(section.out)
     model.save(path, vocabulary, extra={"history": history, "pretrained": init is None})
+    kept = history["epochs"][-1] if keep == "last" else min(history["epochs"], key=lambda e: e["val_loss"])
     report[name] = {
-        "budget_s": budget_s,
+        "budget_s": None if epochs is not None else budget_s,
+        "epochs_asked": epochs,
         "step_s": round(step, 4),
         "plan": plan,
         "seconds": round(seconds, 1),
         "learning_rate": schedule.learning_rate,
         "best_val_loss": history["best_val_loss"],
         "kept": keep,  # the epoch of the lowest val loss, or the last
+        "kept_epoch": kept["epoch"],
+        "kept_val_loss": kept["val_loss"],
         "epochs": history["epochs"],
         "tokens_per_s": round(plan["windows"] * plan["epochs"] * params.music.seq_len / seconds, 1),
         "phase_seconds": round(time.perf_counter() - phase_started, 1),  # with timing, cutting and saving
@@ -290,14 +296,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--pretrain-s", type=float, default=200.0, help="pretraining's wall-clock budget")
     parser.add_argument("--finetune-s", type=float, default=80.0, help="fine-tuning's wall-clock budget")
-    parser.add_argument("--batch-size", type=int, help="16 at the paper's size, the demo's own (4) at its size")
-    parser.add_argument("--size", choices=list(SIZES), help="paper (default), demo (params.yaml's) or tiny (--quick)")
+    parser.add_argument("--batch-size", type=positive, help="16 at the paper's and tiny sizes, params.yaml's at demo")
+    parser.add_argument(
+        "--size", choices=list(SIZES), help="paper, demo (params.yaml's) or tiny; default: paper, tiny with --quick"
+    )
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     parser.add_argument("--quick", action="store_true", help="a tiny model on the demo's data: checks the script")
     parser.add_argument("--pretrained", type=Path, help="fine-tune this checkpoint instead of pretraining (a control)")
-    parser.add_argument("--pretrain-epochs", type=int, help="pretrain for this many epochs, not for a budget")
-    parser.add_argument("--finetune-epochs", type=int, help="fine-tune for this many epochs, not for a budget")
-    parser.add_argument("--keep", type=Path, help="a folder to copy both checkpoints to")
+    parser.add_argument("--pretrain-epochs", type=positive, help="pretrain for this many epochs, not for a budget")
+    parser.add_argument("--finetune-epochs", type=positive, help="fine-tune for this many epochs, not for a budget")
+    parser.add_argument("--keep", type=Path, help="a folder to copy the checkpoints this run trains to")
     parser.add_argument(
         "--finetune-keep",
         choices=["last", "best"],
@@ -312,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.data or not args.out:
         parser.error("--data and --out (or --prepare)")
+    if args.pretrained and args.pretrain_epochs:
+        parser.error("--pretrain-epochs with --pretrained: that checkpoint is fine-tuned, nothing is pretrained")
     size, batch_size, rates = sizing(args.size or ("tiny" if args.quick else "paper"), args.batch_size)
     report: dict = {
         "device": _device_name(args.device),
@@ -353,12 +363,20 @@ def main(argv: list[str] | None = None) -> None:
             args.finetune_keep,
         )
         write()
-        if args.keep:
+        if args.keep:  # only what this run trained: a given --pretrained checkpoint stays where it is
             args.keep.mkdir(parents=True, exist_ok=True)
-            for checkpoint in {pretrained, tuned}:
+            for checkpoint in [tuned] if args.pretrained else [pretrained, tuned]:
                 shutil.copy(checkpoint, args.keep / checkpoint.name)
         judge(params, report)
         write()
+
+
+def positive(text: str) -> int:
+    """argparse's type for counts: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
+    return value
 
 
 def _device_name(device: str) -> str:

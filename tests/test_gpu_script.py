@@ -95,10 +95,17 @@ def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_pat
     assert pretrain["plan"]["keys"] == [-5, -3, -1, 0, 2, 4, 6] and finetune["plan"]["keys"] == [0]
     corpus_pieces = len(load_split(data / "demo_corpus" / "train.npz")[0])
     assert pretrain["plan"]["of_pieces"] == 7 * corpus_pieces and pretrain["plan"]["pieces"] > 0
-    # fine-tuning by epochs: all of the set, twice; both checkpoints kept, the fine-tuned one loads with its words
+    # fine-tuning by epochs: all of the set, twice, the last epoch kept; both checkpoints kept, each what it says
     assert finetune["plan"]["whole"] and finetune["plan"]["epochs"] == len(finetune["epochs"]) == 2
-    assert {path.name for path in (tmp_path / "kept").iterdir()} == {"music_pretrained.pt", "music.pt"}
-    tuned, vocabulary = CPTransformer.from_checkpoint(tmp_path / "kept" / "music.pt")
+    assert finetune["budget_s"] is None and finetune["epochs_asked"] == 2
+    assert finetune["kept"] == "last" and finetune["kept_epoch"] == 2
+    kept = tmp_path / "kept"
+    assert {path.name for path in kept.iterdir()} == {"music_pretrained.pt", "music.pt"}
+    for name, pretrained, epochs in (("music_pretrained.pt", True, pretrain), ("music.pt", False, finetune)):
+        _, sections = CPTransformer.load(kept / name)
+        assert sections["extra"]["pretrained"] is pretrained
+        assert sections["extra"]["history"]["epochs"] == epochs["epochs"]
+    tuned, vocabulary = CPTransformer.from_checkpoint(kept / "music.pt")
     assert vocabulary == Vocabulary.load(data / "emopia" / "vocabulary.json") and tuned.config.d_model == 64
     plan = pretrain["plan"]  # pretraining by its budget
     assert pretrain["step_s"] > 0 and len(pretrain["epochs"]) == plan["epochs"] >= 1
@@ -112,6 +119,18 @@ def test_the_music_gpu_script_pretrains_fine_tunes_and_judges_on_the_cpu(tmp_pat
     assert set(judged["minor_share"]) == {"Q1", "Q2", "Q3", "Q4"} and 0 <= judged["key_clarity"] <= 1
     assert 0 <= judged["controllability_by_rule"]["quadrant"] <= 1 and "16" in judged["long_sections"]
     assert figures["eval_music"]["pieces_per_quadrant"] == 2
+
+    # the control: the kept pretrained checkpoint fine-tuned again, its lowest-val-loss epoch judged; --keep takes
+    # only what this run trained, so the given checkpoint is neither copied onto itself nor overwritten
+    before = (kept / "music_pretrained.pt").read_bytes()
+    control = [*command[:5], "--out", str(tmp_path / "control.json"), "--device", "cpu", "--quick", "--batch-size", "4"]
+    control += ["--pretrained", str(kept / "music_pretrained.pt"), "--finetune-epochs", "1", "--finetune-keep", "best"]
+    result = subprocess.run([*control, "--keep", str(kept)], cwd=PROJECT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads((tmp_path / "control.json").read_text())
+    assert figures["pretrain"] == {"checkpoint": str(kept / "music_pretrained.pt")}
+    assert figures["finetune"]["kept"] == "best" and len(figures["finetune"]["epochs"]) == 1
+    assert (kept / "music_pretrained.pt").read_bytes() == before and "judge" in figures
 
 
 def test_the_music_gpu_script_sizes_each_run_as_named(tmp_path):
