@@ -143,14 +143,17 @@ def fit_to_budget(
     windows_budget: int,
     seed: int,
     keys: list[int] | None = None,
+    epochs: int | None = None,
 ) -> dict:
     """A split in `out` of about `windows_budget` windows of `train` (`folder`'s train split) in each of `keys` (as
-    CP steps): all of it for as many epochs as fit, or one epoch of (piece, key) pairs drawn at random; validation a
-    tenth, from `folder`'s validation split."""
+    CP steps): all of it for as many epochs as fit (or for `epochs`, when given: the budget is what they take), or
+    one epoch of (piece, key) pairs drawn at random; validation a tenth, from `folder`'s validation split."""
     pieces, quadrants, names = train  # `folder`'s train split, as load_split read it
     count = [len(windows(piece, seq_len)) for piece in pieces]
     candidates = [(index, key) for index in range(len(pieces)) for key in keys or [0]]
     total = sum(count[index] for index, _ in candidates)
+    if epochs is not None:
+        windows_budget = epochs * total
     rng = np.random.default_rng(seed)
     whole = windows_budget >= total
     if whole:
@@ -210,9 +213,7 @@ def train_phase(
     batch = params.music.batch_size
     keys = KEYS if init is None else None  # the corpus in seven keys; the fine-tuning set is balanced already
     budget = max(1, int(budget_s / step)) * batch  # windows the budget's training steps hold (one batch at least)
-    if epochs is not None:  # all of it, `epochs` times: the budget is what that takes
-        budget = epochs * sum(len(windows(piece, params.music.seq_len)) for piece in train[0]) * len(keys or [0])
-    plan = fit_to_budget(source, train, work / name, params.music.seq_len, budget, params.music.seed, keys)
+    plan = fit_to_budget(source, train, work / name, params.music.seq_len, budget, params.music.seed, keys, epochs)
     section = params.pretrain_music if init is None else params.music
     schedule = replace(Schedule.of(section, params.music.device), epochs=plan["epochs"])
     if learning_rate is not None:
